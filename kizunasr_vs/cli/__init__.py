@@ -1,0 +1,5 @@
+"""The `kizunasr` command line: doctor, upscale, bench."""
+
+from kizunasr_vs.cli.main import main
+
+__all__ = ["main"]

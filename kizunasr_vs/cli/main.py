@@ -1,0 +1,40 @@
+"""Argument parsing and dispatch for `kizunasr`; each sub-command lives in its own module."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from kizunasr_vs import __version__
+from kizunasr_vs.cli import bench, doctor, upscale
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kizunasr",
+        description="KizunaSR: anime upscaling with GLSL shaders (vs-placebo) and ONNX models (onnxruntime).",
+    )
+    parser.add_argument("--version", action="version", version=f"kizunasr {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more detail")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in (doctor, upscale, bench):
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="kizunasr: %(levelname)s: %(message)s")
+    try:
+        return int(args.run(args))
+    except KeyboardInterrupt:
+        print("kizunasr: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,78 @@
+"""The stage interface and the pipeline that chains stages into one VapourSynth graph."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+import vapoursynth as vs
+
+
+@runtime_checkable
+class Stage(Protocol):
+    """One processing step: takes a clip, returns a clip ``scale`` times larger."""
+
+    name: str
+    scale: float
+
+    def apply(self, clip: vs.VideoNode) -> vs.VideoNode: ...
+
+
+@dataclass
+class FunctionStage:
+    """A stage made from a plain function ``clip -> clip``."""
+
+    name: str
+    func: Callable[[vs.VideoNode], vs.VideoNode]
+    scale: float = 1.0
+
+    def apply(self, clip: vs.VideoNode) -> vs.VideoNode:
+        return self.func(clip)
+
+
+@dataclass
+class ConditionalStage:
+    """Runs ``stage`` only when ``when(clip)`` is true (e.g. only for sources below 1080p)."""
+
+    stage: Stage
+    when: Callable[[vs.VideoNode], bool]
+    name: str = ""
+    scale: float = 1.0
+
+    def __post_init__(self) -> None:
+        self.name = self.name or f"{self.stage.name}?"
+        self.scale = self.stage.scale
+
+    def apply(self, clip: vs.VideoNode) -> vs.VideoNode:
+        return self.stage.apply(clip) if self.when(clip) else clip
+
+
+@dataclass
+class Pipeline:
+    """An ordered chain of stages built into one VapourSynth node graph."""
+
+    stages: list[Stage] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, stages: Iterable[Stage]) -> Pipeline:
+        return cls(list(stages))
+
+    def then(self, stage: Stage) -> Pipeline:
+        """A new pipeline with ``stage`` appended."""
+        return Pipeline([*self.stages, stage])
+
+    @property
+    def names(self) -> Sequence[str]:
+        return [s.name for s in self.stages]
+
+    def apply(self, clip: vs.VideoNode) -> vs.VideoNode:
+        """Run every stage in order; a stage that fails is named in the error."""
+        for stage in self.stages:
+            try:
+                clip = stage.apply(clip)
+            except vs.Error as exc:
+                raise vs.Error(f"stage '{stage.name}': {exc}") from exc
+        return clip
+
+    __call__ = apply

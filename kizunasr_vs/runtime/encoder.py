@@ -1,0 +1,146 @@
+"""Encode a clip with ffmpeg: frames piped as Y4M, streams copied from the source, atomic output.
+
+The output appears only when the encode has finished: ffmpeg writes to a hidden temporary file
+beside OUTPUT, which is renamed at the end. Ctrl-C, SIGTERM or an ffmpeg failure remove it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+
+import vapoursynth as vs
+
+MUXERS = {".mkv": "matroska", ".mp4": "mp4", ".mov": "mov", ".webm": "webm", ".mka": "matroska",
+          ".avi": "avi", ".nut": "nut", ".y4m": "yuv4mpegpipe"}
+
+CODECS = {
+    "hevc": ["-c:v", "libx265", "-preset", "fast", "-x265-params", "log-level=error"],
+    "h264": ["-c:v", "libx264", "-preset", "fast"],
+    "ffv1": ["-c:v", "ffv1", "-level", "3", "-g", "1"],
+}
+
+
+class EncodeError(RuntimeError):
+    """An encode that could not finish; the message says why and what to do."""
+
+
+@dataclass
+class EncodeSettings:
+    """What ffmpeg is asked to do with the frames and the source's other streams."""
+
+    codec: str = "hevc"
+    crf: int = 18
+    ten_bit: bool = True
+    copy_streams_from: Path | None = None
+    extra_args: list[str] = field(default_factory=list)
+
+    def video_args(self) -> list[str]:
+        if self.codec not in CODECS:
+            raise EncodeError(f"unknown codec '{self.codec}'; choose one of {', '.join(CODECS)}")
+        args = list(CODECS[self.codec])
+        if self.codec != "ffv1":
+            args += ["-crf", str(self.crf)]
+        args += ["-pix_fmt", "yuv420p10le" if self.ten_bit else "yuv420p"]
+        return args
+
+
+def ffmpeg_command(settings: EncodeSettings, temp_output: Path, muxer: str) -> list[str]:
+    """The ffmpeg command line: Y4M video from stdin, other streams from the source file."""
+    cmd = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-f", "yuv4mpegpipe", "-i", "pipe:0"]
+    maps = ["-map", "0:v:0"]
+    if settings.copy_streams_from is not None:
+        cmd += ["-i", str(settings.copy_streams_from)]
+        maps += ["-map", "1:a?", "-map", "1:s?", "-map", "1:t?", "-map_chapters", "1", "-c:a", "copy",
+                 "-c:s", "copy", "-c:t", "copy"]
+    return cmd + maps + settings.video_args() + settings.extra_args + ["-f", muxer, str(temp_output)]
+
+
+def _y4m_ready(clip: vs.VideoNode, ten_bit: bool) -> vs.VideoNode:
+    """The clip as 4:2:0 integer YUV at the output bit depth (what every codec here accepts)."""
+    target = vs.YUV420P10 if ten_bit else vs.YUV420P8
+    if clip.format is not None and clip.format.id == target:
+        return clip
+    if clip.width % 2 or clip.height % 2:
+        raise EncodeError(f"4:2:0 output needs an even size; got {clip.width}x{clip.height}")
+    fmt = clip.format
+    args: dict[str, int] = {}
+    if fmt is not None and fmt.color_family == vs.RGB:
+        args = {"matrix": 1}
+    return clip.resize.Bicubic(format=target, dither_type="error_diffusion", **args)  # type: ignore[arg-type]
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """Treat SIGTERM like Ctrl-C while encoding, so the temporary file is cleaned up."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def encode(clip: vs.VideoNode, output: Path, settings: EncodeSettings,
+           progress: Callable[[int, int], None] | None = None) -> Path:
+    """Encode ``clip`` into ``output`` atomically; returns the output path."""
+    if shutil.which("ffmpeg") is None:
+        raise EncodeError("ffmpeg not found on PATH; install it (Debian: apt-get install ffmpeg)")
+    output = Path(output)
+    muxer = MUXERS.get(output.suffix.lower())
+    if muxer is None:
+        raise EncodeError(f"unknown output container '{output.suffix}'; use one of {', '.join(MUXERS)}")
+    if not output.parent.is_dir() or not os.access(output.parent, os.W_OK):
+        raise EncodeError(f"cannot write into '{output.parent}': the folder is missing or not writable")
+    video = _y4m_ready(clip, settings.ten_bit)
+    fd, temp_name = tempfile.mkstemp(dir=output.parent, prefix=f".{output.stem}.", suffix=".partial")
+    os.close(fd)
+    temp = Path(temp_name)
+    cmd = ffmpeg_command(settings, temp, muxer)
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdin is not None and proc.stderr is not None
+    try:
+        with _sigterm_as_interrupt():
+            try:
+                video.output(proc.stdin, y4m=True, progress_update=progress)
+            except (BrokenPipeError, OSError) as exc:
+                proc.kill()
+                raise EncodeError(f"ffmpeg stopped early: {_tail(proc)}") from exc
+            proc.stdin.close()
+            if proc.wait() != 0:
+                raise EncodeError(f"ffmpeg failed (exit {proc.returncode}): {_tail(proc)}")
+        os.replace(temp, output)
+        return output
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        temp.unlink(missing_ok=True)
+        raise
+    finally:
+        proc.stderr.close()
+
+
+def _tail(proc: subprocess.Popen[bytes]) -> str:
+    """The last lines ffmpeg wrote to stderr."""
+    assert proc.stderr is not None
+    try:
+        proc.wait(timeout=10)
+        text = proc.stderr.read().decode(errors="replace").strip()
+    except (subprocess.TimeoutExpired, ValueError, OSError):
+        text = ""
+    return " | ".join(text.splitlines()[-5:]) or "(no message)"

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Set up (scripts/setup.sh), then run the main job:
+#   bash scripts/run.sh                  2x upscale of the built-in sample -> out/sample_2x.mkv
+#   bash scripts/run.sh INPUT OUTPUT     2x upscale of INPUT
+# All arguments are passed to `kizunasr upscale` (see `kizunasr upscale --help`).
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$REPO"
+
+bash "$REPO/scripts/setup.sh"
+
+if [[ -z "${KIZUNASR_SHARED:-}" && -d "$REPO/../shared" ]]; then
+    KIZUNASR_SHARED="$(cd "$REPO/../shared" && pwd)"
+    export KIZUNASR_SHARED
+fi
+
+exec "$REPO/.venv/bin/kizunasr" upscale "$@"
