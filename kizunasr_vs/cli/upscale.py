@@ -1,8 +1,8 @@
-"""`kizunasr upscale [INPUT] [OUTPUT]`: decode, upscale 2x, encode with a progress bar.
+"""`kizunasr upscale [INPUT] [OUTPUT]`: upscale 2x with one model or shader and encode (a thin `encode`).
 
 With no INPUT, a built-in generated anime-like sample is upscaled, so the command works offline.
-The upscaler is an ONNX model (``--model``, or the smallest AnimeJaNai model found in
-``$KIZUNASR_MODELS_DIR``) or else the GLSL line-art shader.
+The upscaler is ``--model`` or ``--shader``, else the smallest AnimeJaNai model found in
+``$KIZUNASR_MODELS_DIR``, else KizunaSR's line-art shader (glsl/kizuna_edge2x.glsl).
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ import sys
 from pathlib import Path
 
 import vapoursynth as vs
-from tqdm import tqdm
 
+from kizunasr_vs.cli.encode import add_common_options, encode_with_progress, settings_for, trim
+from kizunasr_vs.core.resources import shader_path
 from kizunasr_vs.core.sample import sample_clip
-from kizunasr_vs.runtime.encoder import CODECS, EncodeError, EncodeSettings, encode
 from kizunasr_vs.runtime.source import open_video
 
 # Smallest first: the default favours speed; pass --model for another.
@@ -25,8 +25,7 @@ PREFERRED_MODELS = (
     "2x_AnimeJaNai_HD_V3_UltraCompact-fp32.onnx",
     "2x_AnimeJaNai_HD_V3_Compact-fp32.onnx",
 )
-GLSL_DIR = Path(__file__).resolve().parents[2] / "glsl"
-DEFAULT_SHADER = GLSL_DIR / "kizuna_edge2x.glsl"
+DEFAULT_SHADER = "kizuna_edge2x.glsl"
 DEFAULT_SAMPLE_OUTPUT = Path("out") / "sample_2x.mkv"
 
 
@@ -36,47 +35,31 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("input", nargs="?", type=Path, help="video file (default: built-in sample)")
     p.add_argument("output", nargs="?", type=Path,
                    help="output file (default: INPUT_2x.mkv beside INPUT, or out/sample_2x.mkv)")
-    p.add_argument("--model", type=Path, help="ONNX model file to use")
-    p.add_argument("--shader", type=Path, help="mpv user shader to use instead of a model")
-    p.add_argument("--provider", default="auto", help="onnxruntime provider: auto, cpu, cuda, tensorrt")
-    p.add_argument("--codec", default="hevc", choices=sorted(CODECS), help="video codec (default hevc 10-bit)")
-    p.add_argument("--crf", type=int, default=18, help="constant rate factor (default 18)")
-    p.add_argument("--frames", type=int, help="only the first N frames")
+    choice = p.add_mutually_exclusive_group()
+    choice.add_argument("--model", type=Path, help="ONNX model file to use")
+    choice.add_argument("--shader", help="mpv user shader (file in glsl/ or a path) to use instead")
+    add_common_options(p)
     p.set_defaults(run=run)
 
 
 def find_default_model() -> Path | None:
     """The first preferred AnimeJaNai model in $KIZUNASR_MODELS_DIR, if any."""
     folder = os.environ.get("KIZUNASR_MODELS_DIR")
-    if not folder:
-        return None
-    for name in PREFERRED_MODELS:
-        if (Path(folder) / name).is_file():
-            return Path(folder) / name
+    for name in PREFERRED_MODELS if folder else ():
+        if (Path(folder or "") / name).is_file():
+            return Path(folder or "") / name
     return None
 
 
-def choose_upscaler(args: argparse.Namespace) -> tuple[str, Path]:
-    """('onnx' | 'shader', path) from the arguments and what is installed."""
-    if args.shader:
-        return "shader", args.shader
-    model = args.model or find_default_model()
-    if model:
-        return "onnx", model
-    return "shader", DEFAULT_SHADER
-
-
-def build_clip(args: argparse.Namespace) -> tuple[vs.VideoNode, str]:
-    """The upscaled clip and a description of what upscales it."""
+def upscale_2x(clip: vs.VideoNode, args: argparse.Namespace) -> tuple[vs.VideoNode, str]:
+    """The upscaled clip and a description of what upscaled it."""
     import kizunasr_vs
 
-    clip = open_video(args.input) if args.input else sample_clip()
-    if args.frames:
-        clip = clip[: min(args.frames, clip.num_frames)]
-    kind, path = choose_upscaler(args)
-    if kind == "onnx":
-        return kizunasr_vs.onnx(clip, str(path), provider=args.provider), f"model {path.name}"
-    return kizunasr_vs.shader(clip, str(path)), f"shader {path.name}"
+    model = None if args.shader else (args.model or find_default_model())
+    if model is not None:
+        return kizunasr_vs.onnx(clip, str(model), provider=args.provider), f"model {model.name}"
+    shader = shader_path(args.shader or DEFAULT_SHADER)
+    return kizunasr_vs.shader(clip, str(shader)), f"shader {shader.name}"
 
 
 def default_output(args: argparse.Namespace) -> Path:
@@ -89,26 +72,14 @@ def default_output(args: argparse.Namespace) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    output = default_output(args)
     try:
-        clip, what = build_clip(args)
-    except vs.Error as exc:
+        source, first = trim(open_video(args.input) if args.input else sample_clip(), args.start, args.end)
+        clip, what = upscale_2x(source, args)
+    except (vs.Error, ValueError) as exc:
         print(f"kizunasr upscale: {exc}", file=sys.stderr)
         return 2
-    source = args.input.name if args.input else "built-in sample"
-    print(f"{source}: {clip.width // 2}x{clip.height // 2} -> {clip.width}x{clip.height}, "
-          f"{clip.num_frames} frames, {what}", file=sys.stderr)
-    settings = EncodeSettings(codec=args.codec, crf=args.crf, copy_streams_from=args.input)
-    with tqdm(total=clip.num_frames, unit="frame", desc="upscale", dynamic_ncols=True) as bar:
-
-        def progress(done: int, total: int) -> None:
-            bar.update(done - bar.n)
-
-        try:
-            encode(clip, output, settings, progress)
-        except (EncodeError, vs.Error) as exc:
-            bar.close()
-            print(f"kizunasr upscale: {exc}", file=sys.stderr)
-            return 1
-    print(f"wrote {output}", file=sys.stderr)
-    return 0
+    name = args.input.name if args.input else "built-in sample"
+    print(f"{name}: {source.width}x{source.height} -> {clip.width}x{clip.height}, {clip.num_frames} frames, "
+          f"{what}", file=sys.stderr)
+    output = default_output(args)
+    return encode_with_progress(clip, output, settings_for(args, args.input, clip, first), "upscale")

@@ -77,16 +77,16 @@ def check_format(clip: vs.VideoNode, who: str) -> vs.VideoFormat:
 def _legacy_range(props: vs.FrameProps) -> int | None:
     """Read `_Range` (R81) or legacy `_ColorRange` (0 = full, 1 = limited) as zimg numbering."""
     if "_Range" in props:
-        return int(props["_Range"])  # type: ignore[call-overload]
+        return int(props["_Range"])
     if "_ColorRange" in props:
-        return RANGE_FULL if int(props["_ColorRange"]) == 0 else RANGE_LIMITED  # type: ignore[call-overload]
+        return RANGE_FULL if int(props["_ColorRange"]) == 0 else RANGE_LIMITED
     return None
 
 
 def _prop_int(props: vs.FrameProps, key: str, unspecified: tuple[int, ...] = (2,)) -> int | None:
     if key not in props:
         return None
-    value = int(props[key])  # type: ignore[call-overload]
+    value = int(props[key])
     return None if value in unspecified else value
 
 

@@ -41,6 +41,8 @@ class EncodeSettings:
     crf: int = 18
     ten_bit: bool = True
     copy_streams_from: Path | None = None
+    source_start: float = 0.0  # seconds into the source where the encoded frames begin
+    source_duration: float | None = None  # seconds of the source's other streams to keep
     extra_args: list[str] = field(default_factory=list)
 
     def video_args(self) -> list[str]:
@@ -58,9 +60,14 @@ def ffmpeg_command(settings: EncodeSettings, temp_output: Path, muxer: str) -> l
     cmd = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-f", "yuv4mpegpipe", "-i", "pipe:0"]
     maps = ["-map", "0:v:0"]
     if settings.copy_streams_from is not None:
+        if settings.source_start:
+            cmd += ["-ss", f"{settings.source_start:.6f}"]
+        if settings.source_duration is not None:
+            cmd += ["-t", f"{settings.source_duration:.6f}"]
         cmd += ["-i", str(settings.copy_streams_from)]
-        maps += ["-map", "1:a?", "-map", "1:s?", "-map", "1:t?", "-map_chapters", "1", "-c:a", "copy",
-                 "-c:s", "copy", "-c:t", "copy"]
+        maps += ["-map", "1:a?", "-c:a", "copy", "-map_chapters", "1"]
+        if muxer == "matroska":  # subtitles (ASS) and fonts travel only in Matroska
+            maps += ["-map", "1:s?", "-c:s", "copy", "-map", "1:t?"]
     return cmd + maps + settings.video_args() + settings.extra_args + ["-f", muxer, str(temp_output)]
 
 
@@ -75,7 +82,7 @@ def _y4m_ready(clip: vs.VideoNode, ten_bit: bool) -> vs.VideoNode:
     args: dict[str, int] = {}
     if fmt is not None and fmt.color_family == vs.RGB:
         args = {"matrix": 1}
-    return clip.resize.Bicubic(format=target, dither_type="error_diffusion", **args)  # type: ignore[arg-type]
+    return clip.resize.Bicubic(format=target, dither_type="error_diffusion", **args)
 
 
 @contextmanager

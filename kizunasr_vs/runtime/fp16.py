@@ -28,7 +28,9 @@ def _to_fp16(tensor: TensorProto) -> TensorProto:
 
 def _keep_fp32(graph: onnx.GraphProto) -> set[str]:
     """Names of tensors that must stay float32: inputs of ``_FP32_INPUTS`` and their producers."""
-    keep = {name for node in graph.node for i, name in enumerate(node.input) if (node.op_type, i) in _FP32_INPUTS}
+    keep = {
+        name for node in graph.node for i, name in enumerate(node.input) if (node.op_type, i) in _FP32_INPUTS
+    }
     changed = True
     while changed:
         changed = False
@@ -60,7 +62,7 @@ def _convert_constant(node: onnx.NodeProto) -> None:
 def _convert_nodes(graph: onnx.GraphProto, keep: set[str]) -> None:
     for node in graph.node:
         if node.op_type in _SUBGRAPH_OPS:
-            raise ValueError(f"fp16 conversion does not support control flow ({node.op_type} node {node.name!r})")
+            raise ValueError(f"fp16 conversion does not support control flow ({node.op_type} {node.name!r})")
         if any(o in keep for o in node.output):
             continue
         if node.op_type == "Constant":

@@ -40,7 +40,7 @@ def vulkan_device(timeout: float = 60.0) -> VulkanDevice:
                               timeout=timeout)
     except subprocess.TimeoutExpired:
         return VulkanDevice(None, False, f"vs-placebo did not answer within {timeout:.0f} s")
-    log = _ANSI.sub("", proc.stderr)
+    log = _ANSI.sub("", proc.stdout + proc.stderr)  # vs-placebo writes libplacebo's log to stdout
     match = re.search(r"Device Name:\s*(.+)", log)
     if proc.returncode != 0 or match is None:
         last = [line for line in log.splitlines() if line.strip()][-3:]

@@ -67,7 +67,9 @@ def _fit_crop(start: int, end: int, n: int, length: int) -> tuple[int, int, int]
     return start, start + length, 0
 
 
-def plan_axis(n: int, tile: int | None, overlap: int, pad_multiple: int = 1, fixed: int | None = None) -> list[Span]:
+def plan_axis(
+    n: int, tile: int | None, overlap: int, pad_multiple: int = 1, fixed: int | None = None
+) -> list[Span]:
     """Plan one axis of length ``n``.
 
     ``tile`` is the owned length per tile (None: one tile, unless ``fixed`` forces tiling);
@@ -82,7 +84,7 @@ def plan_axis(n: int, tile: int | None, overlap: int, pad_multiple: int = 1, fix
         if room <= 0:
             raise ValueError(f"overlap {overlap} leaves no room in the model's fixed size {fixed}")
         if tile is not None and tile > room:
-            raise ValueError(f"tile {tile} + 2 x overlap {overlap} does not fit the model's fixed size {fixed}")
+            raise ValueError(f"tile {tile} + 2 x overlap {overlap} exceeds the model's fixed size {fixed}")
         tile = tile or room
     spans = []
     for own_start, own_end in _owned_segments(n, tile):

@@ -1,0 +1,143 @@
+"""`kizunasr bench`: fps of the shader and onnx filters next to their raw backends, in the same run.
+
+Every figure comes with its baseline measured in the same process on the same frames:
+the onnx filter against a bare onnxruntime session (IO binding on GPU), the shader filter
+against ``core.placebo.Shader`` called directly. Ratios are what to compare across machines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import vapoursynth as vs
+
+from kizunasr_vs.cli.encode import parse_size
+from kizunasr_vs.cli.upscale import find_default_model
+from kizunasr_vs.core.resources import shader_path
+
+PASSTHROUGH_2X = """//!HOOK MAIN
+//!BIND HOOKED
+//!WIDTH HOOKED.w 2 *
+//!HEIGHT HOOKED.h 2 *
+//!DESC kizunasr bench pass-through 2x
+vec4 hook() { return HOOKED_tex(HOOKED_pos); }
+"""
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("bench", help="measure filter fps next to raw onnxruntime / vs-placebo",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--size", action="append", help="input size WxH (repeatable; default 640x480)")
+    p.add_argument("--frames", type=int, default=8, help="frames timed per measurement (default 8)")
+    p.add_argument("--model", type=Path, help="ONNX model (default: smallest in $KIZUNASR_MODELS_DIR)")
+    p.add_argument("--shader", help="shader to time (default: a pass-through 2x hook)")
+    p.add_argument("--provider", default="auto", help="onnxruntime provider: auto, cpu, cuda, tensorrt")
+    p.add_argument("--skip", choices=["onnx", "shader"], action="append", default=[], help="skip a part")
+    p.add_argument("--json", action="store_true", help="print the results as JSON")
+    p.set_defaults(run=run)
+
+
+def _noise_clip(width: int, height: int, frames: int, fmt: int) -> vs.VideoNode:
+    rng = np.random.default_rng(0)
+    planes = rng.random((3, height, width), dtype=np.float32)
+    blank = vs.core.std.BlankClip(format=vs.RGBS, width=width, height=height, length=frames)
+
+    def fill(n: int, f: vs.VideoFrame) -> vs.VideoFrame:
+        out = f.copy()
+        for i in range(3):
+            np.copyto(np.asarray(out[i]), planes[i])
+        return out
+
+    rgb = vs.core.std.ModifyFrame(blank, blank, fill)
+    rgb = vs.core.std.SetFrameProps(rgb, _Matrix=0, _Range=1, _Transfer=1, _Primaries=1)
+    return rgb if fmt == vs.RGBS else rgb.resize.Bicubic(format=fmt, matrix=1, range=0)
+
+
+def time_clip(clip: vs.VideoNode) -> float:
+    """fps of pulling every frame of ``clip`` with VapourSynth's parallel frame requests (frame 0 warms up)."""
+    clip.get_frame(0)
+    start = time.perf_counter()
+    count = 0
+    for _ in clip[1:].frames(close=True):
+        count += 1
+    return count / (time.perf_counter() - start)
+
+
+def time_calls(call: Callable[[], object], frames: int) -> float:
+    call()
+    start = time.perf_counter()
+    for _ in range(frames):
+        call()
+    return frames / (time.perf_counter() - start)
+
+
+def raw_onnxruntime(model: Path, provider: str, width: int, height: int) -> Callable[[], object]:
+    """A bare onnxruntime session on one frame: IO binding on device buffers for GPU providers."""
+    import onnxruntime as ort
+
+    from kizunasr_vs.runtime.ort_session import choose_providers, is_gpu
+
+    providers = choose_providers(provider)
+    session = ort.InferenceSession(str(model), providers=providers)
+    meta = session.get_inputs()[0]
+    dtype = np.float16 if "float16" in meta.type else np.float32
+    frame = np.random.default_rng(0).random((1, 3, height, width), dtype=np.float32).astype(dtype)
+    if not is_gpu(providers):
+        return lambda: session.run(None, {meta.name: frame})
+    binding = session.io_binding()
+    binding.bind_ortvalue_input(meta.name, ort.OrtValue.ortvalue_from_numpy(frame, "cuda", 0))
+    binding.bind_output(session.get_outputs()[0].name, "cuda")
+    return lambda: session.run_with_iobinding(binding)
+
+
+def bench_onnx(model: Path, provider: str, width: int, height: int, frames: int) -> dict[str, object]:
+    import kizunasr_vs
+
+    clip = kizunasr_vs.onnx(_noise_clip(width, height, frames + 1, vs.RGBS), str(model), provider=provider)
+    filter_fps = time_clip(clip)
+    raw_fps = time_calls(raw_onnxruntime(model, provider, width, height), frames)
+    return {"what": f"onnx {model.name}", "size": f"{width}x{height}", "provider": provider,
+            "filter_fps": filter_fps, "baseline": "raw onnxruntime session", "baseline_fps": raw_fps,
+            "ratio": filter_fps / raw_fps}
+
+
+def bench_shader(shader: str | None, width: int, height: int, frames: int) -> dict[str, object]:
+    import kizunasr_vs
+
+    text = shader_path(shader).read_text() if shader else PASSTHROUGH_2X
+    src = _noise_clip(width, height, frames + 1, vs.YUV444P16)
+    ours = kizunasr_vs.shader(src, text)
+    direct = vs.core.placebo.Shader(src, shader_s=text.encode(), width=ours.width, height=ours.height, matrix=1)
+    ours_fps, direct_fps = time_clip(ours), time_clip(direct)
+    return {"what": f"shader {Path(shader).name if shader else 'pass-through 2x'}", "size": f"{width}x{height}",
+            "provider": "vs-placebo", "filter_fps": ours_fps, "baseline": "placebo.Shader direct",
+            "baseline_fps": direct_fps, "ratio": ours_fps / direct_fps}
+
+
+def run(args: argparse.Namespace) -> int:
+    sizes = [parse_size(s) for s in (args.size or ["640x480"])]
+    model = args.model or find_default_model()
+    results = []
+    for width, height in sizes:
+        if "onnx" not in args.skip:
+            if model is None:
+                print("kizunasr bench: no model: pass --model or set KIZUNASR_MODELS_DIR; skipping onnx",
+                      file=sys.stderr)
+            else:
+                results.append(bench_onnx(model, args.provider, width, height, args.frames))
+        if "shader" not in args.skip:
+            results.append(bench_shader(args.shader, width, height, args.frames))
+    if args.json:
+        print(json.dumps({"results": results, "vs_threads": vs.core.num_threads}, indent=2))
+        return 0
+    print(f"{'what':<52} {'size':>10} {'fps':>8} {'baseline fps':>13} {'ratio':>6}  baseline")
+    for r in results:
+        print(f"{r['what']:<52} {r['size']:>10} {r['filter_fps']:>8.2f} {r['baseline_fps']:>13.2f} "
+              f"{r['ratio']:>6.2f}  {r['baseline']}")
+    return 0

@@ -1,0 +1,29 @@
+"""Where KizunaSR's data folders (`glsl/`, `profiles/`) are: beside the package, or installed under share/."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+
+def data_dir(name: str) -> Path:
+    """The folder `name` (e.g. "glsl"): $KIZUNASR_DATA_DIR/name, the source tree, or <prefix>/share/kizunasr."""
+    candidates = []
+    if os.environ.get("KIZUNASR_DATA_DIR"):
+        candidates.append(Path(os.environ["KIZUNASR_DATA_DIR"]) / name)
+    candidates.append(Path(__file__).resolve().parents[2] / name)
+    candidates.append(Path(sys.prefix) / "share" / "kizunasr" / name)
+    for folder in candidates:
+        if folder.is_dir():
+            return folder
+    raise FileNotFoundError(f"KizunaSR data folder '{name}' not found (looked in: "
+                            + ", ".join(str(c) for c in candidates) + "); set KIZUNASR_DATA_DIR")
+
+
+def shader_path(name: str) -> Path:
+    """A shader of our library by file name (e.g. "kizuna_edge2x.glsl"), or a path as given."""
+    path = Path(name)
+    if path.is_absolute() or path.exists():
+        return path
+    return data_dir("glsl") / name

@@ -1,0 +1,32 @@
+"""Errors raised by the model manager; each message says what to do next."""
+
+from __future__ import annotations
+
+
+class ModelError(Exception):
+    """Base class for model manager errors."""
+
+
+class RegistryError(ModelError, ValueError):
+    """A registry file (built-in or the user's models.json) is malformed; the message names file and fault."""
+
+
+class UnknownModelError(ModelError, LookupError):
+    """No registry entry has this name."""
+
+    def __init__(self, name: str, known: list[str]) -> None:
+        self.name = name
+        self.known = known
+        super().__init__(f"unknown model {name!r}; known models: {', '.join(known) or '(none)'}")
+
+
+class ModelMissingError(ModelError, FileNotFoundError):
+    """The model is registered but its file is not installed."""
+
+
+class ChecksumError(ModelError):
+    """A file's sha256 is not the one the registry expects; nothing was kept."""
+
+
+class DownloadError(ModelError):
+    """A download failed (HTTP error, or connection errors after all retries)."""

@@ -1,0 +1,90 @@
+"""Turn a profile's chain of steps into stages and run them on a clip."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import vapoursynth as vs
+
+from kizunasr_vs.core.resources import shader_path
+from kizunasr_vs.core.stage import FunctionStage, Pipeline, Stage
+from kizunasr_vs.profiles.loader import Step
+
+RESIZE_KERNELS = {"lanczos": "Lanczos", "spline36": "Spline36", "bicubic": "Bicubic", "bilinear": "Bilinear",
+                  "point": "Point"}
+
+
+def resolve_model(name: str) -> Path:
+    """An .onnx path as given, or a registry name through the model store (clear error when missing)."""
+    if name.endswith(".onnx"):
+        return Path(name)
+    from kizunasr_vs.models.store import model_path
+
+    return model_path(name)
+
+
+def _shader_stage(step: Step) -> Stage:
+    from kizunasr_vs.runtime.placebo import shader
+
+    path = shader_path(step["shader"])
+    params = step.get("params")
+    return FunctionStage(f"shader {path.name}", lambda c: shader(c, str(path), params=params), 0.0)
+
+
+def _compiled_model_stage(step: Step) -> Stage:
+    from kizunasr_vs.runtime.glsl_cache import cached_glsl
+    from kizunasr_vs.runtime.placebo import shader
+
+    model = resolve_model(step["compiled_model"])
+    precision = step.get("precision", "fp16")
+    glsl = cached_glsl(model, "MAIN", precision)
+    return FunctionStage(f"glsl {model.stem}", lambda c: shader(c, str(glsl)), 0.0)
+
+
+def _model_stage(step: Step, provider: str) -> Stage:
+    from kizunasr_vs.runtime.onnx_filter import onnx
+
+    model = resolve_model(step["model"])
+    kwargs: dict[str, Any] = {"provider": provider}
+    if "fp16" in step:
+        kwargs["fp16"] = step["fp16"]
+    if "tile" in step:
+        kwargs["tile"] = step["tile"]
+    return FunctionStage(f"model {model.stem}", lambda c: onnx(c, str(model), **kwargs), 0.0)
+
+
+def resize_to(clip: vs.VideoNode, width: int, height: int, kernel: str = "spline36") -> vs.VideoNode:
+    """Resize with a kernel of RESIZE_KERNELS, keeping format and props."""
+    if kernel not in RESIZE_KERNELS:
+        raise vs.Error(f"unknown resize kernel '{kernel}'; choose one of {', '.join(RESIZE_KERNELS)}")
+    return getattr(clip.resize, RESIZE_KERNELS[kernel])(width, height)
+
+
+def _resize_stage(step: Step) -> Stage:
+    spec = step["resize"]
+    scale = float(spec.get("scale", 1.0))
+    kernel = spec.get("kernel", "spline36")
+
+    def apply(clip: vs.VideoNode) -> vs.VideoNode:
+        width, height = round(clip.width * scale / 2) * 2, round(clip.height * scale / 2) * 2
+        return resize_to(clip, width, height, kernel)
+
+    return FunctionStage(f"resize x{scale:g} {kernel}", apply, scale)
+
+
+def build_pipeline(steps: list[Step], provider: str = "auto") -> Pipeline:
+    """One stage per step, in order."""
+    stages: list[Stage] = []
+    for step in steps:
+        if "shader" in step:
+            stages.append(_shader_stage(step))
+        elif "compiled_model" in step:
+            stages.append(_compiled_model_stage(step))
+        elif "model" in step:
+            stages.append(_model_stage(step, provider))
+        elif "resize" in step:
+            stages.append(_resize_stage(step))
+        else:
+            raise vs.Error(f"unknown step {step}; expected shader, compiled_model, model or resize")
+    return Pipeline(stages)

@@ -1,0 +1,132 @@
+"""Loading and validating profile JSON files (schema: profiles/schema.json).
+
+Built-in profiles live in the `profiles/` data folder; user profiles in
+``<user config dir>/kizunasr/profiles/*.json`` add to them or override a built-in of the same name.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import platformdirs
+
+from kizunasr_vs.core.resources import data_dir
+
+Step = dict[str, Any]
+
+
+class ProfileError(ValueError):
+    """A profile that cannot be used; the message names the file, the JSON path and what was expected."""
+
+
+@dataclass(frozen=True)
+class RangeChains:
+    """The chains for sources up to ``max_height`` lines (None: any height)."""
+
+    max_height: int | None
+    realtime: list[Step]
+    pause: list[Step]
+    encode: list[Step]
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    description: str
+    requires: dict[str, Any]
+    ranges: list[RangeChains]
+    path: Path
+    preference: str | None = None
+
+    def for_height(self, height: int) -> RangeChains:
+        """The chains for a source of ``height`` lines."""
+        for chains in self.ranges:
+            if chains.max_height is None or height <= chains.max_height:
+                return chains
+        raise ProfileError(f"{self.path}: no range covers a source of height {height}; "
+                           'add a last range with "max_height": null')
+
+
+def user_profiles_dir() -> Path:
+    return Path(platformdirs.user_config_dir("kizunasr")) / "profiles"
+
+
+def builtin_profiles_dir() -> Path:
+    return data_dir("profiles")
+
+
+@cache
+def _validator() -> jsonschema.Draft202012Validator:
+    schema = json.loads((builtin_profiles_dir() / "schema.json").read_text(encoding="utf-8"))
+    return jsonschema.Draft202012Validator(schema)
+
+
+def _json_path(error: jsonschema.ValidationError) -> str:
+    return "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
+
+
+def _schema_error(path: Path, data: Any) -> ProfileError | None:
+    errors = list(_validator().iter_errors(data))
+    if not errors:
+        return None
+    error = jsonschema.exceptions.best_match(errors)
+    if error.context:  # a oneOf: report the alternative that came closest
+        error = jsonschema.exceptions.best_match(error.context)
+    expected = error.schema.get("description") or error.validator
+    return ProfileError(f"{path}: at {_json_path(error)}: {error.message} (expected: {expected})")
+
+
+def _check_ranges(path: Path, ranges: list[dict[str, Any]]) -> None:
+    previous = 0
+    for i, entry in enumerate(ranges):
+        height = entry["max_height"]
+        if height is None and i != len(ranges) - 1:
+            raise ProfileError(f"{path}: at $.ranges[{i}].max_height: null must be the last range")
+        if height is not None and height <= previous:
+            raise ProfileError(f"{path}: at $.ranges[{i}].max_height: {height} is not above the previous "
+                               f"range's {previous} (expected ascending heights)")
+        previous = height or previous
+
+
+def load_profile_file(path: Path) -> Profile:
+    """Read and validate one profile file."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ProfileError(f"{path}: cannot be read: {exc.strerror}") from exc
+    except json.JSONDecodeError as exc:
+        raise ProfileError(f"{path}: broken JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from exc
+    error = _schema_error(path, data)
+    if error:
+        raise error
+    _check_ranges(path, data["ranges"])
+    ranges = [RangeChains(r["max_height"], r["realtime"], r["pause"], r["encode"]) for r in data["ranges"]]
+    return Profile(data["name"], data["description"], data["requires"], ranges, path, data.get("preference"))
+
+
+def available_profiles() -> dict[str, Path]:
+    """Profile name -> file; user profiles override built-ins of the same name."""
+    found: dict[str, Path] = {}
+    for folder in (builtin_profiles_dir(), user_profiles_dir()):
+        if folder.is_dir():
+            for path in sorted(folder.glob("*.json")):
+                if path.name != "schema.json":
+                    found[path.stem] = path
+    return found
+
+
+def load_profile(name_or_path: str | Path) -> Profile:
+    """A profile by name (built-in or user) or by file path."""
+    candidate = Path(name_or_path)
+    if candidate.suffix == ".json" or candidate.exists():
+        return load_profile_file(candidate)
+    profiles = available_profiles()
+    if str(name_or_path) not in profiles:
+        raise ProfileError(f"unknown profile '{name_or_path}'; available: {', '.join(sorted(profiles))} "
+                           f"(or 'auto'; user profiles go in {user_profiles_dir()})")
+    return load_profile_file(profiles[str(name_or_path)])

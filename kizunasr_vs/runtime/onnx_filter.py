@@ -1,0 +1,257 @@
+"""``kizunasr_vs.onnx``: run an ONNX image model (super-resolution) on a clip with onnxruntime.
+
+3-channel models run on RGB (any clip is converted to RGBS and back); 1-channel models run on
+luma (YUV: chroma is resized with Bicubic to the new size; GRAY: luma only). Frames go through
+``std.ModifyFrame``; VapourSynth runs one ModifyFrame callback at a time, so ``streams`` > 1
+splits the clip into ``streams`` interleaved branches whose callbacks run concurrently (each
+borrowing a session from the pool; onnxruntime releases the GIL while it runs).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import vapoursynth as vs
+
+from kizunasr_vs.core.formats import (
+    RANGE_FULL,
+    ColorInfo,
+    check_format,
+    resolve_color,
+    restore_format,
+    to_gray_float,
+    to_rgbs,
+)
+from kizunasr_vs.runtime.fp16 import convert_float_to_float16
+from kizunasr_vs.runtime.ort_session import (
+    TRT,
+    WHO,
+    LoadedModel,
+    ModelInfo,
+    SessionPool,
+    choose_providers,
+    create_session,
+    detect_scale,
+    is_gpu,
+    load_model,
+    model_info,
+    provider_options,
+    run_session,
+)
+from kizunasr_vs.runtime.tiling import Tile, apply_tiled, plan_tiles
+
+DEFAULT_OVERLAP = 16
+PROBE_SIZE = 16
+
+Pair = int | tuple[int, int] | list[int]
+
+
+@dataclass
+class Runner:
+    """A model ready to run: its facts, integer scale and session pool."""
+
+    info: ModelInfo
+    scale: int
+    pool: SessionPool
+
+    def infer(self, x: np.ndarray) -> np.ndarray:
+        """``[1, C, h, w]`` float32 in, ``[1, C, h*s, w*s]`` float32 out."""
+        with self.pool.borrow() as session:
+            return run_session(session, self.info, x)
+
+
+def _cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _hw(value: Pair, what: str) -> tuple[int, int]:
+    """An int or a (width, height) pair as (height, width), checked >= 0."""
+    if isinstance(value, int):
+        pair = (value, value)
+    elif len(value) == 2 and all(isinstance(v, int) for v in value):
+        pair = (int(value[1]), int(value[0]))
+    else:
+        raise vs.Error(f"{WHO}: {what} must be an int or a (width, height) pair, not {value!r}")
+    if min(pair) < 0 or (what == "tile" and min(pair) < 1):
+        raise vs.Error(f"{WHO}: {what} must be positive, not {value!r}")
+    return pair
+
+
+def _check_channels(fmt: vs.VideoFormat, info: ModelInfo, name: str) -> None:
+    """Match the model's channel count to the clip's colour family."""
+    if info.channels == 3 and fmt.color_family == vs.GRAY:
+        raise vs.Error(
+            f"{WHO}: {name}: this model needs RGB (3 channels); the clip is GRAY ({fmt.name}): "
+            "convert with core.resize.Bicubic(clip, format=vs.RGBS)"
+        )
+    if info.channels == 1 and fmt.color_family == vs.RGB:
+        raise vs.Error(
+            f"{WHO}: {name}: this model is 1-channel (luma) and needs a YUV or GRAY clip; the clip is RGB "
+            f"({fmt.name}): convert with core.resize.Bicubic(clip, format=vs.YUV444PS, matrix_s='709')"
+        )
+
+
+def _plan(
+    height: int,
+    width: int,
+    info: ModelInfo,
+    tile: Pair | None,
+    overlap: Pair | None,
+    pad_multiple: int | None,
+) -> list[Tile]:
+    """Plan the tiles for one frame, turning argument conflicts into ``vs.Error``."""
+    if pad_multiple is not None and (not isinstance(pad_multiple, int) or pad_multiple < 1):
+        raise vs.Error(f"{WHO}: pad_multiple must be an int >= 1, not {pad_multiple!r}")
+    tile_hw = _hw(tile, "tile") if tile is not None else None
+    forced = any(f is not None and n > f for f, n in zip(info.fixed, (height, width), strict=True))
+    tiling = tile_hw is not None or forced
+    if not tiling:
+        over = (0, 0)
+    else:
+        over = _hw(overlap, "overlap") if overlap is not None else (DEFAULT_OVERLAP, DEFAULT_OVERLAP)
+    for axis, label in ((0, "height"), (1, "width")):
+        fixed = info.fixed[axis]
+        if fixed is not None and tile_hw is not None and tile_hw[axis] + 2 * over[axis] > fixed:
+            raise vs.Error(
+                f"{WHO}: the model has a fixed input {label} of {fixed}; tile {label} {tile_hw[axis]} + "
+                f"2 x overlap {over[axis]} = {tile_hw[axis] + 2 * over[axis]} does not fit: use tile=None "
+                "or a smaller tile/overlap"
+            )
+    try:
+        return plan_tiles(height, width, tile_hw, over, pad_multiple or 1, info.fixed)
+    except ValueError as e:
+        raise vs.Error(f"{WHO}: cannot tile a {width}x{height} frame for this model: {e}") from e
+
+
+def _model_bytes(loaded: LoadedModel, info: ModelInfo, providers: Sequence[str], fp16: bool) -> bytes:
+    """Serialized model for the sessions: fp16-converted for non-TensorRT fp16 runs of fp32 models."""
+    if fp16 and info.dtype == np.float32 and providers[0] != TRT:
+        try:
+            return convert_float_to_float16(loaded.proto).SerializeToString()
+        except ValueError as e:
+            raise vs.Error(f"{WHO}: {loaded.name}: cannot convert to fp16 ({e}); pass fp16=False") from e
+    return loaded.proto.SerializeToString()
+
+
+def _trt_profile(info: ModelInfo, tiles: Sequence[Tile]) -> tuple[str, str, str]:
+    shapes = [t.model_shape for t in tiles]
+    low = (min(h for h, _ in shapes), min(w for _, w in shapes))
+    high = (max(h for h, _ in shapes), max(w for _, w in shapes))
+    fmt = f"{info.input_name}:1x{info.channels}x{{}}x{{}}"
+    return fmt.format(*low), fmt.format(*high), fmt.format(*high)
+
+
+def _probe_shape(
+    info: ModelInfo, providers: Sequence[str], tiles: Sequence[Tile], pad_multiple: int
+) -> tuple[int, int]:
+    """Small probe on CPU/CUDA; on TensorRT the smallest real tile (no extra engine build)."""
+    if providers[0] == TRT:
+        return min(t.model_shape for t in tiles)
+    size = -(-PROBE_SIZE // pad_multiple) * pad_multiple
+    return info.height or size, info.width or size
+
+
+def _build_runner(
+    loaded: LoadedModel,
+    info: ModelInfo,
+    provider: str,
+    fp16: bool | None,
+    streams: int | None,
+    tiles: Sequence[Tile],
+    pad_multiple: int,
+) -> Runner:
+    """Choose providers, create the session pool and detect the scale."""
+    providers = choose_providers(provider)
+    gpu = is_gpu(providers)
+    use_fp16 = (gpu and info.dtype == np.float32) if fp16 is None else bool(fp16)
+    count = streams if streams is not None else (2 if gpu else 1)
+    if not isinstance(count, int) or count < 1:
+        raise vs.Error(f"{WHO}: streams must be an int >= 1, not {streams!r}")
+    profile = _trt_profile(info, tiles) if providers[0] == TRT else None
+    specs = provider_options(providers, loaded.sha256, use_fp16, trt_profile=profile)
+    data = _model_bytes(loaded, info, providers, use_fp16)
+    threads = max(1, _cpu_count() // count)
+    sessions = [create_session(data, loaded.name, specs, threads) for _ in range(count)]
+    scale = detect_scale(sessions[0], info, loaded.name, _probe_shape(info, providers, tiles, pad_multiple))
+    return Runner(info, scale, SessionPool(sessions))
+
+
+def _upscale_frame(n: int, f: list[vs.VideoFrame], runner: Runner, tiles: list[Tile]) -> vs.VideoFrame:
+    """ModifyFrame callback: run the model on ``f[1]`` into a copy of the blank ``f[0]``."""
+    blank, src = f
+    out = blank.copy()
+    image = np.stack([np.asarray(src[p]) for p in range(src.format.num_planes)])
+    result = apply_tiled(image, tiles, runner.scale, runner.infer)
+    for p in range(out.format.num_planes):
+        np.copyto(np.asarray(out[p]), result[p])
+    out.props.clear()
+    out.props.update(src.props)
+    return out
+
+
+def _model_clip(src: vs.VideoNode, runner: Runner, tiles: list[Tile]) -> vs.VideoNode:
+    """The model's output as a clip, split over ``pool.size`` concurrently running branches."""
+    s = runner.scale
+    blank = vs.core.std.BlankClip(src, width=src.width * s, height=src.height * s, keep=True)
+    selector = functools.partial(_upscale_frame, runner=runner, tiles=tiles)
+    branches = min(runner.pool.size, src.num_frames)
+    if branches == 1:
+        return vs.core.std.ModifyFrame(blank, clips=[blank, src], selector=selector)
+    parts = []
+    for i in range(branches):
+        b, c = blank.std.SelectEvery(branches, i), src.std.SelectEvery(branches, i)
+        parts.append(vs.core.std.ModifyFrame(b, clips=[b, c], selector=selector))
+    return vs.core.std.Interleave(parts)
+
+
+def _join_chroma(clip: vs.VideoNode, luma: vs.VideoNode, color: ColorInfo) -> vs.VideoNode:
+    """YUV444PS from the model's luma and the clip's chroma resized (Bicubic) to the new size."""
+    chroma = clip.resize.Bicubic(
+        width=luma.width, height=luma.height, format=vs.YUV444PS, matrix_in=color.matrix, matrix=color.matrix,
+        range_in=color.range, range=RANGE_FULL, chromaloc_in=color.chroma_location,
+    )
+    return vs.core.std.ShufflePlanes([luma, chroma], planes=[0, 1, 2], colorfamily=vs.YUV)
+
+
+def onnx(
+    clip: vs.VideoNode,
+    model: str | os.PathLike[str] | bytes,
+    provider: str = "auto",
+    fp16: bool | None = None,
+    tile: Pair | None = None,
+    overlap: Pair | None = None,
+    streams: int | None = None,
+    *,
+    output_format: int | None = None,
+    pad_multiple: int | None = None,
+) -> vs.VideoNode:
+    """Upscale ``clip`` with an ONNX model (path or bytes) through onnxruntime.
+
+    provider: "auto" (TensorRT > CUDA > CPU), "tensorrt", "cuda" or "cpu".
+    fp16: run in half precision; None = on for GPU providers with fp32 models, off on CPU.
+    tile: owned tile size, int or (width, height); None = whole frame (unless the model's input
+        size is fixed and smaller). overlap: context per side around each tile (default 16).
+    streams: concurrent sessions/branches; None = 1 on CPU, 2 on GPU.
+    output_format: a ``vs.PresetVideoFormat`` for the result; None = the input's format.
+    pad_multiple: model needs H and W divisible by this (crops are grown or edge-padded).
+    """
+    fmt = check_format(clip, WHO)
+    loaded = load_model(model)
+    info = model_info(loaded)
+    _check_channels(fmt, info, loaded.name)
+    color = resolve_color(clip)
+    src = to_rgbs(clip, color) if info.channels == 3 else to_gray_float(clip, color)
+    tiles = _plan(src.height, src.width, info, tile, overlap, pad_multiple)
+    runner = _build_runner(loaded, info, provider, fp16, streams, tiles, pad_multiple or 1)
+    out = _model_clip(src, runner, tiles)
+    if info.channels == 1 and fmt.color_family == vs.YUV:
+        out = _join_chroma(clip, out, color)
+    return restore_format(out, fmt, color, output_format)
+

@@ -1,0 +1,455 @@
+"""Loading and parsing mpv / libplacebo user shaders (https://libplacebo.org/custom-shaders/).
+
+Only what KizunaSR needs before handing the text to libplacebo is modelled here: the pass
+headers (``//!HOOK``, ``//!BIND``, ``//!SAVE``, ``//!WIDTH``/``//!HEIGHT``/``//!WHEN`` RPN
+expressions ...), the ``//!PARAM`` blocks (to override their defaults) and a simulation of
+the texture sizes, so the output size of a shader can be known when the filter is created.
+
+The block structure and the RPN semantics follow libplacebo's ``src/shaders/custom_mpv.c``:
+a block is a run of ``//!`` header lines followed by a body that ends at the next ``//!``;
+RPN maths is done in float32 and sizes are rounded half away from zero.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+import vapoursynth as vs
+
+Size = tuple[int, int]
+
+# Hook stages in the order libplacebo's renderer fires them.
+STAGE_ORDER = (
+    "RGB", "LUMA", "CHROMA", "ALPHA", "XYZ", "CHROMA_SCALED", "ALPHA_SCALED", "NATIVE", "MAINPRESUB",
+    "LINEAR", "SIGMOID", "PREKERNEL", "POSTKERNEL", "SCALED", "PREOUTPUT", "OUTPUT",
+)
+# Stages that fire for the YUV444P16 (no alpha) frames vs-placebo's Shader renders. RGB, ALPHA
+# and XYZ are input planes we never have; CHROMA_SCALED only fires for subsampled chroma.
+_FIRED = ("LUMA", "CHROMA", "NATIVE", "MAINPRESUB", "LINEAR", "SIGMOID", "PREKERNEL",
+          "POSTKERNEL", "SCALED", "PREOUTPUT", "OUTPUT")
+# Stages whose size a pass may change ("User hook tried resizing non-resizable stage!").
+_RESIZABLE = frozenset({"RGB", "LUMA", "CHROMA", "ALPHA", "XYZ", "NATIVE", "MAINPRESUB"})
+_PASS_HEADERS = ("HOOK", "BIND", "SAVE", "DESC", "OFFSET", "WIDTH", "HEIGHT", "WHEN", "COMPONENTS", "COMPUTE")
+_PARAM_HEADERS = ("PARAM", "DESC", "MINIMUM", "MAXIMUM", "TYPE")
+_INT_LIMITS = {"int": (-(2**31), 2**31 - 1), "uint": (0, 2**32 - 1), "DEFINE": (-(2**31), 2**31 - 1)}
+
+
+@dataclass(frozen=True)
+class ShaderSource:
+    """A user shader: a display name (file name or ``//!DESC``) and its text."""
+
+    name: str
+    text: str
+
+
+@dataclass(frozen=True)
+class ShaderPass:
+    """The headers of one hook pass (expressions are RPN strings; None means the default)."""
+
+    hooks: tuple[str, ...]
+    binds: tuple[str, ...] = ()
+    save: str | None = None
+    width: str | None = None  # default: HOOKED.w
+    height: str | None = None  # default: HOOKED.h
+    when: str | None = None  # default: always
+    desc: str = "unknown user shader"
+    components: int | None = None
+    offset: str | None = None
+    compute: tuple[int, ...] | None = None
+
+
+@dataclass(frozen=True)
+class ShaderParam:
+    """A ``//!PARAM`` block; ``span`` is where its default value text lies in the source."""
+
+    name: str
+    type: str  # "float", "int", "uint" or "DEFINE"
+    enum: bool
+    minimum: float
+    maximum: float
+    default: str
+    span: tuple[int, int]
+
+
+@dataclass(frozen=True)
+class _Block:
+    headers: tuple[str, ...]  # header lines without the leading "//!"
+    body_start: int
+    body_end: int
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading
+
+
+def load_shader(path_or_text: str | os.PathLike[str]) -> ShaderSource:
+    """Load a shader from a path, or wrap source text (a ``str`` containing ``//!``)."""
+    if isinstance(path_or_text, str) and "//!" in path_or_text:
+        return ShaderSource(_inline_name(path_or_text), path_or_text)
+    path = Path(os.fspath(path_or_text)).expanduser()
+    if not path.is_file():
+        raise vs.Error(
+            f"shader: shader file '{path}' not found; check the path (relative paths are resolved "
+            f"from {os.getcwd()}) or pass the shader source text itself"
+        )
+    return ShaderSource(path.name, path.read_text(encoding="utf-8", errors="replace"))
+
+
+def _inline_name(text: str) -> str:
+    blocks = [b for b in _split_blocks(text) if _kind(b) == "PASS"]
+    descs = [h[4:].strip() for b in blocks for h in b.headers if h.startswith("DESC")]
+    return f"<inline: {descs[0]}>" if descs and descs[0] else "<inline shader>"
+
+
+# ---------------------------------------------------------------------------------------------
+# Block parsing
+
+
+def _split_blocks(text: str) -> list[_Block]:
+    """Split like libplacebo: header lines starting with ``//!``, then a body up to the next ``//!``."""
+    pos = text.find("//!")
+    blocks: list[_Block] = []
+    while 0 <= pos < len(text):
+        headers: list[str] = []
+        while pos < len(text):
+            end = text.find("\n", pos)
+            end = len(text) if end < 0 else end
+            line = text[pos:end].strip()
+            if not line.startswith("//!"):
+                break
+            headers.append(line[3:])
+            pos = end + 1
+        nxt = text.find("//!", pos) if pos < len(text) else -1
+        body_end = len(text) if nxt < 0 else nxt
+        blocks.append(_Block(tuple(headers), min(pos, len(text)), body_end))
+        pos = nxt
+    return blocks
+
+
+def _kind(block: _Block) -> str:
+    first = block.headers[0] if block.headers else ""
+    for kind in ("TEXTURE", "BUFFER", "PARAM"):
+        if first.startswith(kind):
+            return kind
+    return "PASS"
+
+
+def _split_word(header: str, words: Iterable[str]) -> tuple[str, str]:
+    """Split a header into its directive (longest known prefix) and argument."""
+    for word in sorted(words, key=len, reverse=True):
+        if header.startswith(word):
+            return word, header[len(word):].strip()
+    raise vs.Error(f"unrecognised directive '//!{header}'")
+
+
+def _parse_pass(block: _Block) -> ShaderPass:
+    hooks: list[str] = []
+    binds: list[str] = []
+    args: dict[str, str] = {}
+    save: str | None = None
+    components: int | None = None
+    compute: tuple[int, ...] | None = None
+    for header in block.headers:
+        word, arg = _split_word(header, _PASS_HEADERS)
+        if word == "HOOK":
+            hooks.append(arg)
+        elif word == "BIND":
+            binds.append(arg)
+        elif word == "SAVE":
+            save = None if arg == "HOOKED" else ("MAINPRESUB" if arg == "MAIN" else arg)
+        elif word == "COMPONENTS":
+            components = _parse_int(arg, header)
+        elif word == "COMPUTE":
+            compute = tuple(_parse_int(v, header) for v in arg.split())
+        else:
+            args[word] = arg
+    return ShaderPass(
+        tuple(hooks), tuple(binds), save, args.get("WIDTH"), args.get("HEIGHT"), args.get("WHEN"),
+        args.get("DESC", "unknown user shader"), components, args.get("OFFSET"), compute,
+    )
+
+
+def _parse_int(value: str, header: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise vs.Error(f"'//!{header}': '{value}' is not an integer") from None
+
+
+def parse_passes(text: str) -> list[ShaderPass]:
+    """The hook passes of a shader, in file order (TEXTURE, BUFFER and PARAM blocks skipped)."""
+    return [_parse_pass(b) for b in _split_blocks(text) if _kind(b) == "PASS"]
+
+
+def parse_params(text: str) -> list[ShaderParam]:
+    """The ``//!PARAM`` blocks of a shader, with their bounds and default value text."""
+    return [_parse_param(text, b) for b in _split_blocks(text) if _kind(b) == "PARAM"]
+
+
+def _parse_param(text: str, block: _Block) -> ShaderParam:
+    name, ptype, enum = "", "", False
+    bounds: dict[str, str] = {}
+    for header in block.headers:
+        word, arg = _split_word(header, _PARAM_HEADERS)
+        if word == "PARAM":
+            name = arg
+        elif word in ("MINIMUM", "MAXIMUM"):
+            bounds[word] = arg
+        elif word == "TYPE":
+            ptype, enum = _param_type(arg)
+    if not ptype:
+        raise vs.Error(f"//!PARAM {name}: missing //!TYPE")
+    low, high = _INT_LIMITS.get(ptype, (-math.inf, math.inf))
+    try:
+        minimum = float(bounds.get("MINIMUM", low))
+        maximum = float(bounds.get("MAXIMUM", high))
+    except ValueError:
+        raise vs.Error(f"//!PARAM {name}: bad //!MINIMUM or //!MAXIMUM {bounds}") from None
+    default = text[block.body_start:block.body_end].strip()
+    return ShaderParam(name, ptype, enum, minimum, maximum, default, (block.body_start, block.body_end))
+
+
+def _param_type(arg: str) -> tuple[str, bool]:
+    """``[ENUM] [DYNAMIC|CONSTANT] type`` or ``[ENUM] DEFINE`` -> (type, is_enum)."""
+    words = arg.split()
+    enum = bool(words) and words[0] == "ENUM"
+    words = [w for w in words if w not in ("ENUM", "DYNAMIC", "CONSTANT")]
+    ptype = words[0] if words else ""
+    if ptype not in ("float", "int", "uint", "DEFINE"):
+        raise vs.Error(f"'//!TYPE {arg}': the type must be float, int, uint or DEFINE")
+    return ptype, enum
+
+
+def param_values(text: str) -> dict[str, float]:
+    """Current numeric values of the non-enum params (usable as RPN variables)."""
+    values: dict[str, float] = {}
+    for p in parse_params(text):
+        if not p.enum:
+            try:
+                values[p.name] = float(p.default)
+            except ValueError:
+                continue
+    return values
+
+
+# ---------------------------------------------------------------------------------------------
+# Params
+
+
+def apply_params(text: str, params: Mapping[str, float | int]) -> str:
+    """Rewrite the default value of the named ``//!PARAM`` blocks; validates names and bounds."""
+    if not params:
+        return text
+    declared = {p.name: p for p in parse_params(text)}
+    unknown = sorted(set(params) - set(declared))
+    if unknown:
+        known = ", ".join(sorted(declared)) or "none"
+        raise vs.Error(f"unknown shader param(s) {', '.join(unknown)}; this shader declares: {known}")
+    edits = sorted(((declared[k], v) for k, v in params.items()), key=lambda e: e[0].span[0], reverse=True)
+    for param, value in edits:
+        start, end = param.span
+        body = text[start:end]
+        lead = len(body) - len(body.lstrip())
+        tail = len(body.rstrip())
+        text = text[:start] + body[:lead] + _format_value(param, value) + body[tail:] + text[end:]
+    return text
+
+
+def _format_value(param: ShaderParam, value: float | int) -> str:
+    if param.enum:
+        raise vs.Error(f"param '{param.name}' is an ENUM; enum params cannot be overridden")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise vs.Error(f"param '{param.name}': value {value!r} is not a finite number")
+    if param.type != "float" and value != int(value):
+        raise vs.Error(f"param '{param.name}' is {param.type}; {value!r} is not an integer")
+    if not param.minimum <= value <= param.maximum:
+        raise vs.Error(
+            f"param '{param.name}': {value!r} is outside the declared range "
+            f"[{_fmt_bound(param.minimum)}, {_fmt_bound(param.maximum)}]"
+        )
+    if param.type != "float":
+        return str(int(value))
+    return format(Decimal(repr(float(value))), "f")  # no exponent: libplacebo parses plain decimals
+
+
+def _fmt_bound(v: float) -> str:
+    return str(int(v)) if math.isfinite(v) and v == int(v) else str(v)
+
+
+# ---------------------------------------------------------------------------------------------
+# RPN expressions
+
+
+def _tex_ref(token: str) -> tuple[str, int] | None:
+    """``NAME.w``/``NAME.width`` -> (NAME, 0); ``.h``/``.height`` -> (NAME, 1); else None."""
+    for suffix, axis in ((".width", 0), (".height", 1), (".w", 0), (".h", 1)):
+        if token.endswith(suffix):
+            return token[: -len(suffix)], axis
+    return None
+
+
+def texture_refs(expr: str) -> set[str]:
+    """Texture names an RPN expression reads the size of."""
+    return {ref[0] for ref in map(_tex_ref, expr.split()) if ref is not None}
+
+
+def _lookup_size(name: str, sizes: Mapping[str, Size]) -> Size:
+    for alias in (name, {"MAIN": "MAINPRESUB", "MAINPRESUB": "MAIN"}.get(name, name)):
+        if alias in sizes:
+            return sizes[alias]
+    raise vs.Error(f"texture '{name}' is not available here (known: {', '.join(sorted(sizes)) or 'none'})")
+
+
+def _apply_op(op: str, stack: list[np.float32], expr: str) -> None:
+    arity = 1 if op == "!" else 2
+    if len(stack) < arity:
+        raise vs.Error(f"RPN expression '{expr}': stack underflow at '{op}'")
+    if op == "!":
+        stack.append(np.float32(stack.pop() == 0))
+        return
+    b, a = stack.pop(), stack.pop()
+    with np.errstate(all="ignore"):
+        res = {
+            "+": lambda: a + b, "-": lambda: a - b, "*": lambda: a * b, "/": lambda: a / b,
+            "%": lambda: np.fmod(a, b), ">": lambda: np.float32(a > b), "<": lambda: np.float32(a < b),
+            "=": lambda: np.float32(abs(a - b) <= 1e-6 * max(a, b)),
+        }[op]()
+    if not np.isfinite(res):
+        raise vs.Error(f"RPN expression '{expr}': illegal operation '{op}' on {a} and {b}")
+    stack.append(np.float32(res))
+
+
+def eval_rpn(expr: str, sizes: Mapping[str, Size], variables: Mapping[str, float] | None = None) -> float:
+    """Evaluate a WIDTH/HEIGHT/WHEN RPN expression (float32 maths, like libplacebo).
+
+    ``sizes`` maps texture names to (w, h) (``MAIN`` and ``MAINPRESUB`` are aliases);
+    ``variables`` maps ``//!PARAM`` names to values. Unknown names raise ``vs.Error``.
+    """
+    stack: list[np.float32] = []
+    for token in expr.split():
+        ref = _tex_ref(token)
+        if ref is not None:
+            stack.append(np.float32(_lookup_size(ref[0], sizes)[ref[1]]))
+        elif token[0] in "+-*/%!><=":
+            _apply_op(token[0], stack, expr)
+        elif token[0].isdigit():
+            try:
+                stack.append(np.float32(float(token)))
+            except ValueError:
+                raise vs.Error(f"RPN expression '{expr}': bad number '{token}'") from None
+        elif variables is not None and token in variables:
+            stack.append(np.float32(variables[token]))
+        else:
+            raise vs.Error(f"RPN expression '{expr}': unknown variable '{token}'")
+    if len(stack) != 1:
+        raise vs.Error(f"RPN expression '{expr}': malformed (leaves {len(stack)} values on the stack)")
+    return float(stack[0])
+
+
+def round_size(value: float) -> int:
+    """Round a size like C's ``roundf`` (half away from zero)."""
+    return int(math.copysign(math.floor(abs(value) + 0.5), value))
+
+
+# ---------------------------------------------------------------------------------------------
+# Output size inference
+
+
+class _Sim:
+    """Simulates libplacebo's texture sizes while one shader renders a YUV444 frame."""
+
+    def __init__(self, text: str, width: int, height: int) -> None:
+        blocks = _split_blocks(text)
+        self.passes = [_parse_pass(b) for b in blocks if _kind(b) == "PASS"]
+        named = [b for b in blocks if _kind(b) in ("TEXTURE", "BUFFER")]
+        self.descriptors = {b.headers[0].split(maxsplit=1)[-1] for b in named}
+        self.variables = param_values(text)
+        self.sizes: dict[str, Size] = {"NATIVE_CROPPED": (width, height)}
+        self.image: Size = (width, height)
+        self.planes: dict[str, Size] = {"LUMA": (width, height), "CHROMA": (width, height)}
+
+    def run(self) -> Size:
+        for stage in _FIRED:
+            current = self.planes.get(stage, self.image)
+            current = self._run_stage(stage, current)
+            if stage in ("LUMA", "NATIVE", "MAINPRESUB"):
+                self.image = current  # luma is the reference plane; NATIVE/MAIN are the image
+        return self.image
+
+    def _run_stage(self, stage: str, current: Size) -> Size:
+        self.sizes[stage] = current
+        for p in self.passes:
+            if stage not in (h if h != "MAIN" else "MAINPRESUB" for h in p.hooks):
+                continue
+            ctx = {**self.sizes, "HOOKED": current}
+            if not self._runs(p, ctx):
+                continue
+            new = (self._size(p, p.width or "HOOKED.w", ctx), self._size(p, p.height or "HOOKED.h", ctx))
+            target = p.save or stage
+            self.sizes[target] = new
+            if target == stage:
+                if new != current and stage not in _RESIZABLE:
+                    raise vs.Error(
+                        f"pass '{p.desc}' changes the size of {stage}, which libplacebo does not allow "
+                        "(only LUMA, CHROMA, NATIVE and MAIN may be resized)"
+                    )
+                current = new
+        return current
+
+    def _runs(self, p: ShaderPass, ctx: Mapping[str, Size]) -> bool:
+        """WHEN is true and every bound texture exists (libplacebo silently skips the pass otherwise)."""
+        if p.when is not None and not eval_rpn(self._checked(p, p.when), ctx, self.variables):
+            return False
+        bound = set(ctx) | self.descriptors | ({"MAIN"} if "MAINPRESUB" in ctx else set())
+        return all(b in bound for b in p.binds)
+
+    def _size(self, p: ShaderPass, expr: str, ctx: Mapping[str, Size]) -> int:
+        value = round_size(eval_rpn(self._checked(p, expr), ctx, self.variables))
+        if value <= 0:
+            raise vs.Error(f"pass '{p.desc}': '{expr}' gives a size of {value}")
+        return value
+
+    @staticmethod
+    def _checked(p: ShaderPass, expr: str) -> str:
+        if "OUTPUT" in texture_refs(expr):
+            raise vs.Error(f"pass '{p.desc}' depends on the display size ('{expr}' reads OUTPUT)")
+        return expr
+
+
+def infer_output_size(
+    shaders: ShaderSource | str | Sequence[ShaderSource | str], in_w: int, in_h: int
+) -> Size:
+    """The output size of running ``shaders`` one after another (one render each, as ``shader()`` does).
+
+    Texture sizes are simulated for a 4:4:4 YUV input: LUMA/CHROMA/NATIVE/MAIN start at the input
+    size; passes resize the texture they hook (or save), LUMA resizes the image. A shader whose
+    size depends on OUTPUT (the display size) or on an unknown texture raises ``vs.Error``.
+    """
+    items = [shaders] if isinstance(shaders, ShaderSource | str) else list(shaders)
+    size = (in_w, in_h)
+    for item in items:
+        src = item if isinstance(item, ShaderSource) else ShaderSource(_inline_name(item), item)
+        try:
+            size = _Sim(src.text, *size).run()
+        except vs.Error as exc:
+            raise vs.Error(
+                f"shader '{src.name}': cannot work out its output size: {exc}; "
+                "pass width= and height= explicitly"
+            ) from exc
+    return size
+
+
+def check_user_shader(src: ShaderSource) -> None:
+    """Raise ``vs.Error`` unless the text has at least one ``//!HOOK`` pass."""
+    if not re.search(r"^\s*//!HOOK\b", src.text, flags=re.MULTILINE):
+        raise vs.Error(
+            f"shader '{src.name}': no //!HOOK directive found; this is not an mpv/libplacebo user shader "
+            "(see https://libplacebo.org/custom-shaders/)"
+        )

@@ -1,0 +1,257 @@
+#!/usr/bin/env python3
+"""PSNR / SSIM fidelity report for KizunaSR's GLSL 2x chain against zimg kernels.
+
+Each reference image is taken as the ground truth (HR), downscaled 2x (the provided
+``anime4k_bird_LR.png`` for the bird, zimg Bicubic b=1/3 c=1/3 for the others), then upscaled 2x
+by every method in the same run:
+
+* ``bilinear``, ``bicubic`` (zimg b=0 c=0.5, Catmull-Rom), ``lanczos`` (zimg, 3 taps), ``spline36``
+* ``edge2x``: ``glsl/kizuna_edge2x.glsl`` alone
+* ``chain``: ``kizuna_edge2x`` -> ``kizuna_antiring`` -> ``kizuna_cas`` (the performance chain)
+
+The shaders run through vs-placebo (``kizunasr_vs.shader`` when available, else
+``core.placebo.Shader`` directly; Mesa lavapipe works). Metrics are computed on BT.709 luma in
+[0, 1] with a 4-pixel border cropped (edge handling differs between implementations); SSIM is the
+usual 11x11 Gaussian (sigma 1.5) window with K1 = 0.01, K2 = 0.03.
+
+Usage::
+
+    python scripts/glsl_fidelity.py [--media DIR] [IMAGE ...]
+
+Prints a table; no timings (lavapipe timings say nothing about a GPU).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import vapoursynth as vs
+
+REPO = Path(__file__).resolve().parents[1]
+GLSL = REPO / "glsl"
+DEFAULT_MEDIA = Path(os.environ.get("KIZUNASR_SHARED", REPO.parent / "shared")) / "media"
+DEFAULT_IMAGES = ("anime4k_bird_HR.png", "realesrgan_0014.jpg", "realesrgan_0030.jpg")
+CHAIN = ("kizuna_edge2x.glsl", "kizuna_antiring.glsl", "kizuna_cas.glsl")
+LUMA_709 = np.array([0.2126, 0.7152, 0.0722])
+
+core = vs.core
+
+
+# ---------------------------------------------------------------------------------------------
+# Images and clips
+
+
+def load_rgb(path: str | os.PathLike[str]) -> np.ndarray:
+    """An image file as float32 RGB in [0, 1], H x W x 3."""
+    from PIL import Image
+
+    with Image.open(path) as im:
+        return np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0
+
+
+def rgb_clip(rgb: np.ndarray) -> vs.VideoNode:
+    """A one-frame RGBS clip holding ``rgb`` (tagged full range, BT.709)."""
+    h, w, _ = rgb.shape
+    blank = core.std.BlankClip(format=vs.RGBS, width=w, height=h, length=1)
+    planes = [np.ascontiguousarray(rgb[..., i]) for i in range(3)]
+
+    def fill(n: int, f: vs.VideoFrame) -> vs.VideoFrame:
+        out = f.copy()
+        for i in range(3):
+            np.copyto(np.asarray(out[i]), planes[i])
+        return out
+
+    clip = core.std.ModifyFrame(blank, blank, fill)
+    return core.std.SetFrameProps(clip, _Matrix=0, _Transfer=1, _Primaries=1, _Range=1)
+
+
+def yuv444_clip(rgb: np.ndarray) -> vs.VideoNode:
+    """``rgb`` as YUV444P16, full range, BT.709 (the format vs-placebo renders)."""
+    clip = core.resize.Point(rgb_clip(rgb), format=vs.YUV444P16, matrix=1, range=1)
+    return core.std.SetFrameProps(clip, _Matrix=1, _Range=1, _ChromaLocation=0)
+
+
+def luma_of(clip: vs.VideoNode) -> np.ndarray:
+    """Frame 0's first plane (Y) as float64 in [0, 1] (integer formats are full range here)."""
+    frame = clip.get_frame(0)
+    y = np.asarray(frame[0]).astype(np.float64)
+    if frame.format.sample_type == vs.INTEGER:
+        y /= (1 << frame.format.bits_per_sample) - 1
+    return y
+
+
+def rgb_to_luma(rgb: np.ndarray) -> np.ndarray:
+    return np.asarray(rgb, dtype=np.float64) @ LUMA_709
+
+
+def downscale2x(rgb: np.ndarray) -> np.ndarray:
+    """Downscale by 2 with zimg Bicubic (Mitchell-Netravali b=1/3, c=1/3) in RGB."""
+    h, w, _ = rgb.shape
+    small = core.resize.Bicubic(rgb_clip(rgb), w // 2, h // 2, filter_param_a=1 / 3, filter_param_b=1 / 3)
+    frame = small.get_frame(0)
+    return np.stack([np.asarray(frame[i]) for i in range(3)], axis=-1).clip(0, 1).astype(np.float32)
+
+
+# ---------------------------------------------------------------------------------------------
+# Shader rendering
+
+
+def _kz_shader() -> Callable[..., vs.VideoNode] | None:
+    """``kizunasr_vs.shader`` if the runtime is there, else None (use core.placebo.Shader)."""
+    if not (REPO / "kizunasr_vs" / "runtime" / "placebo.py").is_file():
+        return None
+    try:
+        import kizunasr_vs
+    except Exception:  # the package may be mid-edit; the fallback still measures the shaders
+        return None
+    return getattr(kizunasr_vs, "shader", None)
+
+
+def run_shaders(clip: vs.VideoNode, names: Sequence[str], scale: int = 2) -> vs.VideoNode:
+    """Run the ``glsl/`` shaders in ``names`` one after another on a YUV444P16 clip.
+
+    The first shader that declares a 2x ``//!WIDTH`` gets the doubled size; the result is
+    ``scale`` times the input.
+    """
+    paths = [str(GLSL / n) for n in names]
+    kz = _kz_shader()
+    if kz is not None:
+        out = kz(clip, paths)
+    else:
+        out = clip
+        for path in paths:
+            text = Path(path).read_text()
+            kw = {}
+            if "//!WIDTH HOOKED.w 2 *" in text:
+                kw = {"width": out.width * 2, "height": out.height * 2}
+            out = core.placebo.Shader(out, shader_s=text.encode(), matrix=2, **kw)
+            out = core.std.SetFrameProps(out, _Range=1, _Matrix=1)
+    if (out.width, out.height) != (clip.width * scale, clip.height * scale):
+        raise RuntimeError(f"{names}: got {out.width}x{out.height}, expected {scale}x the input")
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Metrics
+
+
+def psnr(a: np.ndarray, b: np.ndarray, border: int = 4) -> float:
+    a, b = _crop(a, border), _crop(b, border)
+    mse = float(np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2))
+    return float("inf") if mse == 0 else 10.0 * np.log10(1.0 / mse)
+
+
+def _crop(a: np.ndarray, border: int) -> np.ndarray:
+    return a[border:-border, border:-border] if border else a
+
+
+def _gauss_filter(img: np.ndarray, sigma: float = 1.5, radius: int = 5) -> np.ndarray:
+    x = np.arange(-radius, radius + 1, dtype=np.float64)
+    k = np.exp(-0.5 * (x / sigma) ** 2)
+    k /= k.sum()
+    # 'valid' separable convolution
+    tmp = np.apply_along_axis(lambda r: np.convolve(r, k, mode="valid"), 1, img)
+    return np.apply_along_axis(lambda c: np.convolve(c, k, mode="valid"), 0, tmp)
+
+
+def ssim(a: np.ndarray, b: np.ndarray, border: int = 4) -> float:
+    """Mean SSIM (Wang et al. 2004) of two [0, 1] images."""
+    a = _crop(np.asarray(a, np.float64), border)
+    b = _crop(np.asarray(b, np.float64), border)
+    c1, c2 = 0.01**2, 0.03**2
+    mu_a, mu_b = _gauss_filter(a), _gauss_filter(b)
+    saa = _gauss_filter(a * a) - mu_a**2
+    sbb = _gauss_filter(b * b) - mu_b**2
+    sab = _gauss_filter(a * b) - mu_a * mu_b
+    num = (2 * mu_a * mu_b + c1) * (2 * sab + c2)
+    den = (mu_a**2 + mu_b**2 + c1) * (saa + sbb + c2)
+    return float(np.mean(num / den))
+
+
+# ---------------------------------------------------------------------------------------------
+# The report
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    hr: np.ndarray  # RGB, float32
+    lr: np.ndarray  # RGB, float32, half the size
+
+
+def load_cases(media: Path, names: Sequence[str] = DEFAULT_IMAGES) -> list[Case]:
+    cases = []
+    for name in names:
+        path = media / name
+        hr = load_rgb(path)
+        hr = hr[: hr.shape[0] // 2 * 2, : hr.shape[1] // 2 * 2]
+        lr_path = media / name.replace("_HR.", "_LR.")
+        if lr_path != path and lr_path.is_file():
+            lr = load_rgb(lr_path)
+            if lr.shape[:2] != (hr.shape[0] // 2, hr.shape[1] // 2):
+                lr = downscale2x(hr)
+        else:
+            lr = downscale2x(hr)
+        cases.append(Case(Path(name).stem, hr, lr))
+    return cases
+
+
+def zimg_method(kernel: str, **kw: float) -> Callable[[vs.VideoNode], vs.VideoNode]:
+    def up(clip: vs.VideoNode) -> vs.VideoNode:
+        return getattr(core.resize, kernel)(clip, clip.width * 2, clip.height * 2, **kw)
+
+    return up
+
+
+METHODS: dict[str, Callable[[vs.VideoNode], vs.VideoNode]] = {
+    "bilinear": zimg_method("Bilinear"),
+    "bicubic": zimg_method("Bicubic", filter_param_a=0.0, filter_param_b=0.5),
+    "lanczos": zimg_method("Lanczos", filter_param_a=3),
+    "spline36": zimg_method("Spline36"),
+    "edge2x": lambda c: run_shaders(c, CHAIN[:1]),
+    "chain": lambda c: run_shaders(c, CHAIN),
+}
+
+
+def evaluate(cases: Sequence[Case], methods: Sequence[str] = tuple(METHODS)) -> dict[str, dict[str, tuple[float, float]]]:
+    """{method: {image: (psnr_y, ssim_y)}}"""
+    results: dict[str, dict[str, tuple[float, float]]] = {m: {} for m in methods}
+    for case in cases:
+        truth = rgb_to_luma(case.hr)
+        clip = yuv444_clip(case.lr)
+        for m in methods:
+            y = luma_of(METHODS[m](clip))
+            results[m][case.name] = (psnr(y, truth), ssim(y, truth))
+    return results
+
+
+def format_table(results: dict[str, dict[str, tuple[float, float]]]) -> str:
+    images = list(next(iter(results.values())).keys())
+    head = f"{'method':<10}" + "".join(f" | {n[:20]:>20} PSNR  SSIM " for n in images) + " | mean PSNR  SSIM"
+    lines = [head, "-" * len(head)]
+    for m, per in results.items():
+        vals = [per[n] for n in images]
+        row = f"{m:<10}" + "".join(f" | {' ' * 15}{p:6.2f} {s:.4f}" for p, s in vals)
+        row += f" | {np.mean([v[0] for v in vals]):9.2f} {np.mean([v[1] for v in vals]):.4f}"
+        lines.append(row)
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--media", type=Path, default=DEFAULT_MEDIA, help="folder with the test images")
+    ap.add_argument("images", nargs="*", default=list(DEFAULT_IMAGES), help="image file names in --media")
+    args = ap.parse_args(argv)
+    cases = load_cases(args.media, args.images)
+    print(format_table(evaluate(cases)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
