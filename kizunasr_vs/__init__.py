@@ -11,23 +11,28 @@ The filters are imported on first use, so ``import kizunasr_vs`` stays cheap.
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 from kizunasr_vs.core.stage import ConditionalStage, FunctionStage, Pipeline, Stage
 
 if TYPE_CHECKING:
     from kizunasr_vs.runtime.onnx_filter import onnx
+    from kizunasr_vs.profiles.upscale import upscale
     from kizunasr_vs.runtime.placebo import shader
 
 __version__ = "0.1.0"
-__all__ = ["ConditionalStage", "FunctionStage", "Pipeline", "Stage", "onnx", "shader", "__version__"]
+__all__ = ["ConditionalStage", "FunctionStage", "Pipeline", "Stage", "onnx", "shader", "upscale", "__version__"]
+
+
+_LAZY = {
+    "shader": "kizunasr_vs.runtime.placebo",
+    "onnx": "kizunasr_vs.runtime.onnx_filter",
+    "upscale": "kizunasr_vs.profiles.upscale",
+}
 
 
 def __getattr__(name: str) -> Any:
-    if name == "shader":
-        from kizunasr_vs.runtime.placebo import shader as func
-    elif name == "onnx":
-        from kizunasr_vs.runtime.onnx_filter import onnx as func
-    else:
+    if name not in _LAZY:
         raise AttributeError(f"module 'kizunasr_vs' has no attribute {name!r}")
-    return func
+    return getattr(importlib.import_module(_LAZY[name]), name)

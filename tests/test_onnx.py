@@ -262,7 +262,11 @@ def test_yuv420p8_real_model_matches_reference_pipeline() -> None:
     ref = core.resize.Bicubic(clip_from_planes(list(up), vs.RGBS), format=vs.YUV420P8, matrix=1,
                               range=0, range_in=1, chromaloc=0)
     for got, want in zip(planes_of(out), planes_of(ref), strict=True):
-        assert np.abs(got.astype(int) - want.astype(int)).max() <= 1
+        assert np.array_equal(got, want)  # same zimg conversions, same onnxruntime output
+
+    as_rgb = kz_onnx(yuv, model, provider="cpu", output_format=vs.RGBS)
+    assert as_rgb.format.id == vs.RGBS and as_rgb.get_frame(0).props["_Matrix"] == 0
+    assert np.abs(_stack(as_rgb) - up).max() <= 1e-5
 
 
 # --- (5) errors -----------------------------------------------------------------------------------

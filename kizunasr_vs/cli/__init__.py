@@ -1,4 +1,4 @@
-"""The `kizunasr` command line: doctor, upscale, bench."""
+"""The `kizunasr` command line: doctor, upscale, encode, models, bench."""
 
 from kizunasr_vs.cli.main import main
 

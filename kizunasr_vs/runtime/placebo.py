@@ -91,6 +91,8 @@ def shader(
     ``output_format``) and keeps the input's frame props.
     """
     fmt = check_format(clip, "shader")
+    if not hasattr(vs.core, "placebo"):
+        raise vs.Error("shader: the vs-placebo plugin is not loaded; install it (pip install vs-placebo)")
     _check_size_args(width, height)
     sources = _prepare(shaders, params or {})
     info = resolve_color(clip)
@@ -99,8 +101,8 @@ def shader(
                      RANGE_FULL if fmt.color_family == vs.RGB else info.range)
     out = vs.core.std.SetFrameProps(yuv, _Range=render.range)
     for i, src in enumerate(sources):
-        explicit = (width, height) if i == len(sources) - 1 else (None, None)
-        out_w, out_h = _target_size(src, out.width, out.height, explicit)
+        last = i == len(sources) - 1
+        out_w, out_h = _target_size(src, out.width, out.height, (width, height) if last else (None, None), last)
         _validate(src, render, out_w / out.width, out_h / out.height)
         out = vs.core.placebo.Shader(out, shader_s=src.text, width=out_w, height=out_h,
                                      matrix=render.matrix, trc=render.trc)
@@ -156,12 +158,20 @@ def _pl_matrix(vs_matrix: int, fmt: vs.VideoFormat) -> int:
     return _PL_MATRIX[vs_matrix]
 
 
-def _target_size(src: ShaderSource, in_w: int, in_h: int, explicit: tuple[int | None, int | None]) -> tuple[int, int]:
+def _target_size(
+    src: ShaderSource, in_w: int, in_h: int, explicit: tuple[int | None, int | None], last: bool
+) -> tuple[int, int]:
     """The explicit size where given, else the size the shader produces."""
     ew, eh = explicit
     if ew is not None and eh is not None:
         return ew, eh
-    iw, ih = infer_output_size(src, in_w, in_h)
+    try:
+        iw, ih = infer_output_size(src, in_w, in_h)
+    except vs.Error as exc:
+        if last:
+            raise
+        raise vs.Error(f"{exc} (width/height apply to the last shader of a chain: put this shader "
+                       "last or give it its own shader() call)") from exc
     return ew or iw, eh or ih
 
 
@@ -262,7 +272,8 @@ def _error_summary(log: str, text: str, failed: bool = False) -> str:
     glsl = [line for line in kept if _GLSL_ERROR.match(line)]
     failures = [line for line in kept if line.startswith("Failed") and "parse user shader" not in line]
     if glsl:
-        return "; ".join(_dedupe([_annotate(line, dump, text) for line in glsl[:6]] + failures))
+        shown: set[str] = set()
+        return "; ".join(_dedupe([_annotate(line, dump, text, shown) for line in glsl[:6]] + failures))
     if not failed and not failures and not any("error" in line.lower() for line in kept):
         return ""
     return "; ".join(_dedupe([line for line in kept if "parse user shader" not in line][:8]))
@@ -274,12 +285,13 @@ def _is_noise(line: str) -> bool:
             or stripped.startswith("WARNING: lavapipe"))
 
 
-def _annotate(error: str, dump: Mapping[int, str], text: str) -> str:
-    """Add the offending source line (and its line number in the user's shader, when unique)."""
+def _annotate(error: str, dump: Mapping[int, str], text: str, shown: set[str]) -> str:
+    """Add the offending source line (once) and its line number in the user's shader, when unique."""
     m = _GLSL_ERROR.match(error)
     code = dump.get(int(m.group(1)), "").strip() if m else ""
-    if not code:
+    if not code or code in shown:
         return error
+    shown.add(code)
     matches = [i for i, line in enumerate(text.splitlines(), 1) if line.strip() == code]
     where = f"shader line {matches[0]}: " if len(matches) == 1 else ""
     return f"{error} ({where}`{code}`)"

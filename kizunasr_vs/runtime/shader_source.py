@@ -25,12 +25,7 @@ import vapoursynth as vs
 
 Size = tuple[int, int]
 
-# Hook stages in the order libplacebo's renderer fires them.
-STAGE_ORDER = (
-    "RGB", "LUMA", "CHROMA", "ALPHA", "XYZ", "CHROMA_SCALED", "ALPHA_SCALED", "NATIVE", "MAINPRESUB",
-    "LINEAR", "SIGMOID", "PREKERNEL", "POSTKERNEL", "SCALED", "PREOUTPUT", "OUTPUT",
-)
-# Stages that fire for the YUV444P16 (no alpha) frames vs-placebo's Shader renders. RGB, ALPHA
+# Stages, in firing order, that fire for the YUV444P16 (no alpha) frames vs-placebo's Shader renders. RGB, ALPHA
 # and XYZ are input planes we never have; CHROMA_SCALED only fires for subsampled chroma.
 _FIRED = ("LUMA", "CHROMA", "NATIVE", "MAINPRESUB", "LINEAR", "SIGMOID", "PREKERNEL",
           "POSTKERNEL", "SCALED", "PREOUTPUT", "OUTPUT")

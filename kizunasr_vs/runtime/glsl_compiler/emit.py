@@ -1,0 +1,477 @@
+"""Turn a normalised :class:`~.graph.Graph` into mpv / libplacebo user-shader passes.
+
+Plan
+----
+Every tensor that a convolution reads (and the graph output) is *materialised*: written by
+fragment passes into textures of 4 channels each (``//!SAVE``, ``//!COMPONENTS 4``), one pass
+per texture. Everything else is *inlined*: a convolution and the pointwise chain after it
+(activation, affine, residual add, clip ...) run in the pass that stores the end of that chain;
+nearest resize, depth-to-space and concat become index arithmetic on the textures they read.
+The last pass hooks MAIN (3-channel models) or LUMA (1-channel models), has the model's output
+size (``//!WIDTH HOOKED.w 2 *``) and replaces the hooked image.
+
+Reads use ``texelFetch`` at integer pixel positions. Convolution taps clamp the position into
+the texture and multiply by a 0/1 mask, which reproduces ONNX zero padding exactly (sampling
+``HOOKED_tex`` would clamp to the edge instead).
+
+libplacebo and mpv allow 16 ``//!BIND`` per pass; a convolution that would need more is split
+into partial-sum passes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from kizunasr_vs.runtime.glsl_compiler.errors import CompileError
+from kizunasr_vs.runtime.glsl_compiler.graph import (
+    Binary,
+    Concat,
+    Conv,
+    DepthToSpace,
+    Graph,
+    Node,
+    Pointwise,
+    Resize,
+    Value,
+)
+
+Hook = Literal["MAIN", "LUMA"]
+Precision = Literal["fp32", "fp16"]
+
+MAX_BINDS = 16
+LANES = "xyzw"
+_HOOK_CHANNELS = {"MAIN": 3, "LUMA": 1}
+
+# A texture read as conv input: texture name and, per lane, the input channel it holds (or None).
+TexLanes = tuple[str, tuple[int | None, ...]]
+
+
+def _lit(x: float, precision: Precision, what: str = "constant") -> str:
+    """A GLSL float literal for ``x`` (rounded to binary16 in fp16 mode, float32 otherwise)."""
+    v = float(np.float16(x)) if precision == "fp16" else float(np.float32(x))
+    if not np.isfinite(v):
+        raise CompileError(f"{what} {x!r} is not representable in {precision}")
+    s = f"{v:.9g}"
+    if "e" not in s and "." not in s and "n" not in s:
+        s += ".0"
+    return s
+
+
+def _groups(channels: int) -> int:
+    return (channels + 3) // 4
+
+
+@dataclass
+class _Pass:
+    """One generated shader pass (header fields and GLSL body)."""
+
+    desc: str
+    binds: list[str]
+    body: str
+    save: str | None
+    scale: int
+    components: int | None = 4
+
+
+@dataclass
+class _Plan:
+    """Which values are stored in textures, their texture names, and conv spill state."""
+
+    stored: dict[int, list[str]] = field(default_factory=dict)  # id(Value) -> texture names
+    spill: set[int] = field(default_factory=set)  # id(Conv) computed in partial-sum passes
+    spilled: dict[tuple[int, int], str] = field(default_factory=dict)  # (id(Conv), group) -> tex
+
+
+class _PassBuilder:
+    """Generates the GLSL of one pass computing ``channels`` of ``root`` at pixel ``P``."""
+
+    def __init__(self, em: Emitter, root: Value | None, scale: int) -> None:
+        self.em = em
+        self.root = root
+        self.scale = scale
+        self.consts: list[str] = []
+        self.lines: list[str] = []
+        self.binds: dict[str, int] = {}  # texture name -> scale
+        self.memo: dict[tuple[object, ...], str] = {}
+        self.inlined: list[Conv] = []
+        self.n = 0
+        self.mp = "mediump " if em.precision == "fp16" else ""
+
+    # ----- small helpers -------------------------------------------------------------------
+    def tmp(self, glsl_type: str, expr: str, prefix: str = "t") -> str:
+        name = f"kz_{prefix}{self.n}"
+        self.n += 1
+        self.lines.append(f"    {glsl_type} {name} = {expr};")
+        return name
+
+    def lit(self, x: float, what: str = "constant") -> str:
+        return _lit(x, self.em.precision, what)
+
+    def bind(self, tex: str, scale: int) -> None:
+        self.binds.setdefault(tex, scale)
+
+    def raw_fetch(self, tex: str, pos: str) -> str:
+        mul = "HOOKED_mul * " if tex == "HOOKED" else ""
+        return f"{mul}texelFetch({tex}_raw, {pos}, 0)"
+
+    def fetch(self, tex: str, pos: str, scale: int) -> str:
+        """A vec4 variable holding texture ``tex`` at integer position ``pos`` (in range)."""
+        key = ("fetch", tex, pos)
+        if key not in self.memo:
+            self.bind(tex, scale)
+            self.memo[key] = self.tmp(f"{self.mp}vec4", self.raw_fetch(tex, pos), "f")
+        return self.memo[key]
+
+    def div_pos(self, pos: str, f: int) -> str:
+        key = ("div", pos, f)
+        if key not in self.memo:
+            self.memo[key] = self.tmp("ivec2", f"{pos} / {f}", "p")
+        return self.memo[key]
+
+    def sub_index(self, pos: str, b: int) -> str:
+        key = ("sub", pos, b)
+        if key not in self.memo:
+            self.memo[key] = self.tmp("int", f"({pos}.y % {b}) * {b} + {pos}.x % {b}", "s")
+        return self.memo[key]
+
+    # ----- values --------------------------------------------------------------------------
+    def channel(self, v: Value, c: int, pos: str, scale: int) -> str:
+        """GLSL float expression for channel ``c`` of ``v`` at integer position ``pos``."""
+        key = ("ch", id(v), c, pos)
+        if key in self.memo:
+            return self.memo[key]
+        em = self.em
+        if v is em.graph.input:
+            expr = f"{self.fetch('HOOKED', pos, scale)}.{LANES[c]}"
+        elif id(v) in em.plan.stored and v is not self.root:
+            expr = f"{self.fetch(em.plan.stored[id(v)][c // 4], pos, scale)}.{LANES[c % 4]}"
+        else:
+            expr = self.node_channel(v.producer, c, pos, scale)
+        self.memo[key] = expr
+        return expr
+
+    def node_channel(self, n: Node | None, c: int, pos: str, scale: int) -> str:
+        if isinstance(n, Conv):
+            if pos != "P":
+                raise AssertionError("convolutions are only inlined at the pass position")
+            return f"{self.conv_group(n, c // 4)}.{LANES[c % 4]}"
+        if isinstance(n, Pointwise):
+            return self.pointwise(n, self.channel(n.inputs[0], c, pos, scale), c)
+        if isinstance(n, Binary):
+            a, b = n.inputs
+            xa = self.channel(a, c if a.channels > 1 else 0, pos, scale)
+            xb = self.channel(b, c if b.channels > 1 else 0, pos, scale)
+            op = {"add": "+", "sub": "-", "mul": "*"}[n.kind]
+            return self.tmp(f"{self.mp}float", f"{xa} {op} {xb}")
+        if isinstance(n, Concat):
+            for x in n.inputs:
+                if c < x.channels:
+                    return self.channel(x, c, pos, scale)
+                c -= x.channels
+            raise AssertionError("concat channel out of range")
+        if isinstance(n, Resize):
+            return self.channel(n.inputs[0], c, self.div_pos(pos, n.factor), scale // n.factor)
+        if isinstance(n, DepthToSpace):
+            return self.depth_to_space(n, c, pos, scale)
+        raise AssertionError(f"unexpected node {n!r}")
+
+    def pointwise(self, n: Pointwise, x: str, c: int) -> str:
+        a, b = float(n.a[c]), float(n.b[c])
+        if n.kind == "relu":
+            expr = f"max({x}, 0.0)"
+        elif n.kind in ("prelu", "leaky"):
+            expr = f"max({x}, 0.0) + {self.lit(a, f'{n.name} slope')} * min({x}, 0.0)"
+        elif n.kind == "clip":
+            if np.isfinite(a) and np.isfinite(b):
+                expr = f"clamp({x}, {self.lit(a)}, {self.lit(b)})"
+            elif np.isfinite(a):
+                expr = f"max({x}, {self.lit(a)})"
+            elif np.isfinite(b):
+                expr = f"min({x}, {self.lit(b)})"
+            else:
+                return x
+        else:  # affine
+            expr = x if a == 1.0 else f"{x} * {self.lit(a, f'{n.name} factor')}"
+            if b != 0.0:
+                expr = f"{expr} + {self.lit(b, f'{n.name} offset')}"
+        return self.tmp(f"{self.mp}float", expr)
+
+    def depth_to_space(self, n: DepthToSpace, c: int, pos: str, scale: int) -> str:
+        b = n.block
+        src_pos, src_scale = self.div_pos(pos, b), scale // b
+        sub = self.sub_index(pos, b)
+        cands = [self.channel(n.inputs[0], n.src_channel(c, dy, dx), src_pos, src_scale)
+                 for dy in range(b) for dx in range(b)]
+        names = {x.rsplit(".", 1)[0] for x in cands}
+        if b == 2 and len(names) == 1 and [x.rsplit(".", 1)[-1] for x in cands] == list(LANES):
+            return f"{names.pop()}[{sub}]"
+        arr = self.tmp(f"{self.mp}float[{b * b}]", f"float[{b * b}]({', '.join(cands)})", "a")
+        return f"{arr}[{sub}]"
+
+    # ----- convolution ---------------------------------------------------------------------
+    def tex_lanes(self, v: Value) -> list[TexLanes]:
+        """The textures holding ``v`` (a stored value, the input, or a concat of those)."""
+        em = self.em
+        if v is em.graph.input:
+            return [("HOOKED", tuple(i if i < v.channels else None for i in range(4)))]
+        if id(v) in em.plan.stored:
+            names = em.plan.stored[id(v)]
+            return [(t, tuple(c if c < v.channels else None for c in range(4 * g, 4 * g + 4)))
+                    for g, t in enumerate(names)]
+        if isinstance(v.producer, Concat):
+            out: list[TexLanes] = []
+            offset = 0
+            for x in v.producer.inputs:
+                for tex, lanes in self.tex_lanes(x):
+                    out.append((tex, tuple(None if c is None else c + offset for c in lanes)))
+                offset += x.channels
+            return out
+        raise AssertionError(f"{v!r} is read by a convolution but not stored")
+
+    def tap_coord(self, dy: int, dx: int) -> tuple[str, str | None]:
+        """Clamped coordinate and 0/1 mask variable for tap offset (dy, dx) around ``P``."""
+        if dy == 0 and dx == 0:
+            return "P", None
+        key = ("tap", dy, dx)
+        if key not in self.memo:
+            size = self.memo.get(("size",))
+            if size is None:
+                size = self.memo[("size",)] = self.tmp("ivec2", "kz_size(KZ_SIZE_TEX)", "S")
+            q = self.tmp("ivec2", f"P + ivec2({dx}, {dy})", "q")
+            cq = self.tmp("ivec2", f"clamp({q}, ivec2(0), {size} - 1)", "c")
+            m = self.tmp("float", f"{q} == {cq} ? 1.0 : 0.0", "m")
+            self.memo[key] = f"{cq}|{m}"
+        cq, m = self.memo[key].split("|")
+        return cq, m
+
+    def weight(self, conv: Conv, g: int, lanes: tuple[int | None, ...], dy: int, dx: int) -> str | None:
+        """Name of a ``const mat4`` mapping one input texel to output group ``g`` (None if zero)."""
+        k = conv.kernel // 2
+        outs = range(4 * g, min(4 * g + 4, conv.output.channels))
+        cols = []
+        for ci in lanes:
+            col = [conv.weight[o, ci, dy + k, dx + k] if ci is not None else 0.0 for o in outs]
+            cols.append(col + [0.0] * (4 - len(col)))
+        m = np.array(cols)
+        if not np.any(m):
+            return None
+        name = f"kz_w{len(self.consts)}"
+        vals = ", ".join(self.lit(x, f"{conv.name} weight") for x in m.reshape(-1))
+        self.consts.append(f"const mat4 {name} = mat4({vals});")
+        return name
+
+    def conv_sum(self, conv: Conv, g: int, texs: list[TexLanes], init: str) -> str:
+        """Accumulate ``conv`` output group ``g`` over ``texs`` onto the vec4 expression ``init``."""
+        acc = self.tmp(f"{self.mp}vec4", init, "acc")
+        k = conv.kernel // 2
+        for dy in range(-k, k + 1):
+            for dx in range(-k, k + 1):
+                terms = []
+                for tex, lanes in texs:
+                    w = self.weight(conv, g, lanes, dy, dx)
+                    if w is None:
+                        continue
+                    self.bind(tex, self.scale)
+                    cq, _ = self.tap_coord(dy, dx)
+                    terms.append(f"{w} * {self.raw_fetch(tex, cq)}")
+                if not terms:
+                    continue
+                _, m = self.tap_coord(dy, dx)
+                joined = "\n        + ".join(terms)
+                if m is None:
+                    self.lines.append(f"    {acc} += {joined};")
+                else:
+                    self.lines.append(f"    {acc} += {m} * ({joined});")
+        return acc
+
+    def bias(self, conv: Conv, g: int) -> str:
+        outs = range(4 * g, min(4 * g + 4, conv.output.channels))
+        vals = [self.lit(conv.bias[o], f"{conv.name} bias") for o in outs]
+        return f"vec4({', '.join(vals + ['0.0'] * (4 - len(vals)))})"
+
+    def conv_group(self, conv: Conv, g: int) -> str:
+        """vec4 variable with output channels 4g..4g+3 of ``conv`` at ``P``."""
+        key = ("conv", id(conv), g)
+        if key in self.memo:
+            return self.memo[key]
+        em = self.em
+        if id(conv) in em.plan.spill:
+            tex = em.spill_conv(conv, g)
+            result = self.fetch(tex, "P", self.scale)
+        else:
+            if conv not in self.inlined:
+                self.inlined.append(conv)
+            result = self.conv_sum(conv, g, self.tex_lanes(conv.inputs[0]), self.bias(conv, g))
+        self.memo[key] = result
+        return result
+
+    # ----- assembly ------------------------------------------------------------------------
+    def finish(self, out_exprs: list[str], fill: str = "0.0") -> str:
+        """The pass body: constants, then ``hook()`` computing the 4 output lanes."""
+        if not self.binds:
+            self.bind("HOOKED", 1)
+        ref = min(self.binds, key=lambda t: (self.binds[t] != self.scale, t != "HOOKED", t))
+        ratio = self.scale // self.binds[ref]
+        pos = f"{ref}_pos * {ref}_size" + (f" * {float(ratio)}" if ratio != 1 else "")
+        size_tex = next((t for t, s in self.binds.items() if s == self.scale), ref)
+        vals = out_exprs + [fill] * (4 - len(out_exprs))
+        body = [
+            *self.consts,
+            "",
+            "vec4 hook() {",
+            f"    ivec2 P = ivec2(floor({pos}));",
+            *[ln.replace("kz_size(KZ_SIZE_TEX)", f"textureSize({size_tex}_raw, 0)") for ln in self.lines],
+            f"    return vec4({', '.join(vals)});",
+            "}",
+        ]
+        return "\n".join(body)
+
+
+class Emitter:
+    """Plans storage for a graph and renders the shader passes."""
+
+    def __init__(self, graph: Graph, hook: Hook, precision: Precision) -> None:
+        if hook not in _HOOK_CHANNELS:
+            raise CompileError(f"hook must be MAIN or LUMA, not {hook!r}")
+        if precision not in ("fp32", "fp16"):
+            raise CompileError(f"precision must be fp32 or fp16, not {precision!r}")
+        want = _HOOK_CHANNELS[hook]
+        for what, v in (("input", graph.input), ("output", graph.output)):
+            if v.channels != want:
+                raise CompileError(f"hook {hook} needs a {want}-channel model; the {what} has "
+                                   f"{v.channels} channels (use --hook {'LUMA' if want == 3 else 'MAIN'}?)")
+        self.graph = graph
+        self.hook = hook
+        self.precision = precision
+        self.plan = _Plan()
+        self.passes: list[_Pass] = []
+        self.order = self._materialised()
+
+    # ----- planning ------------------------------------------------------------------------
+    def _chain_end(self, v: Value) -> Value:
+        """Follow single-use pointwise consumers of a conv output: that whole chain fuses."""
+        while v is not self.graph.output and len(v.consumers) == 1:
+            user = v.consumers[0]
+            if not isinstance(user, Pointwise | Binary):
+                break
+            v = user.output
+        return v
+
+    def _materialised(self) -> list[Value]:
+        """Values stored in textures, in topological order (the graph output excluded)."""
+        g = self.graph
+        keep: set[int] = set()
+
+        def readable(v: Value) -> None:
+            if v is g.input:
+                return
+            if isinstance(v.producer, Concat):
+                for x in v.producer.inputs:
+                    readable(x)
+                return
+            keep.add(id(v))
+
+        for n in g.nodes:
+            if isinstance(n, Conv):
+                readable(n.inputs[0])
+                keep.add(id(self._chain_end(n.output)))
+        keep.discard(id(g.output))
+        return [n.output for n in g.nodes if id(n.output) in keep]
+
+    # ----- passes --------------------------------------------------------------------------
+    def tex_name(self, index: int, group: int) -> str:
+        return f"kz{index}_{group}"
+
+    def add_pass(self, pb: _PassBuilder, desc: str, out: list[str], save: str | None,
+                 fill: str = "0.0") -> bool:
+        """Render ``pb`` as a pass; False (nothing added) if it needs too many textures."""
+        body = pb.finish(out, fill)
+        if len(pb.binds) > MAX_BINDS:
+            return False
+        self.passes.append(_Pass(desc, list(pb.binds), body, save, pb.scale,
+                                 4 if save is not None else None))
+        return True
+
+    def emit_value(self, v: Value, index: int | None) -> None:
+        """Passes computing ``v`` (stored as ``kz<index>_<g>``, or the final output if None)."""
+        final = index is None
+        n_groups = 1 if final else _groups(v.channels)
+        names = [] if final else [self.tex_name(index, g) for g in range(n_groups)]  # type: ignore[arg-type]
+        for g in range(n_groups):
+            for attempt in range(2):
+                start = len(self.passes)
+                pb = _PassBuilder(self, v, v.scale)
+                outs = [pb.channel(v, c, "P", v.scale) for c in range(4 * g, min(4 * g + 4, v.channels))]
+                desc = f"kizunasr {self.graph.name}: {v.name}" + ("" if final else f" [{g + 1}/{n_groups}]")
+                if self.add_pass(pb, desc, outs, None if final else names[g], "1.0" if final else "0.0"):
+                    break
+                del self.passes[start:]
+                if attempt == 1 or not pb.inlined:
+                    raise CompileError(f"value {v.name!r} needs more than {MAX_BINDS} textures in one pass")
+                self.plan.spill.update(id(c) for c in pb.inlined)
+        if not final:
+            self.plan.stored[id(v)] = names
+
+    def spill_conv(self, conv: Conv, g: int) -> str:
+        """Compute conv output group ``g`` in partial-sum passes; returns the result texture."""
+        key = (id(conv), g)
+        if key in self.plan.spilled:
+            return self.plan.spilled[key]
+        probe = _PassBuilder(self, None, conv.output.scale)
+        texs = probe.tex_lanes(conv.inputs[0])
+        chunks: list[list[TexLanes]] = []
+        rest = list(texs)
+        while rest:
+            room = MAX_BINDS - (1 if chunks else 0)
+            chunks.append(rest[:room])
+            rest = rest[room:]
+        prev: str | None = None
+        base = f"kzc{len(self.plan.spilled)}_{g}"
+        for i, chunk in enumerate(chunks):
+            pb = _PassBuilder(self, None, conv.output.scale)
+            init = pb.fetch(prev, "P", pb.scale) if prev else "vec4(0.0)"
+            if i == len(chunks) - 1:
+                init = f"{init} + {pb.bias(conv, g)}"
+            acc = pb.conv_sum(conv, g, chunk, init)
+            name = f"{base}_{i}"
+            desc = f"kizunasr {self.graph.name}: {conv.name} partial sum {i + 1}/{len(chunks)} [{g + 1}]"
+            if not self.add_pass(pb, desc, [f"{acc}.{c}" for c in LANES], name):
+                raise CompileError(f"node {conv.name!r} (op Conv): partial sum needs too many textures")
+            prev = name
+        assert prev is not None
+        self.plan.spilled[key] = prev
+        return prev
+
+    def render(self) -> str:
+        """Emit all passes and return the shader file text."""
+        for i, v in enumerate(self.order):
+            self.emit_value(v, i)
+        self.emit_value(self.graph.output, None)
+        return "\n".join(self._render_pass(p) for p in self.passes)
+
+    def _render_pass(self, p: _Pass) -> str:
+        head = [f"//!DESC {p.desc}", f"//!HOOK {self.hook}"]
+        head += [f"//!BIND {b}" for b in p.binds]
+        if p.save is not None:
+            head.append(f"//!SAVE {p.save}")
+        if p.components is not None:
+            head.append(f"//!COMPONENTS {p.components}")
+        if p.scale != 1:
+            head += [f"//!WIDTH HOOKED.w {p.scale} *", f"//!HEIGHT HOOKED.h {p.scale} *"]
+        return "\n".join(head) + "\n" + p.body + "\n"
+
+
+def iter_passes(text: str) -> Iterator[str]:
+    """Split a shader file into its passes (each starting at a ``//!DESC`` line)."""
+    chunk: list[str] = []
+    for line in text.splitlines():
+        if line.startswith("//!DESC") and chunk:
+            yield "\n".join(chunk)
+            chunk = []
+        chunk.append(line)
+    if chunk:
+        yield "\n".join(chunk)

@@ -1,0 +1,404 @@
+"""The model manager: registry, store, resumable verified downloads from a real local HTTP server, and the CLI."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import re
+import socket
+import threading
+from collections.abc import Iterator
+from dataclasses import replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import unquote
+
+import pytest
+
+from kizunasr_vs.cli import models as cli_models
+from kizunasr_vs.models import download, registry, store
+from kizunasr_vs.models.errors import (
+    ChecksumError,
+    DownloadError,
+    ModelMissingError,
+    RegistryError,
+    UnknownModelError,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_MODELS = Path(os.environ["KIZUNASR_SHARED"]) / "models" if os.environ.get("KIZUNASR_SHARED") \
+    else REPO.parent / "shared" / "models"
+SUC = "2x_AnimeJaNai_HD_V3_SuperUltraCompact-fp32.onnx"
+SUC_NAME = "animejanai-hd-v3-superultracompact"
+PINNED = {"70297aaba73b56d96c800c0c472ba54825cb3574": 4, "9d1a721206400667999af7146ac82771e0d3922d": 2}
+
+needs_shared = pytest.mark.skipif(not (SHARED_MODELS / SUC).is_file(),
+                                  reason=f"shared models not found in {SHARED_MODELS} (set KIZUNASR_SHARED)")
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets an empty models directory and an empty user config."""
+    monkeypatch.setenv("KIZUNASR_MODELS_DIR", str(tmp_path / "store"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    return tmp_path / "store"
+
+
+# --- the local HTTP server ---------------------------------------------------------------------------------
+
+
+class Server:
+    """Settings and request log shared with the handler threads."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.ranges = True  # honour Range requests with 206
+        self.cuts = 0  # the next `cuts` responses send half the body, then close the connection
+        self.requests: list[tuple[str, str | None]] = []  # (path, Range header)
+        self.url = ""
+
+
+class Handler(BaseHTTPRequestHandler):
+    server: ThreadingHTTPServer
+
+    def log_message(self, format: str, *args: object) -> None:  # silence the request log
+        pass
+
+    def do_GET(self) -> None:
+        state: Server = self.server.state  # type: ignore[attr-defined]
+        rng = self.headers.get("Range")
+        state.requests.append((self.path, rng))
+        path = state.root / unquote(self.path.lstrip("/"))
+        if not path.is_file() or path.parent != state.root:
+            self.send_error(404)
+            return
+        data = path.read_bytes()
+        start = 0
+        match = re.fullmatch(r"bytes=(\d+)-", rng or "")
+        if state.ranges and match:
+            start = int(match.group(1))
+            if start >= len(data):
+                self.send_error(416)
+                return
+            self.send_response(206)
+            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+        else:
+            self.send_response(200)
+            if state.ranges:
+                self.send_header("Accept-Ranges", "bytes")
+        body = data[start:]
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if state.cuts > 0:
+            state.cuts -= 1
+            self.wfile.write(body[: len(body) // 2])
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_RDWR)
+            self.close_connection = True
+            return
+        self.wfile.write(body)
+
+
+@pytest.fixture
+def server() -> Iterator[Server]:
+    if not SHARED_MODELS.is_dir():
+        pytest.skip(f"shared models not found in {SHARED_MODELS} (set KIZUNASR_SHARED)")
+    state = Server(SHARED_MODELS)
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd.daemon_threads = True
+    httpd.state = state  # type: ignore[attr-defined]
+    state.url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def local_entry(server: Server, **changes: object) -> registry.ModelEntry:
+    """The built-in SuperUltraCompact entry, downloaded from the local server instead."""
+    entry = registry.get_entry(SUC_NAME)
+    return replace(entry, url=f"{server.url}/{SUC}", **changes)  # type: ignore[arg-type]
+
+
+def leftovers(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir()) if directory.exists() else []
+
+
+# --- downloads ---------------------------------------------------------------------------------------------
+
+
+@needs_shared
+def test_download_good(server: Server, isolated: Path) -> None:
+    path = download.fetch(local_entry(server), progress=False, backoff=0)
+    assert path == isolated / SUC
+    assert sha256(path) == sha256(SHARED_MODELS / SUC)
+    assert leftovers(isolated) == [SUC]
+    assert store.verify(SUC_NAME)
+    assert store.model_path(SUC_NAME) == path
+    assert server.requests == [(f"/{SUC}", None)]
+    # installed and intact: a second fetch makes no request
+    assert download.fetch(local_entry(server), progress=False) == path
+    assert len(server.requests) == 1
+
+
+@needs_shared
+def test_download_wrong_hash_keeps_nothing(server: Server, isolated: Path) -> None:
+    entry = local_entry(server, sha256="0" * 64)
+    with pytest.raises(ChecksumError) as err:
+        download.fetch(entry, progress=False, backoff=0)
+    msg = str(err.value)
+    assert "0" * 64 in msg and sha256(SHARED_MODELS / SUC) in msg and "nothing was kept" in msg
+    assert leftovers(isolated) == []
+    assert len(server.requests) == 1  # a checksum failure is not retried
+
+
+@needs_shared
+def test_download_resumes_after_cut(server: Server, isolated: Path) -> None:
+    size = (SHARED_MODELS / SUC).stat().st_size
+    server.cuts = 1
+    path = download.fetch(local_entry(server), progress=False, backoff=0)
+    assert sha256(path) == sha256(SHARED_MODELS / SUC)
+    assert server.requests == [(f"/{SUC}", None), (f"/{SUC}", f"bytes={size // 2}-")]
+    assert leftovers(isolated) == [SUC]
+
+
+@needs_shared
+def test_download_restarts_without_range_support(server: Server, isolated: Path) -> None:
+    server.ranges = False
+    server.cuts = 1
+    path = download.fetch(local_entry(server), progress=False, backoff=0)
+    assert sha256(path) == sha256(SHARED_MODELS / SUC)
+    size = (SHARED_MODELS / SUC).stat().st_size
+    # the client asked to resume, the server sent the whole file (200), the client started over
+    assert server.requests == [(f"/{SUC}", None), (f"/{SUC}", f"bytes={size // 2}-")]
+    assert leftovers(isolated) == [SUC]
+
+
+@needs_shared
+def test_stale_partial_file_is_replaced(server: Server, isolated: Path) -> None:
+    isolated.mkdir(parents=True)
+    (isolated / f"{SUC}.part").write_bytes(b"garbage" * 100)
+    path = download.fetch(local_entry(server), progress=False, backoff=0)
+    assert sha256(path) == sha256(SHARED_MODELS / SUC)
+    assert server.requests == [(f"/{SUC}", "bytes=700-"), (f"/{SUC}", None)]
+    assert leftovers(isolated) == [SUC]
+
+
+@needs_shared
+def test_download_gives_up_and_keeps_partial_for_resume(server: Server, isolated: Path) -> None:
+    server.cuts = 3
+    with pytest.raises(DownloadError, match="after 3 attempts.*run the fetch again to resume"):
+        download.fetch(local_entry(server), progress=False, retries=2, backoff=0)
+    assert leftovers(isolated) == [f"{SUC}.part"]
+    path = download.fetch(local_entry(server), progress=False, backoff=0)  # resumes the kept part
+    assert sha256(path) == sha256(SHARED_MODELS / SUC)
+    assert server.requests[-1][1] is not None
+
+
+@needs_shared
+def test_http_404_is_not_retried(server: Server, isolated: Path) -> None:
+    entry = replace(local_entry(server), url=f"{server.url}/nope.onnx")
+    with pytest.raises(DownloadError, match="HTTP 404"):
+        download.fetch(entry, progress=False, backoff=0)
+    assert len(server.requests) == 1
+    assert leftovers(isolated) == []
+
+
+def test_connection_refused_is_retried(isolated: Path) -> None:
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    entry = registry.ModelEntry(name="x", file="x.onnx", sha256="0" * 64, url=f"http://127.0.0.1:{port}/x.onnx")
+    with pytest.raises(DownloadError, match="after 3 attempts"):
+        download.fetch(entry, progress=False, retries=2, backoff=0, timeout=5)
+
+
+# --- store -------------------------------------------------------------------------------------------------
+
+
+def test_missing_model_names_the_fetch_command() -> None:
+    with pytest.raises(ModelMissingError) as err:
+        store.model_path("animejanai-hd-v3-compact")
+    assert "kizunasr models fetch animejanai-hd-v3-compact" in str(err.value)
+    assert not store.verify("animejanai-hd-v3-compact")
+    with pytest.raises(UnknownModelError, match="animejanai-hd-v3-compact"):
+        store.model_path("no-such-model")
+
+
+def test_models_dir_defaults_to_user_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("KIZUNASR_MODELS_DIR")
+    assert store.models_dir() == tmp_path / "cache" / "kizunasr" / "models"
+
+
+@needs_shared
+def test_import_known_file_by_hash(isolated: Path) -> None:
+    entry = store.import_file(SHARED_MODELS / SUC)
+    assert entry.name == SUC_NAME and entry.source == "builtin"
+    assert store.model_path(SUC_NAME) == isolated / SUC
+    assert store.verify(SUC_NAME)
+    assert not registry.user_config_path().exists()  # a built-in needs no user entry
+    assert leftovers(isolated) == [SUC]
+
+
+def test_import_unknown_file_registers_user_entry(tmp_path: Path, isolated: Path) -> None:
+    src = tmp_path / "My Model.onnx"
+    src.write_bytes(b"not really onnx")
+    entry = store.import_file(src, name="mine")
+    assert entry.sha256 == hashlib.sha256(b"not really onnx").hexdigest()
+    assert store.model_path("mine") == isolated / "mine.onnx"
+    assert store.verify("mine")
+    reloaded = registry.load_registry()["mine"]
+    assert reloaded.source == "user" and reloaded.sha256 == entry.sha256
+    # the same content without --name is recognised by its hash; new content is named after the file
+    assert store.import_file(src).name == "mine"
+    src.write_bytes(b"other content")
+    assert store.import_file(src).name == "my-model"
+    # a changed file under a built-in name is refused, nothing kept
+    with pytest.raises(ChecksumError, match="nothing was kept"):
+        store.import_file(src, name=SUC_NAME)
+    assert not (isolated / SUC).exists()
+
+
+# --- registry ----------------------------------------------------------------------------------------------
+
+
+def readme_hashes() -> dict[str, str]:
+    readme = SHARED_MODELS / "README.md"
+    if not readme.is_file():
+        pytest.skip(f"{readme} not found (set KIZUNASR_SHARED)")
+    rows = re.findall(r"^\| (\S+\.onnx) \|.*\| ([0-9a-f]{64}) \|$", readme.read_text(), re.MULTILINE)
+    return dict(rows)
+
+
+def test_builtin_entries_match_readme_and_shared_files() -> None:
+    expected = readme_hashes()
+    entries = registry.builtin_entries()
+    assert len(entries) == 6 and len(expected) == 6
+    assert {e.file for e in entries} == set(expected)
+    commits: dict[str, int] = {}
+    for e in entries:
+        assert e.sha256 == expected[e.file], e.name
+        shared = SHARED_MODELS / e.file
+        assert hashlib.sha256(shared.read_bytes()).hexdigest() == e.sha256, e.name
+        assert shared.stat().st_size == e.size, e.name
+        assert e.url is not None and e.url.endswith(f"/animejanai/onnx/{e.file}")
+        commit = e.url.split("/")[5]
+        commits[commit] = commits.get(commit, 0) + 1
+        assert e.scale == 2 and e.channels == 3 and e.license == "CC-BY-NC-SA-4.0"
+        assert e.dtype == ("float16" if "fp16" in e.file else "float32")
+        assert e.suits == ((0, 576) if "_SD_" in e.file else (577, 1080))
+    assert commits == PINNED
+    assert [e.name for e in registry.suited(480)] == ["animejanai-sd-v1beta34-compact"]
+
+
+def write_config(entries: object) -> Path:
+    path = registry.user_config_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(entries if isinstance(entries, str) else json.dumps(entries))
+    return path
+
+
+def test_user_entries_merge(tmp_path: Path) -> None:
+    local = tmp_path / "local.onnx"
+    local.write_bytes(b"abc")
+    write_config({"models": [
+        {"name": "remote", "url": "https://example.invalid/r.onnx", "sha256": "a" * 64, "scale": 4},
+        {"name": "local", "path": str(local)},
+    ]})
+    reg = registry.load_registry()
+    assert SUC_NAME in reg
+    assert reg["remote"].file == "r.onnx" and reg["remote"].scale == 4 and reg["remote"].source == "user"
+    assert reg["local"].sha256 == hashlib.sha256(b"abc").hexdigest()  # computed from the file
+    assert store.model_path("local") == local  # used in place until imported
+
+
+@pytest.mark.parametrize(("content", "fault"), [
+    ("{not json", "invalid JSON"),
+    ({"models": [{"name": "x", "url": "https://e.invalid/x.onnx"}]}, "'sha256' is required"),
+    ({"models": [{"name": "x", "url": "https://e.invalid/x.onnx", "sha256": "xyz"}]}, "64 hex digits"),
+    ({"models": [{"name": "x", "path": "/nonexistent/x.onnx"}]}, "is not a file"),
+    ({"models": [{"name": "x", "url": "ftp://e/x", "sha256": "a" * 64}]}, "must be http"),
+    ({"models": [{"name": "x", "url": "https://e/x", "sha256": "a" * 64, "file": "../x"}]}, "plain file name"),
+    ({"models": [{"name": "x", "url": "https://e/x", "sha256": "a" * 64, "colour": 1}]}, "unknown field"),
+    ({"models": 3}, "expected"),
+])
+def test_bad_user_config_names_file_and_fault(content: object, fault: str) -> None:
+    path = write_config(content)
+    with pytest.raises(RegistryError) as err:
+        registry.load_registry()
+    assert str(path) in str(err.value) and fault in str(err.value)
+
+
+# --- CLI ---------------------------------------------------------------------------------------------------
+
+
+def cli(*argv: str) -> int:
+    parser = argparse.ArgumentParser(prog="kizunasr")
+    sub = parser.add_subparsers(dest="command", required=True)
+    cli_models.add_parser(sub)
+    args = parser.parse_args(["models", *argv])
+    return int(args.run(args))
+
+
+def test_cli_list_and_path(capsys: pytest.CaptureFixture[str], isolated: Path) -> None:
+    assert cli("list") == 0
+    out = capsys.readouterr().out
+    assert SUC_NAME in out and "missing" in out and "CC-BY-NC-SA-4.0" in out and "577-1080p" in out
+    assert cli("path", SUC_NAME) == 1
+    assert f"kizunasr models fetch {SUC_NAME}" in capsys.readouterr().err
+    assert cli("path", "nope") == 2
+    assert SUC_NAME in capsys.readouterr().err  # lists the known names
+    assert cli("verify", "nope") == 2
+    assert cli("fetch", "nope", SUC_NAME) == 2
+
+
+@needs_shared
+def test_cli_import_verify_path(capsys: pytest.CaptureFixture[str], isolated: Path, tmp_path: Path) -> None:
+    assert cli("verify") == 0  # nothing installed, nothing wrong
+    assert cli("verify", SUC_NAME) == 1
+    assert cli("import", str(SHARED_MODELS / SUC)) == 0
+    assert cli("verify") == 0 and cli("verify", SUC_NAME) == 0
+    capsys.readouterr()
+    assert cli("path", SUC_NAME) == 0
+    assert capsys.readouterr().out.strip() == str(isolated / SUC)
+    assert cli("list") == 0
+    line = next(ln for ln in capsys.readouterr().out.splitlines() if ln.startswith(SUC_NAME))
+    assert "missing" not in line and ("✓" in line or " yes " in line)  # the mark depends on the encoding
+    (isolated / SUC).write_bytes(b"corrupt")
+    assert cli("verify", SUC_NAME) == 1
+    assert f"kizunasr models fetch --force {SUC_NAME}" in capsys.readouterr().err
+    assert cli("import", str(tmp_path / "absent.onnx")) == 2
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"x")
+    assert cli("import", str(bad), "--name", SUC_NAME) == 1
+    assert cli("import", str(bad), "--name", "bad name") == 2
+
+
+@needs_shared
+def test_cli_fetch_from_user_entry(server: Server, capsys: pytest.CaptureFixture[str], isolated: Path) -> None:
+    sha = sha256(SHARED_MODELS / SUC)
+    write_config({"models": [
+        {"name": "local-suc", "url": f"{server.url}/{SUC}", "sha256": sha, "file": "suc.onnx"},
+        {"name": "local-bad", "url": f"{server.url}/{SUC}", "sha256": "1" * 64, "file": "bad.onnx"},
+    ]})
+    assert cli("fetch", "--no-progress", "local-suc") == 0
+    assert sha256(isolated / "suc.onnx") == sha
+    assert cli("fetch", "--no-progress", "local-suc") == 0
+    assert "already installed" in capsys.readouterr().out
+    assert cli("fetch", "--no-progress", "local-bad") == 1
+    assert "nothing was kept" in capsys.readouterr().err
+    assert leftovers(isolated) == ["suc.onnx"]
+    write_config("[")
+    assert cli("list") == 1
+    assert "invalid JSON" in capsys.readouterr().err
