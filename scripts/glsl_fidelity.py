@@ -6,8 +6,11 @@ Each reference image is taken as the ground truth (HR), downscaled 2x (the provi
 by every method in the same run:
 
 * ``bilinear``, ``bicubic`` (zimg b=0 c=0.5, Catmull-Rom), ``lanczos`` (zimg, 3 taps), ``spline36``
+* ``pl_ewa_lanczos``: vs-placebo's own upscaler (its default ``ewa_lanczos``, sigmoidized) via
+  ``glsl/kizuna_passthrough.glsl`` rendered at 2x, and ``pl_ewa+antiring``: the same with
+  ``glsl/kizuna_antiring.glsl`` (POSTKERNEL clamp)
 * ``edge2x``: ``glsl/kizuna_edge2x.glsl`` alone
-* ``chain``: ``kizuna_edge2x`` -> ``kizuna_antiring`` -> ``kizuna_cas`` (the performance chain)
+* ``chain``: ``kizuna_edge2x`` -> ``kizuna_antiring2x`` -> ``kizuna_cas`` (the performance chain)
 
 The shaders run through vs-placebo (``kizunasr_vs.shader`` when available, else
 ``core.placebo.Shader`` directly; Mesa lavapipe works). Metrics are computed on BT.709 luma in
@@ -37,7 +40,7 @@ REPO = Path(__file__).resolve().parents[1]
 GLSL = REPO / "glsl"
 DEFAULT_MEDIA = Path(os.environ.get("KIZUNASR_SHARED", REPO.parent / "shared")) / "media"
 DEFAULT_IMAGES = ("anime4k_bird_HR.png", "realesrgan_0014.jpg", "realesrgan_0030.jpg")
-CHAIN = ("kizuna_edge2x.glsl", "kizuna_antiring.glsl", "kizuna_cas.glsl")
+CHAIN = ("kizuna_edge2x.glsl", "kizuna_antiring2x.glsl", "kizuna_cas.glsl")
 LUMA_709 = np.array([0.2126, 0.7152, 0.0722])
 
 core = vs.core
@@ -113,27 +116,27 @@ def _kz_shader() -> Callable[..., vs.VideoNode] | None:
     return getattr(kizunasr_vs, "shader", None)
 
 
-def run_shaders(clip: vs.VideoNode, names: Sequence[str], scale: int = 2) -> vs.VideoNode:
+def run_shaders(clip: vs.VideoNode, names: Sequence[str], width: int | None = None,
+                height: int | None = None) -> vs.VideoNode:
     """Run the ``glsl/`` shaders in ``names`` one after another on a YUV444P16 clip.
 
-    The first shader that declares a 2x ``//!WIDTH`` gets the doubled size; the result is
-    ``scale`` times the input.
+    Output sizes come from the shaders (``kizuna_edge2x`` doubles); ``width``/``height`` force
+    the size of the last render (vs-placebo's upscaler then scales to it).
     """
     paths = [str(GLSL / n) for n in names]
     kz = _kz_shader()
     if kz is not None:
-        out = kz(clip, paths)
-    else:
-        out = clip
-        for path in paths:
-            text = Path(path).read_text()
-            kw = {}
-            if "//!WIDTH HOOKED.w 2 *" in text:
-                kw = {"width": out.width * 2, "height": out.height * 2}
-            out = core.placebo.Shader(out, shader_s=text.encode(), matrix=2, **kw)
-            out = core.std.SetFrameProps(out, _Range=1, _Matrix=1)
-    if (out.width, out.height) != (clip.width * scale, clip.height * scale):
-        raise RuntimeError(f"{names}: got {out.width}x{out.height}, expected {scale}x the input")
+        return kz(clip, paths, width=width, height=height)
+    out = clip
+    for i, path in enumerate(paths):
+        text = Path(path).read_text()
+        kw = {}
+        if "//!WIDTH HOOKED.w 2 *" in text:
+            kw = {"width": out.width * 2, "height": out.height * 2}
+        if i == len(paths) - 1 and width is not None and height is not None:
+            kw = {"width": width, "height": height}
+        out = core.placebo.Shader(out, shader_s=text.encode(), matrix=2, **kw)  # 2 = BT.709
+        out = core.std.SetFrameProps(out, _Range=1, _Matrix=1)
     return out
 
 
@@ -214,6 +217,8 @@ METHODS: dict[str, Callable[[vs.VideoNode], vs.VideoNode]] = {
     "bicubic": zimg_method("Bicubic", filter_param_a=0.0, filter_param_b=0.5),
     "lanczos": zimg_method("Lanczos", filter_param_a=3),
     "spline36": zimg_method("Spline36"),
+    "pl_ewa_lanczos": lambda c: run_shaders(c, ["kizuna_passthrough.glsl"], c.width * 2, c.height * 2),
+    "pl_ewa+antiring": lambda c: run_shaders(c, ["kizuna_antiring.glsl"], c.width * 2, c.height * 2),
     "edge2x": lambda c: run_shaders(c, CHAIN[:1]),
     "chain": lambda c: run_shaders(c, CHAIN),
 }
@@ -226,20 +231,26 @@ def evaluate(cases: Sequence[Case], methods: Sequence[str] = tuple(METHODS)) -> 
         truth = rgb_to_luma(case.hr)
         clip = yuv444_clip(case.lr)
         for m in methods:
-            y = luma_of(METHODS[m](clip))
+            out = METHODS[m](clip)
+            if (out.width, out.height) != (clip.width * 2, clip.height * 2):
+                raise RuntimeError(f"{m}: got {out.width}x{out.height}, expected 2x {clip.width}x{clip.height}")
+            y = luma_of(out)
             results[m][case.name] = (psnr(y, truth), ssim(y, truth))
     return results
 
 
 def format_table(results: dict[str, dict[str, tuple[float, float]]]) -> str:
+    """One row per method: PSNR (dB) / SSIM of Y per image, then the means."""
     images = list(next(iter(results.values())).keys())
-    head = f"{'method':<10}" + "".join(f" | {n[:20]:>20} PSNR  SSIM " for n in images) + " | mean PSNR  SSIM"
-    lines = [head, "-" * len(head)]
+    cols = [*images, "mean"]
+    width = max(16, *(len(c) for c in cols))
+    lines = [f"{'method':<16}" + "".join(f" | {c:>{width}}" for c in cols),
+             f"{'':<16}" + "".join(f" | {'PSNR   SSIM':>{width}}" for _ in cols)]
+    lines.insert(1, "-" * len(lines[0]))
     for m, per in results.items():
         vals = [per[n] for n in images]
-        row = f"{m:<10}" + "".join(f" | {' ' * 15}{p:6.2f} {s:.4f}" for p, s in vals)
-        row += f" | {np.mean([v[0] for v in vals]):9.2f} {np.mean([v[1] for v in vals]):.4f}"
-        lines.append(row)
+        vals.append((float(np.mean([v[0] for v in vals])), float(np.mean([v[1] for v in vals]))))
+        lines.append(f"{m:<16}" + "".join(f" | {f'{p:6.2f} {s:.4f}':>{width}}" for p, s in vals))
     return "\n".join(lines)
 
 

@@ -179,4 +179,10 @@ else
     echo "$stamp" >"$STAMP"
 fi
 
+# vspipe (shipped by the vapoursynth wheel) needs a runtime configuration naming this Python.
+if ! "$VENV/bin/vspipe" --version >/dev/null 2>&1; then
+    log "vapoursynth: writing the runtime configuration for vspipe"
+    "$VENV/bin/vapoursynth" config >/dev/null
+fi
+
 log "done; venv: $VENV"

@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import REPO, shared_model
 
-KIZUNASR = [sys.executable, "-m", "kizunasr_vs.cli.main"]
+KIZUNASR = [sys.executable, "-m", "kizunasr_vs"]
 
 
 def kizunasr(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:

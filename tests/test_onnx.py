@@ -414,9 +414,9 @@ def test_concurrent_frames_match_reference(two_threads: None, streams: int,
     clip = _clip_of_frames([list(img) for img in images], vs.RGBS, _Range=1, _Transfer=1, _Primaries=1)
     spans: list[tuple[float, float]] = []
     lock = threading.Lock()
-    real_run = onnx_filter.run_session
+    real_run = onnx_filter._direct_frame  # whole frames run through the zero-copy path
 
-    def timed_run(*args: object, **kwargs: object) -> np.ndarray:
+    def timed_run(*args: object, **kwargs: object) -> vs.VideoFrame:
         start = time.perf_counter()
         result = real_run(*args, **kwargs)  # type: ignore[arg-type]
         time.sleep(0.05)  # widen the window so overlap is observable
@@ -424,7 +424,7 @@ def test_concurrent_frames_match_reference(two_threads: None, streams: int,
             spans.append((start, time.perf_counter()))
         return result
 
-    monkeypatch.setattr(onnx_filter, "run_session", timed_run)
+    monkeypatch.setattr(onnx_filter, "_direct_frame", timed_run)
     out = kz_onnx(clip, model, provider="cpu", streams=streams)
     spans.clear()  # drop the scale probe
     frames = [out.get_frame_async(n) for n in range(len(images))]

@@ -38,6 +38,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", type=Path, help="ONNX model (default: smallest in $KIZUNASR_MODELS_DIR)")
     p.add_argument("--shader", help="shader to time (default: a pass-through 2x hook)")
     p.add_argument("--provider", default="auto", help="onnxruntime provider: auto, cpu, cuda, tensorrt")
+    p.add_argument("--streams", type=int, action="append", help="onnx sessions in flight (repeatable)")
     p.add_argument("--skip", choices=["onnx", "shader"], action="append", default=[], help="skip a part")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.set_defaults(run=run)
@@ -78,13 +79,21 @@ def time_calls(call: Callable[[], object], frames: int) -> float:
 
 
 def raw_onnxruntime(model: Path, provider: str, width: int, height: int) -> Callable[[], object]:
-    """A bare onnxruntime session on one frame: IO binding on device buffers for GPU providers."""
+    """A bare onnxruntime session on one frame: IO binding on device buffers for GPU providers.
+
+    On GPU it runs the same fp16 conversion the filter uses by default (fp32 in and out).
+    """
+    import onnx
     import onnxruntime as ort
 
+    from kizunasr_vs.runtime.fp16 import convert_float_to_float16, is_float16
     from kizunasr_vs.runtime.ort_session import choose_providers, is_gpu
 
     providers = choose_providers(provider)
-    session = ort.InferenceSession(str(model), providers=providers)
+    proto = onnx.load(str(model))
+    if is_gpu(providers) and not is_float16(proto):
+        proto = convert_float_to_float16(proto)
+    session = ort.InferenceSession(proto.SerializeToString(), providers=providers)
     meta = session.get_inputs()[0]
     dtype = np.float16 if "float16" in meta.type else np.float32
     frame = np.random.default_rng(0).random((1, 3, height, width), dtype=np.float32).astype(dtype)
@@ -96,13 +105,16 @@ def raw_onnxruntime(model: Path, provider: str, width: int, height: int) -> Call
     return lambda: session.run_with_iobinding(binding)
 
 
-def bench_onnx(model: Path, provider: str, width: int, height: int, frames: int) -> dict[str, object]:
+def bench_onnx(model: Path, provider: str, width: int, height: int, frames: int,
+               streams: int | None = None) -> dict[str, object]:
     import kizunasr_vs
 
-    clip = kizunasr_vs.onnx(_noise_clip(width, height, frames + 1, vs.RGBS), str(model), provider=provider)
+    clip = kizunasr_vs.onnx(_noise_clip(width, height, frames + 1, vs.RGBS), str(model), provider=provider,
+                            streams=streams)
     filter_fps = time_clip(clip)
     raw_fps = time_calls(raw_onnxruntime(model, provider, width, height), frames)
-    return {"what": f"onnx {model.name}", "size": f"{width}x{height}", "provider": provider,
+    label = f"onnx {model.name}" + (f" streams={streams}" if streams else "")
+    return {"what": label, "size": f"{width}x{height}", "provider": provider,
             "filter_fps": filter_fps, "baseline": "raw onnxruntime session", "baseline_fps": raw_fps,
             "ratio": filter_fps / raw_fps}
 
@@ -130,7 +142,8 @@ def run(args: argparse.Namespace) -> int:
                 print("kizunasr bench: no model: pass --model or set KIZUNASR_MODELS_DIR; skipping onnx",
                       file=sys.stderr)
             else:
-                results.append(bench_onnx(model, args.provider, width, height, args.frames))
+                for streams in args.streams or [None]:
+                    results.append(bench_onnx(model, args.provider, width, height, args.frames, streams))
         if "shader" not in args.skip:
             results.append(bench_shader(args.shader, width, height, args.frames))
     if args.json:

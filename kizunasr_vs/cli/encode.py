@@ -9,7 +9,7 @@ from pathlib import Path
 import vapoursynth as vs
 from tqdm import tqdm
 
-from kizunasr_vs.runtime.encoder import CODECS, EncodeError, EncodeSettings, encode
+from kizunasr_vs.runtime.encoder import CODECS, EncodeError, EncodeSettings, check_output_path, encode
 from kizunasr_vs.runtime.source import open_video
 
 
@@ -96,11 +96,12 @@ def run(args: argparse.Namespace) -> int:
     from kizunasr_vs.profiles.upscale import resolve_profile, upscale
 
     try:
+        check_output_path(args.output)
         source, first = trim(open_video(args.input), args.start, args.end)
         profile = resolve_profile(args.profile)
         target = parse_size(args.target) if args.target else None
         clip = upscale(source, profile, target, provider=args.provider)
-    except (vs.Error, ValueError) as exc:
+    except (vs.Error, ValueError, EncodeError) as exc:
         print(f"kizunasr encode: {exc}", file=sys.stderr)
         return 2
     print(f"{args.input.name}: {source.width}x{source.height} -> {clip.width}x{clip.height}, "

@@ -103,17 +103,23 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def check_output_path(output: Path) -> str:
+    """The ffmpeg muxer for ``output``; raises EncodeError when it cannot be written."""
+    muxer = MUXERS.get(output.suffix.lower())
+    if muxer is None:
+        raise EncodeError(f"unknown output container '{output.suffix}'; use one of {', '.join(MUXERS)}")
+    if not output.parent.is_dir() or not os.access(output.parent, os.W_OK):
+        raise EncodeError(f"cannot write into '{output.parent}': the folder is missing or not writable")
+    return muxer
+
+
 def encode(clip: vs.VideoNode, output: Path, settings: EncodeSettings,
            progress: Callable[[int, int], None] | None = None) -> Path:
     """Encode ``clip`` into ``output`` atomically; returns the output path."""
     if shutil.which("ffmpeg") is None:
         raise EncodeError("ffmpeg not found on PATH; install it (Debian: apt-get install ffmpeg)")
     output = Path(output)
-    muxer = MUXERS.get(output.suffix.lower())
-    if muxer is None:
-        raise EncodeError(f"unknown output container '{output.suffix}'; use one of {', '.join(MUXERS)}")
-    if not output.parent.is_dir() or not os.access(output.parent, os.W_OK):
-        raise EncodeError(f"cannot write into '{output.parent}': the folder is missing or not writable")
+    muxer = check_output_path(output)
     video = _y4m_ready(clip, settings.ten_bit)
     fd, temp_name = tempfile.mkstemp(dir=output.parent, prefix=f".{output.stem}.", suffix=".partial")
     os.close(fd)

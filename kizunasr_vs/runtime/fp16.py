@@ -118,15 +118,27 @@ def _cast_graph_io(graph: onnx.GraphProto) -> None:
     graph.node.extend(nodes)
 
 
-def convert_float_to_float16(model: onnx.ModelProto) -> onnx.ModelProto:
-    """Return an fp16 copy of ``model`` whose float32 inputs and outputs stay float32."""
+def _retype_graph_io(graph: onnx.GraphProto) -> None:
+    """Declare float32 graph inputs and outputs as float16 (the caller feeds and reads fp16)."""
+    initializer_names = {init.name for init in graph.initializer}
+    for value in [*graph.input, *graph.output]:
+        if value.type.tensor_type.elem_type == TensorProto.FLOAT and value.name not in initializer_names:
+            value.type.tensor_type.elem_type = TensorProto.FLOAT16
+
+
+def convert_float_to_float16(model: onnx.ModelProto, keep_io_types: bool = True) -> onnx.ModelProto:
+    """Return an fp16 copy of ``model``; its float32 inputs and outputs stay float32 unless
+    ``keep_io_types`` is False (then they become float16 too: half the host <-> device traffic)."""
     converted = onnx.ModelProto()
     converted.CopyFrom(model)
     graph = converted.graph
     keep = _keep_fp32(graph)
     _convert_nodes(graph, keep)
     _convert_initializers(graph, keep)
-    _cast_graph_io(graph)
+    if keep_io_types:
+        _cast_graph_io(graph)
+    else:
+        _retype_graph_io(graph)
     graph.ClearField("value_info")
     try:
         return onnx.shape_inference.infer_shapes(converted)

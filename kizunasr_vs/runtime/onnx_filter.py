@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import vapoursynth as vs
@@ -42,6 +43,7 @@ from kizunasr_vs.runtime.ort_session import (
     provider_options,
     run_session,
 )
+from kizunasr_vs.runtime.plane_io import bound_planes, plane_scale, split_plane_io
 from kizunasr_vs.runtime.tiling import Tile, apply_tiled, plan_tiles
 
 DEFAULT_OVERLAP = 16
@@ -64,6 +66,24 @@ class Runner:
             return run_session(session, self.info, x)
 
 
+@dataclass
+class DirectRunner:
+    """A whole-frame model whose per-plane I/O is bound straight to frame memory (see plane_io)."""
+
+    info: ModelInfo
+    scale: int
+    pool: SessionPool
+    io_dtype: np.dtype[Any]
+
+
+def _whole_frame(tiles: Sequence[Tile], height: int, width: int) -> bool:
+    """One tile covering the frame with no padding: the model sees exactly the frame."""
+    if len(tiles) != 1:
+        return False
+    r, c = tiles[0].rows, tiles[0].cols
+    return (r.crop_start, r.crop_end, r.pad, c.crop_start, c.crop_end, c.pad) == (0, height, 0, 0, width, 0)
+
+
 def _cpu_count() -> int:
     try:
         return len(os.sched_getaffinity(0))
@@ -75,7 +95,7 @@ def _hw(value: Pair, what: str) -> tuple[int, int]:
     """An int or a (width, height) pair as (height, width), checked >= 0."""
     if isinstance(value, int):
         pair = (value, value)
-    elif len(value) == 2 and all(isinstance(v, int) for v in value):
+    elif isinstance(value, tuple | list) and len(value) == 2 and all(isinstance(v, int) for v in value):
         pair = (int(value[1]), int(value[0]))
     else:
         raise vs.Error(f"{WHO}: {what} must be an int or a (width, height) pair, not {value!r}")
@@ -112,10 +132,9 @@ def _plan(
     tile_hw = _hw(tile, "tile") if tile is not None else None
     forced = any(f is not None and n > f for f, n in zip(info.fixed, (height, width), strict=True))
     tiling = tile_hw is not None or forced
+    over = _hw(overlap, "overlap") if overlap is not None else (DEFAULT_OVERLAP, DEFAULT_OVERLAP)
     if not tiling:
         over = (0, 0)
-    else:
-        over = _hw(overlap, "overlap") if overlap is not None else (DEFAULT_OVERLAP, DEFAULT_OVERLAP)
     for axis, label in ((0, "height"), (1, "width")):
         fixed = info.fixed[axis]
         if fixed is not None and tile_hw is not None and tile_hw[axis] + 2 * over[axis] > fixed:
@@ -127,7 +146,9 @@ def _plan(
     try:
         return plan_tiles(height, width, tile_hw, over, pad_multiple or 1, info.fixed)
     except ValueError as e:
-        raise vs.Error(f"{WHO}: cannot tile a {width}x{height} frame for this model: {e}") from e
+        raise vs.Error(
+            f"{WHO}: cannot tile a {width}x{height} frame for this model: {e}; pass a smaller overlap"
+        ) from e
 
 
 def _model_bytes(loaded: LoadedModel, info: ModelInfo, providers: Sequence[str], fp16: bool) -> bytes:
@@ -171,9 +192,7 @@ def _build_runner(
     providers = choose_providers(provider)
     gpu = is_gpu(providers)
     use_fp16 = (gpu and info.dtype == np.float32) if fp16 is None else bool(fp16)
-    count = streams if streams is not None else (2 if gpu else 1)
-    if not isinstance(count, int) or count < 1:
-        raise vs.Error(f"{WHO}: streams must be an int >= 1, not {streams!r}")
+    count = _stream_count(streams, gpu)
     profile = _trt_profile(info, tiles) if providers[0] == TRT else None
     specs = provider_options(providers, loaded.sha256, use_fp16, trt_profile=profile)
     data = _model_bytes(loaded, info, providers, use_fp16)
@@ -181,6 +200,57 @@ def _build_runner(
     sessions = [create_session(data, loaded.name, specs, threads) for _ in range(count)]
     scale = detect_scale(sessions[0], info, loaded.name, _probe_shape(info, providers, tiles, pad_multiple))
     return Runner(info, scale, SessionPool(sessions))
+
+
+def _build_direct_runner(
+    loaded: LoadedModel, info: ModelInfo, provider: str, fp16: bool | None, streams: int | None
+) -> DirectRunner:
+    """Sessions on the per-plane graph; fp16 models (native or converted on GPU) take fp16 planes."""
+    providers = choose_providers(provider)
+    gpu = is_gpu(providers)
+    use_fp16 = (gpu and info.dtype == np.float32) if fp16 is None else bool(fp16)
+    count = _stream_count(streams, gpu)
+    proto = loaded.proto
+    if use_fp16 and info.dtype == np.float32:
+        try:
+            proto = convert_float_to_float16(proto, keep_io_types=False)
+        except ValueError as e:
+            raise vs.Error(f"{WHO}: {loaded.name}: cannot convert to fp16 ({e}); pass fp16=False") from e
+    io_dtype = np.dtype(np.float16 if use_fp16 or info.dtype == np.float16 else np.float32)
+    data = split_plane_io(proto, info.channels).SerializeToString()
+    specs = provider_options(providers, loaded.sha256, use_fp16)
+    threads = max(1, _cpu_count() // count)
+    sessions = [create_session(data, loaded.name, specs, threads) for _ in range(count)]
+    shape = (PROBE_SIZE, PROBE_SIZE)
+    try:
+        out_h, out_w = plane_scale(sessions[0], info.input_name, info.output_name, info.channels, io_dtype, shape)
+    except Exception as e:  # noqa: BLE001 - onnxruntime raises its own exception types
+        raise vs.Error(f"{WHO}: {loaded.name}: the model failed on a {PROBE_SIZE}x{PROBE_SIZE} probe: {e}") from e
+    if out_h != out_w or out_h % PROBE_SIZE or out_h < PROBE_SIZE:
+        raise vs.Error(f"{WHO}: {loaded.name}: the scale must be one integer >= 1 for both axes; a "
+                       f"{PROBE_SIZE}x{PROBE_SIZE} input gave {out_w}x{out_h}")
+    return DirectRunner(info, out_h // PROBE_SIZE, SessionPool(sessions), io_dtype)
+
+
+def _stream_count(streams: int | None, gpu: bool) -> int:
+    count = streams if streams is not None else (2 if gpu else 1)
+    if not isinstance(count, int) or count < 1:
+        raise vs.Error(f"{WHO}: streams must be an int >= 1, not {streams!r}")
+    return count
+
+
+def _direct_frame(n: int, f: list[vs.VideoFrame], runner: DirectRunner) -> vs.VideoFrame:
+    """ModifyFrame callback: the model reads ``f[1]``'s planes and writes a copy of the blank ``f[0]``."""
+    blank, src = f
+    out = blank.copy()
+    info = runner.info
+    with runner.pool.borrow() as session, bound_planes(
+        session, info.input_name, info.output_name, src, out, runner.io_dtype
+    ) as binding:
+        session.run_with_iobinding(binding)
+    out.props.clear()
+    out.props.update(src.props)
+    return out
 
 
 def _upscale_frame(n: int, f: list[vs.VideoFrame], runner: Runner, tiles: list[Tile]) -> vs.VideoFrame:
@@ -196,11 +266,15 @@ def _upscale_frame(n: int, f: list[vs.VideoFrame], runner: Runner, tiles: list[T
     return out
 
 
-def _model_clip(src: vs.VideoNode, runner: Runner, tiles: list[Tile]) -> vs.VideoNode:
+def _model_clip(src: vs.VideoNode, runner: Runner | DirectRunner, tiles: list[Tile]) -> vs.VideoNode:
     """The model's output as a clip, split over ``pool.size`` concurrently running branches."""
     s = runner.scale
     blank = vs.core.std.BlankClip(src, width=src.width * s, height=src.height * s, keep=True)
-    selector = functools.partial(_upscale_frame, runner=runner, tiles=tiles)
+    selector: Callable[[int, list[vs.VideoFrame]], vs.VideoFrame]
+    if isinstance(runner, DirectRunner):
+        selector = functools.partial(_direct_frame, runner=runner)
+    else:
+        selector = functools.partial(_upscale_frame, runner=runner, tiles=tiles)
     branches = min(runner.pool.size, src.num_frames)
     if branches == 1:
         return vs.core.std.ModifyFrame(blank, clips=[blank, src], selector=selector)
@@ -249,7 +323,13 @@ def onnx(
     color = resolve_color(clip)
     src = to_rgbs(clip, color) if info.channels == 3 else to_gray_float(clip, color)
     tiles = _plan(src.height, src.width, info, tile, overlap, pad_multiple)
-    runner = _build_runner(loaded, info, provider, fp16, streams, tiles, pad_multiple or 1)
+    runner: Runner | DirectRunner
+    if _whole_frame(tiles, src.height, src.width) and choose_providers(provider)[0] != TRT:
+        runner = _build_direct_runner(loaded, info, provider, fp16, streams)
+        if runner.io_dtype == np.float16:
+            src = src.resize.Point(format=vs.RGBH if info.channels == 3 else vs.GRAYH)
+    else:
+        runner = _build_runner(loaded, info, provider, fp16, streams, tiles, pad_multiple or 1)
     out = _model_clip(src, runner, tiles)
     if info.channels == 1 and fmt.color_family == vs.YUV:
         out = _join_chroma(clip, out, color)

@@ -232,60 +232,56 @@ class _PassBuilder:
             return out
         raise AssertionError(f"{v!r} is read by a convolution but not stored")
 
-    def tap_coord(self, dy: int, dx: int) -> tuple[str, str | None]:
-        """Clamped coordinate and 0/1 mask variable for tap offset (dy, dx) around ``P``."""
-        if dy == 0 and dx == 0:
-            return "P", None
-        key = ("tap", dy, dx)
-        if key not in self.memo:
-            size = self.memo.get(("size",))
-            if size is None:
-                size = self.memo[("size",)] = self.tmp("ivec2", "kz_size(KZ_SIZE_TEX)", "S")
-            q = self.tmp("ivec2", f"P + ivec2({dx}, {dy})", "q")
-            cq = self.tmp("ivec2", f"clamp({q}, ivec2(0), {size} - 1)", "c")
-            m = self.tmp("float", f"{q} == {cq} ? 1.0 : 0.0", "m")
-            self.memo[key] = f"{cq}|{m}"
-        cq, m = self.memo[key].split("|")
-        return cq, m
-
-    def weight(self, conv: Conv, g: int, lanes: tuple[int | None, ...], dy: int, dx: int) -> str | None:
-        """Name of a ``const mat4`` mapping one input texel to output group ``g`` (None if zero)."""
+    def weight_literal(self, conv: Conv, g: int, lanes: tuple[int | None, ...], dy: int, dx: int) -> str:
+        """``mat4(...)`` mapping one input texel (its 4 lanes) to output group ``g``; "" if all zero."""
         k = conv.kernel // 2
         outs = range(4 * g, min(4 * g + 4, conv.output.channels))
-        cols = []
-        for ci in lanes:
-            col = [conv.weight[o, ci, dy + k, dx + k] if ci is not None else 0.0 for o in outs]
-            cols.append(col + [0.0] * (4 - len(col)))
-        m = np.array(cols)
+        m = np.zeros((4, 4))  # [input lane (matrix column), output channel (row)]
+        for j, ci in enumerate(lanes):
+            if ci is not None:
+                m[j, : len(outs)] = conv.weight[list(outs), ci, dy + k, dx + k]
         if not np.any(m):
-            return None
-        name = f"kz_w{len(self.consts)}"
-        vals = ", ".join(self.lit(x, f"{conv.name} weight") for x in m.reshape(-1))
-        self.consts.append(f"const mat4 {name} = mat4({vals});")
-        return name
+            return ""
+        return f"mat4({', '.join(self.lit(x, f'{conv.name} weight') for x in m.reshape(-1))})"
+
+    def conv_size(self) -> str:
+        """ivec2 size of the pass's textures at the pass scale (for the zero-padding masks)."""
+        size = self.memo.get(("size",))
+        if size is None:
+            size = self.memo[("size",)] = self.tmp("ivec2", "kz_size(KZ_SIZE_TEX)", "S")
+        return size
 
     def conv_sum(self, conv: Conv, g: int, texs: list[TexLanes], init: str) -> str:
-        """Accumulate ``conv`` output group ``g`` over ``texs`` onto the vec4 expression ``init``."""
+        """Accumulate ``conv`` output group ``g`` over ``texs`` onto the vec4 expression ``init``.
+
+        3x3 kernels loop over the 9 taps (weights in a ``const mat4[]`` indexed by tap and
+        texture, uniform across pixels); this keeps driver compile times down.
+        """
+        for tex, _ in texs:
+            self.bind(tex, self.scale)
         acc = self.tmp(f"{self.mp}vec4", init, "acc")
-        k = conv.kernel // 2
-        for dy in range(-k, k + 1):
-            for dx in range(-k, k + 1):
-                terms = []
-                for tex, lanes in texs:
-                    w = self.weight(conv, g, lanes, dy, dx)
-                    if w is None:
-                        continue
-                    self.bind(tex, self.scale)
-                    cq, _ = self.tap_coord(dy, dx)
-                    terms.append(f"{w} * {self.raw_fetch(tex, cq)}")
-                if not terms:
-                    continue
-                _, m = self.tap_coord(dy, dx)
-                joined = "\n        + ".join(terms)
-                if m is None:
-                    self.lines.append(f"    {acc} += {joined};")
-                else:
-                    self.lines.append(f"    {acc} += {m} * ({joined});")
+        if conv.kernel == 1:
+            terms = [f"{w} * {self.raw_fetch(tex, 'P')}" for tex, lanes in texs
+                     if (w := self.weight_literal(conv, g, lanes, 0, 0))]
+            if terms:
+                self.lines.append(f"    {acc} += " + "\n        + ".join(terms) + ";")
+            return acc
+        n_tex = len(texs)
+        mats = [self.weight_literal(conv, g, lanes, dy, dx) or "mat4(0.0)"
+                for dy in (-1, 0, 1) for dx in (-1, 0, 1) for _, lanes in texs]
+        arr = f"kz_w{len(self.consts)}"
+        self.consts.append(f"const mat4 {arr}[{len(mats)}] = mat4[{len(mats)}](\n    "
+                           + ",\n    ".join(mats) + ");")
+        size = self.conv_size()
+        terms = [f"{arr}[kz_i * {n_tex} + {t}] * {self.raw_fetch(tex, 'kz_c')}"
+                 for t, (tex, _) in enumerate(texs)]
+        self.lines += [
+            "    for (int kz_i = 0; kz_i < 9; kz_i++) {",
+            "        ivec2 kz_q = P + ivec2(kz_i % 3 - 1, kz_i / 3 - 1);",
+            f"        ivec2 kz_c = clamp(kz_q, ivec2(0), {size} - 1);",
+            f"        {acc} += (kz_q == kz_c ? 1.0 : 0.0) * (" + "\n            + ".join(terms) + ");",
+            "    }",
+        ]
         return acc
 
     def bias(self, conv: Conv, g: int) -> str:

@@ -283,9 +283,7 @@ class _Builder:
         k = kh // 2
         auto_pad = a.get("auto_pad", b"NOTSET")
         auto_pad = auto_pad.decode() if isinstance(auto_pad, bytes) else str(auto_pad)
-        if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
-            pass
-        elif auto_pad == "VALID" and k == 0:
+        if auto_pad in ("SAME_UPPER", "SAME_LOWER") or auto_pad == "VALID" and k == 0:
             pass
         elif auto_pad in ("NOTSET", ""):
             pads = [int(p) for p in a.get("pads", [0, 0, 0, 0])]  # type: ignore[attr-defined]

@@ -1,0 +1,96 @@
+"""Zero-copy model I/O: one graph input and output per colour plane, bound to VapourSynth frame memory.
+
+VapourSynth keeps each plane of a frame in its own buffer, while image models take one
+``[1, C, H, W]`` tensor. Stacking planes into a tensor and splitting the result back costs
+three full-frame host copies and fresh allocations per frame. Instead the graph is rewritten at
+load time: ``Concat`` joins per-plane inputs ``<in>__p<c>`` and ``Gather`` splits the output into
+``<out>__p<c>``. IO binding then points onnxruntime straight at the source frame's planes and at
+the output frame's planes; with a GPU provider onnxruntime copies host <-> device itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import vapoursynth as vs
+from onnx import helper, numpy_helper
+
+
+def plane_name(tensor: str, plane: int) -> str:
+    return f"{tensor}__p{plane}"
+
+
+def _real_inputs(graph: onnx.GraphProto) -> list[onnx.ValueInfoProto]:
+    initializers = {i.name for i in graph.initializer}
+    return [v for v in graph.input if v.name not in initializers]
+
+
+def split_plane_io(model: onnx.ModelProto, channels: int) -> onnx.ModelProto:
+    """A copy of ``model`` with per-plane ``[1, 1, H, W]`` inputs and outputs of the model's I/O type."""
+    out = onnx.ModelProto()
+    out.CopyFrom(model)
+    graph = out.graph
+    source, result = _real_inputs(graph)[0], graph.output[0]
+    elem = source.type.tensor_type.elem_type
+    plane_inputs = [helper.make_tensor_value_info(plane_name(source.name, c), elem, [1, 1, "height", "width"])
+                    for c in range(channels)]
+    join = helper.make_node("Concat", [v.name for v in plane_inputs], [source.name], axis=1,
+                            name=f"{source.name}__join")
+    splits = []
+    plane_outputs = []
+    for c in range(channels):
+        index = f"{result.name}__index{c}"
+        graph.initializer.append(numpy_helper.from_array(np.array([c], dtype=np.int64), index))
+        splits.append(helper.make_node("Gather", [result.name, index], [plane_name(result.name, c)], axis=1,
+                                       name=f"{result.name}__split{c}"))
+        plane_outputs.append(helper.make_tensor_value_info(plane_name(result.name, c), elem, None))
+    nodes = [join, *graph.node, *splits]
+    graph.ClearField("node")
+    graph.node.extend(nodes)
+    kept_inputs = [v for v in graph.input if v.name != source.name]
+    graph.ClearField("input")
+    graph.input.extend(plane_inputs + kept_inputs)
+    graph.ClearField("output")
+    graph.output.extend(plane_outputs)
+    graph.ClearField("value_info")
+    return out
+
+
+def _contiguous(array: np.ndarray) -> bool:
+    return bool(array.flags.c_contiguous)
+
+
+@contextmanager
+def bound_planes(session: ort.InferenceSession, input_name: str, output_name: str, src: vs.VideoFrame,
+                 dst: vs.VideoFrame, dtype: np.dtype) -> Iterator[ort.IOBinding]:
+    """An IO binding from ``src``'s planes to ``dst``'s planes; copies only where a plane has padded rows."""
+    binding = session.io_binding()
+    keep: list[np.ndarray] = []
+    for c in range(src.format.num_planes):
+        plane = np.asarray(src[c])
+        if not _contiguous(plane):
+            plane = np.ascontiguousarray(plane)
+        keep.append(plane)
+        binding.bind_input(plane_name(input_name, c), "cpu", 0, dtype, [1, 1, *plane.shape], plane.ctypes.data)
+    pending: list[tuple[np.ndarray, np.ndarray]] = []
+    for c in range(dst.format.num_planes):
+        target = np.asarray(dst[c])
+        buffer = target if _contiguous(target) else np.empty(target.shape, dtype)
+        if buffer is not target:
+            pending.append((buffer, target))
+        binding.bind_output(plane_name(output_name, c), "cpu", 0, dtype, [1, 1, *buffer.shape], buffer.ctypes.data)
+    yield binding
+    for buffer, target in pending:
+        np.copyto(target, buffer)
+
+
+def plane_scale(session: ort.InferenceSession, input_name: str, output_name: str, channels: int,
+                dtype: np.dtype, shape: tuple[int, int]) -> tuple[int, int]:
+    """Run a constant probe of ``shape`` (h, w); returns the output's (height, width)."""
+    feeds = {plane_name(input_name, c): np.full((1, 1, *shape), 0.5, dtype=dtype) for c in range(channels)}
+    first = session.run([plane_name(output_name, 0)], feeds)[0]
+    return int(first.shape[2]), int(first.shape[3])
