@@ -10,7 +10,7 @@
 //   The luminance change l' - l is added to every RGB channel (no colour fringes); the result is
 //   clamped to [0, 1]. Flat areas (detail = 0) are unchanged.
 // Sources: any; typically after an upscale (kizuna_edge2x, a kernel or a CNN) or on soft 720p.
-// Cost: 1 pass at the hooked size, 9 taps per pixel, ~40 ALU ops.
+// Cost: 1 pass at the hooked size, 10 taps per pixel (3x3 + centre colour), ~40 ALU ops.
 // Knobs (PARAM blocks at the end; #ifndef defaults for mpv 0.35, see glsl/README.md):
 //   cas_strength  0..1 (0.5)      overall gain
 //   cas_contrast  0.05..1 (0.5)   local range at which sharpening fades to zero

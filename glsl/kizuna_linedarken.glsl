@@ -9,8 +9,8 @@
 //     l' = max(l - linedarken_strength * V * smoothstep(t, 2t, V), l * (1 - linedarken_strength))
 //   with t = linedarken_threshold (ignores grain and soft shading), and RGB is scaled by l' / l
 //   (hue kept, never brighter, never below 0).
-// Sources: anime / cartoon line art; run at the resolution where lines are 1-3 px wide (before
-//   kizuna_edge2x for SD sources, or after it for thin-lined 1080p).
+// Sources: anime / cartoon line art with lines 1-3 px wide at the hooked resolution (in mpv MAIN
+//   comes after kizuna_edge2x, where the 1-1.5 px lines of SD anime are 2-3 px wide).
 // Cost: 1 pass at the hooked size, 17 taps per pixel.
 // Knobs (PARAM blocks at the end; #ifndef defaults for mpv 0.35, see glsl/README.md):
 //   linedarken_strength   0..1 (0.5)     how much of the valley depth is subtracted

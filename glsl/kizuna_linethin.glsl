@@ -12,7 +12,7 @@
 //   plain edges between two fills move by a fraction of a pixel towards the dark side.
 // Sources: anime / cartoon line art with thick or blurry lines (upscaled SD, soft encodes); best
 //   after the 2x upscale.
-// Cost: 1 pass at the hooked size, 9 taps per pixel.
+// Cost: 1 pass at the hooked size, 10 taps per pixel (3x3 + centre colour).
 // Knobs (PARAM blocks at the end; #ifndef defaults for mpv 0.35, see glsl/README.md):
 //   linethin_strength   0..1 (0.5)     curve exponent 1 + 3 * strength (0 = off)
 //   linethin_threshold  0..0.5 (0.1)   minimum local contrast for thinning

@@ -230,9 +230,12 @@ METHODS: dict[str, Callable[[vs.VideoNode], vs.VideoNode]] = {
 }
 
 
-def evaluate(cases: Sequence[Case], methods: Sequence[str] = tuple(METHODS)) -> dict[str, dict[str, tuple[float, float]]]:
+Results = dict[str, dict[str, tuple[float, float]]]
+
+
+def evaluate(cases: Sequence[Case], methods: Sequence[str] = tuple(METHODS)) -> Results:
     """{method: {image: (psnr_y, ssim_y)}}"""
-    results: dict[str, dict[str, tuple[float, float]]] = {m: {} for m in methods}
+    results: Results = {m: {} for m in methods}
     for case in cases:
         truth = rgb_to_luma(case.hr)
         clip = yuv444_clip(case.lr)
@@ -245,7 +248,7 @@ def evaluate(cases: Sequence[Case], methods: Sequence[str] = tuple(METHODS)) -> 
     return results
 
 
-def format_table(results: dict[str, dict[str, tuple[float, float]]]) -> str:
+def format_table(results: Results) -> str:
     """One row per method: PSNR (dB) / SSIM of Y per image, then the means."""
     images = list(next(iter(results.values())).keys())
     cols = [*images, "mean"]

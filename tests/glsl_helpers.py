@@ -83,7 +83,11 @@ def with_params(text: str, params: Mapping[str, float | int]) -> str:
     """Replace the default value of ``//!PARAM`` blocks (the value line follows the headers)."""
     for name, value in params.items():
         pat = re.compile(r"(//!PARAM " + re.escape(name) + r"\n(?://!.*\n)*)([^\n]*)")
-        text, n = pat.subn(lambda m, v=value: m.group(1) + str(v), text)
+
+        def repl(m: re.Match[str], v: float | int = value) -> str:
+            return m.group(1) + str(v)
+
+        text, n = pat.subn(repl, text)
         assert n == 1, f"param {name} not found"
     return text
 
@@ -279,7 +283,7 @@ mp.register_event("playback-restart", function()
   if done then return end
   done = true
   mp.add_timeout(0.2, function()
-    mp.commandv("screenshot-to-file", os.getenv("KZ_SHOT"), "video")
+    mp.commandv("screenshot-to-file", os.getenv("KZ_SHOT"), os.getenv("KZ_MODE") or "video")
     mp.command("quit")
   end)
 end)
@@ -294,11 +298,12 @@ class MpvRun:
 
 
 def run_mpv(display: str, media: Path, shaders: Sequence[Path], workdir: Path, vo: str = "gpu",
-            extra: Sequence[str] = (), timeout: float = 60) -> MpvRun:
+            extra: Sequence[str] = (), timeout: float = 60, mode: str = "video") -> MpvRun:
     """Play ``media`` once in mpv with the shaders and a screenshot script; debug log returned.
 
-    The screenshot ("video" mode: the rendered video at its native size, no OSD) is written to
-    ``workdir/shot.png`` once playback starts, then mpv quits.
+    Once playback starts a screenshot is written to ``workdir/shot_N.png`` and mpv quits.
+    ``mode``: "video" (the video rendered at its native size, shaders applied, no OSD) or
+    "window" (the window contents, i.e. at the window size).
     """
     script = workdir / "kz_shot.lua"
     script.write_text(SCREENSHOT_LUA)
@@ -308,7 +313,7 @@ def run_mpv(display: str, media: Path, shaders: Sequence[Path], workdir: Path, v
            "--screenshot-png-compression=0", *extra]
     cmd += [f"--glsl-shader={s}" for s in shaders]
     cmd.append(str(media))
-    env = dict(os.environ, DISPLAY=display, KZ_SHOT=str(shot), XDG_RUNTIME_DIR=str(workdir),
+    env = dict(os.environ, DISPLAY=display, KZ_SHOT=str(shot), KZ_MODE=mode, XDG_RUNTIME_DIR=str(workdir),
                LIBGL_ALWAYS_SOFTWARE="1")
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
     return MpvRun(proc.returncode, proc.stdout + proc.stderr, shot if shot.exists() else None)
@@ -316,9 +321,10 @@ def run_mpv(display: str, media: Path, shaders: Sequence[Path], workdir: Path, v
 
 _SRC_LINE = re.compile(r"^\[vo/[^\]]*\] \[\s*\d+\] ?(.*)$")
 MPV_PARAM_NOTICE = re.compile(r"Unrecognized command 'PARAM \w+'!")
+# shader problems as mpv (vo=gpu) and its libplacebo (vo=gpu-next) report them
 _MPV_ERROR = re.compile(
-    r"\(status=0\)|\d+:\d+\(\d+\): error|error:|Unrecognized command|Failed|Disabling|Error parsing|"
-    r"shader compile|Could not", re.IGNORECASE)
+    r"\(status=0\)|\d+:\d+\(\d+\): error|: error|Unrecognized command|Error parsing|Failed (compiling|creating|"
+    r"executing|to parse)|disabling user shader|Unknown (variable|texture)|not found|Unsupported", re.IGNORECASE)
 
 
 def mpv_compiled_source(log: str) -> set[str]:
@@ -332,7 +338,7 @@ def mpv_compiled_source(log: str) -> set[str]:
 
 
 def mpv_errors(log: str, allow_param_notice: bool = True) -> list[str]:
-    """Log lines that report a shader problem (the source dumps themselves excluded).
+    """Log lines of the video output that report a shader problem (source dumps excluded).
 
     mpv 0.35's vo=gpu has no ``//!PARAM`` support: it logs "Unrecognized command 'PARAM x'!"
     once per shader load and keeps the passes parsed before it; with ``allow_param_notice`` that
@@ -340,13 +346,34 @@ def mpv_errors(log: str, allow_param_notice: bool = True) -> list[str]:
     """
     bad = []
     for line in log.splitlines():
-        if _SRC_LINE.match(line) or "XDG_RUNTIME_DIR" in line or "EGL_" in line:
+        if not line.startswith("[vo") or _SRC_LINE.match(line):
             continue
         if allow_param_notice and MPV_PARAM_NOTICE.search(line):
             continue
-        if _MPV_ERROR.search(line) and "status=1" not in line and "video EOF" not in line:
+        if _MPV_ERROR.search(line):
             bad.append(line.strip())
     return bad
+
+
+def mpv_version() -> tuple[int, int]:
+    out = subprocess.run(["mpv", "--version"], capture_output=True, text=True, timeout=30).stdout
+    m = re.search(r"mpv v?(\d+)\.(\d+)", out)
+    return (int(m.group(1)), int(m.group(2))) if m else (0, 0)
+
+
+def strip_params(text: str) -> str:
+    """The file without its trailing ``//!PARAM`` blocks (README: for libplacebo without PARAM)."""
+    i = text.find("//!PARAM")
+    return text if i < 0 else text[:i]
+
+
+def write_y4m(path: Path, planes: Sequence[np.ndarray], chroma: str = "444", full_range: bool = True) -> None:
+    """A one-frame 8-bit YUV4MPEG2 file (planes as uint8 arrays; chroma "444" or "420mpeg2")."""
+    h, w = planes[0].shape
+    rng = " XCOLORRANGE=FULL" if full_range else ""
+    with open(path, "wb") as f:
+        f.write(f"YUV4MPEG2 W{w} H{h} F25:1 Ip A1:1 C{chroma}{rng}\n".encode())
+        f.write(b"FRAME\n" + b"".join(np.ascontiguousarray(p, np.uint8).tobytes() for p in planes))
 
 
 def pass_bodies(text: str) -> list[tuple[str, list[str]]]:

@@ -251,37 +251,45 @@ class _PassBuilder:
             size = self.memo[("size",)] = self.tmp("ivec2", "kz_size(KZ_SIZE_TEX)", "S")
         return size
 
+    def tap(self, dy: int, dx: int) -> tuple[str, str | None]:
+        """Clamped position and 0/1 zero-padding mask variables for a tap offset around ``P``."""
+        if dy == 0 and dx == 0:
+            return "P", None
+        key = ("tap", dy, dx)
+        if key not in self.memo:
+            q = self.tmp("ivec2", f"P + ivec2({dx}, {dy})", "q")
+            cq = self.tmp("ivec2", f"clamp({q}, ivec2(0), {self.conv_size()} - 1)", "c")
+            m = self.tmp("float", f"{q} == {cq} ? 1.0 : 0.0", "m")
+            self.memo[key] = f"{cq} {m}"
+        cq, m = self.memo[key].split()
+        return cq, m
+
     def conv_sum(self, conv: Conv, g: int, texs: list[TexLanes], init: str) -> str:
         """Accumulate ``conv`` output group ``g`` over ``texs`` onto the vec4 expression ``init``.
 
-        3x3 kernels loop over the 9 taps (weights in a ``const mat4[]`` indexed by tap and
-        texture, uniform across pixels); this keeps driver compile times down.
+        Straight-line code, one ``const mat4`` per (tap, input texture): drivers fold them into
+        immediates. (A loop over taps indexing a const array compiled orders of magnitude
+        slower on Mesa lavapipe.)
         """
         for tex, _ in texs:
             self.bind(tex, self.scale)
         acc = self.tmp(f"{self.mp}vec4", init, "acc")
-        if conv.kernel == 1:
-            terms = [f"{w} * {self.raw_fetch(tex, 'P')}" for tex, lanes in texs
-                     if (w := self.weight_literal(conv, g, lanes, 0, 0))]
-            if terms:
-                self.lines.append(f"    {acc} += " + "\n        + ".join(terms) + ";")
-            return acc
-        n_tex = len(texs)
-        mats = [self.weight_literal(conv, g, lanes, dy, dx) or "mat4(0.0)"
-                for dy in (-1, 0, 1) for dx in (-1, 0, 1) for _, lanes in texs]
-        arr = f"kz_w{len(self.consts)}"
-        self.consts.append(f"const mat4 {arr}[{len(mats)}] = mat4[{len(mats)}](\n    "
-                           + ",\n    ".join(mats) + ");")
-        size = self.conv_size()
-        terms = [f"{arr}[kz_i * {n_tex} + {t}] * {self.raw_fetch(tex, 'kz_c')}"
-                 for t, (tex, _) in enumerate(texs)]
-        self.lines += [
-            "    for (int kz_i = 0; kz_i < 9; kz_i++) {",
-            "        ivec2 kz_q = P + ivec2(kz_i % 3 - 1, kz_i / 3 - 1);",
-            f"        ivec2 kz_c = clamp(kz_q, ivec2(0), {size} - 1);",
-            f"        {acc} += (kz_q == kz_c ? 1.0 : 0.0) * (" + "\n            + ".join(terms) + ");",
-            "    }",
-        ]
+        k = conv.kernel // 2
+        for dy in range(-k, k + 1):
+            for dx in range(-k, k + 1):
+                terms = []
+                for tex, lanes in texs:
+                    w = self.weight_literal(conv, g, lanes, dy, dx)
+                    if not w:
+                        continue
+                    name = f"kz_w{len(self.consts)}"
+                    self.consts.append(f"const mat4 {name} = {w};")
+                    terms.append(f"{name} * {self.raw_fetch(tex, self.tap(dy, dx)[0])}")
+                if not terms:
+                    continue
+                m = self.tap(dy, dx)[1]
+                joined = "\n        + ".join(terms)
+                self.lines.append(f"    {acc} += {joined};" if m is None else f"    {acc} += {m} * ({joined});")
         return acc
 
     def bias(self, conv: Conv, g: int) -> str:
