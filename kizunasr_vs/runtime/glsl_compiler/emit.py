@@ -184,6 +184,8 @@ class _PassBuilder:
         if n.kind == "relu":
             expr = f"max({x}, 0.0)"
         elif n.kind in ("prelu", "leaky"):
+            if a == 1.0:
+                return x
             expr = f"max({x}, 0.0) + {self.lit(a, f'{n.name} slope')} * min({x}, 0.0)"
         elif n.kind == "clip":
             if np.isfinite(a) and np.isfinite(b):

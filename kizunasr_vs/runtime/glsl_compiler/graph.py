@@ -140,7 +140,7 @@ def load_model(model: ModelLike) -> tuple[onnx.ModelProto, str]:
     path = os.fspath(model)
     try:
         proto = onnx.load(path)
-    except (OSError, onnx.onnx_cpp2py_export.checker.ValidationError) as e:  # type: ignore[attr-defined]
+    except OSError as e:
         raise CompileError(f"cannot read ONNX model {path}: {e}") from e
     except Exception as e:  # protobuf DecodeError and friends
         raise CompileError(f"cannot parse ONNX model {path}: {e}") from e

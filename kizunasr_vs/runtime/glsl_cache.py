@@ -1,0 +1,54 @@
+"""Cache of GLSL shaders compiled from ONNX models (see :mod:`kizunasr_vs.runtime.glsl_compiler`).
+
+Shaders live in ``$KIZUNASR_CACHE_DIR/glsl`` if ``KIZUNASR_CACHE_DIR`` is set, else in
+``$XDG_CACHE_HOME/kizunasr/glsl`` (``~/.cache/kizunasr/glsl`` when ``XDG_CACHE_HOME`` is unset).
+A file is keyed by the model's sha256, the hook, the precision and the compiler version, so an
+edited model or a new compiler gets a new file and a cached file is never recompiled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+from kizunasr_vs.runtime.glsl_compiler import COMPILER_VERSION, Hook, Precision, export_glsl
+
+
+def cache_dir() -> Path:
+    """The folder compiled shaders are stored in (not created here)."""
+    root = os.environ.get("KIZUNASR_CACHE_DIR")
+    if root:
+        return Path(root).expanduser() / "glsl"
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
+    return base / "kizunasr" / "glsl"
+
+
+def file_sha256(path: Path) -> str:
+    """Hex sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def cache_path(model_path: str | os.PathLike[str], hook: Hook = "MAIN", precision: Precision = "fp32") -> Path:
+    """Where the shader for this model / hook / precision is (or would be) cached."""
+    model = Path(model_path)
+    key = f"{file_sha256(model)}|{hook.upper()}|{precision.lower()}|{COMPILER_VERSION}"
+    tag = hashlib.sha256(key.encode()).hexdigest()[:16]
+    return cache_dir() / f"{model.stem}.{hook.upper()}.{precision.lower()}.{tag}.glsl"
+
+
+def cached_glsl(model_path: str | os.PathLike[str], hook: Hook = "MAIN", precision: Precision = "fp32") -> Path:
+    """Path of the compiled shader for ``model_path``, compiling it on first use.
+
+    Raises :class:`~kizunasr_vs.runtime.glsl_compiler.CompileError` (nothing cached) if the
+    model cannot be compiled, and ``FileNotFoundError`` if it does not exist.
+    """
+    path = cache_path(model_path, hook, precision)
+    if not path.is_file():
+        export_glsl(model_path, path, hook, precision)
+    return path
