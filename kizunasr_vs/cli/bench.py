@@ -37,7 +37,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--frames", type=int, default=8, help="frames timed per measurement (default 8)")
     p.add_argument("--model", type=Path, help="ONNX model (default: smallest in $KIZUNASR_MODELS_DIR)")
     p.add_argument("--shader", help="shader to time (default: a pass-through 2x hook)")
-    p.add_argument("--provider", default="auto", help="onnxruntime provider: auto, cpu, cuda, tensorrt")
+    p.add_argument("--provider", default="auto", help="auto, cpu, cuda, tensorrt, or torch (PyTorch backend)")
     p.add_argument("--streams", type=int, action="append", help="onnx sessions in flight (repeatable)")
     p.add_argument("--skip", choices=["onnx", "shader"], action="append", default=[], help="skip a part")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
@@ -47,7 +47,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def _noise_clip(width: int, height: int, frames: int, fmt: int) -> vs.VideoNode:
     rng = np.random.default_rng(0)
     planes = rng.random((3, height, width), dtype=np.float32)
-    blank = vs.core.std.BlankClip(format=vs.RGBS, width=width, height=height, length=frames)
+    blank = vs.core.std.BlankClip(format=vs.RGBS, width=width, height=height, length=1)
 
     def fill(n: int, f: vs.VideoFrame) -> vs.VideoFrame:
         out = f.copy()
@@ -55,7 +55,7 @@ def _noise_clip(width: int, height: int, frames: int, fmt: int) -> vs.VideoNode:
             np.copyto(np.asarray(out[i]), planes[i])
         return out
 
-    rgb = vs.core.std.ModifyFrame(blank, blank, fill)
+    rgb = vs.core.std.ModifyFrame(blank, blank, fill).std.Loop(frames)  # one noise frame, served from cache
     rgb = vs.core.std.SetFrameProps(rgb, _Matrix=0, _Range=1, _Transfer=1, _Primaries=1)
     return rgb if fmt == vs.RGBS else rgb.resize.Bicubic(format=fmt, matrix=1, range=0)
 
@@ -112,7 +112,8 @@ def bench_onnx(model: Path, provider: str, width: int, height: int, frames: int,
     clip = kizunasr_vs.onnx(_noise_clip(width, height, frames + 1, vs.RGBS), str(model), provider=provider,
                             streams=streams)
     filter_fps = time_clip(clip)
-    raw_fps = time_calls(raw_onnxruntime(model, provider, width, height), frames)
+    raw_provider = "cuda" if provider == "torch" else provider
+    raw_fps = time_calls(raw_onnxruntime(model, raw_provider, width, height), frames)
     label = f"onnx {model.name}" + (f" streams={streams}" if streams else "")
     return {"what": label, "size": f"{width}x{height}", "provider": provider,
             "filter_fps": filter_fps, "baseline": "raw onnxruntime session", "baseline_fps": raw_fps,

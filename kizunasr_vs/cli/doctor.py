@@ -54,6 +54,10 @@ def run(args: argparse.Namespace) -> int:
         _line(False, "onnxruntime", "missing: pip install 'kizunasr[cpu]' (or [cuda] for onnxruntime-gpu)")
         problems.append("onnxruntime is missing: `pip install onnxruntime` or `onnxruntime-gpu`")
     _line(None, "gpus", ", ".join(info.gpus) or "none found (nvidia-smi)")
+    from kizunasr_vs.runtime.torch_backend import torch_cuda_available
+
+    _line(None, "torch backend", "available (provider='torch')" if torch_cuda_available()
+          else "not available (optional: pip install 'kizunasr[torch]' on an NVIDIA machine)")
     for tool in ("ffmpeg", "mpv"):
         path = shutil.which(tool)
         _line(bool(path) if tool == "ffmpeg" else (None if not path else True), tool,

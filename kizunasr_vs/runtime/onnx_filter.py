@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -45,6 +47,7 @@ from kizunasr_vs.runtime.ort_session import (
 )
 from kizunasr_vs.runtime.plane_io import bound_planes, plane_scale, split_plane_io
 from kizunasr_vs.runtime.tiling import Tile, apply_tiled, plan_tiles
+from kizunasr_vs.runtime.torch_backend import TorchBackendError, TorchRunner
 
 DEFAULT_OVERLAP = 16
 PROBE_SIZE = 16
@@ -202,6 +205,29 @@ def _build_runner(
     return Runner(info, scale, SessionPool(sessions))
 
 
+_RUNNERS: OrderedDict[tuple[object, ...], DirectRunner] = OrderedDict()
+_RUNNERS_LOCK = threading.Lock()
+_RUNNERS_KEPT = 4
+
+
+def _cached_direct_runner(
+    loaded: LoadedModel, info: ModelInfo, provider: str, fp16: bool | None, streams: int | None
+) -> DirectRunner:
+    """Reuse sessions for the same model and settings (the mpv worker builds a graph per paused frame:
+    the model stays warm instead of being reloaded each time). The per-plane graph accepts any size."""
+    key = (loaded.sha256, provider, fp16, streams)
+    with _RUNNERS_LOCK:
+        if key in _RUNNERS:
+            _RUNNERS.move_to_end(key)
+            return _RUNNERS[key]
+    runner = _build_direct_runner(loaded, info, provider, fp16, streams)
+    with _RUNNERS_LOCK:
+        _RUNNERS[key] = runner
+        while len(_RUNNERS) > _RUNNERS_KEPT:
+            _RUNNERS.popitem(last=False)
+    return runner
+
+
 def _build_direct_runner(
     loaded: LoadedModel, info: ModelInfo, provider: str, fp16: bool | None, streams: int | None
 ) -> DirectRunner:
@@ -242,7 +268,7 @@ def _stream_count(streams: int | None, gpu: bool) -> int:
 def _direct_frame(n: int, f: list[vs.VideoFrame], runner: DirectRunner) -> vs.VideoFrame:
     """ModifyFrame callback: the model reads ``f[1]``'s planes and writes a copy of the blank ``f[0]``."""
     blank, src = f
-    out = blank.copy()
+    out = _new_frame(blank)
     info = runner.info
     with runner.pool.borrow() as session, bound_planes(
         session, info.input_name, info.output_name, src, out, runner.io_dtype
@@ -253,10 +279,34 @@ def _direct_frame(n: int, f: list[vs.VideoFrame], runner: DirectRunner) -> vs.Vi
     return out
 
 
+def _new_frame(like: vs.VideoFrame) -> vs.VideoFrame:
+    """A fresh writable frame shaped like ``like``: no copy of the blank frame's planes (copy-on-write
+    would duplicate each plane on the first write, a full-frame memcpy per frame)."""
+    return vs.core.create_video_frame(like.format, like.width, like.height)
+
+
+def _torch_frame(n: int, f: list[vs.VideoFrame], runner: TorchRunner) -> vs.VideoFrame:
+    """ModifyFrame callback for the PyTorch backend: fp16 planes in, fp16 planes out."""
+    blank, src = f
+    out = _new_frame(blank)
+    runner.run_planes([np.asarray(src[p]) for p in range(src.format.num_planes)],
+                      [np.asarray(out[p]) for p in range(out.format.num_planes)])
+    out.props.clear()
+    out.props.update(src.props)
+    return out
+
+
+def _build_torch_runner(loaded: LoadedModel, info: ModelInfo, src: vs.VideoNode, streams: int | None) -> TorchRunner:
+    try:
+        return TorchRunner(loaded.proto, info.channels, src.height, src.width, streams=_stream_count(streams, True))
+    except (TorchBackendError, ImportError) as e:
+        raise vs.Error(f"{WHO}: {loaded.name}: the torch backend cannot run it ({e}); use provider='cuda'") from e
+
+
 def _upscale_frame(n: int, f: list[vs.VideoFrame], runner: Runner, tiles: list[Tile]) -> vs.VideoFrame:
     """ModifyFrame callback: run the model on ``f[1]`` into a copy of the blank ``f[0]``."""
     blank, src = f
-    out = blank.copy()
+    out = _new_frame(blank)
     image = np.stack([np.asarray(src[p]) for p in range(src.format.num_planes)])
     result = apply_tiled(image, tiles, runner.scale, runner.infer)
     for p in range(out.format.num_planes):
@@ -266,16 +316,18 @@ def _upscale_frame(n: int, f: list[vs.VideoFrame], runner: Runner, tiles: list[T
     return out
 
 
-def _model_clip(src: vs.VideoNode, runner: Runner | DirectRunner, tiles: list[Tile]) -> vs.VideoNode:
+def _model_clip(src: vs.VideoNode, runner: Runner | DirectRunner | TorchRunner, tiles: list[Tile]) -> vs.VideoNode:
     """The model's output as a clip, split over ``pool.size`` concurrently running branches."""
     s = runner.scale
     blank = vs.core.std.BlankClip(src, width=src.width * s, height=src.height * s, keep=True)
     selector: Callable[[int, list[vs.VideoFrame]], vs.VideoFrame]
-    if isinstance(runner, DirectRunner):
+    if isinstance(runner, TorchRunner):
+        selector = functools.partial(_torch_frame, runner=runner)
+    elif isinstance(runner, DirectRunner):
         selector = functools.partial(_direct_frame, runner=runner)
     else:
         selector = functools.partial(_upscale_frame, runner=runner, tiles=tiles)
-    branches = min(runner.pool.size, src.num_frames)
+    branches = min(runner.streams if isinstance(runner, TorchRunner) else runner.pool.size, src.num_frames)
     if branches == 1:
         return vs.core.std.ModifyFrame(blank, clips=[blank, src], selector=selector)
     parts = []
@@ -308,7 +360,8 @@ def onnx(
 ) -> vs.VideoNode:
     """Upscale ``clip`` with an ONNX model (path or bytes) through onnxruntime.
 
-    provider: "auto" (TensorRT > CUDA > CPU), "tensorrt", "cuda" or "cpu".
+    provider: "auto" (TensorRT > CUDA > CPU), "tensorrt", "cuda", "cpu", or "torch" (the optional
+        PyTorch backend on CUDA in fp16; whole frames only; see runtime/torch_backend.py).
     fp16: run in half precision; None = on for GPU providers with fp32 models, off on CPU.
     tile: owned tile size, int or (width, height); None = whole frame (unless the model's input
         size is fixed and smaller). overlap: context per side around each tile (default 16).
@@ -323,9 +376,14 @@ def onnx(
     color = resolve_color(clip)
     src = to_rgbs(clip, color) if info.channels == 3 else to_gray_float(clip, color)
     tiles = _plan(src.height, src.width, info, tile, overlap, pad_multiple)
-    runner: Runner | DirectRunner
-    if _whole_frame(tiles, src.height, src.width) and choose_providers(provider)[0] != TRT:
-        runner = _build_direct_runner(loaded, info, provider, fp16, streams)
+    runner: Runner | DirectRunner | TorchRunner
+    if provider == "torch":
+        if not _whole_frame(tiles, src.height, src.width):
+            raise vs.Error(f"{WHO}: the torch backend runs whole frames only; pass tile=None")
+        src = src.resize.Point(format=vs.RGBH if info.channels == 3 else vs.GRAYH)
+        runner = _build_torch_runner(loaded, info, src, streams)
+    elif _whole_frame(tiles, src.height, src.width) and choose_providers(provider)[0] != TRT:
+        runner = _cached_direct_runner(loaded, info, provider, fp16, streams)
         if runner.io_dtype == np.float16:
             src = src.resize.Point(format=vs.RGBH if info.channels == 3 else vs.GRAYH)
     else:

@@ -1,32 +1,44 @@
 """Compile small feed-forward conv nets (ONNX) into mpv / libplacebo user shaders.
 
-Supported: Conv (1x1 / 3x3, stride 1, same zero padding, group 1), Relu, PRelu, LeakyRelu, Clip,
-Add / Sub / Mul (tensor-tensor, or by per-channel constants; Div by constants), Concat (channels),
-DepthToSpace (DCR, CRD), Resize / Upsample nearest by an integer factor, Identity, Dropout.
-That covers SRVGGNetCompact ("Compact", AnimeJaNai, Real-ESRGAN compact) models. Anything else
-raises :class:`CompileError` naming the node and op.
+Supported: Conv (1x1 / 3x3, stride 1, same zero padding, group 1, bias), Relu, PRelu, LeakyRelu,
+Clip, Add / Sub / Mul of two tensors, Add / Sub / Mul / Div by scalar or per-channel constants,
+Concat (channels), DepthToSpace (DCR, CRD), Resize / Upsample nearest by an integer factor,
+Identity, Dropout, float Cast. That covers SRVGGNetCompact (AnimeJaNai, Real-ESRGAN compact)
+models. Anything else raises :class:`CompileError` naming the node and op.
 
 Shader layout: one fragment pass per 4 output channels (``//!COMPONENTS 4``), intermediate
-textures passed with ``//!SAVE`` / ``//!BIND``, weights as ``const mat4`` literals. The last pass
-hooks ``MAIN`` (RGB models) or ``LUMA`` (1-channel models) and has the upscaled size.
+textures passed with ``//!SAVE`` / ``//!BIND`` (at most 16 per pass; wider convolutions are
+split into partial sums), weights as ``const mat4`` literals, activations / constant arithmetic
+/ residual adds fused into the conv pass, constant Mul/Add folded into the conv weights. The
+last pass hooks ``MAIN`` (RGB models) or ``LUMA`` (1-channel models), has the model's output
+size (``//!WIDTH HOOKED.w 2 *``) and replaces the hooked image. Use it as
+``mpv --glsl-shaders=model.glsl`` or with :func:`kizunasr_vs.shader`.
 
 Precision (``precision=``):
 
 ``fp32``
-    Constants are written with float32 precision (9 significant digits), arithmetic is highp.
+    Constants with float32 precision (9 significant digits); default (highp) arithmetic.
 ``fp16``
-    Constants are rounded to binary16 and the accumulators / temporaries are declared
-    ``mediump`` (SPIR-V RelaxedPrecision), so GPUs that honour it may compute in half
-    precision. On desktop GL and most desktop Vulkan drivers ``mediump`` computes in fp32.
+    Constants rounded to binary16; accumulators and temporaries declared ``mediump``
+    (SPIR-V RelaxedPrecision), so GPUs that honour it (mostly mobile) may use half-precision
+    ALUs. Desktop GL / Vulkan drivers and Mesa lavapipe compute ``mediump`` in fp32. The
+    AnimeJaNai V3 weights are already exact binary16 values, so for them fp16 == fp32 on
+    such drivers.
 
-Intermediate *storage* is not set by the shader but by the host: libplacebo (mpv
-``--vo=gpu-next``, vs-placebo) stores hook passes in ``rgba16f`` and has no option to change it;
-mpv ``--vo=gpu`` uses ``--fbo-format`` (use ``rgba32f`` for full fp32). So on libplacebo even fp32
-shaders round every stored activation (and the merged RGB input) to half precision; the PSNR of
-fp32 vs onnxruntime measured there is bounded by that rounding, not by the weights.
+Intermediate *storage* is chosen by the host, not the shader: libplacebo (mpv ``--vo=gpu-next``,
+vs-placebo) stores every hook pass in ``rgba16f`` with no option to change it (mpv's
+``--fbo-format`` is ignored there); mpv ``--vo=gpu`` honours ``--fbo-format=rgba32f``. The merged
+RGB image at MAIN is rgba16f too. So PSNR vs onnxruntime on libplacebo is bounded by half-precision
+rounding of every stored activation, not by the weights: measured on lavapipe (which converts to
+fp16 by truncation) SuperUltraCompact / UltraCompact give about 66 dB, Compact 63 dB; the shader
+output matches a numpy emulation of truncated-fp16 storage to 80 dB. Round-to-nearest GPUs should
+give about 76-79 dB (emulated), fp32 storage more.
 
-Memory: libplacebo keeps every pass output texture alive until the frame is done, so a shader
-needs about ``passes x W x H x 8`` bytes of GPU memory at input size (more for 2x passes).
+Memory: libplacebo keeps every pass output texture alive until the frame is done: about
+``passes x W x H x 8`` bytes at input size (UltraCompact: 148 passes, about 2.3 GiB at 1080p).
+Limitations: the whole hooked texture is processed with ``texelFetch`` (if a host hands over a
+texture larger than the visible crop, zero padding applies at the texture edge, not the crop
+edge); there is no ``//!COMPUTE`` / shared-memory variant yet.
 """
 
 from __future__ import annotations

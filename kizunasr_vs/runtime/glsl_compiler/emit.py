@@ -20,7 +20,6 @@ into partial-sum passes.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -52,13 +51,12 @@ TexLanes = tuple[str, tuple[int | None, ...]]
 
 def _lit(x: float, precision: Precision, what: str = "constant") -> str:
     """A GLSL float literal for ``x`` (rounded to binary16 in fp16 mode, float32 otherwise)."""
-    v = float(np.float16(x)) if precision == "fp16" else float(np.float32(x))
+    with np.errstate(over="ignore"):
+        v = float(np.float16(x)) if precision == "fp16" else float(np.float32(x))
     if not np.isfinite(v):
         raise CompileError(f"{what} {x!r} is not representable in {precision}")
-    s = f"{v:.9g}"
-    if "e" not in s and "." not in s and "n" not in s:
-        s += ".0"
-    return s
+    s = f"{v:.9g}"  # 9 significant digits round-trip any float32 (and so any binary16)
+    return s if "e" in s or "." in s else s + ".0"
 
 
 def _groups(channels: int) -> int:
@@ -97,6 +95,7 @@ class _PassBuilder:
         self.lines: list[str] = []
         self.binds: dict[str, int] = {}  # texture name -> scale
         self.memo: dict[tuple[object, ...], str] = {}
+        self.taps: dict[tuple[int, int], tuple[str, str]] = {}  # offset -> (clamped pos, mask)
         self.inlined: list[Conv] = []
         self.n = 0
         self.mp = "mediump " if em.precision == "fp16" else ""
@@ -246,25 +245,21 @@ class _PassBuilder:
             return ""
         return f"mat4({', '.join(self.lit(x, f'{conv.name} weight') for x in m.reshape(-1))})"
 
-    def conv_size(self) -> str:
-        """ivec2 size of the pass's textures at the pass scale (for the zero-padding masks)."""
-        size = self.memo.get(("size",))
-        if size is None:
-            size = self.memo[("size",)] = self.tmp("ivec2", "kz_size(KZ_SIZE_TEX)", "S")
-        return size
+    def tap(self, dy: int, dx: int, tex: str) -> tuple[str, str | None]:
+        """Clamped position and 0/1 zero-padding mask for a tap offset around ``P``.
 
-    def tap(self, dy: int, dx: int) -> tuple[str, str | None]:
-        """Clamped position and 0/1 zero-padding mask variables for a tap offset around ``P``."""
+        ``tex`` is any texture at the pass scale (conv inputs all have the output's size).
+        """
         if dy == 0 and dx == 0:
             return "P", None
-        key = ("tap", dy, dx)
-        if key not in self.memo:
+        if (dy, dx) not in self.taps:
+            size = self.memo.get(("size",))
+            if size is None:
+                size = self.memo[("size",)] = self.tmp("ivec2", f"textureSize({tex}_raw, 0)", "S")
             q = self.tmp("ivec2", f"P + ivec2({dx}, {dy})", "q")
-            cq = self.tmp("ivec2", f"clamp({q}, ivec2(0), {self.conv_size()} - 1)", "c")
-            m = self.tmp("float", f"{q} == {cq} ? 1.0 : 0.0", "m")
-            self.memo[key] = f"{cq} {m}"
-        cq, m = self.memo[key].split()
-        return cq, m
+            cq = self.tmp("ivec2", f"clamp({q}, ivec2(0), {size} - 1)", "c")
+            self.taps[dy, dx] = (cq, self.tmp("float", f"{q} == {cq} ? 1.0 : 0.0", "m"))
+        return self.taps[dy, dx]
 
     def conv_sum(self, conv: Conv, g: int, texs: list[TexLanes], init: str) -> str:
         """Accumulate ``conv`` output group ``g`` over ``texs`` onto the vec4 expression ``init``.
@@ -286,10 +281,10 @@ class _PassBuilder:
                         continue
                     name = f"kz_w{len(self.consts)}"
                     self.consts.append(f"const mat4 {name} = {w};")
-                    terms.append(f"{name} * {self.raw_fetch(tex, self.tap(dy, dx)[0])}")
+                    terms.append(f"{name} * {self.raw_fetch(tex, self.tap(dy, dx, tex)[0])}")
                 if not terms:
                     continue
-                m = self.tap(dy, dx)[1]
+                m = self.tap(dy, dx, texs[0][0])[1]
                 joined = "\n        + ".join(terms)
                 self.lines.append(f"    {acc} += {joined};" if m is None else f"    {acc} += {m} * ({joined});")
         return acc
@@ -323,14 +318,13 @@ class _PassBuilder:
         ref = min(self.binds, key=lambda t: (self.binds[t] != self.scale, t != "HOOKED", t))
         ratio = self.scale // self.binds[ref]
         pos = f"{ref}_pos * {ref}_size" + (f" * {float(ratio)}" if ratio != 1 else "")
-        size_tex = next((t for t, s in self.binds.items() if s == self.scale), ref)
         vals = out_exprs + [fill] * (4 - len(out_exprs))
         body = [
             *self.consts,
             "",
             "vec4 hook() {",
             f"    ivec2 P = ivec2(floor({pos}));",
-            *[ln.replace("kz_size(KZ_SIZE_TEX)", f"textureSize({size_tex}_raw, 0)") for ln in self.lines],
+            *self.lines,
             f"    return vec4({', '.join(vals)});",
             "}",
         ]
@@ -405,17 +399,18 @@ class Emitter:
     def emit_value(self, v: Value, index: int | None) -> None:
         """Passes computing ``v`` (stored as ``kz<index>_<g>``, or the final output if None)."""
         final = index is None
-        n_groups = 1 if final else _groups(v.channels)
-        names = [] if final else [self.tex_name(index, g) for g in range(n_groups)]  # type: ignore[arg-type]
+        n_groups = 1 if index is None else _groups(v.channels)
+        names = [] if index is None else [self.tex_name(index, g) for g in range(n_groups)]
         for g in range(n_groups):
             for attempt in range(2):
-                start = len(self.passes)
+                start, spilled = len(self.passes), dict(self.plan.spilled)
                 pb = _PassBuilder(self, v, v.scale)
                 outs = [pb.channel(v, c, "P", v.scale) for c in range(4 * g, min(4 * g + 4, v.channels))]
                 desc = f"kizunasr {self.graph.name}: {v.name}" + ("" if final else f" [{g + 1}/{n_groups}]")
                 if self.add_pass(pb, desc, outs, None if final else names[g], "1.0" if final else "0.0"):
                     break
                 del self.passes[start:]
+                self.plan.spilled = spilled
                 if attempt == 1 or not pb.inlined:
                     raise CompileError(f"value {v.name!r} needs more than {MAX_BINDS} textures in one pass")
                 self.plan.spill.update(id(c) for c in pb.inlined)
@@ -470,14 +465,3 @@ class Emitter:
             head += [f"//!WIDTH HOOKED.w {p.scale} *", f"//!HEIGHT HOOKED.h {p.scale} *"]
         return "\n".join(head) + "\n" + p.body + "\n"
 
-
-def iter_passes(text: str) -> Iterator[str]:
-    """Split a shader file into its passes (each starting at a ``//!DESC`` line)."""
-    chunk: list[str] = []
-    for line in text.splitlines():
-        if line.startswith("//!DESC") and chunk:
-            yield "\n".join(chunk)
-            chunk = []
-        chunk.append(line)
-    if chunk:
-        yield "\n".join(chunk)

@@ -127,7 +127,8 @@ class Graph:
 
 ModelLike = str | os.PathLike[str] | bytes | onnx.ModelProto
 
-_PASS_THROUGH = {"Identity", "Dropout"}
+_PASS_THROUGH = {"Identity", "Dropout", "Cast"}
+_FLOAT_TYPES = {onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.DOUBLE, onnx.TensorProto.BFLOAT16}
 
 
 def load_model(model: ModelLike) -> tuple[onnx.ModelProto, str]:
@@ -135,7 +136,10 @@ def load_model(model: ModelLike) -> tuple[onnx.ModelProto, str]:
     if isinstance(model, onnx.ModelProto):
         return model, model.graph.name or "model"
     if isinstance(model, bytes):
-        proto = onnx.load_model_from_string(model)
+        try:
+            proto = onnx.load_model_from_string(model)
+        except Exception as e:  # protobuf DecodeError
+            raise CompileError(f"cannot parse ONNX model bytes: {e}") from e
         return proto, proto.graph.name or "model"
     path = os.fspath(model)
     try:
@@ -182,17 +186,17 @@ class _Builder:
         return node.output
 
     def per_channel(self, node: onnx.NodeProto, arr: np.ndarray, channels: int, what: str) -> np.ndarray:
-        """Broadcast a constant of shape (), (1,), (C,), (C,1,1) or (1,C,1,1) to a (channels,) vector."""
+        """A constant broadcast against NCHW as a (channels,) vector; it must be a scalar or
+        shaped (C, 1, 1) / (1, C, 1, 1) (ONNX broadcasting: a 1-D (C,) runs along W, not C)."""
         a = np.asarray(arr, dtype=np.float64)
-        while a.ndim > 1 and a.shape[-1] == 1:
-            a = a[..., 0]
-        while a.ndim > 1 and a.shape[0] == 1:
-            a = a[0]
-        a = a.reshape(-1) if a.ndim <= 1 else a
-        if a.ndim != 1 or a.shape[0] not in (1, channels):
-            raise self.err(node, f"{what} of shape {tuple(np.shape(arr))} is not a per-channel constant "
-                                 f"for {channels} channels")
-        return np.broadcast_to(a, (channels,)).copy()
+        if a.size == 1:
+            return np.full(channels, float(a.reshape(-1)[0]))
+        shape = a.shape
+        if (3 <= len(shape) <= 4 and shape[-2:] == (1, 1) and shape[-3] == channels
+                and all(d == 1 for d in shape[:-3])):
+            return a.reshape(channels).copy()
+        raise self.err(node, f"{what} of shape {tuple(shape)} is not a scalar or per-channel "
+                             f"(C, 1, 1) constant for {channels} channels")
 
     # ----- graph walk ----------------------------------------------------------------------
     def build(self) -> Graph:
@@ -225,7 +229,7 @@ class _Builder:
         handler = getattr(self, f"op_{op}", None)
         if handler is None:
             raise self.err(node, "unsupported op")
-        if op != "Constant" and all(i in self.consts or i == "" for i in node.input) and op not in ("Shape",):
+        if op != "Constant" and all(i in self.consts or i == "" for i in node.input):
             self.fold_constant(node)
             return
         handler(node)
@@ -237,7 +241,7 @@ class _Builder:
         if node.op_type in fns and len(ins) == 2:
             self.consts[node.output[0]] = fns[node.op_type](ins[0], ins[1])
         elif node.op_type in _PASS_THROUGH:
-            self.consts[node.output[0]] = ins[0]
+            self.consts[node.output[0]] = np.asarray(ins[0], dtype=np.float64)
         else:
             raise self.err(node, "constant folding of this op is not supported")
 
@@ -264,6 +268,13 @@ class _Builder:
         self.values[node.output[0]] = self.tensor(node, node.input[0])
 
     op_Dropout = op_Identity
+
+    def op_Cast(self, node: onnx.NodeProto) -> None:
+        """Casts between float types pass through (the shader computes in float anyway)."""
+        to = self.attrs(node).get("to")
+        if to not in _FLOAT_TYPES:
+            raise self.err(node, f"unsupported cast to {onnx.TensorProto.DataType.Name(int(to))}")  # type: ignore[call-overload]
+        self.op_Identity(node)
 
     def op_Conv(self, node: onnx.NodeProto) -> None:
         x = self.tensor(node, node.input[0])
@@ -300,8 +311,9 @@ class _Builder:
         out = Value(node.output[0], co, x.scale)
         self.values[out.name] = self.add(Conv(node.name, "Conv", [x], out, w.copy(), b.copy()))
 
-    def _pointwise(self, node: onnx.NodeProto, kind: PointwiseKind, a: np.ndarray, b: np.ndarray) -> None:
-        x = self.tensor(node, node.input[0])
+    def _pointwise(self, node: onnx.NodeProto, kind: PointwiseKind, a: np.ndarray, b: np.ndarray,
+                   x: Value | None = None) -> None:
+        x = x or self.tensor(node, node.input[0])
         out = Value(node.output[0], x.channels, x.scale)
         self.values[out.name] = self.add(Pointwise(node.name, node.op_type, [x], out, kind, a, b))
 
@@ -353,7 +365,7 @@ class _Builder:
             if np.any(k == 0):
                 raise self.err(node, "division by zero")
             mul, add = 1.0 / k, zero
-        self._pointwise(node, "affine", mul, add)
+        self._pointwise(node, "affine", mul, add, x)
 
     op_Add = op_Sub = op_Mul = op_Div = _arith
 

@@ -1,0 +1,54 @@
+"""`kizunasr export-glsl MODEL -o OUT.glsl`: compile an ONNX conv net to an mpv user shader.
+
+MODEL is an .onnx file or a model registry name (`kizunasr models list`). Only small
+feed-forward conv nets compile (SRVGGNetCompact: AnimeJaNai Compact family, Real-ESRGAN compact);
+anything else fails with the node and op that is not supported, and no file is written.
+Use the result as `mpv --glsl-shaders=OUT.glsl` or with `kizunasr_vs.shader`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from kizunasr_vs.models.errors import ModelError
+from kizunasr_vs.runtime.glsl_compiler import CompileError, export_glsl
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("export-glsl", help="compile an ONNX model (file or registry name) to an mpv GLSL shader",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("model", help="ONNX model file, or a registry name (kizunasr models list)")
+    p.add_argument("-o", "--output", type=Path, required=True, help="shader file to write")
+    p.add_argument("--hook", choices=("MAIN", "LUMA"), default="MAIN", type=str.upper,
+                   help="MAIN for RGB models (default), LUMA for 1-channel models")
+    p.add_argument("--precision", choices=("fp16", "fp32"), default="fp32", type=str.lower,
+                   help="constant precision (default fp32); fp16 also declares mediump temporaries")
+    p.set_defaults(run=run)
+
+
+def resolve_model(name: str) -> Path:
+    """An existing file as given, else a registry name through the model store."""
+    path = Path(name).expanduser()
+    if path.is_file() or name.lower().endswith(".onnx"):
+        return path
+    from kizunasr_vs.models.store import model_path
+
+    return model_path(name)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        model = resolve_model(args.model)
+        if not model.is_file():
+            raise FileNotFoundError(f"model file not found: {model}")
+        out = export_glsl(model, args.output, args.hook, args.precision)
+    except CompileError as e:
+        print(f"kizunasr export-glsl: cannot compile {args.model}: {e}", file=sys.stderr)
+        return 1
+    except (ModelError, OSError) as e:
+        print(f"kizunasr export-glsl: {e}", file=sys.stderr)
+        return 1
+    print(f"wrote {out} ({out.stat().st_size} bytes, hook {args.hook}, {args.precision})")
+    return 0

@@ -1,0 +1,303 @@
+"""`kizunasr play FILE`: mpv through libmpv (python-mpv) with KizunaSR in-process.
+
+While playing, ``glsl-shaders`` is the profile's realtime chain for the source height (set once
+``video-params`` is known). On pause (debounced), a background thread grabs the frame
+(``screenshot-raw video``), runs the profile's pause chain and shows the result fitted to the
+video rectangle of ``osd-dimensions`` as an image overlay. The VapourSynth graph of the pause
+chain is built once per chain and frame size and reused, so a model is loaded once, not per
+pause. Resume, seek or a new file removes the overlay; a job that finishes after that is dropped
+(generation counter). ``Player.last_overlay`` records the last overlay shown, with timings.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import vapoursynth as vs
+
+from kizunasr_vs.core.resources import shader_path
+from kizunasr_vs.mpv.pause_job import Rect, Timings
+from kizunasr_vs.profiles.chain import build_pipeline
+from kizunasr_vs.profiles.loader import Profile, Step
+
+log = logging.getLogger(__name__)
+DEBOUNCE_MS = 250
+_FRAMES = 1 << 20  # length of the still source clip: each grab gets a new frame number (no cache hits)
+
+
+class PlayError(RuntimeError):
+    """The player cannot start (libmpv missing, bad profile); the message says what to do."""
+
+
+class StaleJob(Exception):
+    """A pause job whose pause ended (resume, seek) before it finished."""
+
+
+def load_mpv() -> ModuleType | None:
+    """The python-mpv module, or None when python-mpv or libmpv is not installed."""
+    try:
+        import mpv
+    except (ImportError, OSError):
+        return None
+    return mpv
+
+
+def shader_file(name: str) -> Path:
+    """Absolute path of a profile step's shader."""
+    return shader_path(name).resolve()
+
+
+@dataclass(frozen=True)
+class Shown:
+    """An overlay that was put on screen."""
+
+    generation: int
+    pos: tuple[int, int]
+    size: tuple[int, int]
+    source: tuple[int, int]
+    timings: dict[str, float]
+
+
+class StillGraph:
+    """The pause chain as a VapourSynth graph on a replaceable RGB24 source frame (built once)."""
+
+    def __init__(self, steps: list[Step], width: int, height: int, rect: Rect, provider: str) -> None:
+        self.current: tuple[int, np.ndarray] | None = None
+        self.count = 0
+        blank = vs.core.std.BlankClip(format=vs.RGB24, width=width, height=height, length=_FRAMES)
+        src = vs.core.std.ModifyFrame(blank, blank, self._fill)
+        src = vs.core.std.SetFrameProps(src, _Matrix=0, _Transfer=1, _Primaries=1, _Range=0)
+        out = build_pipeline(steps, provider).apply(src)
+        self.out = out.resize.Spline36(rect.w, rect.h, format=vs.RGB24, dither_type="none")
+
+    def _fill(self, n: int, f: vs.VideoFrame) -> vs.VideoFrame:
+        if self.current is None or self.current[0] != n:  # a probe while building the graph: blank
+            return f
+        out = f.copy()
+        for i in range(3):
+            np.copyto(np.asarray(out[i]), self.current[1][..., i])
+        return out
+
+    def render(self, rgb: np.ndarray) -> np.ndarray:
+        """The chain's output for ``rgb`` (H x W x 3 uint8) as rect-sized H x W x 4 RGBA uint8."""
+        self.count = (self.count + 1) % _FRAMES
+        self.current = (self.count, np.ascontiguousarray(rgb))
+        frame = self.out.get_frame(self.count)
+        rgba = np.empty((frame.height, frame.width, 4), np.uint8)
+        for i in range(3):
+            rgba[..., i] = np.asarray(frame[i])
+        rgba[..., 3] = 255
+        return rgba
+
+
+class Player:
+    """A libmpv player with KizunaSR's realtime shaders and the AI still on pause."""
+
+    def __init__(self, file: str | Path, profile: str | Profile = "auto", extra: dict[str, Any] | None = None,
+                 debounce_ms: int = DEBOUNCE_MS, provider: str = "auto") -> None:
+        mpv = load_mpv()
+        if mpv is None:
+            raise PlayError("libmpv is not available: install it (Debian: apt-get install libmpv-dev) "
+                            "and python-mpv (pip install python-mpv)")
+        from kizunasr_vs.profiles.upscale import resolve_profile
+
+        self.file = str(file)
+        self.profile = resolve_profile(profile)
+        self.debounce = debounce_ms / 1000
+        self.provider = provider
+        self.shaders: list[str] = []
+        self.height: int | None = None
+        self.last_overlay: Shown | None = None
+        self.overlay_visible = False
+        self.cv = threading.Condition(threading.RLock())
+        self.gen = 0
+        self.due: float | None = None
+        self.stop = False
+        self.started = threading.Event()
+        self._graphs: dict[str, StillGraph] = {}
+        self.mpv = mpv.MPV(vo="gpu", input_default_bindings=True, input_vo_keyboard=True, osc=True, config=False,
+                           **(extra or {}))
+        self.overlay = self.mpv.create_image_overlay()
+        self.mpv.observe_property("video-params", self._on_params)
+        self.mpv.observe_property("pause", self._on_pause)
+        self.mpv.observe_property("osd-dimensions", self._on_resize)
+        self.mpv.register_event_callback(self._on_event)
+        self._jobs = threading.Thread(target=self._job_loop, name="kizunasr-still", daemon=True)
+
+    # -- mpv callbacks (python-mpv's event thread) ----------------------------------------------
+
+    def _on_params(self, _name: str, params: dict[str, Any] | None) -> None:
+        height = (params or {}).get("h")
+        if not height or height == self.height:
+            return
+        self.height = int(height)
+        self.shaders = [str(shader_file(s["shader"])) for s in self.profile.for_height(self.height).realtime
+                        if "shader" in s]
+        self.mpv.glsl_shaders = self.shaders
+        log.info("profile %s, source height %d: %d realtime shaders", self.profile.name, self.height,
+                 len(self.shaders))
+        self.started.set()
+
+    def _on_pause(self, _name: str, paused: bool | None) -> None:
+        if paused:
+            self._schedule()
+        else:
+            self._invalidate()
+
+    def _on_resize(self, _name: str, _dims: Any) -> None:
+        if self.overlay_visible or self.due is not None:
+            self._invalidate()
+            if self.mpv.pause:
+                self._schedule()
+
+    def _on_event(self, event: Any) -> None:
+        name = getattr(event, "event_id", None)
+        kind = getattr(name, "name", str(name)) if name is not None else ""
+        if kind.lower().replace("_", "-") in ("seek", "start-file", "end-file"):
+            self._invalidate()
+            if kind.lower() == "seek" and self.mpv.pause:
+                self._schedule()
+
+    # -- generations ----------------------------------------------------------------------------
+
+    def _schedule(self) -> None:
+        with self.cv:
+            self.gen += 1
+            self.due = time.monotonic() + self.debounce
+            self.cv.notify_all()
+
+    def _invalidate(self) -> None:
+        with self.cv:
+            self.gen += 1
+            self.due = None
+            if self.overlay_visible:
+                self.overlay.remove()
+                self.overlay_visible = False
+
+    def _check(self, gen: int) -> None:
+        if gen != self.gen or self.stop:
+            raise StaleJob
+
+    # -- the pause job (background thread) ------------------------------------------------------
+
+    def _job_loop(self) -> None:
+        while True:
+            with self.cv:
+                if self.stop:
+                    return
+                if self.due is None or time.monotonic() < self.due:
+                    wait = 0.5 if self.due is None else max(0.0, self.due - time.monotonic())
+                    self.cv.wait(wait)
+                    continue
+                self.due, gen = None, self.gen
+            try:
+                self._run_job(gen)
+            except StaleJob:
+                log.info("pause job %d dropped (resumed or seeked)", gen)
+            except Exception as exc:  # noqa: BLE001 - a failed still must never stop playback
+                log.exception("pause job failed")
+                self._osd(f"KizunaSR AI still failed: {exc}")
+
+    def _graph(self, steps: list[Step], width: int, height: int, rect: Rect) -> StillGraph:
+        key = json.dumps([steps, width, height, rect.w, rect.h], sort_keys=True)
+        if key not in self._graphs:
+            self._graphs = {key: StillGraph(steps, width, height, rect, self.provider)}  # keep one: memory
+        return self._graphs[key]
+
+    def _run_job(self, gen: int) -> None:
+        if self.height is None:
+            return
+        steps = self.profile.for_height(self.height).pause
+        rect = Rect.from_osd(self.mpv.osd_dimensions)
+        if not steps or rect is None:
+            return
+        t = Timings()
+        rgb = self.grab()
+        t.lap("grab")
+        self._check(gen)
+        rgba = self._graph(steps, rgb.shape[1], rgb.shape[0], rect).render(rgb)
+        t.lap("inference")
+        from PIL import Image
+
+        still = Image.frombuffer("RGBA", (rgba.shape[1], rgba.shape[0]), rgba.tobytes(), "raw", "RGBA", 0, 1)
+        t.lap("transfer")
+        with self.cv:
+            self._check(gen)
+            self.overlay.update(still, pos=(rect.x, rect.y))
+            self.overlay_visible = True
+        t.lap("display")
+        self.last_overlay = Shown(gen, (rect.x, rect.y), (rect.w, rect.h), (rgb.shape[1], rgb.shape[0]),
+                                  t.as_dict())
+        log.info("AI still shown: %s", self.last_overlay)
+
+    def grab(self) -> np.ndarray:
+        """The current frame at source size without our shaders, as H x W x 3 uint8 RGB.
+
+        mpv's ``screenshot-raw video`` renders through the user shaders (then scales back to the
+        source size), so the realtime chain is taken off for the grab and put back afterwards.
+        """
+        with self.cv:
+            shaders = list(self.mpv.glsl_shaders or [])
+            if shaders:
+                self.mpv.glsl_shaders = []
+            try:
+                image = self.mpv.screenshot_raw("video")
+            finally:
+                if shaders:
+                    self.mpv.glsl_shaders = shaders
+        return np.asarray(image.convert("RGB"))
+
+    def _osd(self, text: str) -> None:
+        with contextlib.suppress(Exception):  # mpv may be shutting down
+            self.mpv.show_text(text, 4000)
+
+    # -- lifetime -------------------------------------------------------------------------------
+
+    def wait_started(self, timeout: float) -> bool:
+        """True once the source height is known and the realtime shaders are set."""
+        return self.started.wait(timeout)
+
+    def run(self) -> None:
+        """Play the file until mpv quits (the window is closed, q, or :meth:`quit`)."""
+        self._jobs.start()
+        try:
+            self.mpv.play(self.file)
+            self.mpv.wait_for_shutdown()
+        finally:
+            with self.cv:
+                self.stop = True
+                self.cv.notify_all()
+            self._jobs.join(timeout=30)
+            self.mpv.terminate()
+
+    def quit(self) -> None:
+        """Ask mpv to quit (safe from any thread, also when mpv has already gone)."""
+        with self.cv:
+            self.stop = True
+            self.cv.notify_all()
+        with contextlib.suppress(Exception):  # already shut down
+            self.mpv.quit()
+
+
+def main(file: str, profile: str = "auto") -> int:
+    """Entry point of `kizunasr play`; returns the exit status."""
+    try:
+        player = Player(file, profile)
+    except PlayError as exc:
+        print(f"kizunasr play: {exc}", file=sys.stderr)
+        return 1
+    except (ValueError, vs.Error) as exc:  # bad profile
+        print(f"kizunasr play: {exc}", file=sys.stderr)
+        return 1
+    player.run()
+    return 0

@@ -1,0 +1,395 @@
+"""The mpv worker: realtime shaders while playing, the AI still on pause.
+
+Design. mpv's Lua has no sockets and cannot run VapourSynth, so ``mpv_scripts/kizunasr.lua``
+only makes sure mpv has a JSON IPC socket (``input-ipc-server``), starts this worker
+(``kizunasr worker --ipc SOCKET --profile P``) as an async subprocess, binds keys and restarts
+the worker at the next pause if it died. Everything else happens here, over mpv's JSON IPC:
+
+* observes ``pause``, ``video-params``, ``osd-dimensions`` and ``path``, plus ``seek`` /
+  ``playback-restart`` / file events and the ``kizunasr-*`` script messages (a ``script-message``
+  reaches every client, this one included);
+* on a new source height or profile sets ``glsl-shaders`` to the profile's realtime chain;
+* on pause (debounced, so frame stepping does not flood) grabs the frame with
+  ``screenshot-to-file TMP.png video`` (source resolution, no shaders, no OSD), runs the pause
+  chain (pause_job.py), scales it to the video rect from ``osd-dimensions`` and shows it with
+  ``overlay-add`` (BGRA file, copied by mpv at once);
+* resume, seek, file change, resize, profile change or AI off bump a generation counter and send
+  ``overlay-remove``. A job checks its generation after every phase and again, under the same lock
+  as the invalidation, right before ``overlay-add``; results of an old generation are dropped,
+  never shown. One job runs at a time; newer requests replace queued ones.
+* status goes out as ``script-message kizunasr-event <json>`` (for tests and other scripts) and
+  to stderr; user-facing text through ``show-text``.
+
+The worker never blocks mpv: IPC commands are asynchronous on mpv's side, and the worker exits
+when the socket closes (mpv quit).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kizunasr_vs.core.resources import shader_path
+from kizunasr_vs.mpv.pause_job import Rect, Timings, chain_label, load_rgb, render_still, write_bgra
+from kizunasr_vs.mpv.protocol import Event, MpvError, MpvIpc
+from kizunasr_vs.profiles.loader import Profile, ProfileError, Step
+
+log = logging.getLogger("kizunasr.worker")
+
+OVERLAY_ID = 42
+OBSERVED = {1: "pause", 2: "video-params", 3: "osd-dimensions", 4: "path"}
+MESSAGES = ("kizunasr-profile", "kizunasr-toggle-ai", "kizunasr-clear", "kizunasr-status")
+
+
+class StaleJob(Exception):
+    """The job's generation is no longer current."""
+
+
+@dataclass
+class State:
+    """What the worker knows about the player."""
+
+    paused: bool = False
+    height: int | None = None
+    width: int | None = None
+    warm_up: bool = False  # a model warm-up at the source size is pending
+    dims: dict[str, Any] | None = None
+    path: str | None = None
+    cleared: bool = False
+    gen: int = 0
+    due: float | None = None  # monotonic time at which the pause job may start
+    overlay: bool = False
+    last: dict[str, Any] = field(default_factory=dict)
+
+
+def resolve(profile: str) -> Profile:
+    """A profile by name, 'auto', 'auto:<preference>' or path."""
+    from kizunasr_vs.profiles.upscale import resolve_profile
+
+    return resolve_profile(profile)
+
+
+def realtime_shaders(steps: list[Step]) -> list[str]:
+    """Full paths of the chain's shader files (mpv 0.35 has no per-shader params)."""
+    return [str(shader_path(str(s["shader"])).resolve()) for s in steps if "shader" in s]
+
+
+class Worker:
+    """One mpv connection: the event loop (main thread) and the pause job thread."""
+
+    def __init__(self, ipc: MpvIpc, profile: str, ai: bool = True, debounce_ms: int = 250,
+                 provider: str = "auto", show_osd: bool = True) -> None:
+        self.ipc = ipc
+        self.show_osd = show_osd
+        self.profile_name = profile
+        self.profile: Profile | None = None
+        self.ai = ai
+        self.debounce = debounce_ms / 1000
+        self.provider = provider
+        self.state = State()
+        self.cv = threading.Condition(threading.RLock())
+        self.tmp = Path(tempfile.mkdtemp(prefix="kizunasr-worker-"))
+        self.stop = False
+
+    # -- output -----------------------------------------------------------------------------
+
+    def emit(self, kind: str, **data: Any) -> None:
+        """A status event for tests and other clients (``script-message kizunasr-event``)."""
+        data = {"event": kind, "pid": os.getpid(), **data}
+        log.info("%s", json.dumps(data))
+        with contextlib.suppress(MpvError):
+            self.ipc.send(["script-message", "kizunasr-event", json.dumps(data)], wait=False)
+
+    def osd(self, text: str, seconds: float = 3.0) -> None:
+        if not self.show_osd:
+            return
+        with contextlib.suppress(MpvError):
+            self.ipc.send(["show-text", text, int(seconds * 1000)], wait=False)
+
+    # -- profile and shaders ----------------------------------------------------------------
+
+    def load_profile(self) -> bool:
+        try:
+            self.profile = resolve(self.profile_name)
+        except (ProfileError, ValueError, OSError) as exc:
+            self.osd(f"KizunaSR: profile '{self.profile_name}': {exc}", 6)
+            self.emit("error", message=str(exc))
+            return False
+        return True
+
+    def chains(self) -> tuple[list[Step], list[Step]]:
+        """(realtime, pause) steps for the current source height; empty when unknown or cleared."""
+        if self.profile is None or self.state.height is None or self.state.cleared:
+            return [], []
+        try:
+            r = self.profile.for_height(self.state.height)
+        except ProfileError as exc:
+            self.osd(f"KizunaSR: {exc}", 6)
+            return [], []
+        return r.realtime, r.pause
+
+    def apply_shaders(self) -> None:
+        """Set ``glsl-shaders`` to the realtime chain when it differs."""
+        try:
+            paths = realtime_shaders(self.chains()[0])
+        except FileNotFoundError as exc:
+            self.osd(f"KizunaSR: {exc}", 6)
+            paths = []
+        try:
+            if self.ipc.get("glsl-shaders", []) != paths:
+                self.ipc.set("glsl-shaders", paths)
+        except MpvError as exc:
+            log.warning("cannot set glsl-shaders: %s", exc)
+            return
+        self.emit("shaders", shaders=paths, height=self.state.height,
+                  profile=self.profile.name if self.profile else None)
+
+    # -- generations ------------------------------------------------------------------------
+
+    def invalidate(self, reason: str) -> None:
+        """Drop the shown overlay and any job in flight or queued."""
+        with self.cv:
+            self.state.gen += 1
+            self.state.due = None
+            if self.state.overlay:
+                self.state.overlay = False
+                with contextlib.suppress(MpvError):
+                    self.ipc.send(["overlay-remove", OVERLAY_ID], wait=False)
+                self.emit("overlay-removed", reason=reason, gen=self.state.gen)
+
+    def schedule(self) -> None:
+        """(Re)start the debounce timer for a pause job."""
+        with self.cv:
+            if self.state.paused and self.ai and not self.state.cleared:
+                self.state.due = time.monotonic() + self.debounce
+                self.cv.notify_all()
+
+    def check(self, gen: int) -> None:
+        if gen != self.state.gen or self.stop:
+            raise StaleJob
+
+    # -- events -----------------------------------------------------------------------------
+
+    def on_property(self, name: str, value: Any) -> None:
+        s = self.state
+        if name == "pause":
+            s.paused = bool(value)
+            if s.paused:
+                self.schedule()
+            else:
+                self.invalidate("resume")
+        elif name == "video-params":
+            height = int(value["h"]) if isinstance(value, dict) and value.get("h") else None
+            if height != s.height:
+                s.height = height
+                s.width = int(value["w"]) if height else None
+                with self.cv:
+                    s.warm_up = height is not None
+                    self.cv.notify_all()
+                self.invalidate("video-params")
+                self.apply_shaders()
+                self.schedule()
+        elif name == "osd-dimensions":
+            if value != s.dims:
+                s.dims = value
+                self.invalidate("resize")
+                self.schedule()
+        elif name == "path" and value != s.path:
+            s.path = value
+            self.invalidate("file")
+            self.schedule()
+
+    def on_message(self, args: list[str]) -> None:
+        if not args or args[0] not in MESSAGES:
+            return
+        name = args[0]
+        if name == "kizunasr-profile" and len(args) > 1:
+            self.profile_name = args[1]
+            self.state.cleared = False
+            self.invalidate("profile")
+            if self.load_profile():
+                self.apply_shaders()
+                realtime, pause = self.chains()
+                self.osd(f"KizunaSR profile: {self.profile.name if self.profile else '?'}\n"
+                         f"playing: {len(realtime)} shaders, pause: {chain_label(pause)}")
+            self.schedule()
+        elif name == "kizunasr-toggle-ai":
+            self.ai = not self.ai
+            self.osd(f"KizunaSR AI on pause: {'on' if self.ai else 'off'}")
+            self.invalidate("ai-off")
+            self.schedule()
+        elif name == "kizunasr-clear":
+            self.state.cleared = True
+            self.invalidate("clear")
+            self.apply_shaders()
+            self.osd("KizunaSR: shaders cleared (choose a profile to restore)")
+        elif name == "kizunasr-status":
+            self.osd(self.status_text(), 6)
+            self.emit("status", text=self.status_text())
+
+    def status_text(self) -> str:
+        realtime, pause = self.chains()
+        last = self.state.last
+        lines = [f"KizunaSR profile: {self.profile.name if self.profile else self.profile_name}"
+                 + (" (cleared)" if self.state.cleared else ""),
+                 f"source height: {self.state.height}, realtime shaders: {len(realtime)}",
+                 f"pause: {chain_label(pause)}, AI on pause: {'on' if self.ai else 'off'}"]
+        if last:
+            lines.append("last still: " + ", ".join(f"{k} {v:.0f} ms" for k, v in last.items()))
+        return "\n".join(lines)
+
+    def handle(self, ev: Event) -> None:
+        kind = ev.get("event")
+        if kind == "property-change" and ev.get("id") in OBSERVED:
+            self.on_property(OBSERVED[ev["id"]], ev.get("data"))
+        elif kind == "client-message":
+            self.on_message([str(a) for a in ev.get("args", [])])
+        elif kind in ("seek", "end-file", "start-file"):
+            self.invalidate(kind)
+        elif kind == "playback-restart":
+            self.schedule()
+        elif kind == "shutdown":
+            self.stop = True
+
+    # -- the pause job ----------------------------------------------------------------------
+
+    def warm_up(self) -> None:
+        """Run the pause chain once on a black frame of the source size, so the first real pause finds the
+        model loaded and the GPU's kernels chosen for this size (a cold first still costs seconds)."""
+        _, steps = self.chains()
+        if not self.ai or not any("model" in step for step in steps) or not self.state.width:
+            return
+        start = time.perf_counter()
+        render_still(np.zeros((self.state.height or 0, self.state.width, 3), np.uint8), steps, Rect(0, 0, 16, 16),
+                     self.provider)
+        self.emit("warmed", chain=chain_label(steps), ms=round((time.perf_counter() - start) * 1000))
+
+    def job_loop(self) -> None:
+        while not self.stop:
+            with self.cv:
+                warm, self.state.warm_up = self.state.warm_up and self.state.due is None, False
+            if warm:
+                try:
+                    self.warm_up()
+                except Exception:  # noqa: BLE001 - a failed warm-up is retried by the real pause job
+                    log.exception("warm-up failed")
+            with self.cv:
+                due = self.state.due
+                if due is None or time.monotonic() < due:
+                    self.cv.wait(0.05 if due is None else max(0.0, min(due - time.monotonic(), 0.05)))
+                    continue
+                self.state.due = None
+                gen = self.state.gen
+            try:
+                self.run_job(gen)
+            except StaleJob:
+                self.emit("dropped", gen=gen)
+            except MpvError as exc:
+                log.warning("pause job: %s", exc)
+            except Exception as exc:  # noqa: BLE001 - a failed still must never kill the worker
+                log.exception("pause job failed")
+                self.osd(f"KizunaSR AI still failed: {exc}", 6)
+                self.emit("error", gen=gen, message=str(exc))
+
+    def grab(self, shot: Path) -> None:
+        """The decoded frame on screen at source size: ``screenshot-sw`` skips the GPU renderer (and our shaders)."""
+        sw = self.ipc.get("screenshot-sw", False)
+        if not sw:
+            self.ipc.send(["set_property", "screenshot-sw", True], wait=False)
+        try:
+            self.ipc.send(["screenshot-to-file", str(shot), "video"])
+        finally:
+            if not sw:
+                self.ipc.send(["set_property", "screenshot-sw", False], wait=False)
+
+    def run_job(self, gen: int) -> None:
+        _, steps = self.chains()
+        rect = Rect.from_osd(self.state.dims)
+        if not steps or rect is None:
+            self.emit("skipped", gen=gen, reason="no pause chain" if not steps else "no video rect",
+                      height=self.state.height, dims=self.state.dims)
+            return
+        label = chain_label(steps)
+        self.emit("job-start", gen=gen, chain=label)
+        t = Timings()
+        shot = self.tmp / f"grab_{gen}.png"
+        self.grab(shot)
+        pos = self.ipc.get("time-pos")
+        self.check(gen)
+        rgb = load_rgb(shot)
+        shot.unlink(missing_ok=True)
+        t.lap("grab")
+        self.check(gen)
+        data = render_still(rgb, steps, rect, self.provider)
+        t.lap("inference")
+        self.check(gen)
+        raw = self.tmp / f"overlay_{gen}.bgra"
+        write_bgra(raw, data)
+        t.lap("transfer")
+        with self.cv:
+            self.check(gen)
+            self.ipc.send({"name": "overlay-add", "id": OVERLAY_ID, "x": rect.x, "y": rect.y, "file": str(raw),
+                           "offset": 0, "fmt": "bgra", "w": rect.w, "h": rect.h, "stride": rect.w * 4}, timeout=5)
+            self.state.overlay = True
+        t.lap("display")
+        for old in self.tmp.glob("overlay_*.bgra"):
+            if old != raw:
+                old.unlink(missing_ok=True)
+        self.state.last = t.as_dict()
+        self.osd(f"KizunaSR AI: {label} ({t.total:.0f} ms)", 2)
+        self.emit("overlay", gen=gen, chain=label, timings=t.as_dict(), rect=[rect.x, rect.y, rect.w, rect.h],
+                  source=[rgb.shape[1], rgb.shape[0]], time_pos=pos, file=str(raw))
+
+    # -- main -------------------------------------------------------------------------------
+
+    def run(self) -> int:
+        """Serve until mpv goes away."""
+        self.load_profile()
+        for oid, name in OBSERVED.items():
+            self.ipc.observe(oid, name)
+        self.emit("hello", profile=self.profile_name, ai=self.ai)
+        jobs = threading.Thread(target=self.job_loop, name="kizunasr-pause-job", daemon=True)
+        jobs.start()
+        try:
+            while not self.stop:
+                ev = self.ipc.events.get()
+                if ev is None:
+                    break
+                self.handle(ev)
+        finally:
+            self.stop = True
+            with self.cv:
+                self.cv.notify_all()
+            jobs.join(timeout=5)
+            shutil.rmtree(self.tmp, ignore_errors=True)
+        return 0
+
+
+def serve(ipc_path: str, profile: str = "auto", ai: bool = True, debounce_ms: int = 250,
+          provider: str = "auto", connect_timeout: float = 10.0, show_osd: bool = True) -> int:
+    """Connect to mpv's IPC socket (retrying while mpv creates it) and serve; 0 when mpv quits."""
+    deadline = time.monotonic() + connect_timeout
+    while True:
+        try:
+            ipc = MpvIpc(ipc_path)
+            break
+        except OSError as exc:
+            if time.monotonic() > deadline:
+                log.error("cannot connect to mpv at %s: %s", ipc_path, exc)
+                return 2
+            time.sleep(0.1)
+    try:
+        return Worker(ipc, profile, ai, debounce_ms, provider, show_osd).run()
+    finally:
+        ipc.close()

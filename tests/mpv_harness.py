@@ -1,0 +1,179 @@
+"""Helpers for tests/test_mpv_bridge.py: clips made with ffmpeg, and mpv running
+``mpv_scripts/kizunasr.lua`` under Xvfb, driven over its JSON IPC socket.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kizunasr_vs.mpv.protocol import MpvIpc
+from tests.glsl_helpers import REPO, free_display
+
+LUA = REPO / "mpv_scripts" / "kizunasr.lua"
+WORKER_COMMAND = f"{sys.executable} -m kizunasr_vs.cli.worker"
+WINDOW = (640, 360)
+Event = dict[str, Any]
+
+
+def skip_reason() -> str | None:
+    """None if mpv, Xvfb and ffmpeg are there, else why the tests must skip."""
+    for tool in ("mpv", "Xvfb", "ffmpeg"):
+        if shutil.which(tool) is None:
+            return f"{tool} not installed"
+    return None
+
+
+def make_clip(path: Path, width: int, height: int, seconds: float = 10, fps: int = 5) -> Path:
+    """A short all-intra H.264 testsrc2 clip (low fps so lavapipe keeps up)."""
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
+                    f"testsrc2=size={width}x{height}:rate={fps}", "-t", str(seconds), "-c:v", "libx264",
+                    "-preset", "ultrafast", "-g", "1", "-pix_fmt", "yuv420p", str(path)], check=True, timeout=60)
+    return path
+
+
+@contextlib.contextmanager
+def xvfb(width: int = 800, height: int = 600) -> Iterator[str]:
+    """``Xvfb :N`` for the session; yields ``":N"``."""
+    n = free_display()
+    proc = subprocess.Popen(["Xvfb", f":{n}", "-screen", "0", f"{width}x{height}x24", "-nolisten", "tcp"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while not Path(f"/tmp/.X11-unix/X{n}").exists():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"Xvfb :{n} did not start")
+            time.sleep(0.05)
+        time.sleep(0.2)
+        yield f":{n}"
+    finally:
+        proc.terminate()
+        proc.wait(5)
+
+
+class Mpv:
+    """mpv with the KizunaSR script; ``ipc`` is the test's own JSON IPC connection."""
+
+    def __init__(self, display: str, media: Path, workdir: Path, script_opts: dict[str, str],
+                 extra: Sequence[str] = (), env: dict[str, str] | None = None) -> None:
+        self.workdir = workdir
+        self.sockdir = Path(tempfile.mkdtemp(prefix="kzmpv"))  # short path: AF_UNIX limit
+        self.socket = str(self.sockdir / "ipc.sock")
+        self.log = workdir / "mpv.log"
+        self.stderr = workdir / "mpv.stderr"
+        opts = {"worker_command": WORKER_COMMAND, **script_opts}
+        cmd = ["mpv", "--no-config", "--vo=gpu", "--gpu-sw=yes", "--no-audio", "--keep-open=always",
+               "--loop-file=inf", "--force-window=yes", f"--geometry={WINDOW[0]}x{WINDOW[1]}+0+0",
+               "--no-keepaspect-window", "--hwdec=no", f"--script={LUA}", f"--input-ipc-server={self.socket}",
+               f"--log-file={self.log}", "--screenshot-png-compression=1", "--osd-bar=no"]
+        cmd += [f"--script-opts-append=kizunasr-{k}={v}" for k, v in opts.items()]
+        cmd += [*extra, str(media)]
+        full_env = dict(os.environ, DISPLAY=display, LIBGL_ALWAYS_SOFTWARE="1", KIZUNASR_WORKER_LOG="1",
+                        XDG_RUNTIME_DIR=str(self.sockdir), **(env or {}))
+        self.err = open(self.stderr, "wb")  # noqa: SIM115 - closed in close()
+        self.proc = subprocess.Popen(cmd, env=full_env, stdout=self.err, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                self.ipc = MpvIpc(self.socket)
+                break
+            except OSError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"mpv did not open its IPC socket:\n{self.stderr.read_text()}") from None
+                time.sleep(0.1)
+        self.seen: list[Event] = []
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.ipc.send(["quit"], wait=False)
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.ipc.close()
+        self.err.close()
+        shutil.rmtree(self.sockdir, ignore_errors=True)
+
+    # -- worker status events ------------------------------------------------------------------
+
+    def _drain(self, timeout: float) -> Event | None:
+        import queue
+
+        try:
+            ev = self.ipc.events.get(timeout=timeout)
+        except queue.Empty:
+            return None
+        if ev and ev.get("event") == "client-message" and ev.get("args", [None])[0] == "kizunasr-event":
+            data = json.loads(ev["args"][1])
+            self.seen.append(data)
+            return data
+        return None
+
+    def wait_event(self, kind: str, timeout: float = 20, where: Callable[[Event], bool] = lambda e: True,
+                   since: int = 0) -> Event:
+        """The first worker event of ``kind`` (in ``seen[since:]`` or still to come) matching ``where``."""
+        deadline = time.monotonic() + timeout
+        checked = since
+        while True:
+            for ev in self.seen[checked:]:
+                if ev["event"] == kind and where(ev):
+                    return ev
+            checked = len(self.seen)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"no worker event '{kind}' within {timeout} s; seen: {self.seen}\n"
+                                     f"mpv log tail:\n{self.log_text()[-3000:]}")
+            self._drain(min(left, 0.2))
+
+    def events(self, kind: str) -> list[Event]:
+        while self._drain(0.05) is not None:
+            pass
+        return [e for e in self.seen if e["event"] == kind]
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def screenshot(self, name: str, mode: str = "window") -> np.ndarray:
+        """``screenshot-to-file`` as an RGB uint8 array."""
+        from kizunasr_vs.mpv.pause_job import load_rgb
+
+        path = self.workdir / f"{name}.png"
+        self.ipc.send(["screenshot-to-file", str(path), mode])
+        return load_rgb(path)
+
+    def wait_property(self, name: str, pred: Callable[[Any], bool], timeout: float = 20) -> Any:
+        deadline = time.monotonic() + timeout
+        while True:
+            value = self.ipc.get(name)
+            if pred(value):
+                return value
+            if time.monotonic() > deadline:
+                raise AssertionError(f"property {name} = {value!r} after {timeout} s")
+            time.sleep(0.1)
+
+
+def bgra_to_rgb(path: Path, w: int, h: int) -> np.ndarray:
+    """A worker overlay file (BGRA rows) as RGB uint8."""
+    data = np.frombuffer(path.read_bytes(), np.uint8).reshape(h, w, 4)
+    return data[..., 2::-1].copy()
+
+
+def write_profile(path: Path, pause: list[dict[str, Any]], realtime: list[dict[str, Any]] | None = None) -> Path:
+    """A one-range test profile (schema: profiles/schema.json)."""
+    realtime = realtime or []
+    profile = {"name": path.stem, "description": "test profile", "requires": {"gpu": False, "backends": ["onnx"]},
+               "ranges": [{"max_height": None, "realtime": realtime, "pause": pause, "encode": pause}]}
+    path.write_text(json.dumps(profile))
+    return path

@@ -1,0 +1,210 @@
+"""mpv_scripts/kizunasr.lua + `kizunasr worker` in a real mpv (vo=gpu, software GL) under Xvfb.
+
+The worker's status arrives as ``script-message kizunasr-event <json>`` on the test's own IPC
+connection. Pause chains: the shipped `performance` 480p pause chain takes ~10 s per still on
+lavapipe (2 cores), so the pause tests use small test profiles (kizuna_cas; SuperUltraCompact).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from kizunasr_vs.mpv.pause_job import Rect, render_still
+from kizunasr_vs.mpv.worker import realtime_shaders
+from kizunasr_vs.profiles import load_profile
+from tests.conftest import models_dir
+from tests.mpv_harness import Mpv, bgra_to_rgb, make_clip, skip_reason, write_profile, xvfb
+
+SUC = "2x_AnimeJaNai_HD_V3_SuperUltraCompact-fp32.onnx"
+ODD_NAME = "clip with spaces 'single' \"double\" 日本語 ü.mkv"
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("media")
+    odd = d / "dir with space"
+    odd.mkdir()
+    return {"480": make_clip(d / "c480.mkv", 640, 480), "1080": make_clip(d / "c1080.mkv", 1920, 1080, 3, 2),
+            "odd": make_clip(odd / ODD_NAME, 640, 480)}
+
+
+@pytest.fixture(scope="module")
+def display() -> Iterator[str]:
+    if skip_reason():
+        pytest.skip(f"mpv bridge tests: {skip_reason()}")
+    with xvfb() as d:
+        yield d
+
+
+@pytest.fixture
+def profiles(tmp_path: Path) -> dict[str, str]:
+    return {"cas": str(write_profile(tmp_path / "kz_cas.json", [{"shader": "kizuna_cas.glsl"}],
+                                     [{"shader": "kizuna_cas.glsl"}])),
+            "suc": str(write_profile(tmp_path / "kz_suc.json", [{"model": "animejanai-hd-v3-superultracompact"}]))}
+
+
+@pytest.fixture
+def model_env() -> dict[str, str]:
+    if not (models_dir() / SUC).is_file():
+        pytest.skip(f"model {SUC} not found in {models_dir()} (set KIZUNASR_MODELS_DIR or KIZUNASR_SHARED)")
+    return {"KIZUNASR_MODELS_DIR": str(models_dir())}
+
+
+def start(display: str, media: Path, workdir: Path, profile: str, ai: bool = True, paused: bool = False,
+          env: dict[str, str] | None = None) -> Mpv:
+    opts = {"profile": profile, "ai_on_pause": "yes" if ai else "no"}
+    return Mpv(display, media, workdir, opts, ["--pause"] if paused else [], env)
+
+
+def overlay_matches(m: Mpv, ev: dict, name: str) -> float:
+    """Mean |window screenshot - worker BGRA| over the centre of the video rect (OSD text stays out)."""
+    x, y, w, h = ev["rect"]
+    expected = bgra_to_rgb(Path(ev["file"]), w, h).astype(float)
+    shot = m.screenshot(name)[y:y + h, x:x + w].astype(float)
+    cy, cx = slice(h // 4, 3 * h // 4), slice(w // 4, 3 * w // 4)
+    return float(np.abs(shot[cy, cx] - expected[cy, cx]).mean())
+
+
+def test_render_still_fits_rect_as_bgra() -> None:
+    """The pure part: RGB in, the chain, Spline36 to the rect, opaque BGRA out (no mpv)."""
+    rgb = np.zeros((48, 64, 3), np.uint8)
+    rgb[..., 0], rgb[..., 2] = 200, 30
+    assert Rect.from_osd({"w": 640, "h": 360, "ml": 80, "mr": 80, "mt": 0, "mb": 0}) == Rect(80, 0, 480, 360)
+    assert Rect.from_osd({}) is None
+    out = np.frombuffer(render_still(rgb, [{"shader": "kizuna_cas.glsl"}], Rect(0, 0, 32, 24)), np.uint8)
+    px = out.reshape(24, 32, 4)[12, 16]
+    assert abs(int(px[2]) - 200) <= 2 and abs(int(px[0]) - 30) <= 2 and px[3] == 255  # B, G, R, A
+
+
+def test_realtime_shaders_480p(display: str, media: dict[str, Path], tmp_path: Path) -> None:
+    m = start(display, media["480"], tmp_path, "performance", ai=False, paused=True)
+    try:
+        expected = realtime_shaders(load_profile("performance").for_height(480).realtime)
+        m.wait_event("shaders", where=lambda e: e["shaders"] == expected)
+        assert m.ipc.get("glsl-shaders") == expected
+        shaded = m.screenshot("shaded").astype(float)
+        mark = len(m.seen)
+        m.ipc.send(["script-message", "kizunasr-clear"])
+        m.wait_event("shaders", where=lambda e: e["shaders"] == [], since=mark)
+        assert m.ipc.get("glsl-shaders") == []
+        plain = m.screenshot("plain").astype(float)
+        assert np.abs(shaded - plain).mean() > 0.3, "the realtime shaders changed nothing in the window"
+        mark = len(m.seen)
+        m.ipc.send(["script-message", "kizunasr-profile", "performance"])
+        m.wait_event("shaders", where=lambda e: e["shaders"] == expected, since=mark)
+    finally:
+        m.close()
+
+
+def test_realtime_shaders_1080p(display: str, media: dict[str, Path], tmp_path: Path) -> None:
+    m = start(display, media["1080"], tmp_path, "performance", ai=False, paused=True)
+    try:
+        expected = realtime_shaders(load_profile("performance").for_height(1080).realtime)
+        assert expected and expected != realtime_shaders(load_profile("performance").for_height(480).realtime)
+        m.wait_event("shaders", where=lambda e: e["height"] == 1080)
+        assert m.ipc.get("glsl-shaders") == expected
+        mark = len(m.seen)
+        m.ipc.send(["keypress", "ctrl+3"])  # the script's default binding -> script-message kizunasr-profile quality
+        m.wait_event("shaders", where=lambda e: e["profile"] == "quality", since=mark)
+        assert m.ipc.get("glsl-shaders") == realtime_shaders(load_profile("quality").for_height(1080).realtime)
+        m.ipc.send(["keypress", "ctrl+i"])
+        assert "quality" in m.wait_event("status", since=mark)["text"]
+    finally:
+        m.close()
+
+
+def test_pause_overlay_then_resume(display: str, media: dict[str, Path], tmp_path: Path,
+                                   profiles: dict[str, str]) -> None:
+    m = start(display, media["480"], tmp_path, profiles["cas"])
+    try:
+        m.wait_property("time-pos", lambda t: t is not None and t > 0.4)
+        m.ipc.set("pause", True)
+        ev = m.wait_event("overlay", timeout=25)
+        dims = m.ipc.get("osd-dimensions")
+        assert ev["rect"] == [dims["ml"], dims["mt"], dims["w"] - dims["ml"] - dims["mr"],
+                              dims["h"] - dims["mt"] - dims["mb"]]
+        assert dims["ml"] > 0, "the 4:3 clip in a 16:9 window should be pillarboxed"
+        diff = overlay_matches(m, ev, "overlay")
+        assert diff < 4, f"window differs from the worker's overlay by {diff:.2f} on average"
+        mark = len(m.seen)
+        m.ipc.set("pause", False)
+        m.wait_event("overlay-removed", where=lambda e: e["reason"] == "resume", since=mark)
+    finally:
+        m.close()
+
+
+def test_model_still_latency(display: str, media: dict[str, Path], tmp_path: Path, profiles: dict[str, str],
+                             model_env: dict[str, str]) -> None:
+    m = start(display, media["480"], tmp_path, profiles["suc"], env=model_env)
+    try:
+        rows = []
+        for i in range(2):
+            m.wait_property("pause", lambda p: p is False)
+            time.sleep(0.5)
+            mark = len(m.seen)
+            m.ipc.set("pause", True)
+            ev = m.wait_event("overlay", timeout=25, since=mark)
+            assert ev["chain"] == "animejanai-hd-v3-superultracompact" and ev["source"] == [640, 480]
+            if i == 0:
+                diff = overlay_matches(m, ev, "model")
+                assert diff < 4, f"window differs from the worker's overlay by {diff:.2f} on average"
+            rows.append(ev["timings"])
+            m.ipc.set("pause", False)
+        for label, t in zip(("first pause (model load)", "second pause"), rows, strict=True):
+            print(f"\nSuperUltraCompact 640x480 -> 480x360 on CPU, {label}: " +
+                  ", ".join(f"{k} {v:.0f} ms" for k, v in t.items()))
+    finally:
+        m.close()
+
+
+def test_seek_during_job_never_shows_stale(display: str, media: dict[str, Path], tmp_path: Path,
+                                           profiles: dict[str, str], model_env: dict[str, str]) -> None:
+    m = start(display, media["480"], tmp_path, profiles["suc"], paused=True, env=model_env)
+    try:
+        first = m.wait_event("job-start", timeout=20)
+        m.ipc.send(["seek", 5, "absolute", "exact"])
+        ev = m.wait_event("overlay", timeout=25)
+        assert ev["gen"] > first["gen"], "the result of the job running during the seek was shown"
+        assert abs(ev["time_pos"] - 5) < 0.3
+        m.wait_event("dropped", where=lambda e: e["gen"] == first["gen"])
+        assert all(e["gen"] != first["gen"] for e in m.events("overlay"))
+    finally:
+        m.close()
+
+
+def test_killed_worker_restarts_at_next_pause(display: str, media: dict[str, Path], tmp_path: Path,
+                                              profiles: dict[str, str], model_env: dict[str, str]) -> None:
+    m = start(display, media["480"], tmp_path, profiles["suc"], paused=True, env=model_env)
+    try:
+        job = m.wait_event("job-start", timeout=20)
+        os.kill(job["pid"], signal.SIGKILL)
+        m.ipc.set("pause", False)
+        t0 = m.wait_property("time-pos", lambda t: t is not None)
+        m.wait_property("time-pos", lambda t: t is not None and t > t0 + 0.6, timeout=10)
+        deadline = time.monotonic() + 10
+        while "worker stopped" not in m.log_text() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert "worker stopped" in m.log_text(), "no OSD warning after the worker died"
+        mark = len(m.seen)
+        m.ipc.set("pause", True)
+        ev = m.wait_event("overlay", timeout=25, since=mark)
+        assert ev["pid"] != job["pid"]
+    finally:
+        m.close()
+
+
+def test_odd_file_name(display: str, media: dict[str, Path], tmp_path: Path, profiles: dict[str, str]) -> None:
+    m = start(display, media["odd"], tmp_path, profiles["cas"], paused=True)
+    try:
+        m.wait_event("shaders", where=lambda e: len(e["shaders"]) == 1)
+        m.wait_event("overlay", timeout=25)
+        assert m.ipc.get("filename") == ODD_NAME
+    finally:
+        m.close()
