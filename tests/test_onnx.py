@@ -337,6 +337,7 @@ def test_error_providers(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_choose_providers(monkeypatch: pytest.MonkeyPatch) -> None:
     every = [ort_session.TRT, ort_session.CUDA, ort_session.CPU]
     monkeypatch.setattr(ort_session, "available_providers", lambda: every)
+    monkeypatch.setattr(ort_session, "tensorrt_loadable", lambda: True)
     assert ort_session.choose_providers("auto") == every
     assert ort_session.choose_providers("cuda") == [ort_session.CUDA, ort_session.CPU]
     assert ort_session.choose_providers("cpu") == [ort_session.CPU]
@@ -476,3 +477,36 @@ def test_apply_tiled_equals_whole_for_local_filter() -> None:
     whole = apply_tiled(image, plan_tiles(37, 53), 2, blur2x)
     tiled = apply_tiled(image, plan_tiles(37, 53, (9, 11), (2, 2)), 2, blur2x)
     assert np.abs(whole - tiled).max() <= 1e-6
+
+
+# --- (8) sessions stay warm, TensorRT only when it loads ---------------------------------------------
+
+def test_sessions_are_reused_across_graphs_and_evicted(monkeypatch: pytest.MonkeyPatch) -> None:
+    model = _real_model()
+    monkeypatch.setattr(onnx_filter, "_RUNNERS", type(onnx_filter._RUNNERS)())
+    builds: list[object] = []
+    real_build = onnx_filter._build_direct_runner
+
+    def counting_build(*args: object, **kwargs: object) -> onnx_filter.DirectRunner:
+        builds.append(args)
+        return real_build(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(onnx_filter, "_build_direct_runner", counting_build)
+    image = _image(24, 32)
+    first = _stack(kz_onnx(_rgbs(image), str(model), provider="cpu"))
+    second = _stack(kz_onnx(_rgbs(image[:, :16, :20]), str(model), provider="cpu"))  # another size, same sessions
+    assert len(builds) == 1
+    assert first.shape == (3, 48, 64) and second.shape == (3, 32, 40)
+    for streams in (2, 3, 4, 5):  # four more settings: the first entry is evicted
+        kz_onnx(_rgbs(image), str(model), provider="cpu", streams=streams)
+    kz_onnx(_rgbs(image), str(model), provider="cpu")
+    assert len(builds) == 6 and len(onnx_filter._RUNNERS) == onnx_filter._RUNNERS_KEPT
+
+
+def test_auto_skips_tensorrt_when_its_library_does_not_load(monkeypatch: pytest.MonkeyPatch) -> None:
+    have = [ort_session.TRT, ort_session.CUDA, ort_session.CPU]
+    monkeypatch.setattr(ort_session, "available_providers", lambda: have)
+    monkeypatch.setattr(ort_session, "tensorrt_loadable", lambda: False)
+    assert ort_session.choose_providers("auto") == [ort_session.CUDA, ort_session.CPU]
+    monkeypatch.setattr(ort_session, "tensorrt_loadable", lambda: True)
+    assert ort_session.choose_providers("auto")[0] == ort_session.TRT

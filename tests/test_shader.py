@@ -21,6 +21,8 @@ from kizunasr_vs.runtime import shader_source as ss
 from kizunasr_vs.runtime.placebo import shader
 from tests.vsarrays import clip_from_planes, planes_of
 
+core = vs.core
+
 TOL = 2e-3
 H, W = 12, 16
 
@@ -390,3 +392,23 @@ def test_texture_blocks_and_compute_passes() -> None:
     (p,) = ss.parse_passes(text)
     assert (p.binds, p.compute) == (("HOOKED", "LUT"), (8, 8))
     assert ss.infer_output_size(text, 16, 12) == (32, 12)
+
+
+def test_instances_interleave_frames_in_order() -> None:
+    values = np.arange(7, dtype=np.uint8) * 30  # a different grey per frame
+    blank = core.std.BlankClip(format=vs.RGB24, width=8, height=6, length=7)
+
+    def fill(n: int, f: vs.VideoFrame) -> vs.VideoFrame:
+        out = f.copy()
+        for p in range(3):
+            np.asarray(out[p]).fill(values[n])
+        return out
+
+    clip = core.std.SetFrameProps(core.std.ModifyFrame(blank, blank, fill), _Matrix=0, _Range=1)
+    out = shader(clip, [INVERT, DOUBLE], instances=3)
+    assert (out.num_frames, out.width, out.height) == (7, 16, 12)
+    for n in range(7):
+        got = np.asarray(out.get_frame(n)[0]).astype(int)
+        assert np.abs(got - (255 - int(values[n]))).max() <= 1, f"frame {n}"
+    with pytest.raises(vs.Error, match="instances"):
+        shader(clip, INVERT, instances=0)

@@ -1,4 +1,4 @@
-"""The `kizunasr` command line: doctor, upscale, encode, models, bench."""
+"""The `kizunasr` command line: one module per sub-command, wired in main.py."""
 
 from kizunasr_vs.cli.main import main
 

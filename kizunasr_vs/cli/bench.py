@@ -39,6 +39,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--shader", help="shader to time (default: a pass-through 2x hook)")
     p.add_argument("--provider", default="auto", help="auto, cpu, cuda, tensorrt, or torch (PyTorch backend)")
     p.add_argument("--streams", type=int, action="append", help="onnx sessions in flight (repeatable)")
+    p.add_argument("--instances", type=int, action="append", help="vs-placebo instances for the shader (repeatable)")
     p.add_argument("--skip", choices=["onnx", "shader"], action="append", default=[], help="skip a part")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.set_defaults(run=run)
@@ -120,15 +121,16 @@ def bench_onnx(model: Path, provider: str, width: int, height: int, frames: int,
             "ratio": filter_fps / raw_fps}
 
 
-def bench_shader(shader: str | None, width: int, height: int, frames: int) -> dict[str, object]:
+def bench_shader(shader: str | None, width: int, height: int, frames: int, instances: int = 1) -> dict[str, object]:
     import kizunasr_vs
 
     text = shader_path(shader).read_text() if shader else PASSTHROUGH_2X
     src = _noise_clip(width, height, frames + 1, vs.YUV444P16)
-    ours = kizunasr_vs.shader(src, text)
+    ours = kizunasr_vs.shader(src, text, instances=instances)
     direct = vs.core.placebo.Shader(src, shader_s=text.encode(), width=ours.width, height=ours.height, matrix=1)
     ours_fps, direct_fps = time_clip(ours), time_clip(direct)
-    return {"what": f"shader {Path(shader).name if shader else 'pass-through 2x'}", "size": f"{width}x{height}",
+    name = Path(shader).name if shader else "pass-through 2x"
+    return {"what": f"shader {name} instances={instances}", "size": f"{width}x{height}",
             "provider": "vs-placebo", "filter_fps": ours_fps, "baseline": "placebo.Shader direct",
             "baseline_fps": direct_fps, "ratio": ours_fps / direct_fps}
 
@@ -146,7 +148,8 @@ def run(args: argparse.Namespace) -> int:
                 for streams in args.streams or [None]:
                     results.append(bench_onnx(model, args.provider, width, height, args.frames, streams))
         if "shader" not in args.skip:
-            results.append(bench_shader(args.shader, width, height, args.frames))
+            for instances in args.instances or [1]:
+                results.append(bench_shader(args.shader, width, height, args.frames, instances))
     if args.json:
         print(json.dumps({"results": results, "vs_threads": vs.core.num_threads}, indent=2))
         return 0

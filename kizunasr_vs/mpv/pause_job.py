@@ -1,9 +1,9 @@
 """The AI still: frame grab -> the profile's ``pause`` chain -> a BGRA image fitted to the video rect.
 
 ``render_still`` is the pure part (RGB numpy in, BGRA bytes out), testable without mpv.
-``grab_frame`` and ``write_bgra`` are the mpv-facing ends; ``Timings`` splits the latency into
-grab (screenshot + decode), inference (chain + fit), transfer (file write) and display
-(``overlay-add`` round trip).
+``load_rgb`` (the grabbed screenshot) and ``write_bgra`` (the overlay file) are the mpv-facing
+ends; ``Timings`` splits the latency into grab (screenshot + decode), inference (chain + fit),
+transfer (file write) and display (``overlay-add`` round trip).
 """
 
 from __future__ import annotations

@@ -76,7 +76,7 @@ class StillGraph:
         self.count = 0
         blank = vs.core.std.BlankClip(format=vs.RGB24, width=width, height=height, length=_FRAMES)
         src = vs.core.std.ModifyFrame(blank, blank, self._fill)
-        src = vs.core.std.SetFrameProps(src, _Matrix=0, _Transfer=1, _Primaries=1, _Range=0)
+        src = vs.core.std.SetFrameProps(src, _Matrix=0, _Transfer=1, _Primaries=1, _Range=1)  # full-range RGB
         out = build_pipeline(steps, provider).apply(src)
         self.out = out.resize.Spline36(rect.w, rect.h, format=vs.RGB24, dither_type="none")
 

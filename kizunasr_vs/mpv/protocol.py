@@ -11,11 +11,14 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import logging
 import queue
 import socket
 import threading
 from dataclasses import dataclass, field
 from typing import Any
+
+log = logging.getLogger("kizunasr.mpv")
 
 Event = dict[str, Any]
 
@@ -46,6 +49,15 @@ class MpvIpc:
         self._reader = threading.Thread(target=self._read_loop, name="mpv-ipc-reader", daemon=True)
         self._reader.start()
 
+    def _dispatch_line(self, line: bytes) -> None:
+        """One JSON message; a line that does not parse (e.g. invalid UTF-8 in a file name) is logged and skipped."""
+        try:
+            message = json.loads(line.decode("utf-8", errors="surrogateescape"))
+        except ValueError:
+            log.warning("mpv IPC: skipping a line that is not JSON: %r", line[:200])
+            return
+        self._dispatch(message)
+
     def _read_loop(self) -> None:
         buf = b""
         try:
@@ -57,8 +69,8 @@ class MpvIpc:
                 *lines, buf = buf.split(b"\n")
                 for line in lines:
                     if line.strip():
-                        self._dispatch(json.loads(line))
-        except (OSError, ValueError):
+                        self._dispatch_line(line)
+        except OSError:
             pass
         finally:
             self.closed.set()

@@ -324,11 +324,13 @@ class Worker:
         self.emit("job-start", gen=gen, chain=label)
         t = Timings()
         shot = self.tmp / f"grab_{gen}.png"
-        self.grab(shot)
-        pos = self.ipc.get("time-pos")
-        self.check(gen)
-        rgb = load_rgb(shot)
-        shot.unlink(missing_ok=True)
+        try:
+            self.grab(shot)
+            pos = self.ipc.get("time-pos")
+            self.check(gen)
+            rgb = load_rgb(shot)
+        finally:
+            shot.unlink(missing_ok=True)
         t.lap("grab")
         self.check(gen)
         data = render_still(rgb, steps, rect, self.provider)
@@ -355,13 +357,13 @@ class Worker:
 
     def run(self) -> int:
         """Serve until mpv goes away."""
-        self.load_profile()
-        for oid, name in OBSERVED.items():
-            self.ipc.observe(oid, name)
-        self.emit("hello", profile=self.profile_name, ai=self.ai)
         jobs = threading.Thread(target=self.job_loop, name="kizunasr-pause-job", daemon=True)
-        jobs.start()
         try:
+            self.load_profile()
+            for oid, name in OBSERVED.items():
+                self.ipc.observe(oid, name)
+            self.emit("hello", profile=self.profile_name, ai=self.ai)
+            jobs.start()
             while not self.stop:
                 ev = self.ipc.events.get()
                 if ev is None:
@@ -371,7 +373,8 @@ class Worker:
             self.stop = True
             with self.cv:
                 self.cv.notify_all()
-            jobs.join(timeout=5)
+            if jobs.is_alive():
+                jobs.join(timeout=30)
             shutil.rmtree(self.tmp, ignore_errors=True)
         return 0
 

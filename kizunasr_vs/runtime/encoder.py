@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
+from typing import IO
 
 import vapoursynth as vs
 
@@ -125,35 +126,34 @@ def encode(clip: vs.VideoNode, output: Path, settings: EncodeSettings,
     os.close(fd)
     temp = Path(temp_name)
     cmd = ffmpeg_command(settings, temp, muxer)
-    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
-    assert proc.stdin is not None and proc.stderr is not None
-    try:
-        with _sigterm_as_interrupt():
-            try:
-                video.output(proc.stdin, y4m=True, progress_update=progress)
-            except (BrokenPipeError, OSError) as exc:
+    # ffmpeg's messages go to a file, not a pipe nobody reads while frames are written (no deadlock).
+    with tempfile.TemporaryFile() as log:
+        proc: subprocess.Popen[bytes] | None = None
+        try:
+            proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=log)
+            assert proc.stdin is not None
+            with _sigterm_as_interrupt():
+                try:
+                    video.output(proc.stdin, y4m=True, progress_update=progress)
+                except (BrokenPipeError, OSError) as exc:
+                    proc.kill()
+                    proc.wait()
+                    raise EncodeError(f"ffmpeg stopped early: {_tail(log)}") from exc
+                proc.stdin.close()
+                if proc.wait() != 0:
+                    raise EncodeError(f"ffmpeg failed (exit {proc.returncode}): {_tail(log)}")
+            os.replace(temp, output)
+            return output
+        except BaseException:
+            if proc is not None:
                 proc.kill()
-                raise EncodeError(f"ffmpeg stopped early: {_tail(proc)}") from exc
-            proc.stdin.close()
-            if proc.wait() != 0:
-                raise EncodeError(f"ffmpeg failed (exit {proc.returncode}): {_tail(proc)}")
-        os.replace(temp, output)
-        return output
-    except BaseException:
-        proc.kill()
-        proc.wait()
-        temp.unlink(missing_ok=True)
-        raise
-    finally:
-        proc.stderr.close()
+                proc.wait()
+            temp.unlink(missing_ok=True)
+            raise
 
 
-def _tail(proc: subprocess.Popen[bytes]) -> str:
-    """The last lines ffmpeg wrote to stderr."""
-    assert proc.stderr is not None
-    try:
-        proc.wait(timeout=10)
-        text = proc.stderr.read().decode(errors="replace").strip()
-    except (subprocess.TimeoutExpired, ValueError, OSError):
-        text = ""
+def _tail(log: IO[bytes]) -> str:
+    """The last lines ffmpeg wrote to its log."""
+    log.seek(0)
+    text = log.read().decode(errors="replace").strip()
     return " | ".join(text.splitlines()[-5:]) or "(no message)"

@@ -215,13 +215,12 @@ def _cached_direct_runner(
 ) -> DirectRunner:
     """Reuse sessions for the same model and settings (the mpv worker builds a graph per paused frame:
     the model stays warm instead of being reloaded each time). The per-plane graph accepts any size."""
-    key = (loaded.sha256, provider, fp16, streams)
-    with _RUNNERS_LOCK:
+    key = (loaded.sha256, tuple(choose_providers(provider)), fp16, streams)
+    with _RUNNERS_LOCK:  # held while building: two threads never create the same sessions twice
         if key in _RUNNERS:
             _RUNNERS.move_to_end(key)
             return _RUNNERS[key]
-    runner = _build_direct_runner(loaded, info, provider, fp16, streams)
-    with _RUNNERS_LOCK:
+        runner = _build_direct_runner(loaded, info, provider, fp16, streams)
         _RUNNERS[key] = runner
         while len(_RUNNERS) > _RUNNERS_KEPT:
             _RUNNERS.popitem(last=False)
@@ -247,15 +246,15 @@ def _build_direct_runner(
     specs = provider_options(providers, loaded.sha256, use_fp16)
     threads = max(1, _cpu_count() // count)
     sessions = [create_session(data, loaded.name, specs, threads) for _ in range(count)]
-    shape = (PROBE_SIZE, PROBE_SIZE)
+    ph, pw = info.height or PROBE_SIZE, info.width or PROBE_SIZE
     try:
-        out_h, out_w = plane_scale(sessions[0], info.input_name, info.output_name, info.channels, io_dtype, shape)
+        out_h, out_w = plane_scale(sessions[0], info.input_name, info.output_name, info.channels, io_dtype, (ph, pw))
     except Exception as e:  # noqa: BLE001 - onnxruntime raises its own exception types
-        raise vs.Error(f"{WHO}: {loaded.name}: the model failed on a {PROBE_SIZE}x{PROBE_SIZE} probe: {e}") from e
-    if out_h != out_w or out_h % PROBE_SIZE or out_h < PROBE_SIZE:
+        raise vs.Error(f"{WHO}: {loaded.name}: the model failed on a {pw}x{ph} probe: {e}") from e
+    if out_h % ph or out_w % pw or out_h // ph != out_w // pw or out_h < ph:
         raise vs.Error(f"{WHO}: {loaded.name}: the scale must be one integer >= 1 for both axes; a "
-                       f"{PROBE_SIZE}x{PROBE_SIZE} input gave {out_w}x{out_h}")
-    return DirectRunner(info, out_h // PROBE_SIZE, SessionPool(sessions), io_dtype)
+                       f"{pw}x{ph} input gave {out_w}x{out_h}")
+    return DirectRunner(info, out_h // ph, SessionPool(sessions), io_dtype)
 
 
 def _stream_count(streams: int | None, gpu: bool) -> int:

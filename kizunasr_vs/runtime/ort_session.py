@@ -9,6 +9,7 @@ sha256 and precision, so a stale engine is never reused.
 from __future__ import annotations
 
 import ctypes
+import functools
 import hashlib
 import logging
 import os
@@ -51,6 +52,19 @@ def available_providers() -> list[str]:
     return list(ort.get_available_providers())
 
 
+@functools.cache
+def tensorrt_loadable() -> bool:
+    """True when TensorRT's runtime library loads. onnxruntime-gpu lists the TensorRT provider whether or
+    not TensorRT is installed, and a session asking for it then falls back, so "auto" checks first."""
+    for name in ("libnvinfer.so.10", "libnvinfer.so.8", "libnvinfer.so"):
+        try:
+            ctypes.CDLL(name)
+        except OSError:
+            continue
+        return True
+    return False
+
+
 def choose_providers(provider: str) -> list[str]:
     """Providers to use, best first, CPU always last as a fallback.
 
@@ -60,7 +74,8 @@ def choose_providers(provider: str) -> list[str]:
     have = available_providers()
     wanted = provider.lower()
     if wanted == "auto":
-        first = next((p for p in _GPU_PROVIDERS if p in have), CPU)
+        usable = [p for p in _GPU_PROVIDERS if p in have and (p != TRT or tensorrt_loadable())]
+        first = usable[0] if usable else CPU
     elif wanted in _NAMES:
         first = _NAMES[wanted]
         if first not in have:

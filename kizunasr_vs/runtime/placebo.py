@@ -74,6 +74,9 @@ class _Render:
     range: int  # `_Range` prop (zimg numbering)
 
 
+MAX_INSTANCES = 4  # interleaved vs-placebo instances; 8 crashed vs-placebo 2.0.4 on an H100
+
+
 def shader(
     clip: vs.VideoNode,
     shaders: ShaderArg | Sequence[ShaderArg],
@@ -82,6 +85,7 @@ def shader(
     params: Mapping[str, float | int] | None = None,
     *,
     output_format: int | None = None,
+    instances: int = 1,
 ) -> vs.VideoNode:
     """Run mpv user shaders (paths or source text) on ``clip``, one vs-placebo render each.
 
@@ -89,6 +93,10 @@ def shader(
     ``height`` override it for the last shader); ``params`` override ``//!PARAM`` defaults in
     every shader that declares them. The result is converted back to the input's format (or
     ``output_format``) and keeps the input's frame props.
+
+    ``instances`` > 1 splits the clip into that many interleaved branches, each with its own
+    vs-placebo renderers, so several frames are uploaded, rendered and downloaded at once (one
+    vs-placebo instance works on one frame at a time). The output is the same.
     """
     fmt = check_format(clip, "shader")
     if not hasattr(vs.core, "placebo"):
@@ -99,15 +107,33 @@ def shader(
     yuv, vs_matrix = to_yuv444p16(clip, info)
     render = _Render(_pl_matrix(vs_matrix, fmt), _PL_TRC.get(info.transfer, _PL_BT1886),
                      RANGE_FULL if fmt.color_family == vs.RGB else info.range)
-    out = vs.core.std.SetFrameProps(yuv, _Range=render.range)
+    if not isinstance(instances, int) or not 1 <= instances <= MAX_INSTANCES:
+        raise vs.Error(f"shader: instances must be an int from 1 to {MAX_INSTANCES}, got {instances!r} "
+                       "(vs-placebo crashed with 8 instances on an NVIDIA GPU)")
+    yuv = vs.core.std.SetFrameProps(yuv, _Range=render.range)
+    sizes = []
+    w, h = yuv.width, yuv.height
     for i, src in enumerate(sources):
         last = i == len(sources) - 1
-        out_w, out_h = _target_size(src, out.width, out.height, (width, height) if last else (None, None), last)
-        _validate(src, render, out_w / out.width, out_h / out.height)
-        out = vs.core.placebo.Shader(out, shader_s=src.text, width=out_w, height=out_h,
-                                     matrix=render.matrix, trc=render.trc)
+        out_w, out_h = _target_size(src, w, h, (width, height) if last else (None, None), last)
+        _validate(src, render, out_w / w, out_h / h)
+        sizes.append((out_w, out_h))
+        w, h = out_w, out_h
+    branches = min(instances, yuv.num_frames)
+    parts = [_render_chain(yuv.std.SelectEvery(branches, i) if branches > 1 else yuv, sources, sizes, render)
+             for i in range(branches)]
+    out = vs.core.std.Interleave(parts) if branches > 1 else parts[0]
     out = restore_format(out, fmt, info, output_format)
     return _restore_props(out, clip, info)
+
+
+def _render_chain(clip: vs.VideoNode, sources: Sequence[ShaderSource], sizes: Sequence[tuple[int, int]],
+                  render: _Render) -> vs.VideoNode:
+    """One vs-placebo render per shader, each at its worked-out size."""
+    for src, (out_w, out_h) in zip(sources, sizes, strict=True):
+        clip = vs.core.placebo.Shader(clip, shader_s=src.text, width=out_w, height=out_h,
+                                      matrix=render.matrix, trc=render.trc)
+    return clip
 
 
 def _check_size_args(width: int | None, height: int | None) -> None:

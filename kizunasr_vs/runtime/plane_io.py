@@ -70,6 +70,9 @@ def bound_planes(session: ort.InferenceSession, input_name: str, output_name: st
     """An IO binding from ``src``'s planes to ``dst``'s planes; copies only where a plane has padded rows."""
     binding = session.io_binding()
     keep: list[np.ndarray] = []
+    for frame in (src, dst):
+        if np.asarray(frame[0]).dtype != dtype:
+            raise TypeError(f"frame samples are {np.asarray(frame[0]).dtype}, the model's I/O is {np.dtype(dtype)}")
     for c in range(src.format.num_planes):
         plane = np.asarray(src[c])
         if not _contiguous(plane):

@@ -51,7 +51,7 @@ from kizunasr_vs.runtime.glsl_compiler.emit import Emitter, Hook, Precision
 from kizunasr_vs.runtime.glsl_compiler.errors import CompileError
 from kizunasr_vs.runtime.glsl_compiler.graph import ModelLike, normalise
 
-COMPILER_VERSION = "1"
+COMPILER_VERSION = "2"
 
 __all__ = ["COMPILER_VERSION", "CompileError", "Hook", "Precision", "compile_onnx_to_glsl", "export_glsl"]
 
