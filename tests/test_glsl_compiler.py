@@ -311,6 +311,8 @@ def test_compiles_all_animejanai_compact_models() -> None:
         assert all(p.count("//!BIND") <= 16 for p in passes), name
         assert all("//!COMPONENTS 4" in p and "//!SAVE" in p for p in passes[:-1]), name
         assert "//!WIDTH HOOKED.w 2 *" in passes[-1] and "//!SAVE" not in passes[-1], name
+        # compute passes: fragment work runs on only a few SMs of some GPUs (NVIDIA H100)
+        assert all("//!COMPUTE" in p and "imageStore(out_image, P" in p for p in passes), name
         assert "HOOKED_tex" not in glsl and "texture(" not in glsl, name
 
 

@@ -31,6 +31,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="performance, balanced, quality, auto (default), auto:<preference>, or a .json file")
     p.add_argument("--target", help="final size WxH (resized with Spline36 after the chain)")
     add_common_options(p)
+    from kizunasr_vs.cli.batch import add_cluster_options
+
+    add_cluster_options(p)
     p.set_defaults(run=run)
 
 
@@ -94,6 +97,11 @@ def settings_for(args: argparse.Namespace, source: Path | None, clip: vs.VideoNo
 
 def run(args: argparse.Namespace) -> int:
     from kizunasr_vs.profiles.upscale import resolve_profile, upscale
+
+    if getattr(args, "cluster", None):
+        from kizunasr_vs.cli.batch import run_cluster_encode
+
+        return run_cluster_encode(args)
 
     try:
         check_output_path(args.output)

@@ -1,0 +1,121 @@
+"""`kizunasr batch INPUT... --out-dir DIR`: encode several files, on one machine or over a Ray cluster.
+
+Also holds the `--cluster` path of `kizunasr encode`. A failed input does not stop the others;
+the exit status is non-zero when any failed, after a summary naming each failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import vapoursynth as vs
+from tqdm import tqdm
+
+from kizunasr_vs.cli.encode import add_common_options, encode_with_progress, parse_size, settings_for, trim
+from kizunasr_vs.runtime.encoder import EncodeError, check_output_path
+from kizunasr_vs.runtime.source import open_video
+
+
+def add_cluster_options(p: argparse.ArgumentParser) -> None:
+    """`--cluster` and `--chunk-frames`, shared by `encode` and `batch`."""
+    p.add_argument("--cluster", metavar="ADDR",
+                   help="encode in chunks over Ray: auto, ray://host:port, or local[:N] (a local instance "
+                        "with N workers on 127.0.0.1, stopped at the end)")
+    p.add_argument("--chunk-frames", type=int, metavar="N",
+                   help="frames per chunk with --cluster (default: about 10 seconds)")
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("batch", help="encode several video files with a profile, optionally over a Ray cluster",
+                       description=__doc__)
+    p.add_argument("inputs", type=Path, nargs="+", metavar="INPUT", help="video files")
+    p.add_argument("--out-dir", type=Path, required=True, help="folder for the outputs (INPUT's name, .mkv)")
+    p.add_argument("--profile", default="auto",
+                   help="performance, balanced, quality, auto (default), auto:<preference>, or a .json file")
+    p.add_argument("--target", help="final size WxH (resized with Spline36 after the chain)")
+    add_common_options(p)
+    add_cluster_options(p)
+    p.set_defaults(run=run)
+
+
+def cluster_encode(args: argparse.Namespace, input_path: Path, output: Path) -> None:
+    """One input over the connected cluster with a progress bar; raises ClusterError/ValueError/vs.Error."""
+    from kizunasr_vs.cluster import ClusterJob, run_job
+
+    source = open_video(input_path)
+    trimmed, first = trim(source, args.start, args.end)
+    job = ClusterJob(input_path, output, args.profile, parse_size(args.target) if args.target else None,
+                     args.provider, args.codec, args.crf, first, first + trimmed.num_frames, args.chunk_frames)
+    with tqdm(total=trimmed.num_frames, unit="frame", desc=input_path.name, dynamic_ncols=True) as bar:
+
+        def progress(done: int, total: int) -> None:
+            bar.update(done - bar.n)
+
+        result = run_job(job, progress, source=source)
+    print(f"{input_path.name}: {result.chunks} chunks, {result.encoded} encoded, {result.reused} reused; "
+          f"wrote {output} ({result.frames} frames in {result.seconds:.1f} s)", file=sys.stderr)
+
+
+def single_encode(args: argparse.Namespace, input_path: Path, output: Path) -> None:
+    """One input in this process (the `encode` path); raises on failure."""
+    from kizunasr_vs.profiles.upscale import upscale
+
+    check_output_path(output)
+    source, first = trim(open_video(input_path), args.start, args.end)
+    clip = upscale(source, args.profile, parse_size(args.target) if args.target else None, provider=args.provider)
+    if encode_with_progress(clip, output, settings_for(args, input_path, clip, first), input_path.name) != 0:
+        raise EncodeError("encoding failed (see above)")
+
+
+def run_cluster_encode(args: argparse.Namespace) -> int:
+    """`kizunasr encode ... --cluster ADDR`."""
+    from kizunasr_vs.cluster import ClusterError, connect, parse_address
+
+    try:
+        with connect(parse_address(args.cluster)):
+            cluster_encode(args, args.input, args.output)
+    except (ClusterError, vs.Error, ValueError, EncodeError) as exc:
+        print(f"kizunasr encode: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    if not args.out_dir.is_dir():
+        print(f"kizunasr batch: output folder '{args.out_dir}' does not exist", file=sys.stderr)
+        return 2
+    failures: list[str] = []
+
+    def encode_all() -> None:
+        for input_path in args.inputs:
+            output = args.out_dir / f"{input_path.stem}.mkv"
+            try:
+                if args.cluster:
+                    cluster_encode(args, input_path, output)
+                else:
+                    single_encode(args, input_path, output)
+            except (ClusterError, vs.Error, ValueError, EncodeError) as exc:
+                message = str(exc) if str(input_path) in str(exc) else f"{input_path}: {exc}"
+                print(f"kizunasr batch: {message}", file=sys.stderr)
+                failures.append(message)
+
+    from kizunasr_vs.cluster import ClusterError
+
+    if args.cluster:
+        from kizunasr_vs.cluster import connect, parse_address
+
+        try:
+            with connect(parse_address(args.cluster)):
+                encode_all()
+        except ClusterError as exc:
+            print(f"kizunasr batch: {exc}", file=sys.stderr)
+            return 2
+    else:
+        encode_all()
+    done = len(args.inputs) - len(failures)
+    print(f"kizunasr batch: {done} of {len(args.inputs)} inputs encoded", file=sys.stderr)
+    for message in failures:
+        print(f"  FAILED {message}", file=sys.stderr)
+    return 1 if failures else 0

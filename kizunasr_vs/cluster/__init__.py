@@ -1,0 +1,10 @@
+"""Distributed encoding over a Ray cluster: chunked, resumable, joined losslessly by stream copy.
+
+Layering: may import core, runtime, models and profiles; never cli. Ray is imported lazily
+(the optional ``cluster`` extra), so importing this package does not need it.
+"""
+
+from kizunasr_vs.cluster.address import ClusterAddress, ClusterError, connect, parse_address
+from kizunasr_vs.cluster.job import ClusterJob, JobResult, run_job
+
+__all__ = ["ClusterAddress", "ClusterError", "ClusterJob", "JobResult", "connect", "parse_address", "run_job"]

@@ -1,0 +1,54 @@
+"""Join finished segments (concat demuxer, stream copy) and mux the source's other streams, atomically."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+
+from kizunasr_vs.runtime.encoder import EncodeError, check_output_path
+
+
+def _concat_list(segments: list[Path], directory: Path) -> Path:
+    listing = directory / "concat.txt"
+    lines = ["ffconcat version 1.0"]
+    for seg in segments:
+        quoted = str(seg.resolve()).replace("'", "'\\''")
+        lines.append(f"file '{quoted}'")
+    listing.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return listing
+
+
+def join_command(listing: Path, source: Path, start: float, duration: float, output: Path, muxer: str) -> list[str]:
+    """ffmpeg: video from the concat list, audio/subtitles/chapters/fonts from the source, all copied."""
+    cmd = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
+           "-f", "concat", "-safe", "0", "-i", str(listing)]
+    if start:
+        cmd += ["-ss", f"{start:.6f}"]
+    cmd += ["-t", f"{duration:.6f}", "-i", str(source),
+            "-map", "0:v:0", "-c:v", "copy", "-map", "1:a?", "-c:a", "copy", "-map_chapters", "1"]
+    if muxer == "matroska":
+        cmd += ["-map", "1:s?", "-c:s", "copy", "-map", "1:t?"]
+    return cmd + ["-f", muxer, str(output)]
+
+
+def join_segments(segments: list[Path], source: Path, output: Path, start: float, duration: float,
+                  work_dir: Path) -> Path:
+    """Write ``output`` from ``segments`` (in order) and the source's streams; it appears only when complete."""
+    muxer = check_output_path(output)
+    listing = _concat_list(segments, work_dir)
+    fd, temp_name = tempfile.mkstemp(dir=output.parent, prefix=f".{output.stem}.", suffix=".partial")
+    os.close(fd)
+    temp = Path(temp_name)
+    try:
+        proc = subprocess.run(join_command(listing, source, start, duration, temp, muxer),
+                              capture_output=True, text=True)
+        if proc.returncode != 0:
+            tail = " | ".join(proc.stderr.strip().splitlines()[-5:]) or "(no message)"
+            raise EncodeError(f"joining the segments failed (ffmpeg exit {proc.returncode}): {tail}")
+        os.replace(temp, output)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    return output

@@ -1,0 +1,174 @@
+"""One input encoded over the cluster: plan chunks, skip finished ones, dispatch, join, clean up."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import vapoursynth as vs
+
+from kizunasr_vs.cluster.address import ClusterError, import_ray, worker_slots
+from kizunasr_vs.cluster.assemble import join_segments
+from kizunasr_vs.cluster.plan import Chunk, chunk_size, finished_segments, plan_chunks, work_dir, work_key
+from kizunasr_vs.cluster.worker import ChunkFailed, ChunkSpec, actor_classes, segment_settings
+from kizunasr_vs.profiles.loader import Profile, ProfileError
+from kizunasr_vs.runtime.encoder import EncodeError, check_output_path
+from kizunasr_vs.runtime.source import open_video
+
+log = logging.getLogger(__name__)
+
+FAIL_ENV = "KIZUNASR_CLUSTER_FAIL_CHUNKS"  # test hook: comma-separated chunk indices that fail
+
+
+@dataclass
+class ClusterJob:
+    """One input to encode over the connected Ray cluster. Paths must be the same on every node."""
+
+    input: Path
+    output: Path
+    profile: str | Path | Profile = "auto"
+    target: tuple[int, int] | None = None
+    provider: str = "auto"
+    codec: str = "hevc"
+    crf: int = 18
+    first: int = 0  # first source frame to encode
+    last: int | None = None  # frame (exclusive) where encoding stops; None: the end
+    chunk_frames: int | None = None
+    fail_chunks: frozenset[int] = field(default_factory=frozenset)
+
+
+@dataclass
+class JobResult:
+    output: Path
+    chunks: int
+    encoded: int  # chunks encoded by this run
+    reused: int  # chunks found finished in the work directory (resume)
+    frames: int
+    seconds: float
+
+
+def _fail_chunks_from_env() -> frozenset[int]:
+    text = os.environ.get(FAIL_ENV, "")
+    return frozenset(int(x) for x in text.split(",") if x.strip().isdigit())
+
+
+def _prepare(job: ClusterJob, source: vs.VideoNode | None) -> tuple[ChunkSpec, list[Chunk], vs.VideoNode, float]:
+    """Validate the job in the driver (fails early, before any cluster time); the spec, chunks, clip and fps."""
+    from kizunasr_vs.profiles.upscale import resolve_profile, upscale
+
+    check_output_path(job.output)
+    clip = source if source is not None else open_video(job.input)
+    last = min(job.last if job.last is not None else clip.num_frames, clip.num_frames)
+    if not 0 <= job.first < last:
+        raise ValueError(f"empty range: start {job.first}, end {last} of {clip.num_frames} frames")
+    try:
+        profile = resolve_profile(job.profile)
+        chain = profile.for_height(clip.height).encode
+    except (ProfileError, ValueError) as exc:
+        raise vs.Error(f"upscale: {exc}") from exc
+    upscaled = upscale(clip, profile, job.target, job.provider)  # stage errors (missing model...) show here
+    fps = clip.fps.numerator / clip.fps.denominator if clip.fps.denominator else 24.0
+    settings = segment_settings(job.codec, job.crf)
+    key = work_key(job.input, {"name": profile.name, "chain": chain},
+                   {"target": job.target, "provider": job.provider, "video": settings.video_args(),
+                    "extra": settings.extra_args, "range": [job.first, last]})
+    spec = ChunkSpec(str(job.input.resolve()), profile, job.target, job.provider, settings,
+                     str(work_dir(job.output, key).resolve()), job.fail_chunks | _fail_chunks_from_env())
+    return spec, plan_chunks(job.first, last, chunk_size(fps, job.chunk_frames)), upscaled, fps
+
+
+def _error_text(exc: BaseException) -> str:
+    cause = getattr(exc, "cause", None)
+    return str(cause) if isinstance(cause, ChunkFailed) else str(exc).strip().splitlines()[-1]
+
+
+def _dispatch(spec: ChunkSpec, todo: list[Chunk], done_frames: int, total: int,
+              progress: Callable[[int, int], None] | None) -> None:
+    """Run ``todo`` on one actor per worker slot; raises ClusterError at the first failed chunk
+    (after the chunks already running have finished, so that their segments are kept for a rerun)."""
+    ray = import_ray()
+    chunk_actor, progress_actor = actor_classes()
+    slots, resources = worker_slots()
+    board = progress_actor.remote()
+    actors = [chunk_actor.options(**resources).remote() for _ in range(min(slots, len(todo)))]
+    pending = list(reversed(todo))
+    running: dict[Any, tuple[Any, Chunk]] = {}
+    finished: set[int] = set()
+    failure: tuple[Chunk, str] | None = None
+
+    def submit(actor: Any) -> None:
+        chunk = pending.pop()
+        running[actor.encode.remote(spec, chunk, board)] = (actor, chunk)
+
+    try:
+        for actor in actors:
+            if pending:
+                submit(actor)
+        while running:
+            ready, _ = ray.wait(list(running), num_returns=1, timeout=0.5)
+            for ref in ready:
+                actor, chunk = running.pop(ref)
+                try:
+                    ray.get(ref)
+                    finished.add(chunk.index)
+                except Exception as exc:  # noqa: BLE001 - RayTaskError, ActorDiedError...
+                    if failure is None:
+                        failure = (chunk, _error_text(exc))
+                if pending and failure is None:
+                    submit(actor)
+            if progress is not None:
+                partial = ray.get(board.snapshot.remote())
+                frames = sum(c.frames for c in todo if c.index in finished)
+                frames += sum(n for i, n in partial.items() if i not in finished)
+                progress(min(total, done_frames + frames), total)
+    finally:
+        for actor in actors:
+            ray.kill(actor)
+        ray.kill(board)
+    if failure is not None:
+        chunk, cause = failure
+        raise ClusterError(f"{spec.source}: chunk {chunk.index} ({chunk.describe()}) failed: {cause}")
+
+
+def run_job(job: ClusterJob, progress: Callable[[int, int], None] | None = None,
+            source: vs.VideoNode | None = None) -> JobResult:
+    """Encode one input over the connected cluster (see ``connect``); returns what was done.
+
+    ``source`` may be the input already opened with ``open_video`` (saves indexing it again).
+    Raises ClusterError naming the input (and the chunk's frame range when a chunk failed);
+    the output is then not written, and the finished segments stay for a rerun.
+    """
+    began = time.monotonic()
+    job = dataclasses.replace(job, input=Path(job.input), output=Path(job.output))
+    try:
+        spec, chunks, _, fps = _prepare(job, source)
+    except (vs.Error, ValueError, EncodeError, OSError) as exc:
+        raise ClusterError(f"{job.input}: {exc}") from exc
+    directory = Path(spec.work_dir)
+    directory.mkdir(exist_ok=True)
+    done = finished_segments(directory, chunks)
+    todo = [c for c in chunks if c.index not in done]
+    total = sum(c.frames for c in chunks)
+    done_frames = total - sum(c.frames for c in todo)
+    log.info("%s: %d chunks, %d to encode, %d already finished", job.input.name, len(chunks), len(todo), len(done))
+    if progress is not None:
+        progress(done_frames, total)
+    if todo:
+        _dispatch(spec, todo, done_frames, total, progress)
+    missing = [c for c in chunks if not (directory / c.segment_name).is_file()]
+    if missing:
+        raise ClusterError(f"{job.input}: segments missing after encoding: {missing[0].describe()}")
+    try:
+        join_segments([directory / c.segment_name for c in chunks], job.input, job.output,
+                      chunks[0].first / fps, total / fps, directory)
+    except (EncodeError, OSError) as exc:
+        raise ClusterError(f"{job.input}: {exc}") from exc
+    shutil.rmtree(directory, ignore_errors=True)
+    return JobResult(job.output, len(chunks), len(todo), len(done), total, time.monotonic() - began)

@@ -1,0 +1,170 @@
+"""Where the time of compiled-ONNX GLSL goes on a real GPU (vs-placebo), variant by variant.
+
+Usage: python scripts/glsl_gpu_profile.py [--size 1920x1080] [--frames 20] [--models DIR] [--only NAME ...]
+
+Each measurement runs in its own subprocess (one vs-placebo renderer, libplacebo errors on
+stderr): ms/frame over ``--frames`` frames after a warm-up frame (which pays shader compiles),
+minus the pass-through 2x shader's ms at the same size. Measurements:
+
+* ``passthrough``: 1 fragment pass 2x (the baseline).
+* ``alu-frag`` / ``alu-comp``: one 1x pass doing 4096 dependent FMAs per pixel, as a fragment
+  and as a ``//!COMPUTE`` pass. On GPUs whose graphics (fragment) work runs on only a few SMs
+  (NVIDIA H100: 2 graphics TPCs out of 66) the fragment one is many times slower.
+* ``chainN``: N trivial compute passes (per-pass fixed cost).
+* ``<model> frag|comp|tile <precision>``: the compiler's old fragment passes, compute passes with
+  texelFetch taps, and compute passes with shared-memory tiles (the default).
+
+It also prints the mean of each output plane of frame 0, so variants of one model can be
+checked against each other.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+PASSTHROUGH = """//!HOOK MAIN
+//!BIND HOOKED
+//!WIDTH HOOKED.w 2 *
+//!HEIGHT HOOKED.h 2 *
+//!DESC pass-through 2x
+vec4 hook() { return HOOKED_tex(HOOKED_pos); }
+"""
+
+_ALU_BODY = """    vec4 a = HOOKED_mul * texelFetch(HOOKED_raw, P, 0);
+    vec4 b = vec4(1.0001, 0.9999, 1.0002, 0.9998);
+    for (int i = 0; i < 1024; i++) { a = a * b + vec4(1e-7); b = b * a + vec4(-1e-7); }
+"""
+
+
+def alu_shader(compute: bool) -> str:
+    if compute:
+        return ("//!HOOK MAIN\n//!BIND HOOKED\n//!DESC alu compute\n//!COMPUTE 32 8\n"
+                "void hook() {\n    ivec2 P = ivec2(gl_GlobalInvocationID.xy);\n"
+                + _ALU_BODY + "    imageStore(out_image, P, a * 1e-9 + HOOKED_mul * texelFetch(HOOKED_raw, P, 0));\n}\n"
+                + PASSTHROUGH)
+    return ("//!HOOK MAIN\n//!BIND HOOKED\n//!DESC alu fragment\n"
+            "vec4 hook() {\n    ivec2 P = ivec2(HOOKED_pos * HOOKED_size);\n"
+            + _ALU_BODY + "    return a * 1e-9 + HOOKED_mul * texelFetch(HOOKED_raw, P, 0);\n}\n" + PASSTHROUGH)
+
+
+def chain_shader(n: int) -> str:
+    passes = []
+    for i in range(n):
+        src = "HOOKED" if i == 0 else f"c{i - 1}"
+        bind = "//!BIND HOOKED\n" if i == 0 else f"//!BIND HOOKED\n//!BIND {src}\n"
+        passes.append(f"//!HOOK MAIN\n{bind}//!SAVE c{i}\n//!COMPONENTS 4\n//!COMPUTE 32 8\n"
+                      f"void hook() {{ ivec2 P = ivec2(gl_GlobalInvocationID.xy);\n"
+                      f"  imageStore(out_image, P, texelFetch({src}_raw, P, 0) * 1.0001); }}\n")
+    passes.append(f"//!HOOK MAIN\n//!BIND HOOKED\n//!BIND c{n - 1}\n//!WIDTH HOOKED.w 2 *\n//!HEIGHT HOOKED.h 2 *\n"
+                  f"vec4 hook() {{ return c{n - 1}_tex(c{n - 1}_pos); }}\n")
+    return "\n".join(passes)
+
+
+def model_shader(model: Path, variant: str, precision: str) -> str:
+    from kizunasr_vs.runtime.glsl_compiler.emit import Emitter
+    from kizunasr_vs.runtime.glsl_compiler.graph import normalise
+
+    em = Emitter(normalise(model), "MAIN", precision,  # type: ignore[arg-type]
+                 compute=variant != "frag", tile=variant == "tile")
+    return em.render()
+
+
+def worker(shader_file: str, width: int, height: int, frames: int) -> None:
+    import numpy as np
+    import vapoursynth as vs
+
+    core = vs.core
+    text = Path(shader_file).read_text()
+    blank = core.std.BlankClip(format=vs.YUV444P16, width=width, height=height, length=1)
+    rng = np.random.default_rng(0)
+    noise = [(rng.random((height, width)) * 40000 + 8000).astype(np.uint16) for _ in range(3)]
+
+    def fill(n: int, f: vs.VideoFrame) -> vs.VideoFrame:
+        f = f.copy()
+        for p in range(3):
+            np.asarray(f[p])[:] = noise[p]
+        return f
+
+    src = core.std.ModifyFrame(blank, blank, fill)
+    src = core.std.SetFrameProps(src, _Range=0, _Matrix=1) * (frames + 1)
+    out = core.placebo.Shader(src, shader_s=text.encode(), width=width * 2, height=height * 2, matrix=1,
+                              log_level=2)
+    t0 = time.perf_counter()
+    f0 = out.get_frame(0)
+    first = time.perf_counter() - t0
+    means = [float(np.asarray(f0[p]).mean()) for p in range(3)]
+    start = time.perf_counter()
+    n = sum(1 for _ in out[1:].frames(close=True))
+    ms = (time.perf_counter() - start) * 1000 / n
+    print(json.dumps({"ms": ms, "first_s": first, "means": means}))
+
+
+def measure(text: str, width: int, height: int, frames: int) -> dict:
+    path = Path("/tmp") / f"kz_profile_{abs(hash(text))}.glsl"
+    path.write_text(text)
+    r = subprocess.run([sys.executable, __file__, "--worker", str(path), str(width), str(height), str(frames)],
+                       capture_output=True, text=True, timeout=600)
+    lines = [x for x in r.stdout.splitlines() if x.startswith("{")]
+    if r.returncode or not lines:
+        return {"error": (r.stderr or r.stdout)[-1500:]}
+    res = json.loads(lines[-1])
+    if r.stderr.strip():
+        res["stderr"] = r.stderr.strip()[-800:]
+    return res
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--worker":
+        worker(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]))
+        return
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--size", default="1920x1080")
+    ap.add_argument("--frames", type=int, default=20)
+    ap.add_argument("--models", type=Path, default=ROOT / ".devdata" / "models")
+    ap.add_argument("--only", action="append", help="substring of measurement names to run (repeatable)")
+    args = ap.parse_args()
+    w, h = (int(v) for v in args.size.split("x"))
+    suc = args.models / "2x_AnimeJaNai_HD_V3_SuperUltraCompact-fp32.onnx"
+    uc = args.models / "2x_AnimeJaNai_HD_V3_UltraCompact-fp32.onnx"
+    plan: list[tuple[str, object, int]] = [
+        ("passthrough", lambda: PASSTHROUGH, args.frames),
+        ("alu-frag", lambda: alu_shader(False), args.frames),
+        ("alu-comp", lambda: alu_shader(True), args.frames),
+        ("chain16", lambda: chain_shader(16), args.frames),
+        ("chain64", lambda: chain_shader(64), args.frames),
+        ("SUC frag fp32", lambda: model_shader(suc, "frag", "fp32"), max(4, args.frames // 2)),
+        ("SUC comp fp32", lambda: model_shader(suc, "comp", "fp32"), args.frames),
+        ("SUC tile fp32", lambda: model_shader(suc, "tile", "fp32"), args.frames),
+        ("SUC tile fp16", lambda: model_shader(suc, "tile", "fp16"), args.frames),
+        ("UC comp fp32", lambda: model_shader(uc, "comp", "fp32"), args.frames),
+        ("UC tile fp32", lambda: model_shader(uc, "tile", "fp32"), args.frames),
+    ]
+    base = None
+    for name, make, frames in plan:
+        if args.only and name != "passthrough" and not any(o in name for o in args.only):
+            continue
+        t = time.perf_counter()
+        r = measure(make(), w, h, frames)  # type: ignore[operator]
+        wall = time.perf_counter() - t
+        if "error" in r:
+            print(f"{name:<16} ERROR {r['error']}", flush=True)
+            continue
+        if base is None:
+            base = r["ms"]
+        means = " ".join(f"{m:8.1f}" for m in r["means"])
+        print(f"{name:<16} {r['ms']:9.2f} ms  {r['ms'] - base:+9.2f} ms vs pass-through  "
+              f"first frame {r['first_s']:6.2f} s  wall {wall:5.1f} s  means {means}", flush=True)
+        if "stderr" in r:
+            print("   stderr:", r["stderr"].replace("\n", "\n   "), flush=True)
+
+
+if __name__ == "__main__":
+    main()
