@@ -5,8 +5,8 @@ Plan
 Every tensor that a convolution reads (and the graph output) is *materialised*: written by
 ``//!COMPUTE`` passes (one thread per output pixel, ``imageStore``) into textures of 4 channels
 each (``//!SAVE``, ``//!COMPONENTS 4``), one pass per texture. Everything else is *inlined*:
-a convolution and the pointwise chain after it (activation, affine, residual add, clip ...) run in the pass that stores the end of that chain;
-nearest resize, depth-to-space and concat become index arithmetic on the textures they read.
+a convolution and the pointwise chain after it (activation, affine, residual add, clip ...) run
+in the pass that stores the end of that chain; nearest resize, depth-to-space and concat become index arithmetic on the textures they read.
 The last pass hooks MAIN (3-channel models) or LUMA (1-channel models), has the model's output
 size (``//!WIDTH HOOKED.w 2 *``) and replaces the hooked image.
 
