@@ -6,7 +6,8 @@ Every tensor that a convolution reads (and the graph output) is *materialised*: 
 ``//!COMPUTE`` passes (one thread per output pixel, ``imageStore``) into textures of 4 channels
 each (``//!SAVE``, ``//!COMPONENTS 4``), one pass per texture. Everything else is *inlined*:
 a convolution and the pointwise chain after it (activation, affine, residual add, clip ...) run
-in the pass that stores the end of that chain; nearest resize, depth-to-space and concat become index arithmetic on the textures they read.
+in the pass that stores the end of that chain; nearest resize, depth-to-space and concat become
+index arithmetic on the textures they read.
 The last pass hooks MAIN (3-channel models) or LUMA (1-channel models), has the model's output
 size (``//!WIDTH HOOKED.w 2 *``) and replaces the hooked image.
 
