@@ -10,8 +10,6 @@ import re
 import shutil
 import socket
 import subprocess
-import sys
-import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -19,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 import vapoursynth as vs
+
+from kizunasr_vs.runtime.placebo import captured_stderr
 
 REPO = Path(__file__).resolve().parents[1]
 GLSL = REPO / "glsl"
@@ -158,22 +158,7 @@ def load_rgb(path: Path) -> np.ndarray:
 # Rendering
 
 
-@contextlib.contextmanager
-def captured_fd2() -> Iterator[list[str]]:
-    """Capture fd 2 (libplacebo logs there, bypassing sys.stderr); the list gets the text at exit."""
-    out: list[str] = []
-    with tempfile.TemporaryFile() as tmp:
-        sys.stderr.flush()
-        saved = os.dup(2)
-        os.dup2(tmp.fileno(), 2)
-        try:
-            yield out
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-            tmp.seek(0)
-            out.append(tmp.read().decode("utf-8", errors="replace"))
+captured_fd2 = captured_stderr  # libplacebo logs to fd 2, bypassing sys.stderr
 
 
 _ERROR = re.compile(r"error|failed|unrecognized", re.IGNORECASE)

@@ -238,7 +238,7 @@ def _trial_render(text: str, render: _Render, size: tuple[int, int]) -> str | No
                                   length=1, color=[32768, 32768, 32768], keep=True)
     blank = vs.core.std.SetFrameProps(blank, _Range=render.range)
     raised: str | None = None
-    with _captured_stderr() as captured:
+    with captured_stderr() as captured:
         try:
             node = vs.core.placebo.Shader(blank, shader_s=text, width=size[0], height=size[1],
                                           matrix=render.matrix, trc=render.trc)
@@ -256,7 +256,7 @@ def _trial_render(text: str, render: _Render, size: tuple[int, int]) -> str | No
 
 
 @contextlib.contextmanager
-def _captured_stderr() -> Iterator[list[str]]:
+def captured_stderr() -> Iterator[list[str]]:
     """Redirect fd 2 (where libplacebo logs) into a temp file; the list gets its text at exit."""
     log: list[str] = []
     with _capture_lock, tempfile.TemporaryFile() as tmp:
