@@ -58,7 +58,7 @@ _PL_TRC = {8: 3, 13: 2}  # linear, sRGB
 _PL_BT1886 = 1  # mpv's choice for BT.709 / BT.601 / BT.2020 video
 VALIDATE_SIZE = 16
 
-_capture_lock = threading.Lock()
+_capture_lock = threading.RLock()  # re-entrant: a capture may nest inside another (tests)
 _validated: dict[str, str | None] = {}  # sha256 of the shader text -> None (ok) or the error
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _DUMP_LINE = re.compile(r"^\[\s*(\d+)\]\s?(.*)$")
