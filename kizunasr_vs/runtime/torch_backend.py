@@ -25,6 +25,8 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
+from kizunasr_vs.runtime.glsl_compiler.graph import text_attr
+
 SUPPORTED_OPS = {"Conv", "PRelu", "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Add", "Sub", "Mul", "Div", "Clip",
                  "DepthToSpace", "Resize", "Concat", "Identity", "Constant"}
 
@@ -55,7 +57,7 @@ def check_supported(model: onnx.ModelProto) -> None:
         if node.op_type not in SUPPORTED_OPS:
             raise TorchBackendError(f"node '{node.name}' (op {node.op_type}) is not supported by the torch backend")
         attrs = _attrs(node)
-        if node.op_type == "Resize" and attrs.get("mode", b"nearest") not in (b"nearest", "nearest"):
+        if node.op_type == "Resize" and text_attr(attrs, "mode", "nearest") != "nearest":
             raise TorchBackendError(f"node '{node.name}': only nearest Resize is supported")
 
 
@@ -75,7 +77,7 @@ def _plan(node: onnx.NodeProto, consts: dict[str, np.ndarray]) -> _Step:
     names = list(node.input)
     params: dict[str, Any] = {}
     if op == "Conv":
-        if attrs.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET"):
+        if text_attr(attrs, "auto_pad", "NOTSET") != "NOTSET":
             raise TorchBackendError(f"node '{node.name}': Conv auto_pad is not supported")
         params = {"pads": list(attrs.get("pads", [0, 0, 0, 0])), "stride": tuple(attrs.get("strides", [1, 1])),
                   "dilation": tuple(attrs.get("dilations", [1, 1])), "groups": int(attrs.get("group", 1))}
@@ -91,8 +93,7 @@ def _plan(node: onnx.NodeProto, consts: dict[str, np.ndarray]) -> _Step:
         params = {"min": None if low is None else float(low), "max": None if high is None else float(high)}
         names = names[:1]
     elif op == "DepthToSpace":
-        mode = attrs.get("mode", b"DCR")
-        params = {"block": int(attrs["blocksize"]), "mode": mode.decode() if isinstance(mode, bytes) else mode}
+        params = {"block": int(attrs["blocksize"]), "mode": text_attr(attrs, "mode", "DCR")}
     elif op == "Resize":
         scales = consts.get(names[2]) if len(names) > 2 and names[2] else None
         if scales is None or scales.size != 4:

@@ -32,6 +32,12 @@ PointwiseKind = Literal["relu", "prelu", "leaky", "clip", "affine"]
 BinaryKind = Literal["add", "sub", "mul"]
 
 
+def text_attr(attrs: dict[str, object], name: str, default: str) -> str:
+    """A string attribute of an ONNX node (onnx returns them as bytes)."""
+    value = attrs.get(name, default)
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
 @dataclass(eq=False)
 class Value:
     """A tensor in the graph: ``channels`` planes at ``scale`` times the input size."""
@@ -292,8 +298,7 @@ class _Builder:
         if any(int(d) != 1 for d in a.get("dilations", [1, 1])):  # type: ignore[attr-defined]
             raise self.err(node, f"unsupported dilations={a['dilations']} (only dilation 1)")
         k = kh // 2
-        auto_pad = a.get("auto_pad", b"NOTSET")
-        auto_pad = auto_pad.decode() if isinstance(auto_pad, bytes) else str(auto_pad)
+        auto_pad = text_attr(a, "auto_pad", "NOTSET")
         if auto_pad in ("SAME_UPPER", "SAME_LOWER") or auto_pad == "VALID" and k == 0:
             pass
         elif auto_pad in ("NOTSET", ""):
@@ -392,8 +397,7 @@ class _Builder:
         x = self.tensor(node, node.input[0])
         a = self.attrs(node)
         block = int(a["blocksize"])  # type: ignore[call-overload]
-        mode = a.get("mode", b"DCR")
-        mode = mode.decode() if isinstance(mode, bytes) else str(mode)
+        mode = text_attr(a, "mode", "DCR")
         if mode not in ("DCR", "CRD"):
             raise self.err(node, f"unsupported mode={mode}")
         if block < 1 or x.channels % (block * block):
@@ -404,8 +408,7 @@ class _Builder:
     def op_Resize(self, node: onnx.NodeProto) -> None:
         x = self.tensor(node, node.input[0])
         a = self.attrs(node)
-        mode = a.get("mode", b"nearest")
-        mode = mode.decode() if isinstance(mode, bytes) else str(mode)
+        mode = text_attr(a, "mode", "nearest")
         if mode != "nearest":
             raise self.err(node, f"unsupported mode={mode} (only nearest)")
         scales_name = node.input[2] if len(node.input) > 2 else ""
@@ -414,17 +417,14 @@ class _Builder:
         if not scales_name:
             raise self.err(node, "only constant 'scales' are supported (not 'sizes')")
         scales = np.asarray(self.const(node, scales_name, "scales"), dtype=np.float64).reshape(-1)
-        ctm = a.get("coordinate_transformation_mode", b"half_pixel" if self.opset >= 11 else b"asymmetric")
-        ctm = ctm.decode() if isinstance(ctm, bytes) else str(ctm)
-        nearest = a.get("nearest_mode", b"round_prefer_floor")
-        nearest = nearest.decode() if isinstance(nearest, bytes) else str(nearest)
+        ctm = text_attr(a, "coordinate_transformation_mode", "half_pixel" if self.opset >= 11 else "asymmetric")
+        nearest = text_attr(a, "nearest_mode", "round_prefer_floor")
         self._upscale(node, x, scales, ctm, nearest)
 
     def op_Upsample(self, node: onnx.NodeProto) -> None:
         x = self.tensor(node, node.input[0])
         a = self.attrs(node)
-        mode = a.get("mode", b"nearest")
-        mode = mode.decode() if isinstance(mode, bytes) else str(mode)
+        mode = text_attr(a, "mode", "nearest")
         if mode != "nearest":
             raise self.err(node, f"unsupported mode={mode} (only nearest)")
         if len(node.input) > 1:
