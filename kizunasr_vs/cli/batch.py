@@ -13,7 +13,14 @@ from pathlib import Path
 import vapoursynth as vs
 from tqdm import tqdm
 
-from kizunasr_vs.cli.encode import add_common_options, encode_with_progress, parse_size, settings_for, trim
+from kizunasr_vs.cli.encode import (
+    add_chain_options,
+    add_common_options,
+    encode_with_progress,
+    parse_size,
+    settings_for,
+    trim,
+)
 from kizunasr_vs.runtime.encoder import EncodeError, check_output_path
 from kizunasr_vs.runtime.source import open_video
 
@@ -32,9 +39,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        description=__doc__)
     p.add_argument("inputs", type=Path, nargs="+", metavar="INPUT", help="video files")
     p.add_argument("--out-dir", type=Path, required=True, help="folder for the outputs (INPUT's name, .mkv)")
-    p.add_argument("--profile", default="auto",
-                   help="performance, balanced, quality, auto (default), auto:<preference>, or a .json file")
-    p.add_argument("--target", help="final size WxH (resized with Spline36 after the chain)")
+    add_chain_options(p)
     add_common_options(p)
     add_cluster_options(p)
     p.set_defaults(run=run)

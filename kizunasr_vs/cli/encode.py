@@ -22,14 +22,19 @@ def add_common_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--end", help="frame (exclusive) or time where encoding stops")
 
 
+def add_chain_options(p: argparse.ArgumentParser) -> None:
+    """Options choosing the encode chain, shared by `encode` and `batch`."""
+    p.add_argument("--profile", default="auto",
+                   help="performance, balanced, quality, auto (default), auto:<preference>, or a .json file")
+    p.add_argument("--target", help="final size WxH (resized with Spline36 after the chain)")
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("encode", help="upscale a video file with a profile's encode chain and encode it",
                        description=__doc__)
     p.add_argument("input", type=Path, help="video file")
     p.add_argument("output", type=Path, help="output file (.mkv keeps subtitles and fonts)")
-    p.add_argument("--profile", default="auto",
-                   help="performance, balanced, quality, auto (default), auto:<preference>, or a .json file")
-    p.add_argument("--target", help="final size WxH (resized with Spline36 after the chain)")
+    add_chain_options(p)
     add_common_options(p)
     from kizunasr_vs.cli.batch import add_cluster_options
 
