@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import vapoursynth as vs
 
+from kizunasr_vs.runtime import shader_source
 from kizunasr_vs.runtime.placebo import captured_stderr
 
 REPO = Path(__file__).resolve().parents[1]
@@ -47,23 +48,8 @@ class Block:
 
 
 def split_blocks(text: str) -> list[Block]:
-    """The ``//!`` blocks of a user shader: header lines, then a body up to the next ``//!``."""
-    pos = text.find("//!")
-    blocks: list[Block] = []
-    while pos >= 0:
-        headers: list[str] = []
-        while pos < len(text):
-            end = text.find("\n", pos)
-            end = len(text) if end < 0 else end
-            line = text[pos:end].strip()
-            if not line.startswith("//!"):
-                break
-            headers.append(line[3:])
-            pos = end + 1
-        nxt = text.find("//!", pos)
-        blocks.append(Block(tuple(headers), text[pos: nxt if nxt >= 0 else len(text)]))
-        pos = nxt
-    return blocks
+    """The ``//!`` blocks of a user shader (the package's libplacebo-like splitter), with their body text."""
+    return [Block(b.headers, text[b.body_start:b.body_end]) for b in shader_source.split_blocks(text)]
 
 
 def param_defaults(text: str) -> dict[str, str]:

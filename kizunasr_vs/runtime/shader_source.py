@@ -98,7 +98,7 @@ def load_shader(path_or_text: str | os.PathLike[str]) -> ShaderSource:
 
 
 def _inline_name(text: str) -> str:
-    blocks = [b for b in _split_blocks(text) if _kind(b) == "PASS"]
+    blocks = [b for b in split_blocks(text) if _kind(b) == "PASS"]
     descs = [h[4:].strip() for b in blocks for h in b.headers if h.startswith("DESC")]
     return f"<inline: {descs[0]}>" if descs and descs[0] else "<inline shader>"
 
@@ -107,7 +107,7 @@ def _inline_name(text: str) -> str:
 # Block parsing
 
 
-def _split_blocks(text: str) -> list[_Block]:
+def split_blocks(text: str) -> list[_Block]:
     """Split like libplacebo: header lines starting with ``//!``, then a body up to the next ``//!``."""
     pos = text.find("//!")
     blocks: list[_Block] = []
@@ -180,12 +180,12 @@ def _parse_int(value: str, header: str) -> int:
 
 def parse_passes(text: str) -> list[ShaderPass]:
     """The hook passes of a shader, in file order (TEXTURE, BUFFER and PARAM blocks skipped)."""
-    return [_parse_pass(b) for b in _split_blocks(text) if _kind(b) == "PASS"]
+    return [_parse_pass(b) for b in split_blocks(text) if _kind(b) == "PASS"]
 
 
 def parse_params(text: str) -> list[ShaderParam]:
     """The ``//!PARAM`` blocks of a shader, with their bounds and default value text."""
-    return [_parse_param(text, b) for b in _split_blocks(text) if _kind(b) == "PARAM"]
+    return [_parse_param(text, b) for b in split_blocks(text) if _kind(b) == "PARAM"]
 
 
 def _parse_param(text: str, block: _Block) -> ShaderParam:
@@ -361,7 +361,7 @@ class _Sim:
     """Simulates libplacebo's texture sizes while one shader renders a YUV444 frame."""
 
     def __init__(self, text: str, width: int, height: int) -> None:
-        blocks = _split_blocks(text)
+        blocks = split_blocks(text)
         self.passes = [_parse_pass(b) for b in blocks if _kind(b) == "PASS"]
         named = [b for b in blocks if _kind(b) in ("TEXTURE", "BUFFER")]
         self.descriptors = {b.headers[0].split(maxsplit=1)[-1] for b in named}
