@@ -1,39 +1,35 @@
-"""Distributed encoding over Ray (`--cluster local:N`): lossless equality, chunking, resume, batch failures."""
+"""Distributed encoding over Ray: a local instance (`--cluster local:N`) and a real two-node cluster on
+loopback addresses; lossless equality, chunking, a worker killed mid-chunk, resume, batch failures."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import secrets
 import shutil
+import signal
+import socket
 import subprocess
 import sys
+import tempfile
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from kizunasr_vs.cluster.plan import plan_chunks
+from kizunasr_vs.runtime.source import keyframe_indices
 from tests.conftest import REPO
 from tests.test_encode_cli import make_clip, streams
 
 pytest.importorskip("ray", reason="ray is not installed (pip install 'kizunasr[cluster]')")
 pytestmark = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed")
 
-# Runs `kizunasr` with the `batch` sub-command wired in even where cli/main.py does not list it yet.
-SHIM = """
-import sys
-from kizunasr_vs.cli import batch
-import importlib
-main_module = importlib.import_module("kizunasr_vs.cli.main")
-parser = main_module.build_parser()
-choices = parser._subparsers._group_actions[0]
-if "batch" not in choices.choices:
-    batch.add_parser(choices)
-args = parser.parse_args(sys.argv[1:])
-sys.exit(args.run(args))
-"""
-
 
 def kizunasr(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", SHIM, *args], capture_output=True, text=True, cwd=REPO,
+    return subprocess.run([sys.executable, "-m", "kizunasr_vs", *args], capture_output=True, text=True, cwd=REPO,
                           env={**os.environ, **(env or {})}, timeout=600)
 
 
@@ -79,6 +75,7 @@ def test_local_cluster_ffv1_equals_single_process(media: dict[str, Path], tmp_pa
     video = [s for s in found if s["codec_type"] == "video"][0]
     assert (video["codec_name"], video["width"], video["height"]) == ("ffv1", 192, 128)
     assert leftovers(tmp_path) == []  # work directory removed, no temporary file
+    assert "worker 0 [127.0.0.1 pid" in result.stderr and "worker 1 [127.0.0.1 pid" in result.stderr
 
 
 def test_failed_chunk_then_resume_encodes_only_missing(media: dict[str, Path], tmp_path: Path) -> None:
@@ -119,3 +116,131 @@ def test_batch_with_a_corrupt_input(media: dict[str, Path], tmp_path: Path) -> N
     assert "2 of 3 inputs encoded" in result.stderr
     assert "FAILED" in result.stderr and "ep3_corrupt.mkv" in result.stderr
     assert frame_hashes(outs / "ep2.mkv") == frame_hashes(media["reference"])
+
+
+@pytest.fixture(scope="module")
+def two_nodes() -> Iterator[tuple[str, dict[str, str]]]:
+    """A Ray head on 127.0.0.2 and a second node on 127.0.0.3 (one CPU each, token authentication on),
+    started with `ray start --block` and torn down at the end; yields the address and the driver's env.
+
+    Ray replaces 127.0.0.1 by the machine's outward address in a multi-node cluster, so the nodes use
+    other loopback addresses; Linux routes all of 127.0.0.0/8 to the loopback device.
+    """
+    ray_cli = Path(sys.executable).with_name("ray")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.2", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(16),
+           "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "1", "RAY_USAGE_STATS_ENABLED": "0"}
+    temp = tempfile.mkdtemp(prefix="kzray", dir="/tmp")  # short: Ray's socket paths live under it
+    common = ["--block", "--num-cpus=1", "--disable-usage-stats"]
+    nodes = [subprocess.Popen([str(ray_cli), "start", "--head", f"--port={port}", "--node-ip-address=127.0.0.2",
+                               "--include-dashboard=false", f"--temp-dir={temp}", *common],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)]
+    address = f"127.0.0.2:{port}"
+    try:
+        wait_for_cpus(address, env, 1)
+        nodes.append(subprocess.Popen([str(ray_cli), "start", f"--address={address}",
+                                       "--node-ip-address=127.0.0.3", *common], env=env,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
+        wait_for_cpus(address, env, 2)
+        yield address, {k: env[k] for k in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN")}
+    finally:
+        for node in reversed(nodes):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(node.pid, signal.SIGTERM)
+            try:
+                node.wait(60)
+            except subprocess.TimeoutExpired:
+                os.killpg(node.pid, signal.SIGKILL)
+                node.wait()
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+def wait_for_cpus(address: str, env: dict[str, str], cpus: int) -> None:
+    """Wait (up to a few minutes) until the cluster at ``address`` has ``cpus`` CPUs: all its nodes joined."""
+    code = ("import ray, sys, time\n"
+            f"ray.init(address='{address}', logging_level='error')\n"
+            "for _ in range(120):\n"
+            f"    if ray.cluster_resources().get('CPU', 0) >= {cpus}: sys.exit(0)\n"
+            "    time.sleep(0.5)\n"
+            "sys.exit(1)\n")
+    for _ in range(30):
+        if subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, timeout=120).returncode == 0:
+            return
+        time.sleep(1)
+    raise RuntimeError(f"the Ray cluster at {address} did not reach {cpus} CPUs")
+
+
+def test_two_node_cluster_equals_single_process(media: dict[str, Path], two_nodes: tuple[str, dict[str, str]],
+                                                tmp_path: Path) -> None:
+    address, env = two_nodes
+    out = tmp_path / "two_nodes.mkv"
+    result = kizunasr("encode", str(media["clip"]), str(out), "--profile", str(media["profile"]), "--codec", "ffv1",
+                      "--cluster", address, "--chunk-frames", "5", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "5 chunks, 5 encoded, 0 reused" in result.stderr  # 5+5+5+5+4
+    assert frame_hashes(out) == frame_hashes(media["reference"])
+    assert {s["codec_type"] for s in streams(out)} == {"video", "audio", "subtitle"}
+    assert "[127.0.0.2 pid" in result.stderr and "[127.0.0.3 pid" in result.stderr  # both nodes worked
+    assert leftovers(tmp_path) == []
+
+
+def test_two_node_cluster_refuses_a_driver_without_the_token(two_nodes: tuple[str, dict[str, str]],
+                                                             media: dict[str, Path], tmp_path: Path) -> None:
+    address, _ = two_nodes
+    result = kizunasr("encode", str(media["clip"]), str(tmp_path / "x.mkv"), "--profile", str(media["profile"]),
+                      "--cluster", address, env={"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": "wrong"})
+    assert result.returncode == 1
+    assert f"cannot start or reach the Ray cluster '{address}'" in result.stderr
+    assert not (tmp_path / "x.mkv").exists()
+
+
+def test_worker_killed_mid_chunk_is_retried(media: dict[str, Path], two_nodes: tuple[str, dict[str, str]],
+                                            tmp_path: Path) -> None:
+    address, env = two_nodes
+    out = tmp_path / "killed.mkv"
+    args = [sys.executable, "-m", "kizunasr_vs", "encode", str(media["clip"]), str(out), "--profile",
+            str(media["profile"]), "--codec", "ffv1", "--cluster", address, "--chunk-frames", "8"]
+    with subprocess.Popen(args, cwd=REPO, env={**os.environ, **env, "KIZUNASR_CLUSTER_HOLD_CHUNKS": "1"},
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as driver:
+        deadline = time.monotonic() + 300
+        held: list[Path] = []
+        while not held and driver.poll() is None and time.monotonic() < deadline:
+            held = list(tmp_path.glob(".killed.mkv.kizunasr-*/hold-1.pid"))
+            time.sleep(0.2)
+        assert held, "chunk 1 never reached its halfway point"
+        pid = int(held[0].read_text())
+        assert pid != driver.pid
+        os.kill(pid, signal.SIGKILL)  # the worker process, while it holds chunk 1 (frames 8-15) half encoded
+        _, stderr = driver.communicate(timeout=300)
+    assert driver.returncode == 0, stderr
+    assert "3 chunks, 3 encoded, 0 reused" in stderr
+    assert frame_hashes(out) == frame_hashes(media["reference"])
+    assert leftovers(tmp_path) == []
+
+
+def test_chunks_end_on_keyframes_near_the_chunk_size() -> None:
+    keyframes = [0, 250, 500, 750, 1000, 1250, 1500, 1750, 2000]
+    chunks = plan_chunks(0, 2158, 240, keyframes)
+    assert [(c.first, c.last) for c in chunks] == [(k, k + 250) for k in keyframes[:-1]] + [(2000, 2158)]
+    # a range starting between keyframes: the first chunk runs to the next keyframe
+    assert [(c.first, c.last) for c in plan_chunks(100, 700, 240, keyframes)] == [(100, 250), (250, 500), (500, 700)]
+    # keyframes too far from the chunk size are ignored
+    assert [c.frames for c in plan_chunks(0, 1000, 100, [0, 900])] == [100] * 10
+
+
+@pytest.mark.parametrize(("first", "last", "size"), [(0, 24, 7), (3, 100, 10), (0, 1, 5), (5, 17, 1)])
+def test_chunks_cover_every_frame_once(first: int, last: int, size: int) -> None:
+    chunks = plan_chunks(first, last, size, [0, 6, 13, 40, 41, 99])
+    assert [f for c in chunks for f in range(c.first, c.last)] == list(range(first, last))
+    assert [c.index for c in chunks] == list(range(len(chunks)))
+
+
+def test_keyframe_indices_read_from_the_packets(tmp_path: Path) -> None:
+    clip = tmp_path / "gop.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=size=64x48:rate=24", "-frames:v", "30",
+                    "-c:v", "libx264", "-bf", "2", "-g", "12", "-keyint_min", "12", "-sc_threshold", "0",
+                    str(clip)], check=True)
+    assert keyframe_indices(clip) == [0, 12, 24]
+    assert keyframe_indices(tmp_path / "missing.mp4") == []

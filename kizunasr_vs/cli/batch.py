@@ -31,7 +31,9 @@ def add_cluster_options(p: argparse.ArgumentParser) -> None:
                    help="encode in chunks over Ray: auto, ray://host:port, or local[:N] (a local instance "
                         "with N workers on 127.0.0.1, stopped at the end)")
     p.add_argument("--chunk-frames", type=int, metavar="N",
-                   help="frames per chunk with --cluster (default: about 10 seconds)")
+                   help="frames per chunk with --cluster (default: about 10 seconds, cut at keyframes)")
+    p.add_argument("--gpus-per-worker", type=float, metavar="F",
+                   help="share of a GPU per worker with --cluster (default 1; 0.5 runs two workers per card)")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -46,19 +48,30 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def cluster_encode(args: argparse.Namespace, input_path: Path, output: Path) -> None:
-    """One input over the connected cluster with a progress bar; raises ClusterError/ValueError/vs.Error."""
-    from kizunasr_vs.cluster import ClusterJob, run_job
+    """One input over the connected cluster with a progress display (the job's bar, then a line per worker);
+    raises ClusterError/ValueError/vs.Error."""
+    from kizunasr_vs.cluster import ClusterJob, WorkerStatus, parse_address, run_job
 
     source = open_video(input_path)
     trimmed, first = trim(source, args.start, args.end)
     job = ClusterJob(input_path, output, args.profile, parse_size(args.target) if args.target else None,
-                     args.provider, args.codec, args.crf, first, first + trimmed.num_frames, args.chunk_frames)
+                     args.provider, args.codec, args.crf, first, first + trimmed.num_frames, args.chunk_frames,
+                     parse_address(args.cluster).workers, args.gpus_per_worker)
+    lines: list[tqdm] = []
     with tqdm(total=trimmed.num_frames, unit="frame", desc=input_path.name, dynamic_ncols=True) as bar:
 
-        def progress(done: int, total: int) -> None:
+        def progress(done: int, total: int, workers: list[WorkerStatus]) -> None:
+            while len(lines) < len(workers):
+                lines.append(tqdm(bar_format="  {desc}", position=len(lines) + 1, leave=False))
+            for line, worker in zip(lines, workers, strict=False):
+                line.set_description_str(worker.describe())
             bar.update(done - bar.n)
 
-        result = run_job(job, progress, source=source)
+        try:
+            result = run_job(job, progress, source=source)
+        finally:
+            for line in lines:
+                line.close()
     print(f"{input_path.name}: {result.chunks} chunks, {result.encoded} encoded, {result.reused} reused; "
           f"wrote {output} ({result.frames} frames in {result.seconds:.1f} s)", file=sys.stderr)
 

@@ -6,5 +6,7 @@ Layering: may import core, runtime, models and profiles; never cli. Ray is impor
 
 from kizunasr_vs.cluster.address import ClusterAddress, ClusterError, connect, parse_address
 from kizunasr_vs.cluster.job import ClusterJob, JobResult, run_job
+from kizunasr_vs.cluster.worker import WorkerStatus
 
-__all__ = ["ClusterAddress", "ClusterError", "ClusterJob", "JobResult", "connect", "parse_address", "run_job"]
+__all__ = ["ClusterAddress", "ClusterError", "ClusterJob", "JobResult", "connect", "WorkerStatus",
+           "parse_address", "run_job"]

@@ -69,19 +69,28 @@ def _start_local(ray: Any, workers: int | None) -> None:
     ray_constants.ENABLE_RAY_CLUSTER = False  # in case ray was imported before the variable was set
     gpus = _local_gpus()
     cpus = os.cpu_count() or 1
-    num_gpus = min(gpus, workers) if workers and gpus else gpus
-    ray.init(num_cpus=workers or cpus, num_gpus=num_gpus, include_dashboard=False,
+    ray.init(num_cpus=max(workers or cpus, cpus), num_gpus=gpus, include_dashboard=False,
              _node_ip_address="127.0.0.1", log_to_driver=True, logging_level="warning")
 
 
-def worker_slots() -> tuple[int, dict[str, float]]:
-    """How many chunk workers the connected cluster holds and the resources each one takes."""
+def worker_slots(workers: int | None = None, gpus_per_worker: float | None = None) -> tuple[int, dict[str, float]]:
+    """How many chunk workers to start on the connected cluster and the Ray resources each one asks for.
+
+    With GPUs, each worker takes ``gpus_per_worker`` of a GPU (0.5: two per card); by default one,
+    or the share that fits ``workers`` on the cluster's GPUs. Without GPUs, one worker per CPU.
+    ``workers`` caps the count either way.
+    """
     ray = import_ray()
     resources = ray.cluster_resources()
-    gpus = int(resources.get("GPU", 0))
+    gpus = float(resources.get("GPU", 0))
+    if gpus_per_worker is not None and not 0 < gpus_per_worker <= 1:
+        raise ClusterError(f"--gpus-per-worker must be in (0, 1], got {gpus_per_worker}")
     if gpus:
-        return gpus, {"num_gpus": 1.0, "num_cpus": 0.0}
-    return max(1, int(resources.get("CPU", 1))), {"num_cpus": 1.0}
+        share = gpus_per_worker or (min(1.0, gpus / workers) if workers else 1.0)
+        slots = int(gpus / share + 1e-6)
+        return max(1, min(slots, workers or slots)), {"num_gpus": share, "num_cpus": 0.0}
+    slots = max(1, int(resources.get("CPU", 1)))
+    return min(slots, workers or slots), {"num_cpus": 1.0}
 
 
 @contextmanager

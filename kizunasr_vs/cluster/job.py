@@ -8,7 +8,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,14 +17,20 @@ import vapoursynth as vs
 from kizunasr_vs.cluster.address import ClusterError, import_ray, worker_slots
 from kizunasr_vs.cluster.assemble import join_segments
 from kizunasr_vs.cluster.plan import Chunk, chunk_size, finished_segments, plan_chunks, work_dir, work_key
-from kizunasr_vs.cluster.worker import ChunkFailed, ChunkSpec, actor_classes, segment_settings
+from kizunasr_vs.cluster.worker import ChunkFailed, ChunkSpec, FaultHooks, WorkerStatus, actor_classes, segment_settings
 from kizunasr_vs.profiles.loader import Profile, ProfileError
 from kizunasr_vs.runtime.encoder import EncodeError, check_output_path
-from kizunasr_vs.runtime.source import open_video
+from kizunasr_vs.runtime.source import keyframe_indices, open_video
 
 log = logging.getLogger(__name__)
 
-FAIL_ENV = "KIZUNASR_CLUSTER_FAIL_CHUNKS"  # test hook: comma-separated chunk indices that fail
+# Test hooks, comma-separated chunk indices: chunks that fail for good; chunks whose first attempt halts
+# halfway (after writing hold-INDEX.pid into the work directory) until the test kills that worker.
+FAIL_ENV = "KIZUNASR_CLUSTER_FAIL_CHUNKS"
+HOLD_ENV = "KIZUNASR_CLUSTER_HOLD_CHUNKS"
+
+Progress = Callable[[int, int, list[WorkerStatus]], None]
+"""``progress(frames_done, frames_total, workers)``, called about twice a second."""
 
 
 @dataclass
@@ -40,8 +46,9 @@ class ClusterJob:
     crf: int = 18
     first: int = 0  # first source frame to encode
     last: int | None = None  # frame (exclusive) where encoding stops; None: the end
-    chunk_frames: int | None = None
-    fail_chunks: frozenset[int] = field(default_factory=frozenset)
+    chunk_frames: int | None = None  # None: about 10 s, cut at the source's keyframes
+    workers: int | None = None  # at most this many workers (None: one per GPU, or per CPU without GPUs)
+    gpus_per_worker: float | None = None  # share of a GPU per worker (0.5: two per card)
 
 
 @dataclass
@@ -54,9 +61,11 @@ class JobResult:
     seconds: float
 
 
-def _fail_chunks_from_env() -> frozenset[int]:
-    text = os.environ.get(FAIL_ENV, "")
-    return frozenset(int(x) for x in text.split(",") if x.strip().isdigit())
+def _hooks_from_env() -> FaultHooks:
+    def indices(name: str) -> frozenset[int]:
+        return frozenset(int(x) for x in os.environ.get(name, "").split(",") if x.strip().isdigit())
+
+    return FaultHooks(indices(FAIL_ENV), indices(HOLD_ENV))
 
 
 def _prepare(job: ClusterJob, source: vs.VideoNode | None) -> tuple[ChunkSpec, list[Chunk], vs.VideoNode, float]:
@@ -80,8 +89,9 @@ def _prepare(job: ClusterJob, source: vs.VideoNode | None) -> tuple[ChunkSpec, l
                    {"target": job.target, "provider": job.provider, "video": settings.video_args(),
                     "extra": settings.extra_args, "range": [job.first, last]})
     spec = ChunkSpec(str(job.input.resolve()), profile, job.target, job.provider, settings,
-                     str(work_dir(job.output, key).resolve()), job.fail_chunks | _fail_chunks_from_env())
-    return spec, plan_chunks(job.first, last, chunk_size(fps, job.chunk_frames)), upscaled, fps
+                     str(work_dir(job.output, key).resolve()), _hooks_from_env())
+    cuts = keyframe_indices(job.input) if job.chunk_frames is None else None
+    return spec, plan_chunks(job.first, last, chunk_size(fps, job.chunk_frames), cuts), upscaled, fps
 
 
 def _error_text(exc: BaseException) -> str:
@@ -89,15 +99,15 @@ def _error_text(exc: BaseException) -> str:
     return str(cause) if isinstance(cause, ChunkFailed) else str(exc).strip().splitlines()[-1]
 
 
-def _dispatch(spec: ChunkSpec, todo: list[Chunk], done_frames: int, total: int,
-              progress: Callable[[int, int], None] | None) -> None:
+def _dispatch(job: ClusterJob, spec: ChunkSpec, todo: list[Chunk], done_frames: int, total: int,
+              progress: Progress | None) -> None:
     """Run ``todo`` on one actor per worker slot; raises ClusterError at the first failed chunk
     (after the chunks already running have finished, so that their segments are kept for a rerun)."""
     ray = import_ray()
     chunk_actor, progress_actor = actor_classes()
-    slots, resources = worker_slots()
+    slots, resources = worker_slots(job.workers, job.gpus_per_worker)
     board = progress_actor.remote()
-    actors = [chunk_actor.options(**resources).remote() for _ in range(min(slots, len(todo)))]
+    actors = [chunk_actor.options(**resources).remote(slot, board) for slot in range(min(slots, len(todo)))]
     pending = list(reversed(todo))
     running: dict[Any, tuple[Any, Chunk]] = {}
     finished: set[int] = set()
@@ -105,7 +115,7 @@ def _dispatch(spec: ChunkSpec, todo: list[Chunk], done_frames: int, total: int,
 
     def submit(actor: Any) -> None:
         chunk = pending.pop()
-        running[actor.encode.remote(spec, chunk, board)] = (actor, chunk)
+        running[actor.encode.remote(spec, chunk)] = (actor, chunk)
 
     try:
         for actor in actors:
@@ -124,10 +134,10 @@ def _dispatch(spec: ChunkSpec, todo: list[Chunk], done_frames: int, total: int,
                 if pending and failure is None:
                     submit(actor)
             if progress is not None:
-                partial = ray.get(board.snapshot.remote())
+                workers = sorted(ray.get(board.snapshot.remote()).values(), key=lambda w: w.slot)
                 frames = sum(c.frames for c in todo if c.index in finished)
-                frames += sum(n for i, n in partial.items() if i not in finished)
-                progress(min(total, done_frames + frames), total)
+                frames += sum(w.done for w in workers if w.chunk is not None and w.chunk.index not in finished)
+                progress(min(total, done_frames + frames), total, workers)
     finally:
         for actor in actors:
             ray.kill(actor)
@@ -137,7 +147,7 @@ def _dispatch(spec: ChunkSpec, todo: list[Chunk], done_frames: int, total: int,
         raise ClusterError(f"{spec.source}: chunk {chunk.index} ({chunk.describe()}) failed: {cause}")
 
 
-def run_job(job: ClusterJob, progress: Callable[[int, int], None] | None = None,
+def run_job(job: ClusterJob, progress: Progress | None = None,
             source: vs.VideoNode | None = None) -> JobResult:
     """Encode one input over the connected cluster (see ``connect``); returns what was done.
 
@@ -159,9 +169,9 @@ def run_job(job: ClusterJob, progress: Callable[[int, int], None] | None = None,
     done_frames = total - sum(c.frames for c in todo)
     log.info("%s: %d chunks, %d to encode, %d already finished", job.input.name, len(chunks), len(todo), len(done))
     if progress is not None:
-        progress(done_frames, total)
+        progress(done_frames, total, [])
     if todo:
-        _dispatch(spec, todo, done_frames, total, progress)
+        _dispatch(job, spec, todo, done_frames, total, progress)
     missing = [c for c in chunks if not (directory / c.segment_name).is_file()]
     if missing:
         raise ClusterError(f"{job.input}: segments missing after encoding: {missing[0].describe()}")

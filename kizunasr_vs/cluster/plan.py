@@ -40,9 +40,26 @@ def chunk_size(fps: float, chunk_frames: int | None) -> int:
     return max(1, round(fps * DEFAULT_CHUNK_SECONDS))
 
 
-def plan_chunks(first: int, last: int, size: int) -> list[Chunk]:
-    """Consecutive chunks of ``size`` frames covering [first, last); the last may be shorter."""
-    return [Chunk(i, start, min(start + size, last)) for i, start in enumerate(range(first, last, size))]
+def plan_chunks(first: int, last: int, size: int, cuts: list[int] | None = None) -> list[Chunk]:
+    """Consecutive chunks covering [first, last), about ``size`` frames each.
+
+    With ``cuts`` (the source's keyframes), each chunk ends at the cut nearest to ``size`` frames
+    from its start when one lies within half a chunk of it, so that every chunk's decode starts
+    on a keyframe; otherwise (and without cuts) chunks are exactly ``size`` frames, the last shorter.
+    """
+    inside = sorted(c for c in set(cuts or []) if first < c < last)
+    chunks: list[Chunk] = []
+    start = first
+    while start < last:
+        ideal = start + size
+        near = [c for c in inside if start + size / 2 <= c <= start + size * 1.5]
+        end = min(near, key=lambda c: (abs(c - ideal), c)) if near else ideal
+        if last - end < size / 2 and near:
+            end = last  # a tail shorter than half a chunk joins this one
+        end = min(end, last)
+        chunks.append(Chunk(len(chunks), start, end))
+        start = end
+    return chunks
 
 
 def work_key(source: Path, profile: dict[str, Any], settings: dict[str, Any]) -> str:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import functools
+import os
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,14 @@ class ChunkFailed(RuntimeError):
 
 
 @dataclass(frozen=True)
+class FaultHooks:
+    """Faults injected by the tests (set from environment variables in the driver, see ``job.py``)."""
+
+    fail_chunks: frozenset[int] = field(default_factory=frozenset)  # these chunks fail for good
+    hold_chunks: frozenset[int] = field(default_factory=frozenset)  # first attempt halts mid-chunk (to be killed)
+
+
+@dataclass(frozen=True)
 class ChunkSpec:
     """What every chunk of one input shares; sent to the workers."""
 
@@ -34,12 +44,40 @@ class ChunkSpec:
     provider: str
     settings: EncodeSettings
     work_dir: str
-    fail_chunks: frozenset[int] = field(default_factory=frozenset)
+    hooks: FaultHooks = field(default_factory=FaultHooks)
+
+
+@dataclass(frozen=True)
+class WorkerStatus:
+    """Where one worker is and what it does; shown as one line of the job's progress display."""
+
+    slot: int
+    node: str
+    pid: int
+    gpus: tuple[str, ...] = ()
+    chunk: Chunk | None = None
+    done: int = 0  # frames of ``chunk`` encoded so far
+
+    def describe(self) -> str:
+        device = f"GPU {','.join(self.gpus)}" if self.gpus else "CPU"
+        work = f"chunk {self.chunk.index} ({self.chunk.describe()}) {self.done}/{self.chunk.frames}" \
+            if self.chunk is not None else "idle"
+        return f"worker {self.slot} [{self.node} pid {self.pid} {device}]: {work}"
 
 
 def segment_settings(codec: str, crf: int) -> EncodeSettings:
     """Video-only settings for one segment, with a closed GOP."""
     return EncodeSettings(codec=codec, crf=crf, extra_args=list(CLOSED_GOP.get(codec, [])))
+
+
+def _hold_for_kill(spec: ChunkSpec, chunk: Chunk) -> None:
+    """Test hook: on the first attempt at a held chunk, write this process's pid and wait to be killed."""
+    marker = Path(spec.work_dir) / f"hold-{chunk.index}.pid"
+    if chunk.index not in spec.hooks.hold_chunks or marker.exists():
+        return
+    marker.write_text(str(os.getpid()))
+    while True:
+        time.sleep(1)
 
 
 class ChunkEncoder:
@@ -57,21 +95,23 @@ class ChunkEncoder:
             self._clips[key] = upscale(open_video(spec.source), spec.profile, spec.target, spec.provider)
         return self._clips[key]
 
-    def encode(self, spec: ChunkSpec, chunk: Chunk, report: Any = None) -> str:
-        """Encode ``chunk`` into its segment file; ``report(index, frames_done)`` is called about twice a second."""
+    def encode(self, spec: ChunkSpec, chunk: Chunk, report: Callable[[int], None] | None = None) -> str:
+        """Encode ``chunk`` into its segment file; ``report(frames_done)`` is called about twice a second."""
         segment = Path(spec.work_dir) / chunk.segment_name
         if segment.is_file():
             return str(segment)
-        if chunk.index in spec.fail_chunks:
+        if chunk.index in spec.hooks.fail_chunks:
             raise ChunkFailed("injected failure (KIZUNASR_CLUSTER_FAIL_CHUNKS)")
         last_report = 0.0
 
         def progress(done: int, total: int) -> None:
             nonlocal last_report
             now = time.monotonic()
+            if done * 2 >= total and done < total:
+                _hold_for_kill(spec, chunk)
             if report is not None and (now - last_report > 0.5 or done == total):
                 last_report = now
-                report(chunk.index, done)
+                report(done)
 
         try:
             clip = self.clip(spec)[chunk.first:chunk.last]
@@ -82,16 +122,16 @@ class ChunkEncoder:
 
 
 class ProgressBoard:
-    """Frames done per chunk, written by the workers and read by the driver."""
+    """The latest status of every worker, written by the workers and read by the driver."""
 
     def __init__(self) -> None:
-        self.done: dict[int, int] = {}
+        self.workers: dict[int, WorkerStatus] = {}
 
-    def set(self, index: int, frames: int) -> None:
-        self.done[index] = frames
+    def set(self, status: WorkerStatus) -> None:
+        self.workers[status.slot] = status
 
-    def snapshot(self) -> dict[int, int]:
-        return dict(self.done)
+    def snapshot(self) -> dict[int, WorkerStatus]:
+        return dict(self.workers)
 
 
 @functools.cache
@@ -103,11 +143,22 @@ def actor_classes() -> tuple[Any, Any]:
     class ChunkActor:
         """One worker: keeps its ChunkEncoder (and so its model) for all the chunks it gets."""
 
-        def __init__(self) -> None:
+        def __init__(self, slot: int, board: Any) -> None:
             self.encoder = ChunkEncoder()
+            self.board = board
+            gpus = tuple(str(g) for g in ray.get_gpu_ids())
+            self.status = WorkerStatus(slot, ray.util.get_node_ip_address(), os.getpid(), gpus)
+            board.set.remote(self.status)
 
-        def encode(self, spec: ChunkSpec, chunk: Chunk, board: Any) -> str:
-            return self.encoder.encode(spec, chunk, lambda i, n: board.set.remote(i, n))
+        def encode(self, spec: ChunkSpec, chunk: Chunk) -> str:
+            def report(done: int) -> None:
+                self.board.set.remote(replace(self.status, chunk=chunk, done=done))
+
+            report(0)
+            try:
+                return self.encoder.encode(spec, chunk, report)
+            finally:
+                self.board.set.remote(self.status)
 
     progress_actor = ray.remote(num_cpus=0)(ProgressBoard)
     return ChunkActor, progress_actor
