@@ -1,8 +1,10 @@
-"""Where KizunaSR's data folders (`glsl/`, `profiles/`) are: beside the package, or installed under share/."""
+"""Where KizunaSR's data folders (`glsl/`, `profiles/`, `mpv_scripts/`) are: the source tree (editable
+install), or share/kizunasr/ of the prefix a wheel was installed into (see pyproject's data-files)."""
 
 from __future__ import annotations
 
 import os
+import site
 import sys
 from pathlib import Path
 
@@ -12,8 +14,11 @@ def data_dir(name: str) -> Path:
     candidates = []
     if os.environ.get("KIZUNASR_DATA_DIR"):
         candidates.append(Path(os.environ["KIZUNASR_DATA_DIR"]) / name)
-    candidates.append(Path(__file__).resolve().parents[2] / name)
-    candidates.append(Path(sys.prefix) / "share" / "kizunasr" / name)
+    here = Path(__file__).resolve()
+    candidates.append(here.parents[2] / name)  # the source tree
+    # a wheel: <prefix>/lib/pythonX.Y/site-packages/kizunasr_vs/core/ -> <prefix>/share/kizunasr
+    prefixes = [here.parents[5], Path(sys.prefix), Path(site.getuserbase())] if len(here.parents) > 5 else []
+    candidates += [prefix / "share" / "kizunasr" / name for prefix in dict.fromkeys(prefixes)]
     for folder in candidates:
         if folder.is_dir():
             return folder

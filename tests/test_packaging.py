@@ -1,0 +1,39 @@
+"""A plain wheel install carries the data folders (shaders, profiles, mpv script) and finds them."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+pytest.importorskip("setuptools", reason="building the wheel needs setuptools (the test extra has it)")
+
+
+def test_wheel_install_finds_its_data(tmp_path: Path) -> None:
+    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+                            "-w", str(tmp_path / "dist"), str(REPO)], capture_output=True, text=True, timeout=600)
+    assert build.returncode == 0, build.stderr
+    wheel = next((tmp_path / "dist").glob("kizunasr-*.whl"))
+    prefix = tmp_path / "prefix"
+    install = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-compile",
+                              "--prefix", str(prefix), str(wheel)], capture_output=True, text=True, timeout=600)
+    assert install.returncode == 0, install.stderr
+    site_packages = sysconfig.get_path("purelib", vars={"base": str(prefix)})
+    code = ("import kizunasr_vs.core.resources as r, kizunasr_vs.profiles.loader as l\n"
+            "print(r.__file__); print(r.data_dir('glsl')); print(r.data_dir('mpv_scripts'))\n"
+            "print(sorted(l.available_profiles()))\n")
+    env = {**os.environ, "PYTHONPATH": site_packages}
+    env.pop("KIZUNASR_DATA_DIR", None)
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env)
+    assert run.returncode == 0, run.stderr
+    module, glsl, scripts, profiles = run.stdout.splitlines()
+    assert module.startswith(str(prefix))  # the installed copy, not the source tree
+    assert Path(glsl) == prefix / "share/kizunasr/glsl" and (Path(glsl) / "kizuna_edge2x.glsl").is_file()
+    assert (Path(scripts) / "kizunasr.lua").is_file() and (Path(scripts) / "script-opts/kizunasr.conf").is_file()
+    assert "balanced" in profiles
