@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -16,8 +17,10 @@ pytest.importorskip("setuptools", reason="building the wheel needs setuptools (t
 
 
 def test_wheel_install_finds_its_data(tmp_path: Path) -> None:
+    source = tmp_path / "src"  # a copy: building in the checkout would leave build/ there
+    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(".*", "build", "*.egg-info", "__pycache__", "tests"))
     build = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
-                            "-w", str(tmp_path / "dist"), str(REPO)], capture_output=True, text=True, timeout=600)
+                            "-w", str(tmp_path / "dist"), str(source)], capture_output=True, text=True, timeout=600)
     assert build.returncode == 0, build.stderr
     wheel = next((tmp_path / "dist").glob("kizunasr-*.whl"))
     prefix = tmp_path / "prefix"

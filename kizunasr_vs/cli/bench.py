@@ -115,8 +115,11 @@ def bench_onnx(model: Path, provider: str, width: int, height: int, frames: int,
     filter_fps = time_clip(clip)
     raw_provider = "cuda" if provider == "torch" else provider
     raw_fps = time_calls(raw_onnxruntime(model, raw_provider, width, height), frames)
+    from kizunasr_vs.runtime.ort_session import choose_providers
+
     label = f"onnx {model.name}" + (f" streams={streams}" if streams else "")
-    return {"what": label, "size": f"{width}x{height}", "provider": provider,
+    chosen = provider if provider == "torch" else choose_providers(provider)[0]
+    return {"what": label, "size": f"{width}x{height}", "provider": provider, "chosen": chosen,
             "filter_fps": filter_fps, "baseline": "raw onnxruntime session", "baseline_fps": raw_fps,
             "ratio": filter_fps / raw_fps}
 
@@ -153,8 +156,8 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"results": results, "vs_threads": vs.core.num_threads}, indent=2))
         return 0
-    print(f"{'what':<52} {'size':>10} {'fps':>8} {'baseline fps':>13} {'ratio':>6}  baseline")
+    print(f"{'what':<52} {'size':>10} {'runs on':>22} {'fps':>8} {'baseline fps':>13} {'ratio':>6}  baseline")
     for r in results:
-        print(f"{r['what']:<52} {r['size']:>10} {r['filter_fps']:>8.2f} {r['baseline_fps']:>13.2f} "
-              f"{r['ratio']:>6.2f}  {r['baseline']}")
+        print(f"{r['what']:<52} {r['size']:>10} {r.get('chosen', r['provider']):>22} {r['filter_fps']:>8.2f} "
+              f"{r['baseline_fps']:>13.2f} {r['ratio']:>6.2f}  {r['baseline']}")
     return 0

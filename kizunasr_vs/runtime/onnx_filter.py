@@ -45,9 +45,10 @@ from kizunasr_vs.runtime.ort_session import (
     provider_options,
     run_session,
 )
-from kizunasr_vs.runtime.plane_io import bound_planes, plane_scale, split_plane_io
+from kizunasr_vs.runtime.plane_io import bound_planes, plane_name, split_plane_io
 from kizunasr_vs.runtime.tiling import Tile, apply_tiled, plan_tiles
 from kizunasr_vs.runtime.torch_backend import TorchBackendError, TorchRunner
+from kizunasr_vs.runtime.yuv_io import PLANES_IN, PLANES_OUT, YuvLayout, plane_dtype, wrap_yuv_io, yuv_layout
 
 DEFAULT_OVERLAP = 16
 PROBE_SIZE = 16
@@ -71,12 +72,16 @@ class Runner:
 
 @dataclass
 class DirectRunner:
-    """A whole-frame model whose per-plane I/O is bound straight to frame memory (see plane_io)."""
+    """A whole-frame model whose per-plane I/O is bound straight to frame memory (see plane_io):
+    float planes of the model's channels, or the clip's integer YUV planes (``layout``, see yuv_io)."""
 
     info: ModelInfo
     scale: int
     pool: SessionPool
     io_dtype: np.dtype[Any]
+    inputs: list[str]
+    outputs: list[str]
+    layout: YuvLayout | None = None
 
 
 def _whole_frame(tiles: Sequence[Tile], height: int, width: int) -> bool:
@@ -211,16 +216,17 @@ _RUNNERS_KEPT = 4
 
 
 def _cached_direct_runner(
-    loaded: LoadedModel, info: ModelInfo, provider: str, fp16: bool | None, streams: int | None
+    loaded: LoadedModel, info: ModelInfo, provider: str, fp16: bool | None, streams: int | None,
+    layout: YuvLayout | None = None,
 ) -> DirectRunner:
     """Reuse sessions for the same model and settings (the mpv worker builds a graph per paused frame:
     the model stays warm instead of being reloaded each time). The per-plane graph accepts any size."""
-    key = (loaded.sha256, tuple(choose_providers(provider)), fp16, streams)
+    key = (loaded.sha256, tuple(choose_providers(provider)), fp16, streams, layout)
     with _RUNNERS_LOCK:  # held while building: two threads never create the same sessions twice
         if key in _RUNNERS:
             _RUNNERS.move_to_end(key)
             return _RUNNERS[key]
-        runner = _build_direct_runner(loaded, info, provider, fp16, streams)
+        runner = _build_direct_runner(loaded, info, provider, fp16, streams, layout)
         _RUNNERS[key] = runner
         while len(_RUNNERS) > _RUNNERS_KEPT:
             _RUNNERS.popitem(last=False)
@@ -228,9 +234,11 @@ def _cached_direct_runner(
 
 
 def _build_direct_runner(
-    loaded: LoadedModel, info: ModelInfo, provider: str, fp16: bool | None, streams: int | None
+    loaded: LoadedModel, info: ModelInfo, provider: str, fp16: bool | None, streams: int | None,
+    layout: YuvLayout | None,
 ) -> DirectRunner:
-    """Sessions on the per-plane graph; fp16 models (native or converted on GPU) take fp16 planes."""
+    """Sessions on the per-plane graph; fp16 models (native or converted on GPU) take fp16 planes,
+    or with ``layout`` the graph takes and returns integer YUV planes."""
     providers = choose_providers(provider)
     gpu = is_gpu(providers)
     use_fp16 = (gpu and info.dtype == np.float32) if fp16 is None else bool(fp16)
@@ -242,19 +250,33 @@ def _build_direct_runner(
         except ValueError as e:
             raise vs.Error(f"{WHO}: {loaded.name}: cannot convert to fp16 ({e}); pass fp16=False") from e
     io_dtype = np.dtype(np.float16 if use_fp16 or info.dtype == np.float16 else np.float32)
-    data = split_plane_io(proto, info.channels).SerializeToString()
+    if layout is not None:
+        try:
+            graph = wrap_yuv_io(proto, layout)
+        except ValueError as e:
+            raise vs.Error(f"{WHO}: {loaded.name}: cannot take YUV planes ({e}); pass yuv_io=False") from e
+        inputs, outputs = list(PLANES_IN), list(PLANES_OUT)
+    else:
+        graph = split_plane_io(proto, info.channels)
+        inputs = [plane_name(info.input_name, c) for c in range(info.channels)]
+        outputs = [plane_name(info.output_name, c) for c in range(info.channels)]
     specs = provider_options(providers, loaded.sha256, use_fp16)
     threads = max(1, _cpu_count() // count)
-    sessions = [create_session(data, loaded.name, specs, threads) for _ in range(count)]
+    sessions = [create_session(graph.SerializeToString(), loaded.name, specs, threads) for _ in range(count)]
     ph, pw = info.height or PROBE_SIZE, info.width or PROBE_SIZE
+    if layout is not None:
+        feeds = {name: np.zeros((1, 1, ph >> (c and layout.sub_h), pw >> (c and layout.sub_w)),
+                                plane_dtype(layout.bits_in)) for c, name in enumerate(inputs)}
+    else:
+        feeds = {name: np.full((1, 1, ph, pw), 0.5, dtype=io_dtype) for name in inputs}
     try:
-        out_h, out_w = plane_scale(sessions[0], info.input_name, info.output_name, info.channels, io_dtype, (ph, pw))
+        out_h, out_w = sessions[0].run(outputs[:1], feeds)[0].shape[2:]
     except Exception as e:  # noqa: BLE001 - onnxruntime raises its own exception types
         raise vs.Error(f"{WHO}: {loaded.name}: the model failed on a {pw}x{ph} probe: {e}") from e
     if out_h % ph or out_w % pw or out_h // ph != out_w // pw or out_h < ph:
         raise vs.Error(f"{WHO}: {loaded.name}: the scale must be one integer >= 1 for both axes; a "
                        f"{pw}x{ph} input gave {out_w}x{out_h}")
-    return DirectRunner(info, out_h // ph, SessionPool(sessions), io_dtype)
+    return DirectRunner(info, out_h // ph, SessionPool(sessions), io_dtype, inputs, outputs, layout)
 
 
 def _stream_count(streams: int | None, gpu: bool) -> int:
@@ -268,10 +290,7 @@ def _direct_frame(n: int, f: list[vs.VideoFrame], runner: DirectRunner) -> vs.Vi
     """ModifyFrame callback: the model reads ``f[1]``'s planes and writes a copy of the blank ``f[0]``."""
     blank, src = f
     out = _new_frame(blank)
-    info = runner.info
-    with runner.pool.borrow() as session, bound_planes(
-        session, info.input_name, info.output_name, src, out, runner.io_dtype
-    ) as binding:
+    with runner.pool.borrow() as session, bound_planes(session, runner.inputs, runner.outputs, src, out) as binding:
         session.run_with_iobinding(binding)
     out.props.clear()
     out.props.update(src.props)
@@ -315,10 +334,12 @@ def _upscale_frame(n: int, f: list[vs.VideoFrame], runner: Runner, tiles: list[T
     return out
 
 
-def _model_clip(src: vs.VideoNode, runner: Runner | DirectRunner | TorchRunner, tiles: list[Tile]) -> vs.VideoNode:
-    """The model's output as a clip, split over ``pool.size`` concurrently running branches."""
+def _model_clip(src: vs.VideoNode, runner: Runner | DirectRunner | TorchRunner, tiles: list[Tile],
+                out_format: int | None = None) -> vs.VideoNode:
+    """The model's output as a clip (in ``out_format``, default ``src``'s), split over ``pool.size``
+    concurrently running branches."""
     s = runner.scale
-    blank = vs.core.std.BlankClip(src, width=src.width * s, height=src.height * s, keep=True)
+    blank = vs.core.std.BlankClip(src, width=src.width * s, height=src.height * s, keep=True, format=out_format)
     selector: Callable[[int, list[vs.VideoFrame]], vs.VideoFrame]
     if isinstance(runner, TorchRunner):
         selector = functools.partial(_torch_frame, runner=runner)
@@ -356,6 +377,7 @@ def onnx(
     *,
     output_format: int | None = None,
     pad_multiple: int | None = None,
+    yuv_io: bool | None = None,
 ) -> vs.VideoNode:
     """Upscale ``clip`` with an ONNX model (path or bytes) through onnxruntime.
 
@@ -367,21 +389,39 @@ def onnx(
     streams: concurrent sessions/branches; None = 1 on CPU, 2 on GPU.
     output_format: a ``vs.PresetVideoFormat`` for the result; None = the input's format.
     pad_multiple: model needs H and W divisible by this (crops are grown or edge-padded).
+    yuv_io: convert integer YUV to the model's RGB and back inside the session (on the GPU with a
+        GPU provider; see runtime/yuv_io.py) instead of with zimg on the CPU; None = on for GPU
+        providers where the clip, the output format and the run allow it.
     """
     fmt = check_format(clip, WHO)
     loaded = load_model(model)
     info = model_info(loaded)
     _check_channels(fmt, info, loaded.name)
     color = resolve_color(clip)
+    tiles = _plan(clip.height, clip.width, info, tile, overlap, pad_multiple)
+    direct = provider != "torch" and _whole_frame(tiles, clip.height, clip.width) and \
+        choose_providers(provider)[0] != TRT
+    if info.channels == 3 and _wants_yuv_io(yuv_io, provider, direct):
+        out_fmt = vs.core.get_video_format(output_format) if output_format is not None else fmt
+        layout = yuv_layout(fmt, color, out_fmt) if direct else None
+        if layout is not None:
+            yuv_runner = _cached_direct_runner(loaded, info, provider, fp16, streams, layout)
+            out = _model_clip(clip, yuv_runner, tiles, out_fmt.id)
+            return vs.core.std.SetFrameProps(out, _Matrix=color.matrix, _Range=color.range,
+                                             _ChromaLocation=color.chroma_location, _Transfer=color.transfer,
+                                             _Primaries=color.primaries)
+        if yuv_io:
+            raise vs.Error(f"{WHO}: yuv_io needs a whole-frame run (tile=None, not tensorrt/torch), integer YUV "
+                           f"4:4:4/4:2:2/4:2:0 in and out (got {fmt.name}), matrix 709/601/2020 and chroma "
+                           "location left or center; pass yuv_io=None to convert with zimg")
     src = to_rgbs(clip, color) if info.channels == 3 else to_gray_float(clip, color)
-    tiles = _plan(src.height, src.width, info, tile, overlap, pad_multiple)
     runner: Runner | DirectRunner | TorchRunner
     if provider == "torch":
         if not _whole_frame(tiles, src.height, src.width):
             raise vs.Error(f"{WHO}: the torch backend runs whole frames only; pass tile=None")
         src = src.resize.Point(format=vs.RGBH if info.channels == 3 else vs.GRAYH)
         runner = _build_torch_runner(loaded, info, src, streams)
-    elif _whole_frame(tiles, src.height, src.width) and choose_providers(provider)[0] != TRT:
+    elif direct:
         runner = _cached_direct_runner(loaded, info, provider, fp16, streams)
         if runner.io_dtype == np.float16:
             src = src.resize.Point(format=vs.RGBH if info.channels == 3 else vs.GRAYH)
@@ -392,3 +432,9 @@ def onnx(
         out = _join_chroma(clip, out, color)
     return restore_format(out, fmt, color, output_format)
 
+
+def _wants_yuv_io(yuv_io: bool | None, provider: str, direct: bool) -> bool:
+    """Explicit choice, else on for GPU providers (where host copies of float RGB cost the most)."""
+    if yuv_io is not None:
+        return yuv_io
+    return direct and is_gpu(choose_providers(provider))

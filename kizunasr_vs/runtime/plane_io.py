@@ -65,35 +65,25 @@ def _contiguous(array: np.ndarray) -> bool:
 
 
 @contextmanager
-def bound_planes(session: ort.InferenceSession, input_name: str, output_name: str, src: vs.VideoFrame,
-                 dst: vs.VideoFrame, dtype: np.dtype) -> Iterator[ort.IOBinding]:
-    """An IO binding from ``src``'s planes to ``dst``'s planes; copies only where a plane has padded rows."""
+def bound_planes(session: ort.InferenceSession, inputs: list[str], outputs: list[str], src: vs.VideoFrame,
+                 dst: vs.VideoFrame) -> Iterator[ort.IOBinding]:
+    """An IO binding from ``src``'s planes to the graph's ``inputs`` and from ``outputs`` to ``dst``'s planes,
+    each in the plane's own sample type; copies only where a plane has padded rows."""
     binding = session.io_binding()
     keep: list[np.ndarray] = []
-    for frame in (src, dst):
-        if np.asarray(frame[0]).dtype != dtype:
-            raise TypeError(f"frame samples are {np.asarray(frame[0]).dtype}, the model's I/O is {np.dtype(dtype)}")
-    for c in range(src.format.num_planes):
+    for name, c in zip(inputs, range(src.format.num_planes), strict=True):
         plane = np.asarray(src[c])
         if not _contiguous(plane):
             plane = np.ascontiguousarray(plane)
         keep.append(plane)
-        binding.bind_input(plane_name(input_name, c), "cpu", 0, dtype, [1, 1, *plane.shape], plane.ctypes.data)
+        binding.bind_input(name, "cpu", 0, plane.dtype, [1, 1, *plane.shape], plane.ctypes.data)
     pending: list[tuple[np.ndarray, np.ndarray]] = []
-    for c in range(dst.format.num_planes):
+    for name, c in zip(outputs, range(dst.format.num_planes), strict=True):
         target = np.asarray(dst[c])
-        buffer = target if _contiguous(target) else np.empty(target.shape, dtype)
+        buffer = target if _contiguous(target) else np.empty(target.shape, target.dtype)
         if buffer is not target:
             pending.append((buffer, target))
-        binding.bind_output(plane_name(output_name, c), "cpu", 0, dtype, [1, 1, *buffer.shape], buffer.ctypes.data)
+        binding.bind_output(name, "cpu", 0, buffer.dtype, [1, 1, *buffer.shape], buffer.ctypes.data)
     yield binding
     for buffer, target in pending:
         np.copyto(target, buffer)
-
-
-def plane_scale(session: ort.InferenceSession, input_name: str, output_name: str, channels: int,
-                dtype: np.dtype, shape: tuple[int, int]) -> tuple[int, int]:
-    """Run a constant probe of ``shape`` (h, w); returns the output's (height, width)."""
-    feeds = {plane_name(input_name, c): np.full((1, 1, *shape), 0.5, dtype=dtype) for c in range(channels)}
-    first = session.run([plane_name(output_name, 0)], feeds)[0]
-    return int(first.shape[2]), int(first.shape[3])
