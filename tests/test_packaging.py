@@ -24,8 +24,10 @@ def test_wheel_install_finds_its_data(tmp_path: Path) -> None:
     assert build.returncode == 0, build.stderr
     wheel = next((tmp_path / "dist").glob("kizunasr-*.whl"))
     prefix = tmp_path / "prefix"
+    # --ignore-installed: without it pip would first uninstall the checkout's editable install
     install = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-compile",
-                              "--prefix", str(prefix), str(wheel)], capture_output=True, text=True, timeout=600)
+                              "--ignore-installed", "--prefix", str(prefix), str(wheel)],
+                             capture_output=True, text=True, timeout=600)
     assert install.returncode == 0, install.stderr
     site_packages = sysconfig.get_path("purelib", vars={"base": str(prefix)})
     code = ("import kizunasr_vs.core.resources as r, kizunasr_vs.profiles.loader as l\n"

@@ -40,6 +40,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--provider", default="auto", help="auto, cpu, cuda, tensorrt, or torch (PyTorch backend)")
     p.add_argument("--streams", type=int, action="append", help="onnx sessions in flight (repeatable)")
     p.add_argument("--instances", type=int, action="append", help="vs-placebo instances for the shader (repeatable)")
+    p.add_argument("--yuv", action="store_true",
+                   help="also time YUV420P8 -> YUV420P10 (an encode), colour conversion in the session vs zimg")
     p.add_argument("--skip", choices=["onnx", "shader"], action="append", default=[], help="skip a part")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.set_defaults(run=run)
@@ -61,12 +63,16 @@ def _noise_clip(width: int, height: int, frames: int, fmt: int) -> vs.VideoNode:
     return rgb if fmt == vs.RGBS else rgb.resize.Bicubic(format=fmt, matrix=1, range=0)
 
 
+WARM_FRAMES = 8  # untimed first frames: every branch's session runs (cuDNN's algorithm search) before timing
+
+
 def time_clip(clip: vs.VideoNode) -> float:
-    """fps of pulling every frame of ``clip`` with VapourSynth's parallel frame requests (frame 0 warms up)."""
-    clip.get_frame(0)
+    """fps of pulling the frames of ``clip`` after the first WARM_FRAMES, with VapourSynth's parallel requests."""
+    for _ in clip[:WARM_FRAMES].frames(close=True):
+        pass
     start = time.perf_counter()
     count = 0
-    for _ in clip[1:].frames(close=True):
+    for _ in clip[WARM_FRAMES:].frames(close=True):
         count += 1
     return count / (time.perf_counter() - start)
 
@@ -107,17 +113,26 @@ def raw_onnxruntime(model: Path, provider: str, width: int, height: int) -> Call
 
 
 def bench_onnx(model: Path, provider: str, width: int, height: int, frames: int,
-               streams: int | None = None) -> dict[str, object]:
+               streams: int | None = None, yuv_io: bool | None = None) -> dict[str, object]:
+    """The onnx filter on RGBS frames, or with ``yuv_io`` set on YUV420P8 in, YUV420P10 out (an encode's
+    formats) with the colour conversion in the session (True) or by zimg on the CPU (False)."""
     import kizunasr_vs
 
-    clip = kizunasr_vs.onnx(_noise_clip(width, height, frames + 1, vs.RGBS), str(model), provider=provider,
-                            streams=streams)
+    length = frames + WARM_FRAMES
+    if yuv_io is None:
+        clip = kizunasr_vs.onnx(_noise_clip(width, height, length, vs.RGBS), str(model), provider=provider,
+                                streams=streams, yuv_io=False)
+    else:
+        clip = kizunasr_vs.onnx(_noise_clip(width, height, length, vs.YUV420P8), str(model), provider=provider,
+                                streams=streams, yuv_io=yuv_io, output_format=vs.YUV420P10)
     filter_fps = time_clip(clip)
     raw_provider = "cuda" if provider == "torch" else provider
     raw_fps = time_calls(raw_onnxruntime(model, raw_provider, width, height), frames)
     from kizunasr_vs.runtime.ort_session import choose_providers
 
     label = f"onnx {model.name}" + (f" streams={streams}" if streams else "")
+    if yuv_io is not None:
+        label += " yuv420p8->p10 " + ("in-session" if yuv_io else "zimg")
     chosen = provider if provider == "torch" else choose_providers(provider)[0]
     return {"what": label, "size": f"{width}x{height}", "provider": provider, "chosen": chosen,
             "filter_fps": filter_fps, "baseline": "raw onnxruntime session", "baseline_fps": raw_fps,
@@ -128,7 +143,7 @@ def bench_shader(shader: str | None, width: int, height: int, frames: int, insta
     import kizunasr_vs
 
     text = shader_path(shader).read_text() if shader else PASSTHROUGH_2X
-    src = _noise_clip(width, height, frames + 1, vs.YUV444P16)
+    src = _noise_clip(width, height, frames + WARM_FRAMES, vs.YUV444P16)
     ours = kizunasr_vs.shader(src, text, instances=instances)
     direct = vs.core.placebo.Shader(src, shader_s=text.encode(), width=ours.width, height=ours.height, matrix=1)
     ours_fps, direct_fps = time_clip(ours), time_clip(direct)
@@ -149,15 +164,19 @@ def run(args: argparse.Namespace) -> int:
                       file=sys.stderr)
             else:
                 for streams in args.streams or [None]:
-                    results.append(bench_onnx(model, args.provider, width, height, args.frames, streams))
+                    for yuv_io in ([None, True, False] if args.yuv else [None]):
+                        if yuv_io is not None and args.provider == "torch":
+                            continue  # the torch backend takes RGB only
+                        results.append(bench_onnx(model, args.provider, width, height, args.frames, streams,
+                                                  yuv_io))
         if "shader" not in args.skip:
             for instances in args.instances or [1]:
                 results.append(bench_shader(args.shader, width, height, args.frames, instances))
     if args.json:
         print(json.dumps({"results": results, "vs_threads": vs.core.num_threads}, indent=2))
         return 0
-    print(f"{'what':<52} {'size':>10} {'runs on':>22} {'fps':>8} {'baseline fps':>13} {'ratio':>6}  baseline")
+    print(f"{'what':<72} {'size':>10} {'runs on':>22} {'fps':>8} {'baseline fps':>13} {'ratio':>6}  baseline")
     for r in results:
-        print(f"{r['what']:<52} {r['size']:>10} {r.get('chosen', r['provider']):>22} {r['filter_fps']:>8.2f} "
+        print(f"{r['what']:<72} {r['size']:>10} {r.get('chosen', r['provider']):>22} {r['filter_fps']:>8.2f} "
               f"{r['baseline_fps']:>13.2f} {r['ratio']:>6.2f}  {r['baseline']}")
     return 0

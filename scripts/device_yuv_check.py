@@ -1,0 +1,48 @@
+"""On the GPU machine: the onnx filter with the colour conversion in the session (CUDA, fp16) against the
+CPU fp32 zimg path on a real image: PSNR per plane (issue 7's fp16 tolerance: >= 45 dB).
+
+Usage: python scripts/device_yuv_check.py MODEL.onnx IMAGE
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import vapoursynth as vs
+
+import kizunasr_vs as kz
+
+
+def main() -> None:
+    model, image = sys.argv[1], sys.argv[2]
+    rgb = vs.core.bs.VideoSource(image) if image.endswith(".mp4") else vs.core.imwri.Read(image) \
+        if hasattr(vs.core, "imwri") else None
+    if rgb is None:
+        from PIL import Image
+
+        pixels = np.asarray(Image.open(image).convert("RGB"), dtype=np.float32) / 255
+        h, w = pixels.shape[0] // 2 * 2, pixels.shape[1] // 2 * 2
+        blank = vs.core.std.BlankClip(format=vs.RGBS, width=w, height=h, length=1)
+
+        def fill(n: int, f: vs.VideoFrame) -> vs.VideoFrame:
+            out = f.copy()
+            for c in range(3):
+                np.copyto(np.asarray(out[c]), pixels[:h, :w, c])
+            return out
+
+        rgb = vs.core.std.ModifyFrame(blank, blank, fill)
+    yuv = rgb.resize.Bicubic(format=vs.YUV420P10, matrix=1, range=0, range_in=1)
+    yuv = vs.core.std.SetFrameProps(yuv, _Matrix=1, _Range=0, _ChromaLocation=0, _Transfer=1, _Primaries=1)
+    gpu = kz.onnx(yuv, model, provider="cuda", yuv_io=True)
+    cpu = kz.onnx(yuv, model, provider="cpu", fp16=False, yuv_io=False)
+    fg, fc = gpu.get_frame(0), cpu.get_frame(0)
+    for p, name in enumerate("YUV"):
+        a, b = np.asarray(fg[p], dtype=np.float64), np.asarray(fc[p], dtype=np.float64)
+        mse = float(np.mean((a - b) ** 2))
+        print(f"{name}: PSNR {10 * np.log10(1023.0 ** 2 / max(mse, 1e-12)):.2f} dB (CUDA fp16 in-session vs "
+              f"CPU fp32 zimg), max diff {np.abs(a - b).max():.0f}")
+
+
+if __name__ == "__main__":
+    main()
