@@ -13,7 +13,7 @@ fi
 mkdir -p /tmp/bin && ln -sf /tmp/site/imageio_ffmpeg/binaries/ffmpeg-linux-x86_64-* /tmp/bin/ffmpeg && chmod +x /tmp/bin/ffmpeg
 export PATH=/tmp/bin:$PATH KIZUNASR_MODELS_DIR=$PWD/.devdata/models
 CLIP=.devdata/media/animejanai_bench_1920x1080.mp4
-FRAMES=${FRAMES:-480}
+FRAMES=${FRAMES:-1440}
 run() {
   local name=$1; shift
   local start=$SECONDS
@@ -23,5 +23,5 @@ run() {
   echo "$name: $FRAMES frames in ${wall} s wall (startup included): $(python3 -c "print(round($FRAMES / max($wall, 1), 1))") fps; $(grep -o 'chunks.*' "$OUT/cluster_$name.log" | tail -1)"
 }
 run single
-run local1 --cluster local:1 --chunk-frames 120
-run local2 --cluster local:2 --gpus-per-worker 0.5 --chunk-frames 120
+run local1 --cluster local:1 --chunk-frames 240
+run local2 --cluster local:2 --gpus-per-worker 0.5 --chunk-frames 240
