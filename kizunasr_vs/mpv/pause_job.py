@@ -1,15 +1,22 @@
-"""The AI still: frame grab -> the profile's ``pause`` chain -> a BGRA image fitted to the video rect.
+"""The AI still, shared by the IPC worker (worker.py) and `kizunasr play` (play.py).
 
-``render_still`` is the pure part (RGB numpy in, BGRA bytes out), testable without mpv.
-``load_rgb`` (the grabbed screenshot) and ``write_bgra`` (the overlay file) are the mpv-facing
+``PauseJobs`` is the scheduling: a debounce timer, a generation counter and the job thread.
+``StillRenderer`` is the work: the profile's ``pause`` chain on the grabbed RGB frame, fitted to the
+video rect, with the VapourSynth graph kept between pauses (the model stays loaded).
+``render_still`` is the one-off form (RGB numpy in, BGRA bytes out), testable without mpv.
+``load_rgb`` (the grabbed screenshot) and ``write_bgra`` (the overlay file) are the IPC worker's
 ends; ``Timings`` splits the latency into grab (screenshot + decode), inference (chain + fit),
-transfer (file write) and display (``overlay-add`` round trip).
+transfer (hand-over to mpv) and display (the overlay call).
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import os
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +26,13 @@ import vapoursynth as vs
 
 from kizunasr_vs.profiles.chain import build_pipeline
 from kizunasr_vs.profiles.loader import Step
+
+log = logging.getLogger(__name__)
+_FRAMES = 1 << 20  # length of the still graph's source: each render gets a new frame number (no cache hits)
+
+
+class StaleJob(Exception):
+    """A pause job whose pause ended (resume, seek, resize, profile change) before it finished."""
 
 
 @dataclass(frozen=True)
@@ -66,35 +80,143 @@ class Timings:
         return out
 
 
-def rgb_clip(rgb: np.ndarray) -> vs.VideoNode:
-    """A one-frame full-range RGB24 clip (BT.709 props) from an ``H x W x 3`` uint8 array."""
-    h, w, _ = rgb.shape
-    blank = vs.core.std.BlankClip(format=vs.RGB24, width=w, height=h, length=1)
-    planes = [np.ascontiguousarray(rgb[..., i]) for i in range(3)]
+class PauseJobs:
+    """Debounce, generations and the job thread.
 
-    def fill(n: int, f: vs.VideoFrame) -> vs.VideoFrame:
+    ``schedule()`` (re)starts the debounce timer; ``invalidate()`` makes every job in flight stale and
+    cancels a queued one. Once the timer has run out, the thread calls ``run_job(gen)``; the job calls
+    ``check(gen)`` after each phase and shows its result holding ``cv`` after a last check, so an
+    invalidation (which also holds ``cv``) is never overtaken by a stale result. One job runs at a
+    time; ``idle()`` (optional) runs on the thread whenever no job is due.
+    """
+
+    def __init__(self, debounce: float, run_job: Callable[[int], None],
+                 on_error: Callable[[int, Exception], None], on_stale: Callable[[int], None] | None = None,
+                 idle: Callable[[], None] | None = None) -> None:
+        self.debounce = debounce
+        self.cv = threading.Condition(threading.RLock())
+        self.gen = 0
+        self.due: float | None = None
+        self.stopped = False
+        self._run_job, self._on_error, self._on_stale, self._idle = run_job, on_error, on_stale, idle
+        self._thread = threading.Thread(target=self._loop, name="kizunasr-pause-job", daemon=True)
+
+    def schedule(self) -> None:
+        with self.cv:
+            self.due = time.monotonic() + self.debounce
+            self.cv.notify_all()
+
+    def invalidate(self, then: Callable[[], None] | None = None) -> int:
+        """Bump the generation (``then`` runs under the same lock, e.g. to remove the overlay); the new one."""
+        with self.cv:
+            self.gen += 1
+            self.due = None
+            if then is not None:
+                then()
+            return self.gen
+
+    def check(self, gen: int) -> None:
+        if gen != self.gen or self.stopped:
+            raise StaleJob
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def close(self, timeout: float = 30) -> None:
+        with self.cv:
+            self.stopped = True
+            self.cv.notify_all()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    def _next(self) -> int | None:
+        """The generation of a job that is due now, else None after waiting a little."""
+        with self.cv:
+            due = self.due
+            if due is not None and time.monotonic() >= due:
+                self.due = None
+                return self.gen
+            self.cv.wait(0.05 if due is None else max(0.0, min(due - time.monotonic(), 0.05)))
+            return None
+
+    def _loop(self) -> None:
+        while not self.stopped:
+            with self.cv:
+                idle = self.due is None
+            if idle and self._idle is not None:
+                try:
+                    self._idle()
+                except Exception:  # noqa: BLE001 - idle work (a warm-up) is best effort
+                    log.exception("pause job thread: idle work failed")
+            gen = self._next()
+            if gen is None:
+                continue
+            try:
+                self._run_job(gen)
+            except StaleJob:
+                if self._on_stale is not None:
+                    self._on_stale(gen)
+            except Exception as exc:  # noqa: BLE001 - a failed still must never stop playback
+                log.exception("pause job failed")
+                self._on_error(gen, exc)
+
+
+class StillGraph:
+    """The pause chain as a VapourSynth graph on a replaceable full-range RGB24 source frame."""
+
+    def __init__(self, steps: list[Step], width: int, height: int, rect: Rect, provider: str) -> None:
+        self.current: tuple[int, np.ndarray] | None = None
+        self.count = 0
+        blank = vs.core.std.BlankClip(format=vs.RGB24, width=width, height=height, length=_FRAMES)
+        src = vs.core.std.ModifyFrame(blank, blank, self._fill)
+        src = vs.core.std.SetFrameProps(src, _Matrix=0, _Transfer=1, _Primaries=1, _Range=1)
+        out = build_pipeline(steps, provider).apply(src)
+        self.out = out.resize.Spline36(rect.w, rect.h, format=vs.RGB24, dither_type="none")
+
+    def _fill(self, n: int, f: vs.VideoFrame) -> vs.VideoFrame:
+        if self.current is None or self.current[0] != n:  # a probe while building the graph: blank
+            return f
         out = f.copy()
-        for i, plane in enumerate(planes):
-            np.copyto(np.asarray(out[i]), plane)
+        for i in range(3):
+            np.copyto(np.asarray(out[i]), self.current[1][..., i])
         return out
 
-    clip = vs.core.std.ModifyFrame(blank, blank, fill)
-    return vs.core.std.SetFrameProps(clip, _Matrix=0, _Transfer=1, _Primaries=1, _Range=1)
+    def render(self, rgb: np.ndarray) -> np.ndarray:
+        """The chain's output for ``rgb`` (H x W x 3 uint8), fitted to the rect, as rect.h x rect.w x 3 uint8."""
+        self.count = (self.count + 1) % _FRAMES
+        self.current = (self.count, np.ascontiguousarray(rgb))
+        frame = self.out.get_frame(self.count)
+        return np.stack([np.asarray(frame[i]) for i in range(3)], axis=-1)
+
+
+class StillRenderer:
+    """Renders stills, keeping the graph of the last chain, frame size and rect (one: memory)."""
+
+    def __init__(self, provider: str = "auto") -> None:
+        self.provider = provider
+        self._key: str | None = None
+        self._graph: StillGraph | None = None
+
+    def render(self, rgb: np.ndarray, steps: list[Step], rect: Rect) -> np.ndarray:
+        key = json.dumps([steps, rgb.shape[1], rgb.shape[0], rect.w, rect.h], sort_keys=True)
+        if self._graph is None or key != self._key:
+            self._graph = None  # free the old graph (and its frames) before building the new one
+            self._graph = StillGraph(steps, rgb.shape[1], rgb.shape[0], rect, self.provider)
+            self._key = key
+        return self._graph.render(rgb)
+
+
+def to_bgra(rgb: np.ndarray) -> bytes:
+    """Opaque BGRA bytes (rows of ``w * 4``) from H x W x 3 RGB; opaque makes premultiplied alpha trivial."""
+    out = np.empty((*rgb.shape[:2], 4), np.uint8)
+    out[..., :3] = rgb[..., ::-1]
+    out[..., 3] = 255
+    return out.tobytes()
 
 
 def render_still(rgb: np.ndarray, steps: list[Step], rect: Rect, provider: str = "auto") -> bytes:
-    """Run ``steps`` on the RGB frame, fit the result to ``rect`` (Spline36), return BGRA bytes.
-
-    The bytes are ``rect.h`` rows of ``rect.w * 4`` (opaque, so premultiplied alpha is trivial).
-    """
-    clip = build_pipeline(steps, provider).apply(rgb_clip(rgb))
-    clip = clip.resize.Spline36(rect.w, rect.h, format=vs.RGB24, dither_type="none")
-    frame = clip.get_frame(0)
-    out = np.empty((rect.h, rect.w, 4), np.uint8)
-    for i in range(3):
-        out[..., 2 - i] = np.asarray(frame[i])
-    out[..., 3] = 255
-    return out.tobytes()
+    """Run ``steps`` on the RGB frame, fit the result to ``rect`` (Spline36), return BGRA bytes."""
+    return to_bgra(StillRenderer(provider).render(rgb, steps, rect))
 
 
 def load_rgb(path: Path) -> np.ndarray:

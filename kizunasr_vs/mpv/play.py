@@ -3,20 +3,18 @@
 While playing, ``glsl-shaders`` is the profile's realtime chain for the source height (set once
 ``video-params`` is known). On pause (debounced), a background thread grabs the frame
 (``screenshot-raw video``), runs the profile's pause chain and shows the result fitted to the
-video rectangle of ``osd-dimensions`` as an image overlay. The VapourSynth graph of the pause
-chain is built once per chain and frame size and reused, so a model is loaded once, not per
-pause. Resume, seek or a new file removes the overlay; a job that finishes after that is dropped
+video rectangle of ``osd-dimensions`` as an image overlay. Scheduling and rendering are the IPC
+worker's (pause_job.py): the pause chain's graph is kept between pauses, so a model is loaded once;
+resume, seek or a new file removes the overlay, and a job that finishes after that is dropped
 (generation counter). ``Player.last_overlay`` records the last overlay shown, with timings.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import sys
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -26,21 +24,15 @@ import numpy as np
 import vapoursynth as vs
 
 from kizunasr_vs.core.resources import shader_path
-from kizunasr_vs.mpv.pause_job import Rect, Timings
-from kizunasr_vs.profiles.chain import build_pipeline
-from kizunasr_vs.profiles.loader import Profile, Step
+from kizunasr_vs.mpv.pause_job import PauseJobs, Rect, StillRenderer, Timings
+from kizunasr_vs.profiles.loader import Profile
 
 log = logging.getLogger(__name__)
 DEBOUNCE_MS = 250
-_FRAMES = 1 << 20  # length of the still source clip: each grab gets a new frame number (no cache hits)
 
 
 class PlayError(RuntimeError):
     """The player cannot start (libmpv missing, bad profile); the message says what to do."""
-
-
-class StaleJob(Exception):
-    """A pause job whose pause ended (resume, seek) before it finished."""
 
 
 def load_mpv() -> ModuleType | None:
@@ -68,38 +60,6 @@ class Shown:
     timings: dict[str, float]
 
 
-class StillGraph:
-    """The pause chain as a VapourSynth graph on a replaceable RGB24 source frame (built once)."""
-
-    def __init__(self, steps: list[Step], width: int, height: int, rect: Rect, provider: str) -> None:
-        self.current: tuple[int, np.ndarray] | None = None
-        self.count = 0
-        blank = vs.core.std.BlankClip(format=vs.RGB24, width=width, height=height, length=_FRAMES)
-        src = vs.core.std.ModifyFrame(blank, blank, self._fill)
-        src = vs.core.std.SetFrameProps(src, _Matrix=0, _Transfer=1, _Primaries=1, _Range=1)  # full-range RGB
-        out = build_pipeline(steps, provider).apply(src)
-        self.out = out.resize.Spline36(rect.w, rect.h, format=vs.RGB24, dither_type="none")
-
-    def _fill(self, n: int, f: vs.VideoFrame) -> vs.VideoFrame:
-        if self.current is None or self.current[0] != n:  # a probe while building the graph: blank
-            return f
-        out = f.copy()
-        for i in range(3):
-            np.copyto(np.asarray(out[i]), self.current[1][..., i])
-        return out
-
-    def render(self, rgb: np.ndarray) -> np.ndarray:
-        """The chain's output for ``rgb`` (H x W x 3 uint8) as rect-sized H x W x 4 RGBA uint8."""
-        self.count = (self.count + 1) % _FRAMES
-        self.current = (self.count, np.ascontiguousarray(rgb))
-        frame = self.out.get_frame(self.count)
-        rgba = np.empty((frame.height, frame.width, 4), np.uint8)
-        for i in range(3):
-            rgba[..., i] = np.asarray(frame[i])
-        rgba[..., 3] = 255
-        return rgba
-
-
 class Player:
     """A libmpv player with KizunaSR's realtime shaders and the AI still on pause."""
 
@@ -113,18 +73,14 @@ class Player:
 
         self.file = str(file)
         self.profile = resolve_profile(profile)
-        self.debounce = debounce_ms / 1000
-        self.provider = provider
         self.shaders: list[str] = []
         self.height: int | None = None
         self.last_overlay: Shown | None = None
         self.overlay_visible = False
-        self.cv = threading.Condition(threading.RLock())
-        self.gen = 0
-        self.due: float | None = None
-        self.stop = False
+        self.jobs = PauseJobs(debounce_ms / 1000, self._run_job, self._job_failed,
+                              lambda gen: log.info("pause job %d dropped (resumed or seeked)", gen))
+        self.renderer = StillRenderer(provider)
         self.started = threading.Event()
-        self._graphs: dict[str, StillGraph] = {}
         self.mpv = mpv.MPV(vo="gpu", input_default_bindings=True, input_vo_keyboard=True, osc=True, config=False,
                            **(extra or {}))
         self.overlay = self.mpv.create_image_overlay()
@@ -132,7 +88,6 @@ class Player:
         self.mpv.observe_property("pause", self._on_pause)
         self.mpv.observe_property("osd-dimensions", self._on_resize)
         self.mpv.register_event_callback(self._on_event)
-        self._jobs = threading.Thread(target=self._job_loop, name="kizunasr-still", daemon=True)
 
     # -- mpv callbacks (python-mpv's event thread) ----------------------------------------------
 
@@ -150,15 +105,15 @@ class Player:
 
     def _on_pause(self, _name: str, paused: bool | None) -> None:
         if paused:
-            self._schedule()
+            self.jobs.schedule()
         else:
             self._invalidate()
 
     def _on_resize(self, _name: str, _dims: Any) -> None:
-        if self.overlay_visible or self.due is not None:
+        if self.overlay_visible or self.jobs.due is not None:
             self._invalidate()
             if self.mpv.pause:
-                self._schedule()
+                self.jobs.schedule()
 
     def _on_event(self, event: Any) -> None:
         name = getattr(event, "event_id", None)
@@ -166,53 +121,20 @@ class Player:
         if kind.lower().replace("_", "-") in ("seek", "start-file", "end-file"):
             self._invalidate()
             if kind.lower() == "seek" and self.mpv.pause:
-                self._schedule()
-
-    # -- generations ----------------------------------------------------------------------------
-
-    def _schedule(self) -> None:
-        with self.cv:
-            self.gen += 1
-            self.due = time.monotonic() + self.debounce
-            self.cv.notify_all()
+                self.jobs.schedule()
 
     def _invalidate(self) -> None:
-        with self.cv:
-            self.gen += 1
-            self.due = None
+        def remove_overlay() -> None:
             if self.overlay_visible:
                 self.overlay.remove()
                 self.overlay_visible = False
 
-    def _check(self, gen: int) -> None:
-        if gen != self.gen or self.stop:
-            raise StaleJob
+        self.jobs.invalidate(remove_overlay)
 
-    # -- the pause job (background thread) ------------------------------------------------------
+    # -- the pause job (PauseJobs' thread) ------------------------------------------------------
 
-    def _job_loop(self) -> None:
-        while True:
-            with self.cv:
-                if self.stop:
-                    return
-                if self.due is None or time.monotonic() < self.due:
-                    wait = 0.5 if self.due is None else max(0.0, self.due - time.monotonic())
-                    self.cv.wait(wait)
-                    continue
-                self.due, gen = None, self.gen
-            try:
-                self._run_job(gen)
-            except StaleJob:
-                log.info("pause job %d dropped (resumed or seeked)", gen)
-            except Exception as exc:  # noqa: BLE001 - a failed still must never stop playback
-                log.exception("pause job failed")
-                self._osd(f"KizunaSR AI still failed: {exc}")
-
-    def _graph(self, steps: list[Step], width: int, height: int, rect: Rect) -> StillGraph:
-        key = json.dumps([steps, width, height, rect.w, rect.h], sort_keys=True)
-        if key not in self._graphs:
-            self._graphs = {key: StillGraph(steps, width, height, rect, self.provider)}  # keep one: memory
-        return self._graphs[key]
+    def _job_failed(self, _gen: int, exc: Exception) -> None:
+        self._osd(f"KizunaSR AI still failed: {exc}")
 
     def _run_job(self, gen: int) -> None:
         if self.height is None:
@@ -224,15 +146,15 @@ class Player:
         t = Timings()
         rgb = self.grab()
         t.lap("grab")
-        self._check(gen)
-        rgba = self._graph(steps, rgb.shape[1], rgb.shape[0], rect).render(rgb)
+        self.jobs.check(gen)
+        out = self.renderer.render(rgb, steps, rect)
         t.lap("inference")
         from PIL import Image
 
-        still = Image.frombuffer("RGBA", (rgba.shape[1], rgba.shape[0]), rgba.tobytes(), "raw", "RGBA", 0, 1)
+        still = Image.fromarray(out, "RGB").convert("RGBA")
         t.lap("transfer")
-        with self.cv:
-            self._check(gen)
+        with self.jobs.cv:
+            self.jobs.check(gen)
             self.overlay.update(still, pos=(rect.x, rect.y))
             self.overlay_visible = True
         t.lap("display")
@@ -246,7 +168,7 @@ class Player:
         mpv's ``screenshot-raw video`` renders through the user shaders (then scales back to the
         source size), so the realtime chain is taken off for the grab and put back afterwards.
         """
-        with self.cv:
+        with self.jobs.cv:
             shaders = list(self.mpv.glsl_shaders or [])
             if shaders:
                 self.mpv.glsl_shaders = []
@@ -269,22 +191,17 @@ class Player:
 
     def run(self) -> None:
         """Play the file until mpv quits (the window is closed, q, or :meth:`quit`)."""
-        self._jobs.start()
+        self.jobs.start()
         try:
             self.mpv.play(self.file)
             self.mpv.wait_for_shutdown()
         finally:
-            with self.cv:
-                self.stop = True
-                self.cv.notify_all()
-            self._jobs.join(timeout=30)
+            self.jobs.close()
             self.mpv.terminate()
 
     def quit(self) -> None:
         """Ask mpv to quit (safe from any thread, also when mpv has already gone)."""
-        with self.cv:
-            self.stop = True
-            self.cv.notify_all()
+        self.jobs.close(timeout=0)
         with contextlib.suppress(Exception):  # already shut down
             self.mpv.quit()
 

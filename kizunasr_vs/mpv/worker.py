@@ -32,7 +32,6 @@ import logging
 import os
 import shutil
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,7 +40,16 @@ from typing import Any
 import numpy as np
 
 from kizunasr_vs.core.resources import shader_path
-from kizunasr_vs.mpv.pause_job import Rect, Timings, chain_label, load_rgb, render_still, write_bgra
+from kizunasr_vs.mpv.pause_job import (
+    PauseJobs,
+    Rect,
+    StillRenderer,
+    Timings,
+    chain_label,
+    load_rgb,
+    to_bgra,
+    write_bgra,
+)
 from kizunasr_vs.mpv.protocol import Event, MpvError, MpvIpc
 from kizunasr_vs.profiles.loader import Profile, ProfileError, Step
 
@@ -50,10 +58,6 @@ log = logging.getLogger("kizunasr.worker")
 OVERLAY_ID = 42
 OBSERVED = {1: "pause", 2: "video-params", 3: "osd-dimensions", 4: "path"}
 MESSAGES = ("kizunasr-profile", "kizunasr-toggle-ai", "kizunasr-clear", "kizunasr-status")
-
-
-class StaleJob(Exception):
-    """The job's generation is no longer current."""
 
 
 @dataclass
@@ -67,8 +71,6 @@ class State:
     dims: dict[str, Any] | None = None
     path: str | None = None
     cleared: bool = False
-    gen: int = 0
-    due: float | None = None  # monotonic time at which the pause job may start
     overlay: bool = False
     last: dict[str, Any] = field(default_factory=dict)
 
@@ -95,10 +97,11 @@ class Worker:
         self.profile_name = profile
         self.profile: Profile | None = None
         self.ai = ai
-        self.debounce = debounce_ms / 1000
         self.provider = provider
         self.state = State()
-        self.cv = threading.Condition(threading.RLock())
+        self.jobs = PauseJobs(debounce_ms / 1000, self.run_job, self.job_failed,
+                              lambda gen: self.emit("dropped", gen=gen), self.idle)
+        self.renderer = StillRenderer(provider)
         self.tmp = Path(tempfile.mkdtemp(prefix="kizunasr-worker-"))
         self.stop = False
 
@@ -159,25 +162,21 @@ class Worker:
 
     def invalidate(self, reason: str) -> None:
         """Drop the shown overlay and any job in flight or queued."""
-        with self.cv:
-            self.state.gen += 1
-            self.state.due = None
+
+        def remove_overlay() -> None:
             if self.state.overlay:
                 self.state.overlay = False
                 with contextlib.suppress(MpvError):
                     self.ipc.send(["overlay-remove", OVERLAY_ID], wait=False)
-                self.emit("overlay-removed", reason=reason, gen=self.state.gen)
+                self.emit("overlay-removed", reason=reason, gen=self.jobs.gen)
+
+        self.jobs.invalidate(remove_overlay)
 
     def schedule(self) -> None:
-        """(Re)start the debounce timer for a pause job."""
-        with self.cv:
+        """(Re)start the debounce timer for a pause job, when a still is wanted."""
+        with self.jobs.cv:
             if self.state.paused and self.ai and not self.state.cleared:
-                self.state.due = time.monotonic() + self.debounce
-                self.cv.notify_all()
-
-    def check(self, gen: int) -> None:
-        if gen != self.state.gen or self.stop:
-            raise StaleJob
+                self.jobs.schedule()
 
     # -- events -----------------------------------------------------------------------------
 
@@ -194,9 +193,8 @@ class Worker:
             if height != s.height:
                 s.height = height
                 s.width = int(value["w"]) if height else None
-                with self.cv:
+                with self.jobs.cv:
                     s.warm_up = height is not None
-                    self.cv.notify_all()
                 self.invalidate("video-params")
                 self.apply_shaders()
                 self.schedule()
@@ -264,6 +262,13 @@ class Worker:
 
     # -- the pause job ----------------------------------------------------------------------
 
+    def idle(self) -> None:
+        """On the job thread while no still is due: the warm-up a new source size asked for."""
+        with self.jobs.cv:
+            warm, self.state.warm_up = self.state.warm_up, False
+        if warm:
+            self.warm_up()
+
     def warm_up(self) -> None:
         """Run the pause chain once on a black frame of the source size, so the first real pause finds the
         model loaded and the GPU's kernels chosen for this size (a cold first still costs seconds)."""
@@ -271,36 +276,15 @@ class Worker:
         if not self.ai or not any("model" in step for step in steps) or not self.state.width:
             return
         start = time.perf_counter()
-        render_still(np.zeros((self.state.height or 0, self.state.width, 3), np.uint8), steps, Rect(0, 0, 16, 16),
-                     self.provider)
+        self.renderer.render(np.zeros((self.state.height or 0, self.state.width, 3), np.uint8), steps,
+                             Rect(0, 0, 16, 16))
         self.emit("warmed", chain=chain_label(steps), ms=round((time.perf_counter() - start) * 1000))
 
-    def job_loop(self) -> None:
-        while not self.stop:
-            with self.cv:
-                warm, self.state.warm_up = self.state.warm_up and self.state.due is None, False
-            if warm:
-                try:
-                    self.warm_up()
-                except Exception:  # noqa: BLE001 - a failed warm-up is retried by the real pause job
-                    log.exception("warm-up failed")
-            with self.cv:
-                due = self.state.due
-                if due is None or time.monotonic() < due:
-                    self.cv.wait(0.05 if due is None else max(0.0, min(due - time.monotonic(), 0.05)))
-                    continue
-                self.state.due = None
-                gen = self.state.gen
-            try:
-                self.run_job(gen)
-            except StaleJob:
-                self.emit("dropped", gen=gen)
-            except MpvError as exc:
-                log.warning("pause job: %s", exc)
-            except Exception as exc:  # noqa: BLE001 - a failed still must never kill the worker
-                log.exception("pause job failed")
-                self.osd(f"KizunaSR AI still failed: {exc}", 6)
-                self.emit("error", gen=gen, message=str(exc))
+    def job_failed(self, gen: int, exc: Exception) -> None:
+        if isinstance(exc, MpvError):
+            return  # mpv is going away or refused a command; the next pause tries again
+        self.osd(f"KizunaSR AI still failed: {exc}", 6)
+        self.emit("error", gen=gen, message=str(exc))
 
     def grab(self, shot: Path) -> None:
         """The decoded frame on screen at source size: ``screenshot-sw`` skips the GPU renderer (and our shaders)."""
@@ -327,20 +311,20 @@ class Worker:
         try:
             self.grab(shot)
             pos = self.ipc.get("time-pos")
-            self.check(gen)
+            self.jobs.check(gen)
             rgb = load_rgb(shot)
         finally:
             shot.unlink(missing_ok=True)
         t.lap("grab")
-        self.check(gen)
-        data = render_still(rgb, steps, rect, self.provider)
+        self.jobs.check(gen)
+        data = to_bgra(self.renderer.render(rgb, steps, rect))
         t.lap("inference")
-        self.check(gen)
+        self.jobs.check(gen)
         raw = self.tmp / f"overlay_{gen}.bgra"
         write_bgra(raw, data)
         t.lap("transfer")
-        with self.cv:
-            self.check(gen)
+        with self.jobs.cv:
+            self.jobs.check(gen)
             self.ipc.send({"name": "overlay-add", "id": OVERLAY_ID, "x": rect.x, "y": rect.y, "file": str(raw),
                            "offset": 0, "fmt": "bgra", "w": rect.w, "h": rect.h, "stride": rect.w * 4}, timeout=5)
             self.state.overlay = True
@@ -357,13 +341,12 @@ class Worker:
 
     def run(self) -> int:
         """Serve until mpv goes away."""
-        jobs = threading.Thread(target=self.job_loop, name="kizunasr-pause-job", daemon=True)
         try:
             self.load_profile()
             for oid, name in OBSERVED.items():
                 self.ipc.observe(oid, name)
             self.emit("hello", profile=self.profile_name, ai=self.ai)
-            jobs.start()
+            self.jobs.start()
             while not self.stop:
                 ev = self.ipc.events.get()
                 if ev is None:
@@ -371,10 +354,7 @@ class Worker:
                 self.handle(ev)
         finally:
             self.stop = True
-            with self.cv:
-                self.cv.notify_all()
-            if jobs.is_alive():
-                jobs.join(timeout=30)
+            self.jobs.close()
             shutil.rmtree(self.tmp, ignore_errors=True)
         return 0
 
