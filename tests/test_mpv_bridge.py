@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -210,40 +209,3 @@ def test_odd_file_name(display: str, media: dict[str, Path], tmp_path: Path, pro
     finally:
         m.close()
 
-
-def test_play_through_libmpv_shows_the_still_and_drops_it_on_resume(display: str, media: dict[str, Path],
-                                                                    profiles: dict[str, str],
-                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    """`kizunasr play`'s Player (python-mpv, in-process) on the same scheduling and renderer as the worker."""
-    from kizunasr_vs.mpv.play import Player, load_mpv
-
-    if load_mpv() is None:
-        pytest.skip("python-mpv or libmpv is not installed")
-    monkeypatch.setenv("DISPLAY", display)
-    player = Player(media["480"], profiles["cas"], debounce_ms=100,
-                    extra={"gpu_sw": True, "audio": False, "keep_open": "always", "loop_file": "inf",
-                           "geometry": "640x480+0+0", "hwdec": "no"})
-    runner = threading.Thread(target=player.run, daemon=True)
-    runner.start()
-    try:
-        assert player.wait_started(60), "the source height never arrived"
-        assert player.mpv.glsl_shaders == [str(realtime_shaders([{"shader": "kizuna_cas.glsl"}])[0])]
-        player.mpv.pause = True
-        deadline = time.monotonic() + 120
-        while player.last_overlay is None and time.monotonic() < deadline:
-            time.sleep(0.1)
-        shown = player.last_overlay
-        assert shown is not None, "no still was shown after pausing"
-        assert shown.source == (640, 480) and player.overlay_visible
-        rect = Rect.from_osd(player.mpv.osd_dimensions)
-        assert rect is not None and shown.size == (rect.w, rect.h)
-        assert shown.timings["total"] > 0
-        player.mpv.pause = False
-        deadline = time.monotonic() + 10
-        while player.overlay_visible and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert not player.overlay_visible  # resume removes the still
-    finally:
-        player.quit()
-        runner.join(60)
-    assert not runner.is_alive()
