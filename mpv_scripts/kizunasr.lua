@@ -117,10 +117,13 @@ local function send(...)
     return function() mp.commandv("script-message", unpack(args)) end
 end
 
-mp.add_key_binding("ctrl+1", "kizunasr-performance", send("kizunasr-profile", "performance"))
-mp.add_key_binding("ctrl+2", "kizunasr-balanced", send("kizunasr-profile", "balanced"))
-mp.add_key_binding("ctrl+3", "kizunasr-quality", send("kizunasr-profile", "quality"))
-mp.add_key_binding("ctrl+4", "kizunasr-auto", send("kizunasr-profile", "auto"))
-mp.add_key_binding("ctrl+a", "kizunasr-toggle-ai", send("kizunasr-toggle-ai"))
-mp.add_key_binding("ctrl+0", "kizunasr-clear", send("kizunasr-clear"))
-mp.add_key_binding("ctrl+i", "kizunasr-status", send("kizunasr-status"))
+-- Binding names must differ from the message names: mpv also registers a binding's name as a script
+-- message of this script, so a binding called "kizunasr-clear" would answer every kizunasr-clear message
+-- by sending another one, for ever. Users rebind them as `script-binding kizunasr/<name>`.
+mp.add_key_binding("ctrl+1", "profile-performance", send("kizunasr-profile", "performance"))
+mp.add_key_binding("ctrl+2", "profile-balanced", send("kizunasr-profile", "balanced"))
+mp.add_key_binding("ctrl+3", "profile-quality", send("kizunasr-profile", "quality"))
+mp.add_key_binding("ctrl+4", "profile-auto", send("kizunasr-profile", "auto"))
+mp.add_key_binding("ctrl+a", "toggle-ai", send("kizunasr-toggle-ai"))
+mp.add_key_binding("ctrl+0", "clear-shaders", send("kizunasr-clear"))
+mp.add_key_binding("ctrl+i", "show-status", send("kizunasr-status"))

@@ -72,6 +72,20 @@ def overlay_matches(m: Mpv, ev: dict, name: str) -> float:
     return float(np.abs(shot[cy, cx] - expected[cy, cx]).mean())
 
 
+def settled_screenshot(m: Mpv, name: str, timeout: float = 10.0) -> np.ndarray:
+    """A window screenshot once mpv has redrawn after a change: two shots half a second apart agree."""
+    time.sleep(0.5)
+    shot = m.screenshot(name).astype(float)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        again = m.screenshot(name).astype(float)
+        if np.array_equal(again, shot):
+            return shot
+        shot = again
+    return shot
+
+
 def test_render_still_fits_rect_as_bgra() -> None:
     """The pure part: RGB in, the chain, Spline36 to the rect, opaque BGRA out (no mpv)."""
     rgb = np.zeros((48, 64, 3), np.uint8)
@@ -89,12 +103,15 @@ def test_realtime_shaders_480p(display: str, media: dict[str, Path], tmp_path: P
         expected = realtime_shaders(load_profile("performance").for_height(480).realtime)
         m.wait_event("shaders", where=lambda e: e["shaders"] == expected)
         assert m.ipc.get("glsl-shaders") == expected
-        shaded = m.screenshot("shaded").astype(float)
+        shaded = settled_screenshot(m, "shaded")
         mark = len(m.seen)
         m.ipc.send(["script-message", "kizunasr-clear"])
         m.wait_event("shaders", where=lambda e: e["shaders"] == [], since=mark)
         assert m.ipc.get("glsl-shaders") == []
-        plain = m.screenshot("plain").astype(float)
+        plain = settled_screenshot(m, "plain")
+        # one message, one clear: the Lua key bindings must not echo their messages (that looped for ever)
+        assert m.log_text().count('args="kizunasr-clear"') == 1
+        assert len([e for e in m.seen[mark:] if e["event"] == "shaders"]) == 1
         assert np.abs(shaded - plain).mean() > 0.3, "the realtime shaders changed nothing in the window"
         mark = len(m.seen)
         m.ipc.send(["script-message", "kizunasr-profile", "performance"])

@@ -32,13 +32,16 @@ def test_wheel_install_finds_its_data(tmp_path: Path) -> None:
     site_packages = sysconfig.get_path("purelib", vars={"base": str(prefix)})
     code = ("import kizunasr_vs.core.resources as r, kizunasr_vs.profiles.loader as l\n"
             "print(r.__file__); print(r.data_dir('glsl')); print(r.data_dir('mpv_scripts'))\n"
-            "print(sorted(l.available_profiles()))\n")
+            "print(l.available_profiles()['balanced'])\n")
     env = {**os.environ, "PYTHONPATH": site_packages}
     env.pop("KIZUNASR_DATA_DIR", None)
+    env["XDG_CONFIG_HOME"] = str(tmp_path / "config")  # no user profiles overriding the installed ones
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env)
     assert run.returncode == 0, run.stderr
-    module, glsl, scripts, profiles = run.stdout.splitlines()
+    module, glsl, scripts, balanced = run.stdout.splitlines()
     assert module.startswith(str(prefix))  # the installed copy, not the source tree
     assert Path(glsl) == prefix / "share/kizunasr/glsl" and (Path(glsl) / "kizuna_edge2x.glsl").is_file()
-    assert (Path(scripts) / "kizunasr.lua").is_file() and (Path(scripts) / "script-opts/kizunasr.conf").is_file()
-    assert "balanced" in profiles
+    assert Path(scripts) == prefix / "share/kizunasr/mpv_scripts"
+    for name in ("kizunasr.lua", "input.conf", "script-opts/kizunasr.conf"):
+        assert (Path(scripts) / name).is_file(), name
+    assert Path(balanced) == prefix / "share/kizunasr/profiles/balanced.json"

@@ -3,12 +3,17 @@ conversion around onnxruntime's own output of the original model, and against th
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
+import onnx
 import pytest
 import vapoursynth as vs
+from onnx import TensorProto, helper
 
+from kizunasr_vs.runtime import onnx_filter
 from kizunasr_vs.runtime.onnx_filter import onnx as kz_onnx
-from tests.test_onnx import _image, _ort_direct, _real_model, _rgbs
+from tests.test_onnx import _image, _ort_direct, _real_model, _resize_model, _rgbs
 from tests.vsarrays import planes_of
 
 core = vs.core
@@ -46,9 +51,9 @@ def _down(c: np.ndarray, axis: int, cosited: bool) -> np.ndarray:
     return np.moveaxis(out, 0, axis)
 
 
-def reference(model: object, planes: list[np.ndarray], matrix: int, full: bool, sub: tuple[int, int],
-              cosited: bool, bits_in: int, bits_out: int) -> list[np.ndarray]:
-    """The conversion written out in numpy around a plain onnxruntime run of the fp32 model."""
+def reference(run: Callable[[np.ndarray], np.ndarray], planes: list[np.ndarray], matrix: int, full: bool,
+              sub: tuple[int, int], cosited: bool, bits_in: int, bits_out: int) -> list[np.ndarray]:
+    """The conversion written out in numpy around ``run`` ([3, H, W] RGB in, [3, sH, sW] out)."""
     kr, kb = KR_KB[matrix]
     kg = 1 - kr - kb
     y_off, y_span, c_off, c_span = _codes(bits_in, full)
@@ -61,7 +66,7 @@ def reference(model: object, planes: list[np.ndarray], matrix: int, full: bool, 
     r = y + 2 * (1 - kr) * cr
     b = y + 2 * (1 - kb) * cb
     g = (y - kr * r - kb * b) / kg
-    out = _ort_direct(model, np.stack([r, g, b]).astype(np.float32)).astype(np.float64)  # type: ignore[arg-type]
+    out = run(np.stack([r, g, b])).astype(np.float64)
     y2 = kr * out[0] + kg * out[1] + kb * out[2]
     cb2, cr2 = (out[2] - y2) / (2 * (1 - kb)), (out[0] - y2) / (2 * (1 - kr))
     if sub[1]:
@@ -93,23 +98,72 @@ def test_yuv_io_matches_numpy_reference(fmt: int, out_fmt: int | None, matrix: i
     props = out.get_frame(0).props
     assert (props["_Matrix"], props["_Range"], props["Label"]) == (matrix, int(full), "kept")
     src = yuv.format
-    want = reference(model, planes_of(yuv), matrix, full, (src.subsampling_w, src.subsampling_h), chromaloc == 0,
-                     src.bits_per_sample, target.bits_per_sample)
+    want = reference(lambda rgb: _ort_direct(model, rgb.astype(np.float32)), planes_of(yuv), matrix, full,
+                     (src.subsampling_w, src.subsampling_h), chromaloc == 0, src.bits_per_sample,
+                     target.bits_per_sample)
     for got, expected in zip(planes_of(out), want, strict=True):
         assert got.shape == expected.shape
         diff = np.abs(got.astype(np.int64) - expected)
         assert diff.max() <= 1 and (diff > 0).mean() < 0.01  # fp32 vs fp64 rounding at .5 only
 
 
-def test_yuv_io_close_to_the_zimg_path() -> None:
+@pytest.mark.parametrize(("fmt", "matrix", "full", "chromaloc", "floors"), [
+    (vs.YUV420P10, 1, False, 0, (60.0, 50.0)),
+    (vs.YUV420P8, 6, True, 1, (50.0, 42.0)),
+    (vs.YUV422P10, 1, True, 0, (60.0, 50.0)),
+    (vs.YUV444P16, 6, False, 0, (80.0, 80.0)),
+])
+def test_yuv_io_close_to_the_zimg_path(fmt: int, matrix: int, full: bool, chromaloc: int,
+                                       floors: tuple[float, float]) -> None:
+    """zimg (an independent implementation) converts on the other path; only the chroma resampler differs."""
     model = _real_model()
-    yuv = core.resize.Bicubic(_rgbs(_image(64, 96)), format=vs.YUV420P10, matrix=1, range=0, range_in=1)
-    yuv = core.std.SetFrameProps(yuv, _Matrix=1, _Range=0, _ChromaLocation=0, _Transfer=1, _Primaries=1)
+    yuv = core.resize.Bicubic(_rgbs(_image(64, 96)), format=fmt, matrix=matrix, range=int(full), range_in=1,
+                              chromaloc=chromaloc)
+    yuv = core.std.SetFrameProps(yuv, _Matrix=matrix, _Range=int(full), _ChromaLocation=chromaloc, _Transfer=1,
+                                 _Primaries=1)
     ours = planes_of(kz_onnx(yuv, model, provider="cpu", yuv_io=True))
     zimg = planes_of(kz_onnx(yuv, model, provider="cpu", yuv_io=False))
-    for got, want, floor in zip(ours, zimg, (60.0, 50.0, 50.0), strict=True):
+    top = 2.0 ** yuv.format.bits_per_sample - 1
+    for got, want, floor in zip(ours, zimg, (floors[0], floors[1], floors[1]), strict=True):
         mse = np.mean((got.astype(np.float64) - want) ** 2)
-        assert 10 * np.log10(1023.0**2 / max(mse, 1e-12)) >= floor  # only the chroma resampler differs
+        assert 10 * np.log10(top**2 / max(mse, 1e-12)) >= floor
+
+
+def test_yuv_io_with_an_fp16_model() -> None:
+    """The model's own type (fp16 here) sits between the fp32 colour conversion nodes."""
+    model = _resize_model([1, 1, 2, 2], dtype=TensorProto.FLOAT16)
+    yuv = core.resize.Bicubic(_rgbs(_image(32, 48)), format=vs.YUV420P8, matrix=1, range=0, range_in=1)
+    yuv = core.std.SetFrameProps(yuv, _Matrix=1, _Range=0, _ChromaLocation=0)
+    out = kz_onnx(yuv, model, provider="cpu", yuv_io=True)
+    want = reference(lambda rgb: rgb.astype(np.float16).repeat(2, axis=1).repeat(2, axis=2), planes_of(yuv), 1,
+                     False, (1, 1), True, 8, 8)
+    for got, expected in zip(planes_of(out), want, strict=True):
+        assert np.abs(got.astype(np.int64) - expected).max() <= 1
+
+
+def _opset10_model() -> bytes:
+    """A 2x RGB model in opset 10 (too old for the YUV wrapper): 1x1 conv to 12 channels + DepthToSpace."""
+    weights = np.repeat(np.eye(3, dtype=np.float32), 4, axis=0).reshape(12, 3, 1, 1)
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"]),
+             helper.make_node("DepthToSpace", ["c"], ["y"], blocksize=2)]
+    graph = helper.make_graph(nodes, "old", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, "h", "w"])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                              [onnx.numpy_helper.from_array(weights, "w")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 10)])
+    model.ir_version = 5
+    return model.SerializeToString()
+
+
+def test_default_falls_back_to_zimg_when_the_model_cannot_take_yuv(monkeypatch: pytest.MonkeyPatch) -> None:
+    yuv = core.resize.Bicubic(_rgbs(_image(16, 16)), format=vs.YUV420P8, matrix=1, range=0, range_in=1)
+    yuv = core.std.SetFrameProps(yuv, _Matrix=1, _Range=0, _ChromaLocation=0)
+    with pytest.raises(vs.Error, match="cannot take YUV planes.*opset 10"):
+        kz_onnx(yuv, _opset10_model(), provider="cpu", yuv_io=True)
+    zimg = planes_of(kz_onnx(yuv, _opset10_model(), provider="cpu", yuv_io=False))
+    monkeypatch.setattr(onnx_filter, "is_gpu", lambda providers: True)  # the default then asks for yuv_io
+    fallback = planes_of(kz_onnx(yuv, _opset10_model(), provider="cpu", fp16=False))
+    for got, want in zip(fallback, zimg, strict=True):
+        assert np.array_equal(got, want)
 
 
 def test_yuv_io_refuses_what_it_cannot_convert() -> None:
@@ -118,5 +172,7 @@ def test_yuv_io_refuses_what_it_cannot_convert() -> None:
     with pytest.raises(vs.Error, match="yuv_io needs .*got RGBS"):
         kz_onnx(rgb, model, provider="cpu", yuv_io=True)
     yuv = core.std.SetFrameProps(rgb.resize.Bicubic(format=vs.YUV420P8, matrix=1), _Matrix=1, _ChromaLocation=0)
-    with pytest.raises(vs.Error, match="yuv_io needs a whole-frame run"):
+    with pytest.raises(vs.Error, match="yuv_io needs .*a whole-frame run"):
         kz_onnx(yuv, model, provider="cpu", yuv_io=True, tile=8)
+    with pytest.raises(vs.Error, match="yuv_io needs an RGB"):
+        kz_onnx(yuv, _resize_model([1, 1, 2, 2], channels=1), provider="cpu", yuv_io=True)

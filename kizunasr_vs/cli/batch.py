@@ -33,7 +33,8 @@ def add_cluster_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--chunk-frames", type=int, metavar="N",
                    help="frames per chunk with --cluster (default: about 10 seconds, cut at keyframes)")
     p.add_argument("--gpus-per-worker", type=float, metavar="F",
-                   help="share of a GPU per worker with --cluster (default 1; 0.5 runs two workers per card)")
+                   help="share of a GPU per worker with --cluster: 1 or 1/k (0.5 runs two workers per card); "
+                        "default 1, or what local:N needs to fit N workers on the cards")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -73,24 +73,35 @@ def _start_local(ray: Any, workers: int | None) -> None:
              _node_ip_address="127.0.0.1", log_to_driver=True, logging_level="warning")
 
 
-def worker_slots(workers: int | None = None, gpus_per_worker: float | None = None) -> tuple[int, dict[str, float]]:
-    """How many chunk workers to start on the connected cluster and the Ray resources each one asks for.
+def plan_slots(gpus: float, cpus: float, workers: int | None = None,
+               gpus_per_worker: float | None = None) -> tuple[int, dict[str, float]]:
+    """How many chunk workers fit ``gpus`` / ``cpus`` and the Ray resources each one asks for.
 
-    With GPUs, each worker takes ``gpus_per_worker`` of a GPU (0.5: two per card); by default one,
-    or the share that fits ``workers`` on the cluster's GPUs. Without GPUs, one worker per CPU.
-    ``workers`` caps the count either way.
+    With GPUs, every card takes the same whole number of workers, each asking for 1/k of a GPU (Ray
+    places a fractional request on one card, so shares that do not divide a card would leave workers
+    that never start): k = 1 / ``gpus_per_worker``, or by default as many as ``workers`` needs per card.
+    Without GPUs, one worker per CPU. ``workers`` caps the count either way.
     """
-    ray = import_ray()
-    resources = ray.cluster_resources()
-    gpus = float(resources.get("GPU", 0))
-    if gpus_per_worker is not None and not 0 < gpus_per_worker <= 1:
-        raise ClusterError(f"--gpus-per-worker must be in (0, 1], got {gpus_per_worker}")
-    if gpus:
-        share = gpus_per_worker or (min(1.0, gpus / workers) if workers else 1.0)
-        slots = int(gpus / share + 1e-6)
-        return max(1, min(slots, workers or slots)), {"num_gpus": share, "num_cpus": 0.0}
-    slots = max(1, int(resources.get("CPU", 1)))
+    if workers is not None and workers < 1:
+        raise ClusterError(f"the worker count must be at least 1, got {workers}")
+    whole_gpus = int(gpus + 1e-6)
+    if whole_gpus:
+        if gpus_per_worker is not None:
+            per_card = round(1 / gpus_per_worker) if gpus_per_worker > 0 else 0
+            if not 0 < gpus_per_worker <= 1 or abs(per_card * gpus_per_worker - 1) > 1e-6:
+                raise ClusterError(f"--gpus-per-worker must be 1 or 1/k (0.5, 0.333..., 0.25), got {gpus_per_worker}")
+        else:
+            per_card = -(-workers // whole_gpus) if workers else 1
+        slots = per_card * whole_gpus
+        return min(slots, workers or slots), {"num_gpus": 1 / per_card, "num_cpus": 0.0}
+    slots = max(1, int(cpus))
     return min(slots, workers or slots), {"num_cpus": 1.0}
+
+
+def worker_slots(workers: int | None = None, gpus_per_worker: float | None = None) -> tuple[int, dict[str, float]]:
+    """``plan_slots`` for the connected cluster's resources."""
+    resources = import_ray().cluster_resources()
+    return plan_slots(float(resources.get("GPU", 0)), float(resources.get("CPU", 1)), workers, gpus_per_worker)
 
 
 @contextmanager

@@ -152,13 +152,15 @@ class PauseJobs:
             if gen is None:
                 continue
             try:
-                self._run_job(gen)
-            except StaleJob:
-                if self._on_stale is not None:
-                    self._on_stale(gen)
-            except Exception as exc:  # noqa: BLE001 - a failed still must never stop playback
-                log.exception("pause job failed")
-                self._on_error(gen, exc)
+                try:
+                    self._run_job(gen)
+                except StaleJob:
+                    if self._on_stale is not None:
+                        self._on_stale(gen)
+                except Exception as exc:  # noqa: BLE001 - a failed still must never stop playback
+                    self._on_error(gen, exc)  # it decides what to log and show
+            except Exception:  # noqa: BLE001 - nor may a failing callback end the thread
+                log.exception("pause job %d: its error handler failed", gen)
 
 
 class StillGraph:

@@ -133,7 +133,8 @@ class Player:
 
     # -- the pause job (PauseJobs' thread) ------------------------------------------------------
 
-    def _job_failed(self, _gen: int, exc: Exception) -> None:
+    def _job_failed(self, gen: int, exc: Exception) -> None:
+        log.error("pause job %d failed", gen, exc_info=exc)
         self._osd(f"KizunaSR AI still failed: {exc}")
 
     def _run_job(self, gen: int) -> None:

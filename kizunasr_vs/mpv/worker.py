@@ -276,13 +276,15 @@ class Worker:
         if not self.ai or not any("model" in step for step in steps) or not self.state.width:
             return
         start = time.perf_counter()
-        self.renderer.render(np.zeros((self.state.height or 0, self.state.width, 3), np.uint8), steps,
-                             Rect(0, 0, 16, 16))
+        rect = Rect.from_osd(self.state.dims) or Rect(0, 0, 16, 16)  # the real rect: the first pause reuses the graph
+        self.renderer.render(np.zeros((self.state.height or 0, self.state.width, 3), np.uint8), steps, rect)
         self.emit("warmed", chain=chain_label(steps), ms=round((time.perf_counter() - start) * 1000))
 
     def job_failed(self, gen: int, exc: Exception) -> None:
         if isinstance(exc, MpvError):
-            return  # mpv is going away or refused a command; the next pause tries again
+            log.warning("pause job %d: %s", gen, exc)  # mpv is going away or refused a command
+            return
+        log.error("pause job %d failed", gen, exc_info=exc)
         self.osd(f"KizunaSR AI still failed: {exc}", 6)
         self.emit("error", gen=gen, message=str(exc))
 
@@ -298,6 +300,8 @@ class Worker:
                 self.ipc.send(["set_property", "screenshot-sw", False], wait=False)
 
     def run_job(self, gen: int) -> None:
+        with self.jobs.cv:
+            self.state.warm_up = False  # this job loads the model itself; a warm-up afterwards would be wasted
         _, steps = self.chains()
         rect = Rect.from_osd(self.state.dims)
         if not steps or rect is None:

@@ -10,6 +10,7 @@ borrowing a session from the pool; onnxruntime releases the GIL while it runs).
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import threading
 from collections import OrderedDict
@@ -49,6 +50,8 @@ from kizunasr_vs.runtime.plane_io import bound_planes, plane_name, split_plane_i
 from kizunasr_vs.runtime.tiling import Tile, apply_tiled, plan_tiles
 from kizunasr_vs.runtime.torch_backend import TorchBackendError, TorchRunner
 from kizunasr_vs.runtime.yuv_io import PLANES_IN, PLANES_OUT, YuvLayout, plane_dtype, wrap_yuv_io, yuv_layout
+
+log = logging.getLogger(__name__)
 
 DEFAULT_OVERLAP = 16
 PROBE_SIZE = 16
@@ -401,19 +404,26 @@ def onnx(
     tiles = _plan(clip.height, clip.width, info, tile, overlap, pad_multiple)
     direct = provider != "torch" and _whole_frame(tiles, clip.height, clip.width) and \
         choose_providers(provider)[0] != TRT
-    if info.channels == 3 and _wants_yuv_io(yuv_io, provider, direct):
+    if _wants_yuv_io(yuv_io, provider, direct):
         out_fmt = vs.core.get_video_format(output_format) if output_format is not None else fmt
-        layout = yuv_layout(fmt, color, out_fmt) if direct else None
+        layout = yuv_layout(fmt, color, out_fmt) if direct and info.channels == 3 else None
         if layout is not None:
-            yuv_runner = _cached_direct_runner(loaded, info, provider, fp16, streams, layout)
-            out = _model_clip(clip, yuv_runner, tiles, out_fmt.id)
-            return vs.core.std.SetFrameProps(out, _Matrix=color.matrix, _Range=color.range,
-                                             _ChromaLocation=color.chroma_location, _Transfer=color.transfer,
-                                             _Primaries=color.primaries)
-        if yuv_io:
-            raise vs.Error(f"{WHO}: yuv_io needs a whole-frame run (tile=None, not tensorrt/torch), integer YUV "
-                           f"4:4:4/4:2:2/4:2:0 in and out (got {fmt.name}), matrix 709/601/2020 and chroma "
-                           "location left or center; pass yuv_io=None to convert with zimg")
+            try:
+                yuv_runner = _cached_direct_runner(loaded, info, provider, fp16, streams, layout)
+            except vs.Error:
+                if yuv_io:
+                    raise
+                log.info("%s: colour conversion stays with zimg (the model does not take YUV planes)", loaded.name)
+            else:
+                out = _model_clip(clip, yuv_runner, tiles, out_fmt.id)
+                return vs.core.std.SetFrameProps(out, _Matrix=color.matrix, _Range=color.range,
+                                                 _ChromaLocation=color.chroma_location, _Transfer=color.transfer,
+                                                 _Primaries=color.primaries)
+        elif yuv_io:
+            raise vs.Error(f"{WHO}: yuv_io needs an RGB (3-channel) model, a whole-frame run (tile=None, not "
+                           f"tensorrt/torch), integer YUV 4:4:4/4:2:2/4:2:0 in and out with the same subsampling "
+                           f"(got {fmt.name}), matrix 709/601/2020 and chroma location left or center; pass "
+                           "yuv_io=None to convert with zimg")
     src = to_rgbs(clip, color) if info.channels == 3 else to_gray_float(clip, color)
     runner: Runner | DirectRunner | TorchRunner
     if provider == "torch":

@@ -41,6 +41,7 @@ def keyframe_indices(path: Path | str) -> list[int]:
         pts, _, flags = line.strip().partition(",")
         if not pts.lstrip("-").isdigit():
             return []  # a packet without a timestamp: frame numbers cannot be trusted
-        packets.append((int(pts), "K" in flags))
+        if "D" not in flags:  # packets an edit list discards are no frames of the clip
+            packets.append((int(pts), "K" in flags))
     order = sorted(range(len(packets)), key=lambda i: packets[i][0])
     return [rank for rank, i in enumerate(order) if packets[i][1]]
