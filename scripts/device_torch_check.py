@@ -30,7 +30,9 @@ def main() -> None:
 
     clip = vs.core.std.SetFrameProps(vs.core.std.ModifyFrame(blank, blank, fill), _Matrix=0, _Range=1)
     session = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
-    reference = session.run(None, {session.get_inputs()[0].name: rgb[None]})[0][0]
+    meta = session.get_inputs()[0]
+    feed = rgb[None].astype(np.float16) if "float16" in meta.type else rgb[None]
+    reference = session.run(None, {meta.name: feed})[0][0].astype(np.float32)
     for provider in ("cuda", "torch"):
         frame = kz.onnx(clip, model, provider=provider).get_frame(0)
         got = np.stack([np.asarray(frame[p]) for p in range(3)])

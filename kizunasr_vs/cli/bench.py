@@ -63,7 +63,7 @@ def _noise_clip(width: int, height: int, frames: int, fmt: int) -> vs.VideoNode:
     return rgb if fmt == vs.RGBS else rgb.resize.Bicubic(format=fmt, matrix=1, range=0)
 
 
-WARM_FRAMES = 8  # untimed first frames: every branch's session runs (cuDNN's algorithm search) before timing
+WARM_FRAMES = 24  # untimed first frames: every branch runs a few times (cuDNN algorithm search, lazy init) first
 
 
 def time_clip(clip: vs.VideoNode) -> float:

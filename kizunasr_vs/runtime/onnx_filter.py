@@ -317,11 +317,27 @@ def _torch_frame(n: int, f: list[vs.VideoFrame], runner: TorchRunner) -> vs.Vide
     return out
 
 
+_TORCH_RUNNERS: OrderedDict[tuple[object, ...], TorchRunner] = OrderedDict()
+_TORCH_RUNNERS_KEPT = 2  # each holds a model, activations and pinned frames per stream on the GPU
+TORCH_STREAMS = 4  # H100, 1080p: SuperUltraCompact 68 / 95 / 111 fps and SPAN 56 / 87 / 88 with 2 / 4 / 8
+
+
 def _build_torch_runner(loaded: LoadedModel, info: ModelInfo, src: vs.VideoNode, streams: int | None) -> TorchRunner:
-    try:
-        return TorchRunner(loaded.proto, info.channels, src.height, src.width, streams=_stream_count(streams, True))
-    except (TorchBackendError, ImportError) as e:
-        raise vs.Error(f"{WHO}: {loaded.name}: the torch backend cannot run it ({e}); use provider='cuda'") from e
+    """A TorchRunner for this model, frame size and stream count, reused across calls (like the sessions)."""
+    count = _stream_count(streams if streams is not None else TORCH_STREAMS, True)
+    key = (loaded.sha256, info.channels, src.height, src.width, count, os.environ.get("KIZUNASR_TORCH_COMPILE"))
+    with _RUNNERS_LOCK:
+        if key in _TORCH_RUNNERS:
+            _TORCH_RUNNERS.move_to_end(key)
+            return _TORCH_RUNNERS[key]
+        while len(_TORCH_RUNNERS) >= _TORCH_RUNNERS_KEPT:  # drop the oldest before building: GPU memory
+            _TORCH_RUNNERS.popitem(last=False)
+        try:
+            runner = TorchRunner(loaded.proto, info.channels, src.height, src.width, streams=count)
+        except (TorchBackendError, ImportError) as e:
+            raise vs.Error(f"{WHO}: {loaded.name}: the torch backend cannot run it ({e}); use provider='cuda'") from e
+        _TORCH_RUNNERS[key] = runner
+    return runner
 
 
 def _upscale_frame(n: int, f: list[vs.VideoFrame], runner: Runner, tiles: list[Tile]) -> vs.VideoFrame:
@@ -389,7 +405,7 @@ def onnx(
     fp16: run in half precision; None = on for GPU providers with fp32 models, off on CPU.
     tile: owned tile size, int or (width, height); None = whole frame (unless the model's input
         size is fixed and smaller). overlap: context per side around each tile (default 16).
-    streams: concurrent sessions/branches; None = 1 on CPU, 2 on GPU.
+    streams: concurrent sessions/branches; None = 1 on CPU, 2 on GPU, 4 with the torch backend.
     output_format: a ``vs.PresetVideoFormat`` for the result; None = the input's format.
     pad_multiple: model needs H and W divisible by this (crops are grown or edge-padded).
     yuv_io: convert integer YUV to the model's RGB and back inside the session (on the GPU with a

@@ -5,7 +5,9 @@ onnxruntime's CUDA EP and about 2.7x with ``torch.compile``; end to end through 
 at 1080p ran at 1.8x the CUDA EP path with ``torch.compile`` on an H200 (eager: about the same).
 The graph is interpreted node by node from the ONNX file (weights from its initializers); only
 the feed-forward ops of compact SR networks are supported, anything else raises ``TorchBackendError``
-(``kizunasr_vs.onnx`` turns it into a ``vs.Error`` that suggests provider='cuda').
+(``kizunasr_vs.onnx`` turns it into a ``vs.Error`` that suggests provider='cuda'). Graphs that compute
+shapes at run time (SPAN pads to a multiple and unshuffles pixels with Shape/Gather/Mod/Reshape) are
+first folded for the frame size by onnxruntime's constant folding (``fold_shapes``).
 
 Frames move as fp16 planes: each worker ("stream") owns pinned host buffers and a CUDA stream, so
 uploads, inference and downloads of several frames overlap.
@@ -28,7 +30,9 @@ from onnx import numpy_helper
 from kizunasr_vs.runtime.glsl_compiler.graph import text_attr
 
 SUPPORTED_OPS = {"Conv", "PRelu", "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Add", "Sub", "Mul", "Div", "Clip",
-                 "DepthToSpace", "Resize", "Concat", "Identity", "Constant"}
+                 "DepthToSpace", "Resize", "Concat", "Identity", "Constant", "Pad", "Reshape", "Transpose", "Slice",
+                 "Cast"}
+_PAD_MODES = {"constant": "constant", "reflect": "reflect", "edge": "replicate"}
 
 
 _ARITHMETIC = {"Add": operator.add, "Sub": operator.sub, "Mul": operator.mul, "Div": operator.truediv}
@@ -49,6 +53,37 @@ def torch_cuda_available() -> bool:
 
 def _attrs(node: onnx.NodeProto) -> dict[str, Any]:
     return {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+
+
+def fold_shapes(model: onnx.ModelProto, channels: int, height: int, width: int) -> onnx.ModelProto:
+    """``model`` with its input fixed to 1 x channels x height x width and every shape computation folded
+    into constants (onnxruntime's basic graph optimisations). Casts that onnxruntime adds to run fp16
+    nodes on the CPU stay in the graph; the torch module runs in one precision and ignores them."""
+    import tempfile
+
+    import onnxruntime as ort
+
+    fixed = onnx.ModelProto()
+    fixed.CopyFrom(model)
+    initializers = {i.name for i in fixed.graph.initializer}
+    source = next(v for v in fixed.graph.input if v.name not in initializers)
+    for dim, value in zip(source.type.tensor_type.shape.dim, (1, channels, height, width), strict=True):
+        dim.Clear()
+        dim.dim_value = value
+    with tempfile.TemporaryDirectory() as tmp:
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+        options.optimized_model_filepath = f"{tmp}/folded.onnx"
+        try:
+            ort.InferenceSession(fixed.SerializeToString(), options, providers=["CPUExecutionProvider"])
+        except Exception as e:  # noqa: BLE001 - onnxruntime raises its own exception types
+            raise TorchBackendError(f"cannot fold the graph's shape computations for {width}x{height}: {e}") from e
+        return onnx.load(f"{tmp}/folded.onnx")
+
+
+def needs_folding(model: onnx.ModelProto) -> bool:
+    """True when the graph computes shapes at run time (Shape nodes)."""
+    return any(node.op_type == "Shape" for node in model.graph.node)
 
 
 def check_supported(model: onnx.ModelProto) -> None:
@@ -102,7 +137,34 @@ def _plan(node: onnx.NodeProto, consts: dict[str, np.ndarray]) -> _Step:
         names = names[:1]
     elif op == "Concat":
         params = {"axis": int(attrs["axis"])}
+    elif op in ("Pad", "Reshape", "Slice"):
+        params = _shape_params(node, op, attrs, [consts.get(n) if n else None for n in names[1:]])
+        names = names[:1]
+    elif op == "Transpose":
+        params = {"perm": tuple(int(p) for p in attrs["perm"])}
     return _Step(op, tuple(n for n in names if n), node.output[0], params)
+
+
+def _shape_params(node: onnx.NodeProto, op: str, attrs: dict[str, Any], values: list[Any]) -> dict[str, Any]:
+    """Constant pads / target shape / slice bounds of Pad, Reshape and Slice (folded graphs have them)."""
+    if values and values[0] is None:
+        raise TorchBackendError(f"node '{node.name}': {op} needs constant inputs (fold the shapes first)")
+    if op == "Pad":
+        pads = [int(p) for p in values[0]]
+        rank = len(pads) // 2
+        if rank != 4 or any(pads[i] or pads[i + rank] for i in range(2)) or min(pads) < 0:
+            raise TorchBackendError(f"node '{node.name}': only non-negative Pad of height and width is supported")
+        value = float(values[1]) if len(values) > 1 and values[1] is not None else 0.0
+        mode = text_attr(attrs, "mode", "constant")
+        if mode not in _PAD_MODES:
+            raise TorchBackendError(f"node '{node.name}': Pad mode {mode} is not supported")
+        return {"pads": (pads[3], pads[7], pads[2], pads[6]), "mode": _PAD_MODES[mode], "value": value}
+    if op == "Reshape":
+        return {"shape": tuple(int(d) for d in values[0])}
+    starts, ends = [int(v) for v in values[0]], [int(v) for v in values[1]]
+    axes = [int(v) for v in values[2]] if len(values) > 2 and values[2] is not None else list(range(len(starts)))
+    steps = [int(v) for v in values[3]] if len(values) > 3 and values[3] is not None else [1] * len(starts)
+    return {"slices": tuple(zip(axes, starts, ends, steps, strict=True))}
 
 
 def _execute(step: _Step, xs: list[Any], F: Any, torch: Any) -> Any:  # noqa: N803
@@ -135,7 +197,20 @@ def _execute(step: _Step, xs: list[Any], F: Any, torch: Any) -> Any:  # noqa: N8
         return F.interpolate(xs[0], scale_factor=p["scale"], mode="nearest")
     if op == "Concat":
         return torch.cat(xs, dim=p["axis"])
-    return xs[0]  # Identity
+    if op == "Pad":
+        if p["mode"] == "constant":
+            return F.pad(xs[0], p["pads"], mode="constant", value=p["value"])
+        return F.pad(xs[0], p["pads"], mode=p["mode"])
+    if op == "Reshape":
+        return xs[0].reshape([xs[0].shape[i] if d == 0 else d for i, d in enumerate(p["shape"])])
+    if op == "Transpose":
+        return xs[0].permute(*p["perm"])
+    if op == "Slice":
+        index = [slice(None)] * xs[0].dim()
+        for axis, start, end, step in p["slices"]:
+            index[axis] = slice(start, min(end, xs[0].shape[axis]) if end >= 0 else end, step)
+        return xs[0][tuple(index)]
+    return xs[0]  # Identity, and Cast: the module runs in one precision
 
 
 def build_module(model: onnx.ModelProto) -> Any:
@@ -198,6 +273,8 @@ class TorchRunner:
             raise TorchBackendError("PyTorch sees no CUDA device")
         torch.backends.cudnn.benchmark = True
         self.device = torch.device("cuda", device)
+        if needs_folding(model):
+            model = fold_shapes(model, channels, height, width)
         module = build_module(model).to(self.device).half().eval()
         module = module.to(memory_format=torch.channels_last)
         if compile_model if compile_model is not None else os.environ.get("KIZUNASR_TORCH_COMPILE") == "1":
