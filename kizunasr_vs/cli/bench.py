@@ -43,6 +43,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--yuv", action="store_true",
                    help="also time YUV420P8 -> YUV420P10 (an encode), colour conversion in the session vs zimg")
     p.add_argument("--skip", choices=["onnx", "shader"], action="append", default=[], help="skip a part")
+    p.add_argument("--calibrate", action="store_true",
+                   help="time onnxruntime CUDA against the torch backend for --model at each --size and record "
+                        "the faster one for provider='auto' on this machine")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.set_defaults(run=run)
 
@@ -66,15 +69,17 @@ def _noise_clip(width: int, height: int, frames: int, fmt: int) -> vs.VideoNode:
 WARM_FRAMES = 24  # untimed first frames: every branch runs a few times (cuDNN algorithm search, lazy init) first
 
 
-def time_clip(clip: vs.VideoNode) -> float:
-    """fps of pulling the frames of ``clip`` after the first WARM_FRAMES, with VapourSynth's parallel requests."""
+def time_clip(clip: vs.VideoNode, rounds: int = 1) -> float:
+    """fps of pulling the frames of ``clip`` after the first WARM_FRAMES, with VapourSynth's parallel requests;
+    the best of ``rounds`` passes (later passes find every lazy initialisation done)."""
     for _ in clip[:WARM_FRAMES].frames(close=True):
         pass
-    start = time.perf_counter()
-    count = 0
-    for _ in clip[WARM_FRAMES:].frames(close=True):
-        count += 1
-    return count / (time.perf_counter() - start)
+    best = 0.0
+    for _ in range(rounds):
+        start = time.perf_counter()
+        count = sum(1 for _ in clip[WARM_FRAMES:].frames(close=True))
+        best = max(best, count / (time.perf_counter() - start))
+    return best
 
 
 def time_calls(call: Callable[[], object], frames: int) -> float:
@@ -113,7 +118,7 @@ def raw_onnxruntime(model: Path, provider: str, width: int, height: int) -> Call
 
 
 def bench_onnx(model: Path, provider: str, width: int, height: int, frames: int,
-               streams: int | None = None, yuv_io: bool | None = None) -> dict[str, object]:
+               streams: int | None = None, yuv_io: bool | None = None, rounds: int = 1) -> dict[str, object]:
     """The onnx filter on RGBS frames, or with ``yuv_io`` set on YUV420P8 in, YUV420P10 out (an encode's
     formats) with the colour conversion in the session (True) or by zimg on the CPU (False)."""
     import kizunasr_vs
@@ -125,15 +130,15 @@ def bench_onnx(model: Path, provider: str, width: int, height: int, frames: int,
     else:
         clip = kizunasr_vs.onnx(_noise_clip(width, height, length, vs.YUV420P8), str(model), provider=provider,
                                 streams=streams, yuv_io=yuv_io, output_format=vs.YUV420P10)
-    filter_fps = time_clip(clip)
+    filter_fps = time_clip(clip, rounds)
     raw_provider = "cuda" if provider == "torch" else provider
     raw_fps = time_calls(raw_onnxruntime(model, raw_provider, width, height), frames)
-    from kizunasr_vs.runtime.ort_session import choose_providers
+    from kizunasr_vs.runtime.onnx_filter import backend_for
 
     label = f"onnx {model.name}" + (f" streams={streams}" if streams else "")
     if yuv_io is not None:
         label += " yuv420p8->p10 " + ("in-session" if yuv_io else "zimg")
-    chosen = provider if provider == "torch" else choose_providers(provider)[0]
+    chosen = backend_for(str(model), width, height, provider)
     return {"what": label, "size": f"{width}x{height}", "provider": provider, "chosen": chosen,
             "filter_fps": filter_fps, "baseline": "raw onnxruntime session", "baseline_fps": raw_fps,
             "ratio": filter_fps / raw_fps}
@@ -153,9 +158,42 @@ def bench_shader(shader: str | None, width: int, height: int, frames: int, insta
             "baseline_fps": direct_fps, "ratio": ours_fps / direct_fps}
 
 
+def calibrate(model: Path, sizes: list[tuple[int, int]], frames: int) -> list[dict[str, object]]:
+    """Time the CUDA EP and the torch backend through the filter; record the faster per size (backend_choice)."""
+    from kizunasr_vs.runtime.backend_choice import choices_path, record
+    from kizunasr_vs.runtime.ort_session import CUDA, choose_providers, load_model
+    from kizunasr_vs.runtime.torch_backend import torch_cuda_available
+
+    if choose_providers("auto")[0] != CUDA or not torch_cuda_available():
+        raise ValueError("--calibrate compares onnxruntime's CUDA provider with the torch backend; it needs both "
+                         "(onnxruntime-gpu without TensorRT, and pip install 'kizunasr[torch]')")
+    sha = load_model(str(model)).sha256
+    results = []
+    for width, height in sizes:
+        measured = [bench_onnx(model, backend, width, height, frames, rounds=3) for backend in ("cuda", "torch")]
+        best = record(sha, width, height, {str(r["provider"]): float(r["filter_fps"]) for r in measured})  # type: ignore[arg-type]
+        for r in measured:
+            r["recorded"] = r["provider"] == best
+        results += measured
+        print(f"{model.name} {width}x{height}: auto will use {best} ({choices_path()})", file=sys.stderr)
+    return results
+
+
 def run(args: argparse.Namespace) -> int:
     sizes = [parse_size(s) for s in (args.size or ["640x480"])]
     model = args.model or find_default_model()
+    if args.calibrate:
+        if model is None:
+            print("kizunasr bench: --calibrate needs --model", file=sys.stderr)
+            return 2
+        try:
+            results = calibrate(model, sizes, args.frames)
+        except ValueError as exc:
+            print(f"kizunasr bench: {exc}", file=sys.stderr)
+            return 2
+        print(json.dumps({"results": results}, indent=2) if args.json else
+              "\n".join(f"{r['provider']:<6} {r['size']:>10} {r['filter_fps']:8.2f} fps" for r in results))
+        return 0
     results = []
     for width, height in sizes:
         if "onnx" not in args.skip:

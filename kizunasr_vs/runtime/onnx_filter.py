@@ -30,6 +30,7 @@ from kizunasr_vs.core.formats import (
     to_gray_float,
     to_rgbs,
 )
+from kizunasr_vs.runtime.backend_choice import lookup as lookup_backend
 from kizunasr_vs.runtime.fp16 import convert_float_to_float16
 from kizunasr_vs.runtime.ort_session import (
     TRT,
@@ -48,7 +49,7 @@ from kizunasr_vs.runtime.ort_session import (
 )
 from kizunasr_vs.runtime.plane_io import bound_planes, plane_name, split_plane_io
 from kizunasr_vs.runtime.tiling import Tile, apply_tiled, plan_tiles
-from kizunasr_vs.runtime.torch_backend import TorchBackendError, TorchRunner
+from kizunasr_vs.runtime.torch_backend import TorchBackendError, TorchRunner, torch_cuda_available
 from kizunasr_vs.runtime.yuv_io import PLANES_IN, PLANES_OUT, YuvLayout, plane_dtype, wrap_yuv_io, yuv_layout
 
 log = logging.getLogger(__name__)
@@ -400,8 +401,9 @@ def onnx(
 ) -> vs.VideoNode:
     """Upscale ``clip`` with an ONNX model (path or bytes) through onnxruntime.
 
-    provider: "auto" (TensorRT > CUDA > CPU), "tensorrt", "cuda", "cpu", or "torch" (the optional
-        PyTorch backend on CUDA in fp16; whole frames only; see runtime/torch_backend.py).
+    provider: "auto" (TensorRT > CUDA > CPU; the torch backend instead of CUDA where `kizunasr bench
+        --calibrate` measured it faster for this model and size), "tensorrt", "cuda", "cpu", or "torch"
+        (the optional PyTorch backend on CUDA in fp16; whole frames only; see runtime/torch_backend.py).
     fp16: run in half precision; None = on for GPU providers with fp32 models, off on CPU.
     tile: owned tile size, int or (width, height); None = whole frame (unless the model's input
         size is fixed and smaller). overlap: context per side around each tile (default 16).
@@ -418,6 +420,9 @@ def onnx(
     _check_channels(fmt, info, loaded.name)
     color = resolve_color(clip)
     tiles = _plan(clip.height, clip.width, info, tile, overlap, pad_multiple)
+    if provider == "auto" and yuv_io is not True and _whole_frame(tiles, clip.height, clip.width) and \
+            _calibrated_torch(loaded, clip.width, clip.height):
+        provider = "torch"
     direct = provider != "torch" and _whole_frame(tiles, clip.height, clip.width) and \
         choose_providers(provider)[0] != TRT
     if _wants_yuv_io(yuv_io, provider, direct):
@@ -457,6 +462,25 @@ def onnx(
     if info.channels == 1 and fmt.color_family == vs.YUV:
         out = _join_chroma(clip, out, color)
     return restore_format(out, fmt, color, output_format)
+
+
+def _calibrated_torch(loaded: LoadedModel, width: int, height: int) -> bool:
+    """True where `kizunasr bench --calibrate` measured the torch backend faster for this model and size on
+    this machine (and onnxruntime would use CUDA, not TensorRT)."""
+    if lookup_backend(loaded.sha256, width, height) != "torch":
+        return False
+    if choose_providers("auto")[0] == TRT or not torch_cuda_available():
+        return False
+    log.info("%s: the torch backend (measured faster here by `kizunasr bench --calibrate`)", loaded.name)
+    return True
+
+
+def backend_for(model: str | os.PathLike[str] | bytes, width: int, height: int, provider: str = "auto") -> str:
+    """What ``onnx(provider=provider)`` runs a whole ``width`` x ``height`` frame on: "torch" or an
+    onnxruntime execution provider's name (for `kizunasr bench` and `doctor`)."""
+    if provider == "torch" or (provider == "auto" and _calibrated_torch(load_model(model), width, height)):
+        return "torch"
+    return choose_providers(provider)[0]
 
 
 def _wants_yuv_io(yuv_io: bool | None, provider: str, direct: bool) -> bool:

@@ -1,0 +1,87 @@
+"""The measured backend choice behind ``provider="auto"``: onnxruntime or the PyTorch backend, per model.
+
+Which backend is faster depends on the model and the GPU (on an H100 PyTorch eager ran SPAN 1.6x
+faster than onnxruntime's CUDA EP, Compact 10% slower), so ``auto`` does not guess:
+``kizunasr bench --calibrate`` times both through ``kizunasr_vs.onnx`` on this machine and records
+the winner here, keyed by model (sha256), frame size, GPU and library versions. ``auto`` then uses
+PyTorch only where a calibration on this exact machine measured it faster; a new driver, GPU or
+library version makes old records invisible (a rerun of the calibration replaces them).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+log = logging.getLogger(__name__)
+
+
+def choices_path() -> Path:
+    """The JSON file of recorded choices (``$KIZUNASR_CACHE_DIR`` overrides the user cache dir)."""
+    base = os.environ.get("KIZUNASR_CACHE_DIR") or platformdirs.user_cache_dir("kizunasr")
+    return Path(base) / "backend_choice.json"
+
+
+@functools.cache
+def machine_key() -> str:
+    """GPU, onnxruntime and torch versions: what a measured choice is only valid for."""
+    import onnxruntime as ort
+
+    from kizunasr_vs.runtime.hardware import nvidia_gpus
+
+    try:
+        import torch
+
+        torch_version = str(torch.__version__)
+    except ImportError:
+        torch_version = "none"
+    gpus = nvidia_gpus()
+    gpu = gpus[0].split("(UUID")[0].split(":", 1)[-1].strip() if gpus else "no-gpu"  # "GPU 0: NAME (UUID: ..)"
+    return f"{gpu} | onnxruntime {ort.__version__} | torch {torch_version}"
+
+
+def _entry_key(model_sha256: str, width: int, height: int) -> str:
+    return f"{model_sha256}:{width}x{height}"
+
+
+def _load(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        log.warning("ignoring unreadable backend choices %s (%s); rerun `kizunasr bench --calibrate`", path, exc)
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def record(model_sha256: str, width: int, height: int, fps: dict[str, float], machine: str | None = None) -> str:
+    """Store the faster backend (``fps``: backend -> measured fps) for this model and size; returns it."""
+    best = max(fps, key=lambda name: fps[name])
+    path = choices_path()
+    data = _load(path)
+    machine = machine or machine_key()
+    data.setdefault(machine, {})[_entry_key(model_sha256, width, height)] = {
+        "backend": best, "fps": {k: round(v, 2) for k, v in fps.items()}}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".backend_choice.", suffix=".json")
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        json.dump(data, out, indent=2, sort_keys=True)
+    os.replace(temp, path)  # readers never see half a file
+    return best
+
+
+def lookup(model_sha256: str, width: int, height: int, machine: str | None = None) -> str | None:
+    """The backend a calibration on this machine measured faster for this model and size, or None."""
+    data = _load(choices_path())
+    if not data:
+        return None
+    entry = data.get(machine or machine_key(), {}).get(_entry_key(model_sha256, width, height))
+    return entry.get("backend") if isinstance(entry, dict) else None

@@ -1,0 +1,71 @@
+"""The measured choice behind provider="auto" (runtime/backend_choice.py) and its use by kizunasr_vs.onnx."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import vapoursynth as vs
+
+from kizunasr_vs.runtime import backend_choice, onnx_filter
+from kizunasr_vs.runtime.ort_session import load_model
+from tests.conftest import REPO
+from tests.test_onnx import _resize_model
+from tests.vsarrays import clip_from_planes
+
+MACHINE = "NVIDIA H100 80GB HBM3 | onnxruntime 1.31.1 | torch 2.11"
+
+
+@pytest.fixture(autouse=True)
+def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("KIZUNASR_CACHE_DIR", str(tmp_path))
+    return tmp_path
+
+
+def test_the_faster_backend_is_recorded_per_machine_model_and_size(cache_dir: Path) -> None:
+    assert backend_choice.lookup("abc", 1920, 1080, MACHINE) is None  # nothing measured yet
+    assert backend_choice.record("abc", 1920, 1080, {"cuda": 56.6, "torch": 93.6}, MACHINE) == "torch"
+    assert backend_choice.record("abc", 1280, 720, {"cuda": 90.0, "torch": 80.0}, MACHINE) == "cuda"
+    assert backend_choice.lookup("abc", 1920, 1080, MACHINE) == "torch"
+    assert backend_choice.lookup("abc", 1280, 720, MACHINE) == "cuda"
+    assert backend_choice.lookup("abc", 640, 480, MACHINE) is None  # another size: not measured
+    assert backend_choice.lookup("abc", 1920, 1080, "another GPU | onnxruntime 1.31.1 | torch 2.11") is None
+    assert [p.name for p in cache_dir.iterdir()] == ["backend_choice.json"]  # no temporary file left
+
+
+def test_a_broken_record_file_is_ignored_and_replaced(cache_dir: Path) -> None:
+    (cache_dir / "backend_choice.json").write_text("{not json")
+    assert backend_choice.lookup("abc", 1920, 1080, MACHINE) is None
+    backend_choice.record("abc", 1920, 1080, {"cuda": 1.0, "torch": 2.0}, MACHINE)
+    assert backend_choice.lookup("abc", 1920, 1080, MACHINE) == "torch"
+
+
+def _clip() -> vs.VideoNode:
+    return clip_from_planes([np.full((16, 24), 0.5, np.float32)] * 3, vs.RGBS, _Matrix=0, _Range=1)
+
+
+def test_auto_follows_a_recorded_torch_choice(monkeypatch: pytest.MonkeyPatch) -> None:
+    model = _resize_model([1, 1, 2, 2])
+    backend_choice.record(load_model(model).sha256, 24, 16, {"cuda": 1.0, "torch": 2.0}, backend_choice.machine_key())
+    # torch not usable here: auto keeps onnxruntime and runs
+    monkeypatch.setattr(onnx_filter, "torch_cuda_available", lambda: False)
+    assert onnx_filter.onnx(_clip(), model, provider="auto").width == 48
+    # torch "usable": auto takes the torch backend (which then cannot build here, and says so)
+    monkeypatch.setattr(onnx_filter, "torch_cuda_available", lambda: True)
+    with pytest.raises(vs.Error, match="torch backend"):
+        onnx_filter.onnx(_clip(), model, provider="auto")
+    # another size was not calibrated: onnxruntime
+    wide = clip_from_planes([np.full((16, 32), 0.5, np.float32)] * 3, vs.RGBS, _Matrix=0, _Range=1)
+    assert onnx_filter.onnx(wide, model, provider="auto").width == 64
+
+
+def test_calibrate_explains_what_it_needs(tmp_path: Path) -> None:
+    model = tmp_path / "m.onnx"
+    model.write_bytes(_resize_model([1, 1, 2, 2]))
+    result = subprocess.run([sys.executable, "-m", "kizunasr_vs", "bench", "--calibrate", "--model", str(model)],
+                            capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert result.returncode == 2
+    assert "--calibrate compares onnxruntime's CUDA provider with the torch backend" in result.stderr
