@@ -477,7 +477,7 @@ def _calibrated_torch(loaded: LoadedModel, width: int, height: int) -> bool:
 
 def backend_for(model: str | os.PathLike[str] | bytes, width: int, height: int, provider: str = "auto") -> str:
     """What ``onnx(provider=provider)`` runs a whole ``width`` x ``height`` frame on: "torch" or an
-    onnxruntime execution provider's name (for `kizunasr bench` and `doctor`)."""
+    onnxruntime execution provider's name (shown by `kizunasr bench`)."""
     if provider == "torch" or (provider == "auto" and _calibrated_torch(load_model(model), width, height)):
         return "torch"
     return choose_providers(provider)[0]
