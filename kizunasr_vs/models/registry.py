@@ -6,7 +6,6 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Any
 
 import platformdirs
 
+from kizunasr_vs.core.files import write_atomic
 from kizunasr_vs.models.errors import RegistryError, UnknownModelError
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -229,14 +229,4 @@ def add_user_entry(entry: ModelEntry, config: Path | None = None) -> Path:
         if isinstance(data, list):
             data = {"models": data}
     data["models"] = [e for e in data["models"] if e.get("name") != entry.name] + [entry.to_json()]
-    config.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=config.parent, prefix=".models.", suffix=".json.tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=2)
-            f.write("\n")
-        os.replace(tmp, config)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return config
+    return write_atomic(config, json.dumps(data, indent=2) + "\n")

@@ -14,11 +14,12 @@ import functools
 import json
 import logging
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import platformdirs
+
+from kizunasr_vs.core.files import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -70,11 +71,7 @@ def record(model_sha256: str, width: int, height: int, fps: dict[str, float], ma
     machine = machine or machine_key()
     data.setdefault(machine, {})[_entry_key(model_sha256, width, height)] = {
         "backend": best, "fps": {k: round(v, 2) for k, v in fps.items()}}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".backend_choice.", suffix=".json")
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        json.dump(data, out, indent=2, sort_keys=True)
-    os.replace(temp, path)  # readers never see half a file
+    write_atomic(path, json.dumps(data, indent=2, sort_keys=True))  # readers never see half a file
     return best
 
 

@@ -47,9 +47,9 @@ mpv ``--vo=gpu-next`` / ``--vo=gpu`` with OpenGL 4.3+ or Vulkan).
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
+from kizunasr_vs.core.files import write_atomic
 from kizunasr_vs.runtime.glsl_compiler.emit import Emitter, Hook, Precision
 from kizunasr_vs.runtime.glsl_compiler.errors import CompileError
 from kizunasr_vs.runtime.glsl_compiler.graph import ModelLike, normalise
@@ -86,17 +86,3 @@ def export_glsl(model_path: str | os.PathLike[str], out_path: str | os.PathLike[
     """
     text = compile_onnx_to_glsl(model_path, hook, precision)
     return write_atomic(Path(out_path), text)
-
-
-def write_atomic(path: Path, text: str) -> Path:
-    """Write ``text`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
