@@ -214,9 +214,30 @@ def _build_runner(
     return Runner(info, scale, SessionPool(sessions))
 
 
-_RUNNERS: OrderedDict[tuple[object, ...], DirectRunner] = OrderedDict()
-_RUNNERS_LOCK = threading.Lock()
+_RUNNERS_LOCK = threading.Lock()  # held while building: two threads never create the same sessions twice
 _RUNNERS_KEPT = 4
+
+
+class RunnerCache(OrderedDict[tuple[object, ...], Any]):
+    """The most recently used runners, at most ``kept``; the oldest goes before a new one is built
+    (its sessions or GPU memory are freed first)."""
+
+    def __init__(self, kept: int = _RUNNERS_KEPT) -> None:
+        super().__init__()
+        self.kept = kept
+
+    def get_or_build(self, key: tuple[object, ...], build: Callable[[], Any]) -> Any:
+        with _RUNNERS_LOCK:
+            if key in self:
+                self.move_to_end(key)
+                return self[key]
+            while len(self) >= self.kept:
+                self.popitem(last=False)
+            self[key] = runner = build()
+            return runner
+
+
+_RUNNERS = RunnerCache()
 
 
 def _cached_direct_runner(
@@ -226,14 +247,8 @@ def _cached_direct_runner(
     """Reuse sessions for the same model and settings (the mpv worker builds a graph per paused frame:
     the model stays warm instead of being reloaded each time). The per-plane graph accepts any size."""
     key = (loaded.sha256, tuple(choose_providers(provider)), fp16, streams, layout)
-    with _RUNNERS_LOCK:  # held while building: two threads never create the same sessions twice
-        if key in _RUNNERS:
-            _RUNNERS.move_to_end(key)
-            return _RUNNERS[key]
-        runner = _build_direct_runner(loaded, info, provider, fp16, streams, layout)
-        _RUNNERS[key] = runner
-        while len(_RUNNERS) > _RUNNERS_KEPT:
-            _RUNNERS.popitem(last=False)
+    runner: DirectRunner = _RUNNERS.get_or_build(
+        key, lambda: _build_direct_runner(loaded, info, provider, fp16, streams, layout))
     return runner
 
 
@@ -318,8 +333,7 @@ def _torch_frame(n: int, f: list[vs.VideoFrame], runner: TorchRunner) -> vs.Vide
     return out
 
 
-_TORCH_RUNNERS: OrderedDict[tuple[object, ...], TorchRunner] = OrderedDict()
-_TORCH_RUNNERS_KEPT = 2  # each holds a model, activations and pinned frames per stream on the GPU
+_TORCH_RUNNERS = RunnerCache(kept=2)  # each holds a model, activations and pinned frames per stream on the GPU
 TORCH_STREAMS = 4  # H100, 1080p: SuperUltraCompact 68 / 95 / 111 fps and SPAN 56 / 87 / 88 with 2 / 4 / 8
 
 
@@ -327,17 +341,14 @@ def _build_torch_runner(loaded: LoadedModel, info: ModelInfo, src: vs.VideoNode,
     """A TorchRunner for this model, frame size and stream count, reused across calls (like the sessions)."""
     count = _stream_count(streams if streams is not None else TORCH_STREAMS, True)
     key = (loaded.sha256, info.channels, src.height, src.width, count, os.environ.get("KIZUNASR_TORCH_COMPILE"))
-    with _RUNNERS_LOCK:
-        if key in _TORCH_RUNNERS:
-            _TORCH_RUNNERS.move_to_end(key)
-            return _TORCH_RUNNERS[key]
-        while len(_TORCH_RUNNERS) >= _TORCH_RUNNERS_KEPT:  # drop the oldest before building: GPU memory
-            _TORCH_RUNNERS.popitem(last=False)
+
+    def build() -> TorchRunner:
         try:
-            runner = TorchRunner(loaded.proto, info.channels, src.height, src.width, streams=count)
+            return TorchRunner(loaded.proto, info.channels, src.height, src.width, streams=count)
         except (TorchBackendError, ImportError) as e:
             raise vs.Error(f"{WHO}: {loaded.name}: the torch backend cannot run it ({e}); use provider='cuda'") from e
-        _TORCH_RUNNERS[key] = runner
+
+    runner: TorchRunner = _TORCH_RUNNERS.get_or_build(key, build)
     return runner
 
 
