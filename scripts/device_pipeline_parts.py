@@ -1,14 +1,19 @@
-"""On the GPU machine: fps of the pieces around the model (source, conversions, frame copies), 1080p -> 2160p.
+"""On the GPU machine: fps of the pieces around the model, 1080p -> 2160p, to tell where time goes when the
+onnx filter runs slower than the bare model: sources, conversions, frame writes, and a null model (nearest 2x
+Resize, next to no GPU work) through ``kizunasr_vs.onnx``, which shows how fast frames move through
+ModifyFrame branches, frame allocation and host <-> device copies alone.
 
-Tells where time goes when the filter runs slower than the bare model. Usage: python scripts/device_pipeline_parts.py
+Usage: python scripts/device_pipeline_parts.py
 """
 
 from __future__ import annotations
 
 import numpy as np
 import vapoursynth as vs
+from onnx import TensorProto, helper, numpy_helper
 
-from kizunasr_vs.cli.bench import _noise_clip, time_clip
+import kizunasr_vs as kz
+from kizunasr_vs.cli.bench import WARM_FRAMES, _noise_clip, time_clip
 
 
 def copy_planes(n: int, f: list[vs.VideoFrame]) -> vs.VideoFrame:
@@ -18,22 +23,42 @@ def copy_planes(n: int, f: list[vs.VideoFrame]) -> vs.VideoFrame:
     return out
 
 
+def null_model() -> bytes:
+    """Nearest 2x upscaling of fp16 RGB: the filter's plumbing with next to no model work."""
+    scales = numpy_helper.from_array(np.array([1, 1, 2, 2], dtype=np.float32), "scales")
+    roi = numpy_helper.from_array(np.zeros(0, dtype=np.float32), "roi")
+    node = helper.make_node("Resize", ["x", "roi", "scales"], ["y"], mode="nearest")
+    graph = helper.make_graph([node], "null2x", [helper.make_tensor_value_info("x", TensorProto.FLOAT16,
+                                                                               [1, 3, "h", "w"])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT16, None)], [scales, roi])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8).SerializeToString()
+
+
 def main() -> None:
-    frames = 40
-    noise = _noise_clip(1920, 1080, frames + 1, vs.RGBS)
+    length = 64 + WARM_FRAMES
+    noise = _noise_clip(1920, 1080, length, vs.RGBS)
+    yuv = _noise_clip(1920, 1080, length, vs.YUV420P8)
     half = noise.resize.Point(format=vs.RGBH)
     big = vs.core.std.BlankClip(half, width=3840, height=2160, keep=True)
     write_only = vs.core.std.ModifyFrame(big, [big, half], copy_planes)
-    blank_src = vs.core.std.BlankClip(format=vs.RGBS, width=1920, height=1080, length=frames + 1, keep=True)
+    blank_src = vs.core.std.BlankClip(format=vs.RGBS, width=1920, height=1080, length=length, keep=True)
     parts = {
         "noise source RGBS (python ModifyFrame)": noise,
         "blank source RGBS": blank_src,
         "noise -> RGBH (zimg)": half,
+        "noise -> YUV420P8 (zimg)": yuv,
         "2160p RGBH output frame written by numpy (no model)": write_only,
         "2160p RGBH -> YUV420P10 (zimg)": big.resize.Bicubic(format=vs.YUV420P10, matrix=1),
     }
+    model = null_model()
+    for streams in (2, 4, 8):
+        parts[f"null model RGB fp16 streams={streams}"] = kz.onnx(noise, model, provider="cuda", streams=streams,
+                                                                  yuv_io=False)
+        parts[f"null model YUV in-session streams={streams}"] = kz.onnx(yuv, model, provider="cuda",
+                                                                        streams=streams, output_format=vs.YUV420P10)
+    print(f"vs threads {vs.core.num_threads}")
     for name, clip in parts.items():
-        print(f"{name:<55} {time_clip(clip):8.1f} fps")
+        print(f"{name:<55} {time_clip(clip):8.1f} fps", flush=True)
 
 
 if __name__ == "__main__":
