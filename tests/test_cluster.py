@@ -24,6 +24,7 @@ from kizunasr_vs.cluster.address import ClusterError, plan_slots
 from kizunasr_vs.cluster.plan import plan_chunks
 from kizunasr_vs.runtime.source import keyframe_indices
 from tests.conftest import REPO
+from tests.test_encode_cli import kizunasr as run_cli
 from tests.test_encode_cli import make_clip, streams
 
 pytest.importorskip("ray", reason="ray is not installed (pip install 'kizunasr[cluster]')")
@@ -31,8 +32,8 @@ pytestmark = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg i
 
 
 def kizunasr(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "kizunasr_vs", *args], capture_output=True, text=True, cwd=REPO,
-                          env={**os.environ, **(env or {})}, timeout=600)
+    """`python -m kizunasr_vs ARGS` with ``env`` added to this process's environment."""
+    return run_cli(*args, env={**os.environ, **(env or {})})
 
 
 def frame_hashes(path: Path) -> list[str]:
