@@ -137,7 +137,7 @@ def bench_onnx(model: Path, provider: str, width: int, height: int, frames: int,
 
     label = f"onnx {model.name}" + (f" streams={streams}" if streams else "")
     if yuv_io is not None:
-        label += " yuv420p8->p10 " + ("in-session" if yuv_io else "zimg")
+        label += " yuv420p8->p10 " + ("gpu-convert" if yuv_io else "zimg")
     chosen = backend_for(str(model), width, height, provider)
     return {"what": label, "size": f"{width}x{height}", "provider": provider, "chosen": chosen,
             "filter_fps": filter_fps, "baseline": "raw onnxruntime session", "baseline_fps": raw_fps,
@@ -159,7 +159,8 @@ def bench_shader(shader: str | None, width: int, height: int, frames: int, insta
 
 
 def calibrate(model: Path, sizes: list[tuple[int, int]], frames: int) -> list[dict[str, object]]:
-    """Time the CUDA EP and the torch backend through the filter; record the faster per size (backend_choice)."""
+    """Time the CUDA EP and the torch backend through the filter on an encode's formats (YUV420P8 in, P10 out,
+    converted on the GPU); record the faster per size (backend_choice)."""
     from kizunasr_vs.runtime.backend_choice import choices_path, record
     from kizunasr_vs.runtime.ort_session import CUDA, choose_providers, load_model
     from kizunasr_vs.runtime.torch_backend import torch_cuda_available
@@ -170,7 +171,8 @@ def calibrate(model: Path, sizes: list[tuple[int, int]], frames: int) -> list[di
     sha = load_model(str(model)).sha256
     results = []
     for width, height in sizes:
-        measured = [bench_onnx(model, backend, width, height, frames, rounds=3) for backend in ("cuda", "torch")]
+        measured = [bench_onnx(model, backend, width, height, frames, yuv_io=True, rounds=3)
+                    for backend in ("cuda", "torch")]
         best = record(sha, width, height, {str(r["provider"]): float(r["filter_fps"]) for r in measured})  # type: ignore[arg-type]
         for r in measured:
             r["recorded"] = r["provider"] == best
@@ -203,8 +205,6 @@ def run(args: argparse.Namespace) -> int:
             else:
                 for streams in args.streams or [None]:
                     for yuv_io in ([None, True, False] if args.yuv else [None]):
-                        if yuv_io is not None and args.provider == "torch":
-                            continue  # the torch backend takes RGB only
                         results.append(bench_onnx(model, args.provider, width, height, args.frames, streams,
                                                   yuv_io))
         if "shader" not in args.skip:

@@ -337,14 +337,17 @@ _TORCH_RUNNERS = RunnerCache(kept=2)  # each holds a model, activations and pinn
 TORCH_STREAMS = 4  # H100, 1080p: SuperUltraCompact 68 / 95 / 111 fps and SPAN 56 / 87 / 88 with 2 / 4 / 8
 
 
-def _build_torch_runner(loaded: LoadedModel, info: ModelInfo, src: vs.VideoNode, streams: int | None) -> TorchRunner:
-    """A TorchRunner for this model, frame size and stream count, reused across calls (like the sessions)."""
+def _build_torch_runner(loaded: LoadedModel, info: ModelInfo, src: vs.VideoNode, streams: int | None,
+                        layout: YuvLayout | None = None) -> TorchRunner:
+    """A TorchRunner for this model, frame size, stream count and plane layout, reused across calls (like
+    the sessions)."""
     count = _stream_count(streams if streams is not None else TORCH_STREAMS, True)
-    key = (loaded.sha256, info.channels, src.height, src.width, count, os.environ.get("KIZUNASR_TORCH_COMPILE"))
+    key = (loaded.sha256, info.channels, src.height, src.width, count, layout,
+           os.environ.get("KIZUNASR_TORCH_COMPILE"), os.environ.get("KIZUNASR_TORCH_GRAPHS"))
 
     def build() -> TorchRunner:
         try:
-            return TorchRunner(loaded.proto, info.channels, src.height, src.width, streams=count)
+            return TorchRunner(loaded.proto, info.channels, src.height, src.width, streams=count, layout=layout)
         except (TorchBackendError, ImportError) as e:
             raise vs.Error(f"{WHO}: {loaded.name}: the torch backend cannot run it ({e}); use provider='cuda'") from e
 
@@ -422,8 +425,8 @@ def onnx(
     output_format: a ``vs.PresetVideoFormat`` for the result; None = the input's format.
     pad_multiple: model needs H and W divisible by this (crops are grown or edge-padded).
     yuv_io: convert integer YUV to the model's RGB and back inside the session (on the GPU with a
-        GPU provider; see runtime/yuv_io.py) instead of with zimg on the CPU; None = on for GPU
-        providers where the clip, the output format and the run allow it.
+        GPU provider or the torch backend; see runtime/yuv_io.py and torch_yuv.py) instead of with zimg
+        on the CPU; None = on for GPU providers where the clip, the output format and the run allow it.
     """
     fmt = check_format(clip, WHO)
     loaded = load_model(model)
@@ -431,17 +434,20 @@ def onnx(
     _check_channels(fmt, info, loaded.name)
     color = resolve_color(clip)
     tiles = _plan(clip.height, clip.width, info, tile, overlap, pad_multiple)
-    if provider == "auto" and yuv_io is not True and _whole_frame(tiles, clip.height, clip.width) and \
-            _calibrated_torch(loaded, clip.width, clip.height):
+    whole = _whole_frame(tiles, clip.height, clip.width)
+    if provider == "auto" and whole and _calibrated_torch(loaded, clip.width, clip.height):
         provider = "torch"
-    direct = provider != "torch" and _whole_frame(tiles, clip.height, clip.width) and \
-        choose_providers(provider)[0] != TRT
+    direct = whole and (provider == "torch" or choose_providers(provider)[0] != TRT)
     if _wants_yuv_io(yuv_io, provider, direct):
         out_fmt = vs.core.get_video_format(output_format) if output_format is not None else fmt
         layout = yuv_layout(fmt, color, out_fmt) if direct and info.channels == 3 else None
         if layout is not None:
             try:
-                yuv_runner = _cached_direct_runner(loaded, info, provider, fp16, streams, layout)
+                yuv_runner: DirectRunner | TorchRunner
+                if provider == "torch":
+                    yuv_runner = _build_torch_runner(loaded, info, clip, streams, layout)
+                else:
+                    yuv_runner = _cached_direct_runner(loaded, info, provider, fp16, streams, layout)
             except vs.Error:
                 if yuv_io:
                     raise
@@ -453,7 +459,7 @@ def onnx(
                                                  _Primaries=color.primaries)
         elif yuv_io:
             raise vs.Error(f"{WHO}: yuv_io needs an RGB (3-channel) model, a whole-frame run (tile=None, not "
-                           f"tensorrt/torch), integer YUV 4:4:4/4:2:2/4:2:0 in and out with the same subsampling "
+                           f"tensorrt), integer YUV 4:4:4/4:2:2/4:2:0 in and out with the same subsampling "
                            f"(got {fmt.name}), matrix 709/601/2020 and chroma location left or center; pass "
                            "yuv_io=None to convert with zimg")
     src = to_rgbs(clip, color) if info.channels == 3 else to_gray_float(clip, color)
@@ -498,4 +504,4 @@ def _wants_yuv_io(yuv_io: bool | None, provider: str, direct: bool) -> bool:
     """Explicit choice, else on for GPU providers (where host copies of float RGB cost the most)."""
     if yuv_io is not None:
         return yuv_io
-    return direct and is_gpu(choose_providers(provider))
+    return direct and (provider == "torch" or is_gpu(choose_providers(provider)))

@@ -9,8 +9,9 @@ the feed-forward ops of compact SR networks are supported, anything else raises 
 shapes at run time (SPAN pads to a multiple and unshuffles pixels with Shape/Gather/Mod/Reshape) are
 first folded for the frame size by onnxruntime's constant folding (``fold_shapes``).
 
-Frames move as fp16 planes: each worker ("stream") owns pinned host buffers and a CUDA stream, so
-uploads, inference and downloads of several frames overlap.
+Frames move as fp16 RGB planes or, with a ``YuvLayout``, as the clip's integer YUV planes converted on
+the GPU (torch_yuv): each worker ("stream") owns pinned host buffers, a CUDA stream and a CUDA graph of
+the frame, so uploads, inference and downloads of several frames overlap.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import os
 import queue
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -28,6 +29,8 @@ import onnx
 from onnx import numpy_helper
 
 from kizunasr_vs.runtime.glsl_compiler.graph import text_attr
+from kizunasr_vs.runtime.torch_yuv import YuvConverter, plane_tensor_type
+from kizunasr_vs.runtime.yuv_io import YuvLayout
 
 SUPPORTED_OPS = {"Conv", "PRelu", "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Add", "Sub", "Mul", "Div", "Clip",
                  "DepthToSpace", "Resize", "Concat", "Identity", "Constant", "Pad", "Reshape", "Transpose", "Slice",
@@ -257,43 +260,105 @@ def _depth_to_space(x: Any, block: int, mode: str, torch: Any) -> Any:
 
 @dataclass
 class _Worker:
+    """One frame in flight: a CUDA stream, pinned host planes, device planes and (optionally) a CUDA graph
+    that runs the whole frame from ``device_in`` to ``device_out``."""
+
     stream: Any
-    host_in: Any
-    host_out: Any
+    host_in: list[Any]
+    host_out: list[Any]
+    device_in: list[Any]
+    device_out: list[Any] = field(default_factory=list)
+    graph: Any = None
+
+
+def _env_flag(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    return default if value is None else value == "1"
 
 
 class TorchRunner:
-    """A model on one CUDA device in fp16, with ``streams`` workers owning pinned buffers and a CUDA stream."""
+    """A model on one CUDA device in fp16, with ``streams`` workers that each keep a frame in flight.
+
+    Planes in, planes out: fp16 planes of the model's channels, or with ``layout`` the clip's integer
+    Y/U/V planes, converted on the GPU (torch_yuv). With ``graphs`` (default on; KIZUNASR_TORCH_GRAPHS=0
+    turns it off) each worker records its frame's kernels once as a CUDA graph and replays it: one
+    launch per frame instead of one Python step per node, which several threads would otherwise
+    serialise on the GIL.
+    """
 
     def __init__(self, model: onnx.ModelProto, channels: int, height: int, width: int,
-                 streams: int = 2, device: int = 0, compile_model: bool | None = None) -> None:
+                 streams: int = 4, device: int = 0, compile_model: bool | None = None,
+                 layout: YuvLayout | None = None, graphs: bool | None = None) -> None:
         import torch
 
         if not torch.cuda.is_available():
             raise TorchBackendError("PyTorch sees no CUDA device")
+        if layout is not None and channels != 3:
+            raise TorchBackendError("YUV planes need an RGB (3-channel) model")
         torch.backends.cudnn.benchmark = True
+        self.torch = torch
         self.device = torch.device("cuda", device)
         if needs_folding(model):
             model = fold_shapes(model, channels, height, width)
         module = build_module(model).to(self.device).half().eval()
         module = module.to(memory_format=torch.channels_last)
-        if compile_model if compile_model is not None else os.environ.get("KIZUNASR_TORCH_COMPILE") == "1":
+        if compile_model if compile_model is not None else _env_flag("KIZUNASR_TORCH_COMPILE", False):
             module = torch.compile(module, mode="max-autotune-no-cudagraphs", dynamic=False)
         self.module = module
+        self.convert = YuvConverter(layout, self.device) if layout is not None else None
         self.channels, self.height, self.width, self.streams = channels, height, width, streams
+        in_shapes, in_type = self._plane_shapes(layout, height, width, 1), torch.half
+        if layout is not None:
+            in_type = plane_tensor_type(layout.bits_in, torch)
         with torch.inference_mode():
-            probe = torch.zeros(1, channels, height, width, dtype=torch.half, device=self.device)
-            out = self.module(probe.contiguous(memory_format=torch.channels_last))
-        self.scale = int(out.shape[2]) // height
-        if self.scale * height != out.shape[2] or self.scale * width != out.shape[3]:
-            raise TorchBackendError(f"the model gave {tuple(out.shape)} for a {width}x{height} input")
+            probe = self.forward([torch.zeros(s, dtype=in_type, device=self.device) for s in in_shapes])
+        self.scale = int(probe[0].shape[2]) // height
+        if self.scale * height != probe[0].shape[2] or self.scale * width != probe[0].shape[3]:
+            raise TorchBackendError(f"the model gave {tuple(probe[0].shape)} for a {width}x{height} input")
+        out_shapes = self._plane_shapes(layout, height, width, self.scale)
+        use_graphs = graphs if graphs is not None else _env_flag("KIZUNASR_TORCH_GRAPHS", True)
         self._workers: queue.Queue[_Worker] = queue.Queue()
         for _ in range(streams):
-            self._workers.put(_Worker(
+            worker = _Worker(
                 torch.cuda.Stream(self.device),
-                torch.empty(1, channels, height, width, dtype=torch.half).pin_memory(),
-                torch.empty(1, channels, height * self.scale, width * self.scale, dtype=torch.half).pin_memory(),
-            ))
+                [torch.empty(s, dtype=in_type).pin_memory() for s in in_shapes],
+                [torch.empty(s, dtype=p.dtype).pin_memory() for s, p in zip(out_shapes, probe, strict=True)],
+                [torch.zeros(s, dtype=in_type, device=self.device) for s in in_shapes],
+            )
+            if use_graphs:
+                self._record(worker)
+            self._workers.put(worker)
+
+    def _plane_shapes(self, layout: YuvLayout | None, height: int, width: int,
+                      scale: int) -> list[tuple[int, int, int, int]]:
+        h, w = height * scale, width * scale
+        if layout is None:
+            return [(1, 1, h, w)] * self.channels
+        return [(1, 1, h, w)] + [(1, 1, h >> layout.sub_h, w >> layout.sub_w)] * 2
+
+    def forward(self, planes: list[Any]) -> list[Any]:
+        """One frame on the GPU: input planes to output planes (see the class docstring)."""
+        torch = self.torch
+        if self.convert is not None:
+            rgb = self.convert.to_model(*planes).half().contiguous(memory_format=torch.channels_last)
+            return list(self.convert.from_model(self.module(rgb)))
+        x = torch.cat(planes, dim=1).contiguous(memory_format=torch.channels_last)
+        y = self.module(x)
+        return [y[:, c:c + 1] for c in range(y.shape[1])]
+
+    def _record(self, worker: _Worker) -> None:
+        """Warm up on the worker's stream (cuDNN picks its algorithms), then record one frame as a CUDA graph."""
+        torch = self.torch
+        with torch.inference_mode():
+            worker.stream.wait_stream(torch.cuda.current_stream(self.device))
+            with torch.cuda.stream(worker.stream):
+                for _ in range(2):
+                    self.forward(worker.device_in)
+            worker.stream.synchronize()
+            graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(graph, stream=worker.stream, capture_error_mode="thread_local"):
+                worker.device_out = self.forward(worker.device_in)
+            worker.graph = graph
 
     @contextmanager
     def _worker(self) -> Iterator[_Worker]:
@@ -304,15 +369,26 @@ class TorchRunner:
             self._workers.put(worker)
 
     def run_planes(self, planes: list[np.ndarray], outputs: list[np.ndarray]) -> None:
-        """fp16 planes in (H, W each), fp16 planes out (sH, sW each), written in place."""
-        import torch
-
+        """Planes in (fp16, or integer with a layout), planes out (written in place): one frame."""
+        torch = self.torch
         with self._worker() as w, torch.inference_mode(), torch.cuda.stream(w.stream):
-            for c, plane in enumerate(planes):
-                w.host_in[0, c].numpy()[...] = plane
-            x = w.host_in.to(self.device, non_blocking=True).contiguous(memory_format=torch.channels_last)
-            y = self.module(x)
-            w.host_out.copy_(y, non_blocking=True)
+            for host, plane in zip(w.host_in, planes, strict=True):
+                np.copyto(_numpy(host)[0, 0], plane)
+            for device_plane, host in zip(w.device_in, w.host_in, strict=True):
+                device_plane.copy_(host, non_blocking=True)
+            if w.graph is not None:
+                w.graph.replay()
+                results = w.device_out
+            else:
+                results = self.forward(w.device_in)
+            for host, result in zip(w.host_out, results, strict=True):
+                host.copy_(result, non_blocking=True)
             w.stream.synchronize()
-            for c, target in enumerate(outputs):
-                np.copyto(target, w.host_out[0, c].numpy())
+            for target, host in zip(outputs, w.host_out, strict=True):
+                np.copyto(target, _numpy(host)[0, 0])
+
+
+def _numpy(tensor: Any) -> np.ndarray:
+    """A numpy view of a host tensor; int16 tensors hold uint16 samples (see torch_yuv)."""
+    array = tensor.numpy()
+    return array.view(np.uint16) if array.dtype == np.int16 else array
