@@ -20,10 +20,9 @@ if [ "${CHECKS:-1}" = 1 ]; then
   python3 scripts/device_yuv_check.py "$M/${NAME[SUC]}" .devdata/media/anime4k_bird_HR.png torch cuda 2>&1 \
     | tee "$OUT/yuv_check.txt" || true
 fi
-summary='
-import json, sys
-for r in json.load(sys.stdin)["results"]:
-    print(f"{r[\"what\"][5:]:<92} {r[\"filter_fps\"]:7.1f} fps  raw {r[\"baseline_fps\"]:6.1f}  ratio {r[\"ratio\"]:.2f}")'
+summary="import json, sys
+for r in json.load(sys.stdin)['results']:
+    print('%-92s %7.1f fps  raw %6.1f  ratio %.2f' % (r['what'][5:], r['filter_fps'], r['baseline_fps'], r['ratio']))"
 for m in ${MODELS:-SUC SPAN C}; do
   for graphs in ${GRAPHS:-1 0}; do
     KIZUNASR_TORCH_GRAPHS=$graphs KIZUNASR_TORCH_COMPILE=${COMPILE:-0} python3 -m kizunasr_vs bench --provider torch \

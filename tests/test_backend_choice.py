@@ -57,9 +57,17 @@ def test_auto_follows_a_recorded_torch_choice(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(onnx_filter, "torch_cuda_available", lambda: True)
     with pytest.raises(vs.Error, match="torch backend"):
         onnx_filter.onnx(_clip(), model, provider="auto")
+    assert onnx_filter.backend_for(model, 24, 16) == "torch"
+    # a compiled torch run measured fastest: auto names it
+    backend_choice.record(load_model(model).sha256, 24, 16, {"cuda": 1.0, "torch": 2.0, "torch-compile": 3.0},
+                          backend_choice.machine_key())
+    assert onnx_filter.backend_for(model, 24, 16) == "torch-compile"
+    with pytest.raises(vs.Error, match="torch backend"):
+        onnx_filter.onnx(_clip(), model, provider="auto")
     # another size was not calibrated: onnxruntime
     wide = clip_from_planes([np.full((16, 32), 0.5, np.float32)] * 3, vs.RGBS, _Matrix=0, _Range=1)
     assert onnx_filter.onnx(wide, model, provider="auto").width == 64
+    assert onnx_filter.backend_for(model, 32, 16) == "CPUExecutionProvider"
 
 
 def test_calibrate_explains_what_it_needs(tmp_path: Path) -> None:

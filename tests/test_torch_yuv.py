@@ -34,7 +34,7 @@ def _model() -> onnx.ModelProto:
              numpy_helper.from_array(mix, "w"), numpy_helper.from_array(np.full(3, 0.02, np.float32), "b")]
     graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, None, None])],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits)
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=8)
 
 
 def _planes(layout: YuvLayout, h: int, w: int) -> list[np.ndarray]:

@@ -37,15 +37,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--frames", type=int, default=8, help="frames timed per measurement (default 8)")
     p.add_argument("--model", type=Path, help="ONNX model (default: smallest in $KIZUNASR_MODELS_DIR)")
     p.add_argument("--shader", help="shader to time (default: a pass-through 2x hook)")
-    p.add_argument("--provider", default="auto", help="auto, cpu, cuda, tensorrt, or torch (PyTorch backend)")
+    p.add_argument("--provider", default="auto",
+                   help="auto, cpu, cuda, tensorrt, torch or torch-compile (PyTorch backend, eager or compiled)")
     p.add_argument("--streams", type=int, action="append", help="onnx sessions in flight (repeatable)")
     p.add_argument("--instances", type=int, action="append", help="vs-placebo instances for the shader (repeatable)")
     p.add_argument("--yuv", action="store_true",
-                   help="also time YUV420P8 -> YUV420P10 (an encode), colour conversion in the session vs zimg")
+                   help="also time YUV420P8 -> YUV420P10 (an encode), colour conversion on the GPU vs zimg")
     p.add_argument("--skip", choices=["onnx", "shader"], action="append", default=[], help="skip a part")
     p.add_argument("--calibrate", action="store_true",
-                   help="time onnxruntime CUDA against the torch backend for --model at each --size and record "
-                        "the faster one for provider='auto' on this machine")
+                   help="time onnxruntime CUDA, torch and torch-compile for --model at each --size (YUV420P8 -> "
+                        "P10, converted on the GPU) and record the fastest for provider='auto' on this machine")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.set_defaults(run=run)
 
@@ -131,7 +132,7 @@ def bench_onnx(model: Path, provider: str, width: int, height: int, frames: int,
         clip = kizunasr_vs.onnx(_noise_clip(width, height, length, vs.YUV420P8), str(model), provider=provider,
                                 streams=streams, yuv_io=yuv_io, output_format=vs.YUV420P10)
     filter_fps = time_clip(clip, rounds)
-    raw_provider = "cuda" if provider == "torch" else provider
+    raw_provider = "cuda" if provider.startswith("torch") else provider
     raw_fps = time_calls(raw_onnxruntime(model, raw_provider, width, height), frames)
     from kizunasr_vs.runtime.onnx_filter import backend_for
 
@@ -163,7 +164,7 @@ def calibrate(model: Path, sizes: list[tuple[int, int]], frames: int) -> list[di
     converted on the GPU); record the faster per size (backend_choice)."""
     from kizunasr_vs.runtime.backend_choice import choices_path, record
     from kizunasr_vs.runtime.ort_session import CUDA, choose_providers, load_model
-    from kizunasr_vs.runtime.torch_backend import torch_cuda_available
+    from kizunasr_vs.runtime.torch_backend import TORCH_PROVIDERS, torch_cuda_available
 
     if choose_providers("auto")[0] != CUDA or not torch_cuda_available():
         raise ValueError("--calibrate compares onnxruntime's CUDA provider with the torch backend; it needs both "
@@ -172,7 +173,7 @@ def calibrate(model: Path, sizes: list[tuple[int, int]], frames: int) -> list[di
     results = []
     for width, height in sizes:
         measured = [bench_onnx(model, backend, width, height, frames, yuv_io=True, rounds=3)
-                    for backend in ("cuda", "torch")]
+                    for backend in ("cuda", *TORCH_PROVIDERS)]
         best = record(sha, width, height, {str(r["provider"]): float(r["filter_fps"]) for r in measured})  # type: ignore[arg-type]
         for r in measured:
             r["recorded"] = r["provider"] == best

@@ -32,3 +32,14 @@ def shader_path(name: str) -> Path:
     if path.is_absolute() or path.exists():
         return path
     return data_dir("glsl") / name
+
+
+def cache_dir() -> Path:
+    """The user cache folder (not created here): ``$KIZUNASR_CACHE_DIR``, else the platform's user cache
+    dir for kizunasr (``$XDG_CACHE_HOME/kizunasr``, ``~/.cache/kizunasr`` on Linux)."""
+    root = os.environ.get("KIZUNASR_CACHE_DIR")
+    if root:
+        return Path(root).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("kizunasr"))

@@ -1,11 +1,12 @@
 """The measured backend choice behind ``provider="auto"``: onnxruntime or the PyTorch backend, per model.
 
-Which backend is faster depends on the model and the GPU (on an H100 PyTorch eager ran SPAN 1.6x
-faster than onnxruntime's CUDA EP, Compact 10% slower), so ``auto`` does not guess:
-``kizunasr bench --calibrate`` times both through ``kizunasr_vs.onnx`` on this machine and records
-the winner here, keyed by model (sha256), frame size, GPU and library versions. ``auto`` then uses
-PyTorch only where a calibration on this exact machine measured it faster; a new driver, GPU or
-library version makes old records invisible (a rerun of the calibration replaces them).
+Which backend is faster depends on the model and the GPU (on an H100 the compiled torch backend ran
+SPAN Balanced 2.2x as fast as onnxruntime's CUDA EP; eager torch can lose to it on Compact), so
+``auto`` does not guess: ``kizunasr bench --calibrate`` times the CUDA EP, "torch" and "torch-compile"
+through ``kizunasr_vs.onnx`` on this machine and records the winner here, keyed by model (sha256),
+frame size, GPU and library versions. ``auto`` then uses the torch backend only where a calibration
+on this exact machine measured it faster; a new driver, GPU or library version makes old records
+invisible (a rerun of the calibration replaces them).
 """
 
 from __future__ import annotations
@@ -13,21 +14,18 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
-import platformdirs
-
 from kizunasr_vs.core.files import write_atomic
+from kizunasr_vs.core.resources import cache_dir
 
 log = logging.getLogger(__name__)
 
 
 def choices_path() -> Path:
     """The JSON file of recorded choices (``$KIZUNASR_CACHE_DIR`` overrides the user cache dir)."""
-    base = os.environ.get("KIZUNASR_CACHE_DIR") or platformdirs.user_cache_dir("kizunasr")
-    return Path(base) / "backend_choice.json"
+    return cache_dir() / "backend_choice.json"
 
 
 @functools.cache

@@ -12,17 +12,13 @@ import hashlib
 import os
 from pathlib import Path
 
+from kizunasr_vs.core.resources import cache_dir as user_cache_dir
 from kizunasr_vs.runtime.glsl_compiler import COMPILER_VERSION, Hook, Precision, export_glsl
 
 
 def cache_dir() -> Path:
     """The folder compiled shaders are stored in (not created here)."""
-    root = os.environ.get("KIZUNASR_CACHE_DIR")
-    if root:
-        return Path(root).expanduser() / "glsl"
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
-    return base / "kizunasr" / "glsl"
+    return user_cache_dir() / "glsl"
 
 
 def file_sha256(path: Path) -> str:

@@ -49,7 +49,13 @@ from kizunasr_vs.runtime.ort_session import (
 )
 from kizunasr_vs.runtime.plane_io import bound_planes, plane_name, split_plane_io
 from kizunasr_vs.runtime.tiling import Tile, apply_tiled, plan_tiles
-from kizunasr_vs.runtime.torch_backend import TorchBackendError, TorchRunner, torch_cuda_available
+from kizunasr_vs.runtime.torch_backend import (
+    TORCH_COMPILED,
+    TORCH_PROVIDERS,
+    TorchBackendError,
+    TorchRunner,
+    torch_cuda_available,
+)
 from kizunasr_vs.runtime.yuv_io import PLANES_IN, PLANES_OUT, YuvLayout, plane_dtype, wrap_yuv_io, yuv_layout
 
 log = logging.getLogger(__name__)
@@ -334,20 +340,26 @@ def _torch_frame(n: int, f: list[vs.VideoFrame], runner: TorchRunner) -> vs.Vide
 
 
 _TORCH_RUNNERS = RunnerCache(kept=2)  # each holds a model, activations and pinned frames per stream on the GPU
-TORCH_STREAMS = 4  # H100, 1080p: SuperUltraCompact 68 / 95 / 111 fps and SPAN 56 / 87 / 88 with 2 / 4 / 8
+TORCH_STREAMS = 8  # H100, 1080p YUV, compiled: SuperUltraCompact 224 / 217 fps, SPAN 162 / 160, Compact 86 / 95
+# with 4 / 8 (RGB: 155 / 188, 131 / 153, 93 / 98)
 
 
 def _build_torch_runner(loaded: LoadedModel, info: ModelInfo, src: vs.VideoNode, streams: int | None,
-                        layout: YuvLayout | None = None) -> TorchRunner:
-    """A TorchRunner for this model, frame size, stream count and plane layout, reused across calls (like
-    the sessions)."""
+                        provider: str, layout: YuvLayout | None = None) -> TorchRunner:
+    """A TorchRunner for this model, frame size, stream count, plane layout and provider ("torch" or
+    "torch-compile"), reused across calls (like the sessions)."""
     count = _stream_count(streams if streams is not None else TORCH_STREAMS, True)
-    key = (loaded.sha256, info.channels, src.height, src.width, count, layout,
-           os.environ.get("KIZUNASR_TORCH_COMPILE"), os.environ.get("KIZUNASR_TORCH_GRAPHS"))
+    compiled = provider == TORCH_COMPILED or os.environ.get("KIZUNASR_TORCH_COMPILE") == "1"
+    key = (loaded.sha256, info.channels, src.height, src.width, count, layout, compiled,
+           os.environ.get("KIZUNASR_TORCH_GRAPHS"))
 
     def build() -> TorchRunner:
+        if compiled:
+            log.warning("%s: compiling for this GPU and %dx%d (torch.compile: about a minute the first time, "
+                        "seconds once cached)", loaded.name, src.width, src.height)
         try:
-            return TorchRunner(loaded.proto, info.channels, src.height, src.width, streams=count, layout=layout)
+            return TorchRunner(loaded.proto, info.channels, src.height, src.width, streams=count, layout=layout,
+                               compile_model=compiled)
         except (TorchBackendError, ImportError) as e:
             raise vs.Error(f"{WHO}: {loaded.name}: the torch backend cannot run it ({e}); use provider='cuda'") from e
 
@@ -416,12 +428,13 @@ def onnx(
     """Upscale ``clip`` with an ONNX model (path or bytes) through onnxruntime.
 
     provider: "auto" (TensorRT > CUDA > CPU; the torch backend instead of CUDA where `kizunasr bench
-        --calibrate` measured it faster for this model and size), "tensorrt", "cuda", "cpu", or "torch"
-        (the optional PyTorch backend on CUDA in fp16; whole frames only; see runtime/torch_backend.py).
+        --calibrate` measured it faster for this model and size), "tensorrt", "cuda", "cpu", "torch"
+        (the optional PyTorch backend on CUDA in fp16; whole frames only; see runtime/torch_backend.py)
+        or "torch-compile" (the same through torch.compile: slower to start, fastest on an H100).
     fp16: run in half precision; None = on for GPU providers with fp32 models, off on CPU.
     tile: owned tile size, int or (width, height); None = whole frame (unless the model's input
         size is fixed and smaller). overlap: context per side around each tile (default 16).
-    streams: concurrent sessions/branches; None = 1 on CPU, 2 on GPU, 4 with the torch backend.
+    streams: concurrent sessions/branches; None = 1 on CPU, 2 on GPU, 8 with the torch backend.
     output_format: a ``vs.PresetVideoFormat`` for the result; None = the input's format.
     pad_multiple: model needs H and W divisible by this (crops are grown or edge-padded).
     yuv_io: convert integer YUV to the model's RGB and back inside the session (on the GPU with a
@@ -435,17 +448,18 @@ def onnx(
     color = resolve_color(clip)
     tiles = _plan(clip.height, clip.width, info, tile, overlap, pad_multiple)
     whole = _whole_frame(tiles, clip.height, clip.width)
-    if provider == "auto" and whole and _calibrated_torch(loaded, clip.width, clip.height):
-        provider = "torch"
-    direct = whole and (provider == "torch" or choose_providers(provider)[0] != TRT)
+    if provider == "auto" and whole:
+        provider = _calibrated_torch(loaded, clip.width, clip.height) or provider
+    torch_backend = provider in TORCH_PROVIDERS
+    direct = whole and (torch_backend or choose_providers(provider)[0] != TRT)
     if _wants_yuv_io(yuv_io, provider, direct):
         out_fmt = vs.core.get_video_format(output_format) if output_format is not None else fmt
         layout = yuv_layout(fmt, color, out_fmt) if direct and info.channels == 3 else None
         if layout is not None:
             try:
                 yuv_runner: DirectRunner | TorchRunner
-                if provider == "torch":
-                    yuv_runner = _build_torch_runner(loaded, info, clip, streams, layout)
+                if torch_backend:
+                    yuv_runner = _build_torch_runner(loaded, info, clip, streams, provider, layout)
                 else:
                     yuv_runner = _cached_direct_runner(loaded, info, provider, fp16, streams, layout)
             except vs.Error:
@@ -464,11 +478,11 @@ def onnx(
                            "yuv_io=None to convert with zimg")
     src = to_rgbs(clip, color) if info.channels == 3 else to_gray_float(clip, color)
     runner: Runner | DirectRunner | TorchRunner
-    if provider == "torch":
-        if not _whole_frame(tiles, src.height, src.width):
+    if torch_backend:
+        if not whole:
             raise vs.Error(f"{WHO}: the torch backend runs whole frames only; pass tile=None")
         src = src.resize.Point(format=vs.RGBH if info.channels == 3 else vs.GRAYH)
-        runner = _build_torch_runner(loaded, info, src, streams)
+        runner = _build_torch_runner(loaded, info, src, streams, provider)
     elif direct:
         runner = _cached_direct_runner(loaded, info, provider, fp16, streams)
         if runner.io_dtype == np.float16:
@@ -481,22 +495,27 @@ def onnx(
     return restore_format(out, fmt, color, output_format)
 
 
-def _calibrated_torch(loaded: LoadedModel, width: int, height: int) -> bool:
-    """True where `kizunasr bench --calibrate` measured the torch backend faster for this model and size on
-    this machine (and onnxruntime would use CUDA, not TensorRT)."""
-    if lookup_backend(loaded.sha256, width, height) != "torch":
-        return False
+def _calibrated_torch(loaded: LoadedModel, width: int, height: int) -> str | None:
+    """"torch" or "torch-compile" where `kizunasr bench --calibrate` measured that faster for this model and
+    size on this machine (and onnxruntime would use CUDA, not TensorRT); else None."""
+    choice = lookup_backend(loaded.sha256, width, height)
+    if choice not in TORCH_PROVIDERS:
+        return None
     if choose_providers("auto")[0] == TRT or not torch_cuda_available():
-        return False
-    log.info("%s: the torch backend (measured faster here by `kizunasr bench --calibrate`)", loaded.name)
-    return True
+        return None
+    log.info("%s: provider %s (measured fastest here by `kizunasr bench --calibrate`)", loaded.name, choice)
+    return choice
 
 
 def backend_for(model: str | os.PathLike[str] | bytes, width: int, height: int, provider: str = "auto") -> str:
-    """What ``onnx(provider=provider)`` runs a whole ``width`` x ``height`` frame on: "torch" or an
-    onnxruntime execution provider's name (shown by `kizunasr bench`)."""
-    if provider == "torch" or (provider == "auto" and _calibrated_torch(load_model(model), width, height)):
-        return "torch"
+    """What ``onnx(provider=provider)`` runs a whole ``width`` x ``height`` frame on: "torch", "torch-compile"
+    or an onnxruntime execution provider's name (shown by `kizunasr bench`)."""
+    if provider in TORCH_PROVIDERS:
+        return provider
+    if provider == "auto":
+        choice = _calibrated_torch(load_model(model), width, height)
+        if choice:
+            return choice
     return choose_providers(provider)[0]
 
 
@@ -504,4 +523,4 @@ def _wants_yuv_io(yuv_io: bool | None, provider: str, direct: bool) -> bool:
     """Explicit choice, else on for GPU providers (where host copies of float RGB cost the most)."""
     if yuv_io is not None:
         return yuv_io
-    return direct and (provider == "torch" or is_gpu(choose_providers(provider)))
+    return direct and (provider in TORCH_PROVIDERS or is_gpu(choose_providers(provider)))

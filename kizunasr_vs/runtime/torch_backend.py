@@ -28,6 +28,7 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
+from kizunasr_vs.core.resources import cache_dir
 from kizunasr_vs.runtime.glsl_compiler.graph import text_attr
 from kizunasr_vs.runtime.torch_yuv import YuvConverter, plane_tensor_type
 from kizunasr_vs.runtime.yuv_io import YuvLayout
@@ -38,6 +39,8 @@ SUPPORTED_OPS = {"Conv", "PRelu", "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Add",
 _PAD_MODES = {"constant": "constant", "reflect": "reflect", "edge": "replicate"}
 
 
+TORCH_COMPILED = "torch-compile"
+TORCH_PROVIDERS = ("torch", TORCH_COMPILED)  # the provider names that select this backend in kizunasr_vs.onnx
 _ARITHMETIC = {"Add": operator.add, "Sub": operator.sub, "Mul": operator.mul, "Div": operator.truediv}
 
 
@@ -302,10 +305,14 @@ class TorchRunner:
             model = fold_shapes(model, channels, height, width)
         module = build_module(model).to(self.device).half().eval()
         module = module.to(memory_format=torch.channels_last)
-        if compile_model if compile_model is not None else _env_flag("KIZUNASR_TORCH_COMPILE", False):
-            module = torch.compile(module, mode="max-autotune-no-cudagraphs", dynamic=False)
         self.module = module
         self.convert = YuvConverter(layout, self.device) if layout is not None else None
+        self.forward = self._eager_forward
+        if compile_model if compile_model is not None else _env_flag("KIZUNASR_TORCH_COMPILE", False):
+            # the whole frame, conversions included, so that inductor fuses them into the model's kernels;
+            # its kernels and autotuning results are kept in the user cache across runs
+            os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(cache_dir() / "torchinductor"))
+            self.forward = torch.compile(self._eager_forward, mode="max-autotune-no-cudagraphs", dynamic=False)
         self.channels, self.height, self.width, self.streams = channels, height, width, streams
         in_shapes, in_type = self._plane_shapes(layout, height, width, 1), torch.half
         if layout is not None:
@@ -336,7 +343,7 @@ class TorchRunner:
             return [(1, 1, h, w)] * self.channels
         return [(1, 1, h, w)] + [(1, 1, h >> layout.sub_h, w >> layout.sub_w)] * 2
 
-    def forward(self, planes: list[Any]) -> list[Any]:
+    def _eager_forward(self, planes: list[Any]) -> list[Any]:
         """One frame on the GPU: input planes to output planes (see the class docstring)."""
         torch = self.torch
         if self.convert is not None:
