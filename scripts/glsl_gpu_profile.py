@@ -11,8 +11,10 @@ minus the pass-through 2x shader's ms at the same size. Measurements:
   and as a ``//!COMPUTE`` pass. On GPUs whose graphics (fragment) work runs on only a few SMs
   (NVIDIA H100: 2 graphics TPCs out of 66) the fragment one is many times slower.
 * ``chainN``: N trivial compute passes (per-pass fixed cost).
-* ``<model> frag|comp|tile <precision>``: the compiler's old fragment passes, compute passes with
-  texelFetch taps, and compute passes with shared-memory tiles (the default).
+* ``<model> frag|comp|tile|pack|packtile <precision>``: the compiler's old fragment passes, compute
+  passes with texelFetch taps (the default before packing), compute passes with shared-memory tiles,
+  and packed passes (one per stored value, channel groups side by side) with texelFetch or tiles.
+* ``passthrough again``: the baseline once more at the end, to show drift within the run.
 
 It also prints the mean of each output plane of frame 0, so variants of one model can be
 checked against each other.
@@ -73,7 +75,7 @@ def model_shader(model: Path, variant: str, precision: str) -> str:
     from kizunasr_vs.runtime.glsl_compiler.graph import normalise
 
     em = Emitter(normalise(model), "MAIN", precision,  # type: ignore[arg-type]
-                 compute=variant != "frag", tile=variant == "tile")
+                 compute=variant != "frag", tile="tile" in variant, pack="pack" in variant)
     return em.render()
 
 
@@ -146,6 +148,11 @@ def main() -> None:
         ("SUC tile fp16", lambda: model_shader(suc, "tile", "fp16"), args.frames),
         ("UC comp fp32", lambda: model_shader(uc, "comp", "fp32"), args.frames),
         ("UC tile fp32", lambda: model_shader(uc, "tile", "fp32"), args.frames),
+        ("SUC pack fp32", lambda: model_shader(suc, "pack", "fp32"), args.frames),
+        ("SUC packtile fp32", lambda: model_shader(suc, "packtile", "fp32"), args.frames),
+        ("UC pack fp32", lambda: model_shader(uc, "pack", "fp32"), args.frames),
+        ("UC packtile fp32", lambda: model_shader(uc, "packtile", "fp32"), args.frames),
+        ("passthrough again", lambda: PASSTHROUGH, args.frames),
     ]
     base = None
     for name, make, frames in plan:

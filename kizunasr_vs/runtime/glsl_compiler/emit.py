@@ -68,6 +68,17 @@ def _groups(channels: int) -> int:
     return (channels + 3) // 4
 
 
+def _grid(groups: int) -> tuple[int, int]:
+    """Texels per pixel (columns, rows) of a packed texture holding ``groups`` vec4 groups."""
+    columns = int(np.ceil(np.sqrt(groups)))
+    return columns, -(-groups // columns)
+
+
+def texture_of(ref: str) -> str:
+    """The texture name of a reference: ``name`` or ``name#group`` (one group of a packed texture)."""
+    return ref.split("#", 1)[0]
+
+
 @dataclass
 class _Pass:
     """One generated shader pass (header fields and GLSL body)."""
@@ -79,6 +90,7 @@ class _Pass:
     scale: int
     components: int | None = 4
     block: tuple[int, int] | None = None  # //!COMPUTE block size; None for a fragment pass
+    grid: tuple[int, int] = (1, 1)  # texels per pixel of a packed output texture (columns, rows)
 
 
 @dataclass
@@ -105,6 +117,7 @@ class _PassBuilder:
         self.inlined: list[Conv] = []
         self.tiles: dict[str, int] = {}  # texture -> index of its shared-memory tile (compute)
         self.block: tuple[int, int] | None = None
+        self.all_groups = False  # a packed pass: convs compute every output group, each input read once
         self.n = 0
         self.mp = "mediump " if em.precision == "fp16" else ""
 
@@ -119,12 +132,12 @@ class _PassBuilder:
         return _lit(x, self.em.precision, what)
 
     def bind(self, tex: str, scale: int) -> None:
-        self.binds.setdefault(tex, scale)
+        self.binds.setdefault(texture_of(tex), scale)
 
     def raw_fetch(self, tex: str, pos: str) -> str:
         if tex == "HOOKED":
             return f"(HOOKED_mul * texelFetch({tex}_raw, {pos}, 0))"
-        return f"texelFetch({tex}_raw, {pos}, 0)"
+        return f"texelFetch({texture_of(tex)}_raw, {self.em.texel_pos(tex, pos)}, 0)"
 
     def tile_read(self, tex: str, dy: int, dx: int) -> str:
         """Texel (P + (dx, dy)) of ``tex`` from the workgroup's zero-padded shared tile."""
@@ -270,7 +283,7 @@ class _PassBuilder:
         if (dy, dx) not in self.taps:
             size = self.memo.get(("size",))
             if size is None:
-                size = self.memo[("size",)] = self.tmp("ivec2", f"textureSize({tex}_raw, 0)", "S")
+                size = self.memo[("size",)] = self.tmp("ivec2", self.em.logical_size(tex), "S")
             q = self.tmp("ivec2", f"P + ivec2({dx}, {dy})", "q")
             cq = self.tmp("ivec2", f"clamp({q}, ivec2(0), {size} - 1)", "c")
             self.taps[dy, dx] = (cq, self.tmp("float", f"{q} == {cq} ? 1.0 : 0.0", "m"))
@@ -309,6 +322,34 @@ class _PassBuilder:
                 self.lines.append(f"    {acc} += {joined};" if m is None else f"    {acc} += {m} * ({joined});")
         return acc
 
+    def conv_sum_all(self, conv: Conv, texs: list[TexLanes]) -> list[str]:
+        """Every output group of ``conv`` (bias included): each input texel is read once per tap and
+        feeds all groups (a packed pass computes all channels of its value)."""
+        for tex, _ in texs:
+            self.bind(tex, self.scale)
+        groups = _groups(conv.output.channels)
+        accs = [self.tmp(f"{self.mp}vec4", self.bias(conv, g), "acc") for g in range(groups)]
+        k = conv.kernel // 2
+        tiled = self.em.tile and conv.kernel == 3
+        for dy in range(-k, k + 1):
+            for dx in range(-k, k + 1):
+                for tex, lanes in texs:
+                    weights = [self.weight_literal(conv, g, lanes, dy, dx) for g in range(groups)]
+                    if not any(weights):
+                        continue
+                    if tiled:
+                        x = self.tile_read(tex, dy, dx)
+                    else:
+                        pos, mask = self.tap(dy, dx, tex)
+                        x = self.raw_fetch(tex, pos) if mask is None else f"{mask} * {self.raw_fetch(tex, pos)}"
+                    xv = self.tmp(f"{self.mp}vec4", x, "x")
+                    for acc, w in zip(accs, weights, strict=True):
+                        if w:
+                            name = f"kz_w{len(self.consts)}"
+                            self.consts.append(f"const mat4 {name} = {w};")
+                            self.lines.append(f"    {acc} += {name} * {xv};")
+        return accs
+
     def bias(self, conv: Conv, g: int) -> str:
         outs = range(4 * g, min(4 * g + 4, conv.output.channels))
         vals = [self.lit(conv.bias[o], f"{conv.name} bias") for o in outs]
@@ -323,6 +364,13 @@ class _PassBuilder:
         if id(conv) in em.plan.spill:
             tex = em.spill_conv(conv, g)
             result = self.fetch(tex, "P", self.scale)
+        elif self.all_groups:
+            if conv not in self.inlined:
+                self.inlined.append(conv)
+            accs = self.conv_sum_all(conv, self.tex_lanes(conv.inputs[0]))
+            for i, acc in enumerate(accs):
+                self.memo["conv", id(conv), i] = acc
+            result = accs[g]
         else:
             if conv not in self.inlined:
                 self.inlined.append(conv)
@@ -331,13 +379,14 @@ class _PassBuilder:
         return result
 
     # ----- assembly ------------------------------------------------------------------------
-    def finish(self, out_exprs: list[str], fill: str = "0.0") -> str:
-        """The pass body: constants, then ``hook()`` computing the 4 output lanes."""
+    def finish(self, out_exprs: list[str], fill: str = "0.0", grid: tuple[int, int] = (1, 1)) -> str:
+        """The pass body: constants, then ``hook()`` computing the output lanes (4, or 4 per group of a
+        packed pass with ``grid``)."""
         if not self.binds:
             self.bind("HOOKED", 1)
-        vals = out_exprs + [fill] * (4 - len(out_exprs))
+        vals = (out_exprs + [fill] * (-len(out_exprs) % 4)) if out_exprs else [fill] * 4
         if self.em.compute:
-            return self._finish_compute(vals)
+            return self._finish_compute(vals, grid)
         ref = min(self.binds, key=lambda t: (self.binds[t] != self.scale, t != "HOOKED", t))
         ratio = self.scale // self.binds[ref]
         pos = f"{ref}_pos * {ref}_size" + (f" * {float(ratio)}" if ratio != 1 else "")
@@ -352,7 +401,7 @@ class _PassBuilder:
         ]
         return "\n".join(body)
 
-    def _finish_compute(self, vals: list[str]) -> str:
+    def _finish_compute(self, vals: list[str], grid: tuple[int, int] = (1, 1)) -> str:
         """``//!COMPUTE`` body: one thread per output pixel; 3x3 conv inputs staged in shared
         memory once per workgroup (intermediate textures packed as 4 halves: they are rgba16f)."""
         tiles = sorted(self.tiles.items(), key=lambda kv: kv[1])
@@ -376,7 +425,7 @@ class _PassBuilder:
             load = [
                 "    ivec2 kz_L = ivec2(gl_LocalInvocationID.xy);",
                 f"    ivec2 kz_O = ivec2(gl_WorkGroupID.xy) * ivec2({bw}, {bh}) - 1;",
-                f"    ivec2 kz_TS = textureSize({tiles[0][0]}_raw, 0);",
+                f"    ivec2 kz_TS = {self.em.logical_size(tiles[0][0])};",
                 f"    for (int kz_i = int(gl_LocalInvocationIndex); kz_i < {tw * th}; kz_i += {bw * bh}) {{",
                 f"        ivec2 kz_t = ivec2(kz_i % {tw}, kz_i / {tw});",
                 "        ivec2 kz_tq = kz_O + kz_t;",
@@ -399,24 +448,36 @@ class _PassBuilder:
             "void hook() {",
             *load,
             "    ivec2 P = ivec2(gl_GlobalInvocationID.xy);",
-            "    if (any(greaterThanEqual(P, imageSize(out_image))))",
+            "    if (any(greaterThanEqual(P, imageSize(out_image)"
+            + (")))" if grid == (1, 1) else f" / ivec2({grid[0]}, {grid[1]}))))"),
             "        return;",
             *self.lines,
-            f"    imageStore(out_image, P, vec4({', '.join(vals)}));",
+            *self._stores(vals, grid),
             "}",
         ]
         return "\n".join(body)
+
+    @staticmethod
+    def _stores(vals: list[str], grid: tuple[int, int]) -> list[str]:
+        if grid == (1, 1):
+            return [f"    imageStore(out_image, P, vec4({', '.join(vals)}));"]
+        gx, gy = grid
+        return [f"    imageStore(out_image, P * ivec2({gx}, {gy}) + ivec2({g % gx}, {g // gx}), "
+                f"vec4({', '.join(vals[4 * g:4 * g + 4])}));" for g in range(len(vals) // 4)]
 
 
 class Emitter:
     """Plans storage for a graph and renders the shader passes."""
 
     def __init__(self, graph: Graph, hook: Hook, precision: Precision, *, compute: bool = True,
-                 tile: bool = False) -> None:
+                 tile: bool = False, pack: bool = False) -> None:
         """``compute``: ``//!COMPUTE`` passes (default) rather than fragment passes; NVIDIA H100
         runs fragment work on only 2 of its 66 TPCs (SuperUltraCompact 1080p: +160 ms fragment,
         +31 ms compute). ``tile``: stage 3x3 conv inputs in shared memory (about 5 ms less on
-        H100 for SuperUltraCompact, but 3.5x slower and 3.5x longer to compile on lavapipe)."""
+        H100 for SuperUltraCompact, but 3.5x slower and 3.5x longer to compile on lavapipe).
+        ``pack`` (compute only): one pass per stored value instead of one per 4 channels; its
+        groups of 4 channels sit side by side in one texture (``_grid`` texels per pixel), so each
+        input texel is read once per pass instead of once per output group."""
         if hook not in _HOOK_CHANNELS:
             raise CompileError(f"hook must be MAIN or LUMA, not {hook!r}")
         if precision not in ("fp32", "fp16"):
@@ -431,6 +492,8 @@ class Emitter:
         self.precision = precision
         self.compute = compute
         self.tile = tile
+        self.pack = pack and compute
+        self.layouts: dict[str, tuple[int, int]] = {}  # packed texture -> grid
         self.plan = _Plan()
         self.passes: list[_Pass] = []
         self.order = self._materialised()
@@ -466,22 +529,64 @@ class Emitter:
         keep.discard(id(g.output))
         return [n.output for n in g.nodes if id(n.output) in keep]
 
+    # ----- packed textures -----------------------------------------------------------------
+    def texel_pos(self, ref: str, pos: str) -> str:
+        """Where pixel ``pos`` of a texture reference (``name`` or ``name#group``) is stored."""
+        if "#" not in ref:
+            return pos
+        name, group = ref.split("#")
+        gx, gy = self.layouts[name]
+        g = int(group)
+        return f"{pos} * ivec2({gx}, {gy}) + ivec2({g % gx}, {g // gx})"
+
+    def logical_size(self, ref: str) -> str:
+        """GLSL size in pixels of the value behind ``ref`` (a packed texture holds several texels each)."""
+        name = texture_of(ref)
+        size = f"textureSize({name}_raw, 0)"
+        gx, gy = self.layouts.get(name, (1, 1))
+        return size if (gx, gy) == (1, 1) else f"({size} / ivec2({gx}, {gy}))"
+
     # ----- passes --------------------------------------------------------------------------
     def tex_name(self, index: int, group: int) -> str:
         return f"kz{index}_{group}"
 
     def add_pass(self, pb: _PassBuilder, desc: str, out: list[str], save: str | None,
-                 fill: str = "0.0") -> bool:
+                 fill: str = "0.0", grid: tuple[int, int] = (1, 1)) -> bool:
         """Render ``pb`` as a pass; False (nothing added) if it needs too many textures."""
-        body = pb.finish(out, fill)
+        body = pb.finish(out, fill, grid)
         if len(pb.binds) > MAX_BINDS:
             return False
         self.passes.append(_Pass(desc, list(pb.binds), body, save, pb.scale,
-                                 4 if save is not None else None, pb.block))
+                                 4 if save is not None else None, pb.block, grid))
         return True
+
+    def emit_packed(self, v: Value, index: int) -> None:
+        """One pass computing every channel of ``v`` into texture ``kz<index>`` (groups side by side)."""
+        groups = _groups(v.channels)
+        name, grid = f"kz{index}", _grid(groups)
+        refs = [name] if groups == 1 else [f"{name}#{g}" for g in range(groups)]
+        if groups > 1:
+            self.layouts[name] = grid
+        for attempt in range(2):
+            start, spilled = len(self.passes), dict(self.plan.spilled)
+            pb = _PassBuilder(self, v, v.scale)
+            pb.all_groups = True
+            outs = [pb.channel(v, c, "P", v.scale) for c in range(v.channels)]
+            if self.add_pass(pb, f"kizunasr {self.graph.name}: {v.name} [{groups} x 4 channels]", outs, name,
+                             grid=grid):
+                break
+            del self.passes[start:]
+            self.plan.spilled = spilled
+            if attempt == 1 or not pb.inlined:
+                raise CompileError(f"value {v.name!r} needs more than {MAX_BINDS} textures in one pass")
+            self.plan.spill.update(id(c) for c in pb.inlined)
+        self.plan.stored[id(v)] = refs
 
     def emit_value(self, v: Value, index: int | None) -> None:
         """Passes computing ``v`` (stored as ``kz<index>_<g>``, or the final output if None)."""
+        if index is not None and self.pack:
+            self.emit_packed(v, index)
+            return
         final = index is None
         n_groups = 1 if index is None else _groups(v.channels)
         names = [] if index is None else [self.tex_name(index, g) for g in range(n_groups)]
@@ -545,9 +650,12 @@ class Emitter:
             head.append(f"//!SAVE {p.save}")
         if p.components is not None:
             head.append(f"//!COMPONENTS {p.components}")
-        if p.scale != 1:
-            head += [f"//!WIDTH HOOKED.w {p.scale} *", f"//!HEIGHT HOOKED.h {p.scale} *"]
+        gx, gy = p.grid
+        if p.scale != 1 or p.grid != (1, 1):
+            head += [f"//!WIDTH HOOKED.w {p.scale * gx} *", f"//!HEIGHT HOOKED.h {p.scale * gy} *"]
         if p.block is not None:
-            head.append(f"//!COMPUTE {p.block[0]} {p.block[1]}")
+            bw, bh = p.block
+            threads = "" if p.grid == (1, 1) else f" {bw} {bh}"  # each thread stores its pixel's gx x gy texels
+            head.append(f"//!COMPUTE {bw * gx} {bh * gy}{threads}")
         return "\n".join(head) + "\n" + p.body + "\n"
 
