@@ -275,6 +275,31 @@ def test_op_matches_onnxruntime(case: str, tmp_path: Path) -> None:
     assert value >= OP_PSNR, f"{case}: PSNR {value:.2f} dB"
 
 
+@pytest.mark.parametrize("case", ["conv_3_5_8_3x3_1x1", "depth_to_space_then_conv", "more_than_16_textures"])
+def test_unpacked_passes_match_onnxruntime(case: str, tmp_path: Path) -> None:
+    """The one-pass-per-4-channels layout (pack=False; fragment passes use it) stays exact too."""
+    planes = random_planes(20, 28)
+    model = OP_MODELS[case]()
+    ref = np.clip(onnxruntime_out(model, planes / 65535), 0, 1)
+    glsl = compile_onnx_to_glsl(model, "MAIN", "fp32", pack=False)
+    assert "ivec2(3, 2)" not in glsl and "//!COMPUTE 32 8\n" in glsl
+    value = psnr(placebo_out(glsl, planes, ref.shape[1] // planes.shape[1], 0, tmp_path), ref)
+    assert value >= OP_PSNR, f"{case} unpacked: PSNR {value:.2f} dB"
+
+
+def test_packed_layout_of_a_24_channel_model() -> None:
+    """SuperUltraCompact (24 channels): one pass per stored tensor, 6 groups of 4 channels in a 3 x 2 texel grid
+    per pixel, each thread storing its pixel's 6 texels."""
+    passes = compile_onnx_to_glsl(shared_model(SUC)).split("//!DESC")[1:]
+    body = passes[1]
+    assert "//!WIDTH HOOKED.w 3 *" in body and "//!HEIGHT HOOKED.h 2 *" in body
+    assert "//!COMPUTE 96 16 32 8" in body
+    stores = [f"imageStore(out_image, P * ivec2(3, 2) + ivec2({g % 3}, {g // 3})" for g in range(6)]
+    assert all(s in body for s in stores)
+    assert body.count("//!BIND") == 1 and "texelFetch(kz0_raw, " in body  # the 24 channels come from one texture
+    assert len(passes) == 11  # 10 stored tensors (8 body convs, first and last conv) + the output pass
+
+
 def test_luma_hook_matches_onnxruntime(tmp_path: Path) -> None:
     """A 1-channel model hooks LUMA; luma out vs onnxruntime on the luma plane."""
     planes = random_planes(20, 28)

@@ -123,6 +123,7 @@ def bench_onnx(model: Path, provider: str, width: int, height: int, frames: int,
     """The onnx filter on RGBS frames, or with ``yuv_io`` set on YUV420P8 in, YUV420P10 out (an encode's
     formats) with the colour conversion in the session (True) or by zimg on the CPU (False)."""
     import kizunasr_vs
+    from kizunasr_vs.runtime.onnx_filter import release_runners
 
     length = frames + WARM_FRAMES
     if yuv_io is None:
@@ -132,13 +133,15 @@ def bench_onnx(model: Path, provider: str, width: int, height: int, frames: int,
         clip = kizunasr_vs.onnx(_noise_clip(width, height, length, vs.YUV420P8), str(model), provider=provider,
                                 streams=streams, yuv_io=yuv_io, output_format=vs.YUV420P10)
     filter_fps = time_clip(clip, rounds)
+    del clip
+    release_runners()  # the filter's sessions and GPU buffers go before the baseline's session comes
     raw_provider = "cuda" if provider.startswith("torch") else provider
     raw_fps = time_calls(raw_onnxruntime(model, raw_provider, width, height), frames)
     from kizunasr_vs.runtime.onnx_filter import backend_for
 
     label = f"onnx {model.name}" + (f" streams={streams}" if streams else "")
     if yuv_io is not None:
-        label += " yuv420p8->p10 " + ("gpu-convert" if yuv_io else "zimg")
+        label += " yuv420p8->p10 " + ("in-graph" if yuv_io else "zimg")
     chosen = backend_for(str(model), width, height, provider)
     return {"what": label, "size": f"{width}x{height}", "provider": provider, "chosen": chosen,
             "filter_fps": filter_fps, "baseline": "raw onnxruntime session", "baseline_fps": raw_fps,
