@@ -56,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
     _line(None, "gpus", ", ".join(info.gpus) or "none found (nvidia-smi)")
     from kizunasr_vs.runtime.torch_backend import torch_cuda_available
 
-    _line(None, "torch backend", "available (provider='torch')" if torch_cuda_available()
+    _line(None, "torch backend", "available (provider='torch' or 'torch-compile'; `kizunasr bench --calibrate` "
+          "lets provider='auto' pick it where faster)" if torch_cuda_available()
           else "not available (optional: pip install 'kizunasr[torch]' on an NVIDIA machine)")
     for tool in ("ffmpeg", "mpv"):
         path = shutil.which(tool)

@@ -15,7 +15,8 @@ from kizunasr_vs.runtime.source import open_video
 
 def add_common_options(p: argparse.ArgumentParser) -> None:
     """Options shared by `encode` and `upscale`."""
-    p.add_argument("--provider", default="auto", help="onnxruntime provider: auto, cpu, cuda, tensorrt")
+    p.add_argument("--provider", default="auto",
+                   help="model backend: auto, cpu, cuda, tensorrt, torch, torch-compile (see README)")
     p.add_argument("--codec", default="hevc", choices=sorted(CODECS), help="video codec (default: hevc, 10-bit)")
     p.add_argument("--crf", type=int, default=18, help="constant rate factor (default 18; ignored by ffv1)")
     p.add_argument("--start", help="first frame to encode: a frame number or a time like 1:30 or 90.5s")

@@ -86,7 +86,8 @@ def choose_providers(provider: str) -> list[str]:
                 "(pip install tensorrt) and make its libraries loadable"
             )
     else:
-        raise vs.Error(f"{WHO}: provider must be 'auto', 'tensorrt', 'cuda' or 'cpu', not {provider!r}")
+        raise vs.Error(f"{WHO}: provider must be 'auto', 'tensorrt', 'cuda', 'cpu', 'torch' or 'torch-compile', "
+                       f"not {provider!r}")
     order = [first] + ([CUDA] if first == TRT and CUDA in have else []) + ([CPU] if first != CPU else [])
     return order
 
