@@ -148,6 +148,23 @@ def test_real_model_matches_direct_onnxruntime() -> None:
     assert np.abs(_stack(out) - _ort_direct(model, image)).max() <= 1e-5
 
 
+def test_tiled_sessions_are_built_once_per_model_and_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A second graph with the same model and tiling reuses the sessions (the mpv worker builds one per pause)."""
+    built: list[int] = []
+    build = onnx_filter._build_runner
+    monkeypatch.setattr(onnx_filter, "_build_runner", lambda *a, **k: built.append(1) or build(*a, **k))
+    onnx_filter.release_runners()
+    model = _resize_model([1, 1, 2, 2])
+    image = _image(40, 56)
+    first = _stack(kz_onnx(_rgbs(image), model, provider="cpu", tile=16, overlap=4))
+    second = _stack(kz_onnx(_rgbs(image), model, provider="cpu", tile=16, overlap=4))
+    assert len(built) == 1
+    np.testing.assert_array_equal(first, second)
+    np.testing.assert_array_equal(first, image.repeat(2, axis=1).repeat(2, axis=2))  # nearest 2x
+    kz_onnx(_rgbs(image), model, provider="cpu", tile=16, overlap=4, streams=2).get_frame(0)
+    assert len(built) == 2  # other settings: other sessions
+
+
 def test_tiled_equals_untiled() -> None:
     model = _real_model()
     image = _image(64, 96)

@@ -247,6 +247,21 @@ class RunnerCache(OrderedDict[tuple[object, ...], Any]):
 _RUNNERS = RunnerCache()
 
 
+def _cached_runner(
+    loaded: LoadedModel, info: ModelInfo, provider: str, fp16: bool | None, streams: int | None,
+    tiles: Sequence[Tile], pad_multiple: int,
+) -> Runner:
+    """Reuse tiled sessions for the same model and settings; TensorRT engines also depend on the tile shapes
+    (their optimisation profile), so those are part of the key."""
+    providers = tuple(choose_providers(provider))
+    profile = _trt_profile(info, tiles) if providers[0] == TRT else None
+    probe = _probe_shape(info, providers, tiles, pad_multiple)
+    key = ("tiled", loaded.sha256, providers, fp16, streams, profile, probe)
+    runner: Runner = _RUNNERS.get_or_build(
+        key, lambda: _build_runner(loaded, info, provider, fp16, streams, tiles, pad_multiple))
+    return runner
+
+
 def _cached_direct_runner(
     loaded: LoadedModel, info: ModelInfo, provider: str, fp16: bool | None, streams: int | None,
     layout: YuvLayout | None = None,
@@ -504,7 +519,7 @@ def onnx(
         if runner.io_dtype == np.float16:
             src = src.resize.Point(format=vs.RGBH if info.channels == 3 else vs.GRAYH)
     else:
-        runner = _build_runner(loaded, info, provider, fp16, streams, tiles, pad_multiple or 1)
+        runner = _cached_runner(loaded, info, provider, fp16, streams, tiles, pad_multiple or 1)
     out = _model_clip(src, runner, tiles)
     if info.channels == 1 and fmt.color_family == vs.YUV:
         out = _join_chroma(clip, out, color)
