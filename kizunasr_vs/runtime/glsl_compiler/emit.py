@@ -560,51 +560,41 @@ class Emitter:
                                  4 if save is not None else None, pb.block, grid))
         return True
 
-    def emit_packed(self, v: Value, index: int) -> None:
-        """One pass computing every channel of ``v`` into texture ``kz<index>`` (groups side by side)."""
-        groups = _groups(v.channels)
-        name, grid = f"kz{index}", _grid(groups)
-        refs = [name] if groups == 1 else [f"{name}#{g}" for g in range(groups)]
-        if groups > 1:
-            self.layouts[name] = grid
+    def emit_pass(self, v: Value, channels: range, save: str | None, desc: str, *, fill: str = "0.0",
+                  grid: tuple[int, int] = (1, 1)) -> None:
+        """One pass computing ``channels`` of ``v`` (all of them into a packed texture when ``grid`` is not
+        1 x 1); convolutions it would inline are moved to partial-sum passes if it needs too many textures."""
         for attempt in range(2):
             start, spilled = len(self.passes), dict(self.plan.spilled)
             pb = _PassBuilder(self, v, v.scale)
-            pb.all_groups = True
-            outs = [pb.channel(v, c, "P", v.scale) for c in range(v.channels)]
-            if self.add_pass(pb, f"kizunasr {self.graph.name}: {v.name} [{groups} x 4 channels]", outs, name,
-                             grid=grid):
-                break
+            pb.all_groups = grid != (1, 1)
+            outs = [pb.channel(v, c, "P", v.scale) for c in channels]
+            if self.add_pass(pb, desc, outs, save, fill, grid):
+                return
             del self.passes[start:]
             self.plan.spilled = spilled
             if attempt == 1 or not pb.inlined:
                 raise CompileError(f"value {v.name!r} needs more than {MAX_BINDS} textures in one pass")
             self.plan.spill.update(id(c) for c in pb.inlined)
-        self.plan.stored[id(v)] = refs
 
     def emit_value(self, v: Value, index: int | None) -> None:
-        """Passes computing ``v`` (stored as ``kz<index>_<g>``, or the final output if None)."""
-        if index is not None and self.pack:
-            self.emit_packed(v, index)
+        """Passes computing ``v``: stored as ``kz<index>`` (packed) or ``kz<index>_<g>`` (one texture per 4
+        channels), or the final output if ``index`` is None."""
+        title = f"kizunasr {self.graph.name}: {v.name}"
+        if index is None:
+            self.emit_pass(v, range(min(4, v.channels)), None, title, fill="1.0")
             return
-        final = index is None
-        n_groups = 1 if index is None else _groups(v.channels)
-        names = [] if index is None else [self.tex_name(index, g) for g in range(n_groups)]
-        for g in range(n_groups):
-            for attempt in range(2):
-                start, spilled = len(self.passes), dict(self.plan.spilled)
-                pb = _PassBuilder(self, v, v.scale)
-                outs = [pb.channel(v, c, "P", v.scale) for c in range(4 * g, min(4 * g + 4, v.channels))]
-                desc = f"kizunasr {self.graph.name}: {v.name}" + ("" if final else f" [{g + 1}/{n_groups}]")
-                if self.add_pass(pb, desc, outs, None if final else names[g], "1.0" if final else "0.0"):
-                    break
-                del self.passes[start:]
-                self.plan.spilled = spilled
-                if attempt == 1 or not pb.inlined:
-                    raise CompileError(f"value {v.name!r} needs more than {MAX_BINDS} textures in one pass")
-                self.plan.spill.update(id(c) for c in pb.inlined)
-        if not final:
-            self.plan.stored[id(v)] = names
+        groups = _groups(v.channels)
+        if self.pack and groups > 1:
+            name = f"kz{index}"
+            self.layouts[name] = _grid(groups)
+            self.emit_pass(v, range(v.channels), name, f"{title} [{groups} x 4 channels]", grid=_grid(groups))
+            self.plan.stored[id(v)] = [f"{name}#{g}" for g in range(groups)]
+            return
+        names = [self.tex_name(index, g) for g in range(groups)]
+        for g in range(groups):
+            self.emit_pass(v, range(4 * g, min(4 * g + 4, v.channels)), names[g], f"{title} [{g + 1}/{groups}]")
+        self.plan.stored[id(v)] = names
 
     def spill_conv(self, conv: Conv, g: int) -> str:
         """Compute conv output group ``g`` in partial-sum passes; returns the result texture."""
