@@ -191,6 +191,15 @@ def many_textures() -> onnx.ModelProto:
     return n.model(n.to_unit(n.conv(n.op("Relu", [n.conv("x", 3, 68)]), 68, 3)))
 
 
+def wide_concat() -> onnx.ModelProto:
+    """17 separate 4-channel tensors joined and read by a 68->68 conv: even packed, that conv reads 17 textures,
+    and its partial sums need one texture per output group (17), so the value falls back to one pass per group."""
+    n = Net(10)
+    parts = [n.op("Relu", [n.conv("x", 3, 4, k=1)]) for _ in range(17)]
+    h = n.op("Relu", [n.conv(n.op("Concat", parts, axis=1), 68, 68, k=1)])
+    return n.model(n.to_unit(n.conv(h, 68, 3, k=1)))
+
+
 def luma_model() -> onnx.ModelProto:
     """1-channel 2x model for the LUMA hook."""
     n = Net(9)
@@ -265,6 +274,7 @@ OP_MODELS = {
     "depth_to_space_then_conv": depth_to_space_then_conv,
     "upsample_then_conv_mul": upsample_then_conv,
     "more_than_16_textures": many_textures,
+    "wide_concat_falls_back_to_unpacked": wide_concat,
 }
 
 

@@ -17,7 +17,7 @@ from kizunasr_vs.runtime.yuv_io import PLANES_IN, PLANES_OUT, YuvLayout, plane_d
 
 torch = pytest.importorskip("torch")
 
-LAYOUTS = [  # matrix, range (0 full, 1 limited), chroma location, sub_w, sub_h, bits in, bits out
+LAYOUTS = [  # matrix, range (0 limited, 1 full), chroma location (0 left, 1 center), sub_w, sub_h, bits in, out
     YuvLayout(1, 1, 0, 1, 1, 8, 10),
     YuvLayout(1, 1, 1, 1, 1, 10, 10),
     YuvLayout(6, 0, 0, 1, 0, 8, 8),
@@ -56,7 +56,7 @@ def test_torch_conversion_matches_the_wrapped_onnx_graph(layout: YuvLayout) -> N
     session = ort.InferenceSession(wrap_yuv_io(model, layout).SerializeToString(),
                                    providers=["CPUExecutionProvider"])
     expected = session.run(list(PLANES_OUT), dict(zip(PLANES_IN, planes, strict=True)))
-    convert = YuvConverter(layout, torch.device("cpu"))
+    convert = YuvConverter(layout)
     module = build_module(model).eval()
     with torch.inference_mode():
         # uint16 planes travel as their int16 bit patterns

@@ -162,6 +162,15 @@ def bench_shader(shader: str | None, width: int, height: int, frames: int, insta
             "baseline_fps": direct_fps, "ratio": ours_fps / direct_fps}
 
 
+def _calibration_run(model: Path, backend: str, width: int, height: int, frames: int) -> dict[str, object]:
+    """An encode's formats with the conversion on the GPU; RGB frames for models that cannot take YUV planes
+    (1-channel models, old opsets)."""
+    try:
+        return bench_onnx(model, backend, width, height, frames, yuv_io=True, rounds=3)
+    except vs.Error:
+        return bench_onnx(model, backend, width, height, frames, rounds=3)
+
+
 def calibrate(model: Path, sizes: list[tuple[int, int]], frames: int) -> list[dict[str, object]]:
     """Time the CUDA EP and the torch backend through the filter on an encode's formats (YUV420P8 in, P10 out,
     converted on the GPU); record the faster per size (backend_choice)."""
@@ -175,8 +184,7 @@ def calibrate(model: Path, sizes: list[tuple[int, int]], frames: int) -> list[di
     sha = load_model(str(model)).sha256
     results = []
     for width, height in sizes:
-        measured = [bench_onnx(model, backend, width, height, frames, yuv_io=True, rounds=3)
-                    for backend in ("cuda", *TORCH_PROVIDERS)]
+        measured = [_calibration_run(model, backend, width, height, frames) for backend in ("cuda", *TORCH_PROVIDERS)]
         best = record(sha, width, height, {str(r["provider"]): float(r["filter_fps"]) for r in measured})  # type: ignore[arg-type]
         for r in measured:
             r["recorded"] = r["provider"] == best

@@ -1,7 +1,7 @@
 """Cache of GLSL shaders compiled from ONNX models (see :mod:`kizunasr_vs.runtime.glsl_compiler`).
 
-Shaders live in ``$KIZUNASR_CACHE_DIR/glsl`` if ``KIZUNASR_CACHE_DIR`` is set, else in
-``$XDG_CACHE_HOME/kizunasr/glsl`` (``~/.cache/kizunasr/glsl`` when ``XDG_CACHE_HOME`` is unset).
+Shaders live in ``glsl/`` of the user cache dir (``core.resources.cache_dir``: ``$KIZUNASR_CACHE_DIR``,
+else the platform's: ``$XDG_CACHE_HOME/kizunasr``, ``~/.cache/kizunasr`` on Linux).
 A file is keyed by the model's sha256, the hook, the precision and the compiler version, so an
 edited model or a new compiler gets a new file and a cached file is never recompiled.
 """

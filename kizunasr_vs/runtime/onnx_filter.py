@@ -345,7 +345,7 @@ def _new_frame(like: vs.VideoFrame) -> vs.VideoFrame:
 
 
 def _torch_frame(n: int, f: list[vs.VideoFrame], runner: TorchRunner) -> vs.VideoFrame:
-    """ModifyFrame callback for the PyTorch backend: fp16 planes in, fp16 planes out."""
+    """ModifyFrame callback for the PyTorch backend: fp16 RGB/gray planes or integer YUV planes, in and out."""
     blank, src = f
     out = _new_frame(blank)
     runner.run_planes([np.asarray(src[p]) for p in range(src.format.num_planes)],
@@ -371,8 +371,9 @@ def release_runners() -> None:
         torch = sys.modules["torch"]
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
-TORCH_STREAMS = 8  # H100, 1080p YUV, compiled: SuperUltraCompact 224 / 217 fps, SPAN 162 / 160, Compact 86 / 95
-# with 4 / 8 (RGB: 155 / 188, 131 / 153, 93 / 98)
+# H100, 1080p, torch-compile, 4 / 8 streams, YUV: SuperUltraCompact 224 / 217 fps (another run: 223 / 248),
+# SPAN 162 / 160, Compact 86 / 95; RGB: 155 / 188, 131 / 153, 93 / 98
+TORCH_STREAMS = 8
 
 
 def _build_torch_runner(loaded: LoadedModel, info: ModelInfo, src: vs.VideoNode, streams: int | None,
@@ -393,6 +394,10 @@ def _build_torch_runner(loaded: LoadedModel, info: ModelInfo, src: vs.VideoNode,
                                compile_model=compiled)
         except (TorchBackendError, ImportError) as e:
             raise vs.Error(f"{WHO}: {loaded.name}: the torch backend cannot run it ({e}); use provider='cuda'") from e
+        except RuntimeError as e:  # out of GPU memory, a torch.compile failure ...
+            raise vs.Error(f"{WHO}: {loaded.name}: the torch backend failed to start ({e}); each of the {count} "
+                           "streams keeps a frame's buffers on the GPU: pass a smaller streams=, or use "
+                           "provider='torch' (no compile) or 'cuda'") from e
 
     runner: TorchRunner = _TORCH_RUNNERS.get_or_build(key, build)
     return runner

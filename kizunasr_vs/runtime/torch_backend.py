@@ -307,7 +307,7 @@ class TorchRunner:
         module = build_module(model).to(self.device).half().eval()
         module = module.to(memory_format=torch.channels_last)
         self.module = module
-        self.convert = YuvConverter(layout, self.device) if layout is not None else None
+        self.convert = YuvConverter(layout) if layout is not None else None
         self.forward = self._eager_forward
         if compile_model if compile_model is not None else _env_flag("KIZUNASR_TORCH_COMPILE", False):
             # the whole frame, conversions included, so that inductor fuses them into the model's kernels;
@@ -318,24 +318,25 @@ class TorchRunner:
         in_shapes, in_type = self._plane_shapes(layout, height, width, 1), torch.half
         if layout is not None:
             in_type = plane_tensor_type(layout.bits_in, torch)
-        with torch.inference_mode():
-            probe = self.forward([torch.zeros(s, dtype=in_type, device=self.device) for s in in_shapes])
-        self.scale = int(probe[0].shape[2]) // height
-        if self.scale * height != probe[0].shape[2] or self.scale * width != probe[0].shape[3]:
-            raise TorchBackendError(f"the model gave {tuple(probe[0].shape)} for a {width}x{height} input")
-        out_shapes = self._plane_shapes(layout, height, width, self.scale)
         use_graphs = graphs if graphs is not None else _env_flag("KIZUNASR_TORCH_GRAPHS", True)
         self._workers: queue.Queue[_Worker] = queue.Queue()
-        for _ in range(streams):
-            worker = _Worker(
-                torch.cuda.Stream(self.device),
-                [torch.empty(s, dtype=in_type).pin_memory() for s in in_shapes],
-                [torch.empty(s, dtype=p.dtype).pin_memory() for s, p in zip(out_shapes, probe, strict=True)],
-                [torch.zeros(s, dtype=in_type, device=self.device) for s in in_shapes],
-            )
-            if use_graphs:
-                self._record(worker)
-            self._workers.put(worker)
+        # every tensor the compiled code sees is made under inference_mode (else torch.compile compiles twice)
+        with torch.inference_mode():
+            probe = self.forward([torch.zeros(s, dtype=in_type, device=self.device) for s in in_shapes])
+            self.scale = int(probe[0].shape[2]) // height
+            if self.scale * height != probe[0].shape[2] or self.scale * width != probe[0].shape[3]:
+                raise TorchBackendError(f"the model gave {tuple(probe[0].shape)} for a {width}x{height} input")
+            out_shapes = self._plane_shapes(layout, height, width, self.scale)
+            for _ in range(streams):
+                worker = _Worker(
+                    torch.cuda.Stream(self.device),
+                    [torch.empty(s, dtype=in_type).pin_memory() for s in in_shapes],
+                    [torch.empty(s, dtype=p.dtype).pin_memory() for s, p in zip(out_shapes, probe, strict=True)],
+                    [torch.zeros(s, dtype=in_type, device=self.device) for s in in_shapes],
+                )
+                if use_graphs:
+                    self._record(worker)
+                self._workers.put(worker)
 
     def _plane_shapes(self, layout: YuvLayout | None, height: int, width: int,
                       scale: int) -> list[tuple[int, int, int, int]]:
@@ -357,7 +358,7 @@ class TorchRunner:
     def _record(self, worker: _Worker) -> None:
         """Warm up on the worker's stream (cuDNN picks its algorithms), then record one frame as a CUDA graph."""
         torch = self.torch
-        with torch.inference_mode():
+        with torch.inference_mode():  # (the caller's, repeated so that this method stands alone)
             worker.stream.wait_stream(torch.cuda.current_stream(self.device))
             with torch.cuda.stream(worker.stream):
                 for _ in range(2):
@@ -380,18 +381,20 @@ class TorchRunner:
         """Planes in (fp16, or integer with a layout), planes out (written in place): one frame."""
         torch = self.torch
         with self._worker() as w, torch.inference_mode(), torch.cuda.stream(w.stream):
-            for host, plane in zip(w.host_in, planes, strict=True):
-                np.copyto(_numpy(host)[0, 0], plane)
-            for device_plane, host in zip(w.device_in, w.host_in, strict=True):
-                device_plane.copy_(host, non_blocking=True)
-            if w.graph is not None:
-                w.graph.replay()
-                results = w.device_out
-            else:
-                results = self.forward(w.device_in)
-            for host, result in zip(w.host_out, results, strict=True):
-                host.copy_(result, non_blocking=True)
-            w.stream.synchronize()
+            try:
+                for host, plane in zip(w.host_in, planes, strict=True):
+                    np.copyto(_numpy(host)[0, 0], plane)
+                for device_plane, host in zip(w.device_in, w.host_in, strict=True):
+                    device_plane.copy_(host, non_blocking=True)
+                if w.graph is not None:
+                    w.graph.replay()
+                    results = w.device_out
+                else:
+                    results = self.forward(w.device_in)
+                for host, result in zip(w.host_out, results, strict=True):
+                    host.copy_(result, non_blocking=True)
+            finally:  # no copy may still use the worker's buffers when the next frame gets them
+                w.stream.synchronize()
             for target, host in zip(outputs, w.host_out, strict=True):
                 np.copyto(target, _numpy(host)[0, 0])
 

@@ -63,9 +63,10 @@ def _codes(plane: Any, torch: Any) -> Any:
 
 
 class YuvConverter:
-    """Integer Y/U/V planes (``[1, 1, h, w]`` each) to float RGB ``[1, 3, H, W]`` and back, on ``device``."""
+    """Integer Y/U/V planes (``[1, 1, h, w]`` each) to float RGB ``[1, 3, H, W]`` and back, on the planes'
+    device (the matrices are Python floats, folded into the kernels)."""
 
-    def __init__(self, layout: YuvLayout, device: Any) -> None:
+    def __init__(self, layout: YuvLayout) -> None:
         import torch
 
         self.torch, self.layout = torch, layout

@@ -68,9 +68,12 @@ def _groups(channels: int) -> int:
     return (channels + 3) // 4
 
 
+MAX_GRID_COLUMNS = 4  # a packed texture is at most 4x the value's width (3840 x 4 fits Vulkan's usual 16384)
+
+
 def _grid(groups: int) -> tuple[int, int]:
     """Texels per pixel (columns, rows) of a packed texture holding ``groups`` vec4 groups."""
-    columns = int(np.ceil(np.sqrt(groups)))
+    columns = min(MAX_GRID_COLUMNS, int(np.ceil(np.sqrt(groups))))
     return columns, -(-groups // columns)
 
 
@@ -588,9 +591,13 @@ class Emitter:
         if self.pack and groups > 1:
             name = f"kz{index}"
             self.layouts[name] = _grid(groups)
-            self.emit_pass(v, range(v.channels), name, f"{title} [{groups} x 4 channels]", grid=_grid(groups))
-            self.plan.stored[id(v)] = [f"{name}#{g}" for g in range(groups)]
-            return
+            try:
+                self.emit_pass(v, range(v.channels), name, f"{title} [{groups} x 4 channels]", grid=_grid(groups))
+            except CompileError:  # too many textures even with partial sums: one pass per 4 channels instead
+                del self.layouts[name]
+            else:
+                self.plan.stored[id(v)] = [f"{name}#{g}" for g in range(groups)]
+                return
         names = [self.tex_name(index, g) for g in range(groups)]
         for g in range(groups):
             self.emit_pass(v, range(4 * g, min(4 * g + 4, v.channels)), names[g], f"{title} [{g + 1}/{groups}]")
