@@ -371,6 +371,8 @@ def release_runners() -> None:
         torch = sys.modules["torch"]
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
+
+
 # H100, 1080p, torch-compile, 4 / 8 streams, YUV: SuperUltraCompact 224 / 217 fps (another run: 223 / 248),
 # SPAN 162 / 160, Compact 86 / 95; RGB: 155 / 188, 131 / 153, 93 / 98
 TORCH_STREAMS = 8
