@@ -70,6 +70,23 @@ def test_auto_follows_a_recorded_torch_choice(monkeypatch: pytest.MonkeyPatch) -
     assert onnx_filter.backend_for(model, 32, 16) == "CPUExecutionProvider"
 
 
+def test_recorded_choices_are_listed_and_doctor_names_their_models(cache_dir: Path) -> None:
+    from kizunasr_vs.models.registry import builtin_entries
+
+    machine = backend_choice.machine_key()
+    entry = builtin_entries()[0]
+    backend_choice.record(entry.sha256, 1920, 1080, {"cuda": 119.4, "torch": 127.2, "torch-compile": 261.9}, machine)
+    backend_choice.record("f" * 64, 640, 480, {"cuda": 2.0, "torch": 1.0}, machine)
+    backend_choice.record("e" * 64, 640, 480, {"cuda": 1.0, "torch": 2.0}, "another GPU | onnxruntime 1 | torch 2")
+    assert backend_choice.recorded(machine) == [(entry.sha256, 1920, 1080, "torch-compile"),
+                                                ("f" * 64, 640, 480, "cuda")]
+    result = subprocess.run([sys.executable, "-m", "kizunasr_vs", "doctor"], capture_output=True, text=True,
+                            cwd=REPO, timeout=300)
+    line = next(ln for ln in result.stdout.splitlines() if "auto choices" in ln)
+    assert f"{entry.name} 1920x1080 -> torch-compile" in line and "ffffffffffff 640x480 -> cuda" in line
+    assert "eeeeeeeeeeee" not in line  # another machine's record
+
+
 def test_calibrate_explains_what_it_needs(tmp_path: Path) -> None:
     model = tmp_path / "m.onnx"
     model.write_bytes(_resize_model([1, 1, 2, 2]))

@@ -22,6 +22,22 @@ def _line(ok: bool | None, what: str, detail: str) -> None:
     print(f"[{mark}] {what:<14} {detail}")
 
 
+def _calibrated_choices() -> str:
+    """What `kizunasr bench --calibrate` recorded for provider='auto' on this machine, by model name."""
+    from kizunasr_vs.models.errors import RegistryError
+    from kizunasr_vs.models.registry import load_registry
+    from kizunasr_vs.runtime.backend_choice import recorded
+
+    choices = recorded()
+    if not choices:
+        return "none recorded here (onnxruntime's order; `kizunasr bench --calibrate --model M --size WxH`)"
+    try:
+        names = {entry.sha256: entry.name for entry in load_registry().values()}
+    except RegistryError:  # a broken user registry is reported by `kizunasr models list`
+        names = {}
+    return "; ".join(f"{names.get(sha, sha[:12])} {w}x{h} -> {backend}" for sha, w, h, backend in choices)
+
+
 def run(args: argparse.Namespace) -> int:
     problems: list[str] = []
     py_ok = sys.version_info >= (3, 12)
@@ -59,6 +75,8 @@ def run(args: argparse.Namespace) -> int:
     _line(None, "torch backend", "available (provider='torch' or 'torch-compile'; `kizunasr bench --calibrate` "
           "lets provider='auto' pick it where faster)" if torch_cuda_available()
           else "not available (optional: pip install 'kizunasr[torch]' on an NVIDIA machine)")
+    if info.onnxruntime_version:
+        _line(None, "auto choices", _calibrated_choices())
     for tool in ("ffmpeg", "mpv"):
         path = shutil.which(tool)
         _line(bool(path) if tool == "ffmpeg" else (None if not path else True), tool,

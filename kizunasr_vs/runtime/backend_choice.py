@@ -80,3 +80,14 @@ def lookup(model_sha256: str, width: int, height: int, machine: str | None = Non
         return None
     entry = data.get(machine or machine_key(), {}).get(_entry_key(model_sha256, width, height))
     return entry.get("backend") if isinstance(entry, dict) else None
+
+
+def recorded(machine: str | None = None) -> list[tuple[str, int, int, str]]:
+    """This machine's calibrated choices as (model sha256, width, height, backend), sorted."""
+    out = []
+    for key, entry in _load(choices_path()).get(machine or machine_key(), {}).items():
+        sha, _, size = key.rpartition(":")
+        width, _, height = size.partition("x")
+        if isinstance(entry, dict) and width.isdigit() and height.isdigit():
+            out.append((sha, int(width), int(height), str(entry.get("backend"))))
+    return sorted(out)
