@@ -11,6 +11,7 @@ Usage: [KIZUNASR_TORCH_COMPILE=1] python scripts/device_torch_parts.py MODEL.onn
 from __future__ import annotations
 
 import argparse
+import os
 import threading
 import time
 
@@ -79,7 +80,8 @@ def main() -> None:
     parser.add_argument("--streams", type=int, default=4)
     args = parser.parse_args()
     layout = YuvLayout(1, 0, 0, 1, 1, 8, 10)
-    runner = TorchRunner(onnx.load(args.model), 3, H, W, streams=args.streams, layout=layout)
+    runner = TorchRunner(onnx.load(args.model), 3, H, W, streams=args.streams, layout=layout,
+                         compile_model=os.environ.get("KIZUNASR_TORCH_COMPILE") == "1")
     for streams in sorted({1, args.streams}):
         replay_fps(runner, 24, streams)
         print(f"graph replay, {streams} streams: {replay_fps(runner, args.frames, streams):.1f} fps", flush=True)

@@ -373,6 +373,12 @@ def release_runners() -> None:
             torch.cuda.empty_cache()
 
 
+def _env_flag(name: str, default: bool) -> bool:
+    """An on/off environment setting: "1" is on, anything else off, unset is ``default``."""
+    value = os.environ.get(name)
+    return default if value is None else value == "1"
+
+
 # H100, 1080p, torch-compile, 4 / 8 streams, YUV: SuperUltraCompact 224 / 217 fps (another run: 223 / 248),
 # SPAN 162 / 160, Compact 86 / 95; RGB: 155 / 188, 131 / 153, 93 / 98
 TORCH_STREAMS = 8
@@ -383,9 +389,9 @@ def _build_torch_runner(loaded: LoadedModel, info: ModelInfo, src: vs.VideoNode,
     """A TorchRunner for this model, frame size, stream count, plane layout and provider ("torch" or
     "torch-compile"), reused across calls (like the sessions)."""
     count = _stream_count(streams if streams is not None else TORCH_STREAMS, True)
-    compiled = provider == TORCH_COMPILED or os.environ.get("KIZUNASR_TORCH_COMPILE") == "1"
-    key = (loaded.sha256, info.channels, src.height, src.width, count, layout, compiled,
-           os.environ.get("KIZUNASR_TORCH_GRAPHS"))
+    compiled = provider == TORCH_COMPILED or _env_flag("KIZUNASR_TORCH_COMPILE", False)
+    graphs = _env_flag("KIZUNASR_TORCH_GRAPHS", True)  # =0: no CUDA graphs (to measure what they bring)
+    key = (loaded.sha256, info.channels, src.height, src.width, count, layout, compiled, graphs)
 
     def build() -> TorchRunner:
         if compiled:
@@ -393,7 +399,7 @@ def _build_torch_runner(loaded: LoadedModel, info: ModelInfo, src: vs.VideoNode,
                         "seconds once cached)", loaded.name, src.width, src.height)
         try:
             return TorchRunner(loaded.proto, info.channels, src.height, src.width, streams=count, layout=layout,
-                               compile_model=compiled)
+                               compile_model=compiled, graphs=graphs)
         except (TorchBackendError, ImportError) as e:
             raise vs.Error(f"{WHO}: {loaded.name}: the torch backend cannot run it ({e}); use provider='cuda'") from e
         except RuntimeError as e:  # out of GPU memory, a torch.compile failure ...

@@ -275,24 +275,19 @@ class _Worker:
     graph: Any = None
 
 
-def _env_flag(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
-    return default if value is None else value == "1"
-
-
 class TorchRunner:
     """A model on one CUDA device in fp16, with ``streams`` workers that each keep a frame in flight.
 
     Planes in, planes out: fp16 planes of the model's channels, or with ``layout`` the clip's integer
-    Y/U/V planes, converted on the GPU (torch_yuv). With ``graphs`` (default on; KIZUNASR_TORCH_GRAPHS=0
-    turns it off) each worker records its frame's kernels once as a CUDA graph and replays it: one
+    Y/U/V planes, converted on the GPU (torch_yuv). With ``graphs`` each worker records its frame's
+    kernels once as a CUDA graph and replays it: one
     launch per frame instead of one Python step per node, which several threads would otherwise
     serialise on the GIL.
     """
 
     def __init__(self, model: onnx.ModelProto, channels: int, height: int, width: int,
-                 streams: int = 4, device: int = 0, compile_model: bool | None = None,
-                 layout: YuvLayout | None = None, graphs: bool | None = None) -> None:
+                 streams: int = 4, device: int = 0, compile_model: bool = False,
+                 layout: YuvLayout | None = None, graphs: bool = True) -> None:
         import torch
 
         if not torch.cuda.is_available():
@@ -309,16 +304,15 @@ class TorchRunner:
         self.module = module
         self.convert = YuvConverter(layout) if layout is not None else None
         self.forward = self._eager_forward
-        if compile_model if compile_model is not None else _env_flag("KIZUNASR_TORCH_COMPILE", False):
+        if compile_model:
             # the whole frame, conversions included, so that inductor fuses them into the model's kernels;
             # its kernels and autotuning results are kept in the user cache across runs
             os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(cache_dir() / "torchinductor"))
             self.forward = torch.compile(self._eager_forward, mode="max-autotune-no-cudagraphs", dynamic=False)
-        self.channels, self.height, self.width, self.streams = channels, height, width, streams
+        self.channels, self.streams = channels, streams
         in_shapes, in_type = self._plane_shapes(layout, height, width, 1), torch.half
         if layout is not None:
             in_type = plane_tensor_type(layout.bits_in, torch)
-        use_graphs = graphs if graphs is not None else _env_flag("KIZUNASR_TORCH_GRAPHS", True)
         self._workers: queue.Queue[_Worker] = queue.Queue()
         # every tensor the compiled code sees is made under inference_mode (else torch.compile compiles twice)
         with torch.inference_mode():
@@ -334,7 +328,7 @@ class TorchRunner:
                     [torch.empty(s, dtype=p.dtype).pin_memory() for s, p in zip(out_shapes, probe, strict=True)],
                     [torch.zeros(s, dtype=in_type, device=self.device) for s in in_shapes],
                 )
-                if use_graphs:
+                if graphs:
                     self._record(worker)
                 self._workers.put(worker)
 
