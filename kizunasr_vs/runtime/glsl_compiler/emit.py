@@ -77,6 +77,12 @@ def _grid(groups: int) -> tuple[int, int]:
     return columns, -(-groups // columns)
 
 
+def packed_texel(pos: str, grid: tuple[int, int], group: int) -> str:
+    """GLSL position of group ``group`` of pixel ``pos`` in a packed texture with ``grid`` texels per pixel."""
+    gx, gy = grid
+    return f"{pos} * ivec2({gx}, {gy}) + ivec2({group % gx}, {group // gx})"
+
+
 def texture_of(ref: str) -> str:
     """The texture name of a reference: ``name`` or ``name#group`` (one group of a packed texture)."""
     return ref.split("#", 1)[0]
@@ -108,7 +114,7 @@ class _Plan:
 class _PassBuilder:
     """Generates the GLSL of one pass computing ``channels`` of ``root`` at pixel ``P``."""
 
-    def __init__(self, em: Emitter, root: Value | None, scale: int) -> None:
+    def __init__(self, em: Emitter, root: Value | None, scale: int, all_groups: bool = False) -> None:
         self.em = em
         self.root = root
         self.scale = scale
@@ -120,7 +126,7 @@ class _PassBuilder:
         self.inlined: list[Conv] = []
         self.tiles: dict[str, int] = {}  # texture -> index of its shared-memory tile (compute)
         self.block: tuple[int, int] | None = None
-        self.all_groups = False  # a packed pass: convs compute every output group, each input read once
+        self.all_groups = all_groups  # a packed pass: convs compute every output group, each input read once
         self.n = 0
         self.mp = "mediump " if em.precision == "fp16" else ""
 
@@ -312,8 +318,7 @@ class _PassBuilder:
                     w = self.weight_literal(conv, g, lanes, dy, dx)
                     if not w:
                         continue
-                    name = f"kz_w{len(self.consts)}"
-                    self.consts.append(f"const mat4 {name} = {w};")
+                    name = self.const_mat4(w)
                     if tiled:
                         terms.append(f"{name} * {self.tile_read(tex, dy, dx)}")
                     else:
@@ -348,10 +353,14 @@ class _PassBuilder:
                     xv = self.tmp(f"{self.mp}vec4", x, "x")
                     for acc, w in zip(accs, weights, strict=True):
                         if w:
-                            name = f"kz_w{len(self.consts)}"
-                            self.consts.append(f"const mat4 {name} = {w};")
-                            self.lines.append(f"    {acc} += {name} * {xv};")
+                            self.lines.append(f"    {acc} += {self.const_mat4(w)} * {xv};")
         return accs
+
+    def const_mat4(self, literal: str) -> str:
+        """A new ``const mat4`` holding ``literal``; returns its name."""
+        name = f"kz_w{len(self.consts)}"
+        self.consts.append(f"const mat4 {name} = {literal};")
+        return name
 
     def bias(self, conv: Conv, g: int) -> str:
         outs = range(4 * g, min(4 * g + 4, conv.output.channels))
@@ -464,9 +473,8 @@ class _PassBuilder:
     def _stores(vals: list[str], grid: tuple[int, int]) -> list[str]:
         if grid == (1, 1):
             return [f"    imageStore(out_image, P, vec4({', '.join(vals)}));"]
-        gx, gy = grid
-        return [f"    imageStore(out_image, P * ivec2({gx}, {gy}) + ivec2({g % gx}, {g // gx}), "
-                f"vec4({', '.join(vals[4 * g:4 * g + 4])}));" for g in range(len(vals) // 4)]
+        return [f"    imageStore(out_image, {packed_texel('P', grid, g)}, vec4({', '.join(vals[4 * g:4 * g + 4])}));"
+                for g in range(len(vals) // 4)]
 
 
 class Emitter:
@@ -538,9 +546,7 @@ class Emitter:
         if "#" not in ref:
             return pos
         name, group = ref.split("#")
-        gx, gy = self.layouts[name]
-        g = int(group)
-        return f"{pos} * ivec2({gx}, {gy}) + ivec2({g % gx}, {g // gx})"
+        return packed_texel(pos, self.layouts[name], int(group))
 
     def logical_size(self, ref: str) -> str:
         """GLSL size in pixels of the value behind ``ref`` (a packed texture holds several texels each)."""
@@ -569,8 +575,7 @@ class Emitter:
         1 x 1); convolutions it would inline are moved to partial-sum passes if it needs too many textures."""
         for attempt in range(2):
             start, spilled = len(self.passes), dict(self.plan.spilled)
-            pb = _PassBuilder(self, v, v.scale)
-            pb.all_groups = grid != (1, 1)
+            pb = _PassBuilder(self, v, v.scale, all_groups=grid != (1, 1))
             outs = [pb.channel(v, c, "P", v.scale) for c in channels]
             if self.add_pass(pb, desc, outs, save, fill, grid):
                 return
