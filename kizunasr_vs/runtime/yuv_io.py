@@ -105,6 +105,11 @@ class _Builder:
         self.nodes.append(helper.make_node(op_type, inputs, [out], name=f"kz_n{self.count}", **attrs))
         return out
 
+    def channels(self, x: str, start: int, end: int) -> str:
+        """Channels ``start`` to ``end - 1`` of ``x`` (a Slice on axis 1)."""
+        bounds = [self.const(np.array([v]), np.int64) for v in (start, end, 1)]
+        return self.op("Slice", [x, *bounds])
+
     def affine(self, x: str, scale: float, offset: float) -> str:
         return self.op("Add", [self.op("Mul", [x, self.const(scale)]), self.const(offset)])
 
@@ -181,17 +186,14 @@ def wrap_yuv_io(model: onnx.ModelProto, layout: YuvLayout) -> onnx.ModelProto:
     ycc = b.op("Conv", [rgb_out, b.const(forward.astype(np.float32).reshape(3, 3, 1, 1))], kernel_shape=[1, 1])
     y_off, y_span, c_off, c_span = code_scale(layout.bits_out, full)
     top = float((1 << layout.bits_out) - 1)
-    y_out = b.affine(b.op("Slice", [ycc, b.const(np.array([0]), np.int64), b.const(np.array([1]), np.int64),
-                                    b.const(np.array([1]), np.int64)]), y_span, y_off)
-    uv_out = b.op("Slice", [ycc, b.const(np.array([1]), np.int64), b.const(np.array([3]), np.int64),
-                            b.const(np.array([1]), np.int64)])
+    y_out = b.affine(b.channels(ycc, 0, 1), y_span, y_off)
+    uv_out = b.channels(ycc, 1, 3)
     if layout.sub_h:
         uv_out = b.downsample(uv_out, 2, cosited=False, channels=2)
     if layout.sub_w:
         uv_out = b.downsample(uv_out, 3, cosited=cosited_w, channels=2)
     uv_out = b.affine(uv_out, c_span, c_off)
-    planes = [y_out] + [b.op("Slice", [uv_out, b.const(np.array([c]), np.int64), b.const(np.array([c + 1]), np.int64),
-                                       b.const(np.array([1]), np.int64)]) for c in (0, 1)]
+    planes = [y_out] + [b.channels(uv_out, c, c + 1) for c in (0, 1)]
     for plane, name in zip(planes, PLANES_OUT, strict=True):
         clipped = b.op("Clip", [b.op("Round", [plane]), b.const(0.0), b.const(top)])
         b.nodes.append(helper.make_node("Cast", [clipped], [name], name=f"{name}_cast", to=_io_type(layout.bits_out)))
