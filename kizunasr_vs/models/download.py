@@ -15,8 +15,9 @@ from typing import Any
 from tqdm import tqdm
 
 from kizunasr_vs import __version__
+from kizunasr_vs.core.files import sha256_file
 from kizunasr_vs.models.errors import ChecksumError, DownloadError, ModelMissingError
-from kizunasr_vs.models.registry import ModelEntry, get_entry, sha256_file
+from kizunasr_vs.models.registry import ModelEntry, get_entry
 from kizunasr_vs.models.store import model_path, store_path
 
 log = logging.getLogger(__name__)

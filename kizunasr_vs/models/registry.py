@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import re
 from dataclasses import dataclass, field
 from importlib import resources
@@ -13,7 +11,7 @@ from typing import Any
 
 import platformdirs
 
-from kizunasr_vs.core.files import write_atomic
+from kizunasr_vs.core.files import sha256_file, write_atomic
 from kizunasr_vs.models.errors import RegistryError, UnknownModelError
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -57,15 +55,6 @@ class ModelEntry:
         if self.suits is not None:
             out["suits"] = list(self.suits)
         return out
-
-
-def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
-    """Hex sha256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def user_config_path() -> Path:

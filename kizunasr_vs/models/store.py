@@ -12,6 +12,7 @@ from pathlib import Path
 
 import platformdirs
 
+from kizunasr_vs.core.files import sha256_file
 from kizunasr_vs.models.errors import ChecksumError, ModelMissingError, RegistryError
 from kizunasr_vs.models.registry import (
     NAME_RE,
@@ -19,7 +20,6 @@ from kizunasr_vs.models.registry import (
     add_user_entry,
     get_entry,
     load_registry,
-    sha256_file,
 )
 
 ENV_MODELS_DIR = "KIZUNASR_MODELS_DIR"

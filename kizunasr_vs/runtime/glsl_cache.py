@@ -12,6 +12,7 @@ import hashlib
 import os
 from pathlib import Path
 
+from kizunasr_vs.core.files import sha256_file
 from kizunasr_vs.core.resources import cache_dir as user_cache_dir
 from kizunasr_vs.runtime.glsl_compiler import COMPILER_VERSION, Hook, Precision, export_glsl
 
@@ -21,19 +22,10 @@ def cache_dir() -> Path:
     return user_cache_dir() / "glsl"
 
 
-def file_sha256(path: Path) -> str:
-    """Hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def cache_path(model_path: str | os.PathLike[str], hook: Hook = "MAIN", precision: Precision = "fp32") -> Path:
     """Where the shader for this model / hook / precision is (or would be) cached."""
     model = Path(model_path)
-    key = f"{file_sha256(model)}|{hook.upper()}|{precision.lower()}|{COMPILER_VERSION}"
+    key = f"{sha256_file(model)}|{hook.upper()}|{precision.lower()}|{COMPILER_VERSION}"
     tag = hashlib.sha256(key.encode()).hexdigest()[:16]
     return cache_dir() / f"{model.stem}.{hook.upper()}.{precision.lower()}.{tag}.glsl"
 
