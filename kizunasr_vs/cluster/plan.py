@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,7 +53,7 @@ def plan_chunks(first: int, last: int, size: int, cuts: list[int] | None = None)
     start = first
     while start < last:
         ideal = start + size
-        near = [c for c in inside if start + size / 2 <= c <= start + size * 1.5]
+        near = inside[bisect_left(inside, start + size / 2):bisect_right(inside, start + size * 1.5)]
         end = min(near, key=lambda c: (abs(c - ideal), c)) if near else ideal
         if last - end < size / 2 and near:
             end = last  # a tail shorter than half a chunk joins this one
