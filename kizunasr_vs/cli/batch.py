@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import vapoursynth as vs
 from tqdm import tqdm
@@ -23,6 +24,9 @@ from kizunasr_vs.cli.encode import (
 )
 from kizunasr_vs.runtime.encoder import EncodeError, check_output_path
 from kizunasr_vs.runtime.source import open_video
+
+if TYPE_CHECKING:
+    from kizunasr_vs.cluster import ClusterAddress
 
 
 def add_cluster_options(p: argparse.ArgumentParser) -> None:
@@ -48,16 +52,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
-def cluster_encode(args: argparse.Namespace, input_path: Path, output: Path) -> None:
-    """One input over the connected cluster with a progress display (the job's bar, then a line per worker);
-    raises ClusterError/ValueError/vs.Error."""
-    from kizunasr_vs.cluster import ClusterJob, WorkerStatus, parse_address, run_job
+def cluster_encode(args: argparse.Namespace, input_path: Path, output: Path, workers: int | None) -> None:
+    """One input over the connected cluster (``workers``: the address's local worker count) with a progress
+    display (the job's bar, then a line per worker); raises ClusterError/ValueError/vs.Error."""
+    from kizunasr_vs.cluster import ClusterJob, WorkerStatus, run_job
 
     source = open_video(input_path)
     trimmed, first = trim(source, args.start, args.end)
     job = ClusterJob(input_path, output, args.profile, parse_size(args.target) if args.target else None,
                      args.provider, args.codec, args.crf, first, first + trimmed.num_frames, args.chunk_frames,
-                     parse_address(args.cluster).workers, args.gpus_per_worker)
+                     workers, args.gpus_per_worker)
     lines: list[tqdm] = []
     with tqdm(total=trimmed.num_frames, unit="frame", desc=input_path.name, dynamic_ncols=True) as bar:
 
@@ -93,8 +97,9 @@ def run_cluster_encode(args: argparse.Namespace) -> int:
     from kizunasr_vs.cluster import ClusterError, connect, parse_address
 
     try:
-        with connect(parse_address(args.cluster)):
-            cluster_encode(args, args.input, args.output)
+        address = parse_address(args.cluster)
+        with connect(address):
+            cluster_encode(args, args.input, args.output, address.workers)
     except (ClusterError, vs.Error, ValueError, EncodeError) as exc:
         print(f"kizunasr encode: {exc}", file=sys.stderr)
         return 1
@@ -107,12 +112,12 @@ def run(args: argparse.Namespace) -> int:
         return 2
     failures: list[str] = []
 
-    def encode_all() -> None:
+    def encode_all(address: ClusterAddress | None) -> None:
         for input_path in args.inputs:
             output = args.out_dir / f"{input_path.stem}.mkv"
             try:
-                if args.cluster:
-                    cluster_encode(args, input_path, output)
+                if address is not None:
+                    cluster_encode(args, input_path, output, address.workers)
                 else:
                     single_encode(args, input_path, output)
             except (ClusterError, vs.Error, ValueError, EncodeError) as exc:
@@ -126,13 +131,14 @@ def run(args: argparse.Namespace) -> int:
         from kizunasr_vs.cluster import connect, parse_address
 
         try:
-            with connect(parse_address(args.cluster)):
-                encode_all()
+            address = parse_address(args.cluster)
+            with connect(address):
+                encode_all(address)
         except ClusterError as exc:
             print(f"kizunasr batch: {exc}", file=sys.stderr)
             return 2
     else:
-        encode_all()
+        encode_all(None)
     done = len(args.inputs) - len(failures)
     print(f"kizunasr batch: {done} of {len(args.inputs)} inputs encoded", file=sys.stderr)
     for message in failures:

@@ -73,7 +73,7 @@ def segment_settings(codec: str, crf: int) -> EncodeSettings:
 def _hold_for_kill(spec: ChunkSpec, chunk: Chunk) -> None:
     """Test hook: on the first attempt at a held chunk, write this process's pid and wait to be killed."""
     marker = Path(spec.work_dir) / f"hold-{chunk.index}.pid"
-    if chunk.index not in spec.hooks.hold_chunks or marker.exists():
+    if marker.exists():
         return
     marker.write_text(str(os.getpid()))
     while True:
@@ -103,11 +103,12 @@ class ChunkEncoder:
         if chunk.index in spec.hooks.fail_chunks:
             raise ChunkFailed("injected failure (KIZUNASR_CLUSTER_FAIL_CHUNKS)")
         last_report = 0.0
+        held = chunk.index in spec.hooks.hold_chunks  # (called per frame: the test hook's check is made once)
 
         def progress(done: int, total: int) -> None:
             nonlocal last_report
             now = time.monotonic()
-            if done * 2 >= total and done < total:
+            if held and done * 2 >= total and done < total:
                 _hold_for_kill(spec, chunk)
             if report is not None and (now - last_report > 0.5 or done == total):
                 last_report = now
