@@ -183,12 +183,13 @@ class StillGraph:
             np.copyto(np.asarray(out[i]), self.current[1][..., i])
         return out
 
-    def render(self, rgb: np.ndarray) -> np.ndarray:
-        """The chain's output for ``rgb`` (H x W x 3 uint8), fitted to the rect, as rect.h x rect.w x 3 uint8."""
+    def render(self, rgb: np.ndarray) -> list[np.ndarray]:
+        """The chain's output for ``rgb`` (H x W x 3 uint8), fitted to the rect: R, G and B planes
+        (rect.h x rect.w uint8 each, views of the output frame)."""
         self.count = (self.count + 1) % _FRAMES
         self.current = (self.count, np.ascontiguousarray(rgb))
         frame = self.out.get_frame(self.count)
-        return np.stack([np.asarray(frame[i]) for i in range(3)], axis=-1)
+        return [np.asarray(frame[i]) for i in range(3)]
 
 
 class StillRenderer:
@@ -199,7 +200,7 @@ class StillRenderer:
         self._key: str | None = None
         self._graph: StillGraph | None = None
 
-    def render(self, rgb: np.ndarray, steps: list[Step], rect: Rect) -> np.ndarray:
+    def render(self, rgb: np.ndarray, steps: list[Step], rect: Rect) -> list[np.ndarray]:
         key = json.dumps([steps, rgb.shape[1], rgb.shape[0], rect.w, rect.h], sort_keys=True)
         if self._graph is None or key != self._key:
             self._graph = None  # free the old graph (and its frames) before building the new one
@@ -208,10 +209,11 @@ class StillRenderer:
         return self._graph.render(rgb)
 
 
-def to_bgra(rgb: np.ndarray) -> bytes:
-    """Opaque BGRA bytes (rows of ``w * 4``) from H x W x 3 RGB; opaque makes premultiplied alpha trivial."""
-    out = np.empty((*rgb.shape[:2], 4), np.uint8)
-    out[..., :3] = rgb[..., ::-1]
+def to_bgra(planes: list[np.ndarray]) -> bytes:
+    """Opaque BGRA bytes (rows of ``w * 4``) from R, G and B planes; opaque makes premultiplied alpha trivial."""
+    out = np.empty((*planes[0].shape, 4), np.uint8)
+    for i, plane in enumerate(planes):
+        out[..., 2 - i] = plane
     out[..., 3] = 255
     return out.tobytes()
 

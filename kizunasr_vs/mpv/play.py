@@ -148,11 +148,11 @@ class Player:
         rgb = self.grab()
         t.lap("grab")
         self.jobs.check(gen)
-        out = self.renderer.render(rgb, steps, rect)
+        planes = self.renderer.render(rgb, steps, rect)
         t.lap("inference")
         from PIL import Image
 
-        still = Image.fromarray(out, "RGB").convert("RGBA")
+        still = Image.fromarray(np.dstack(planes), "RGB").convert("RGBA")
         t.lap("transfer")
         with self.jobs.cv:
             self.jobs.check(gen)
