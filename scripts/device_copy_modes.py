@@ -16,7 +16,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
-from kizunasr_vs.runtime.fp16 import convert_float_to_float16
+from kizunasr_vs.runtime.fp16 import convert_float_to_float16, is_float16
 from kizunasr_vs.runtime.ort_session import choose_providers, provider_options
 from kizunasr_vs.runtime.plane_io import split_plane_io
 
@@ -52,7 +52,7 @@ def binding_for(s: ort.InferenceSession, mode: str, x: np.ndarray, out_shape: tu
 def main() -> None:
     path, frames = sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 64
     proto = onnx.load(path)
-    if proto.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT:
+    if not is_float16(proto):
         proto = convert_float_to_float16(proto, keep_io_types=False)
     data = split_plane_io(proto, 3).SerializeToString()
     x = np.random.default_rng(0).random((1, 3, 1080, 1920), dtype=np.float32).astype(np.float16)

@@ -2,8 +2,10 @@
 # Sourced on the lent GPU device (../shared/tools/DEVICE.md): installs the carried wheels and onnxruntime-gpu
 # (from the parts in /tmp/parts) into /tmp/site and sets the environment. Usage there: source scripts/device_env.sh
 set -euo pipefail
-for f in .gl/*.deb; do dpkg -x "$f" /; done; ldconfig
-python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl
+if [ ! -d /tmp/site/vapoursynth ]; then  # skipped by later calls in the same warm lease (installed)
+  for f in .gl/*.deb; do dpkg -x "$f" /; done; ldconfig
+  python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl
+fi
 if [ ! -f /tmp/site/onnxruntime/__init__.py ]; then
   cat /tmp/parts/part_a? > /tmp/onnxruntime_gpu-1.31.1-cp312-cp312-manylinux_2_28_x86_64.whl
   (cd /tmp && sha256sum -c "$OLDPWD/.ortgpu/SHA256")

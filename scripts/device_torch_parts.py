@@ -21,6 +21,7 @@ import torch
 import vapoursynth as vs
 
 import kizunasr_vs as kz
+from kizunasr_vs.cli.bench import WARM_FRAMES, time_clip
 from kizunasr_vs.runtime.torch_backend import TorchRunner
 from kizunasr_vs.runtime.yuv_io import YuvLayout
 
@@ -62,15 +63,10 @@ def threads_fps(runner: TorchRunner, frames: int, threads: int) -> float:
 
 
 def filter_fps(model: str, frames: int, streams: int) -> float:
-    clip = vs.core.std.BlankClip(format=vs.YUV420P8, width=W, height=H, length=frames + 24, color=[90, 120, 140])
+    clip = vs.core.std.BlankClip(format=vs.YUV420P8, width=W, height=H, length=frames + WARM_FRAMES,
+                                 color=[90, 120, 140])
     clip = vs.core.std.SetFrameProps(clip, _Matrix=1, _Range=0, _ChromaLocation=0)
-    out = kz.onnx(clip, model, provider="torch", streams=streams, output_format=vs.YUV420P10)
-    for _ in out[:24].frames(close=True):
-        pass
-    start = time.perf_counter()
-    for _ in out[24:].frames(close=True):
-        pass
-    return frames / (time.perf_counter() - start)
+    return time_clip(kz.onnx(clip, model, provider="torch", streams=streams, output_format=vs.YUV420P10))
 
 
 def main() -> None:

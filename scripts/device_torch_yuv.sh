@@ -5,11 +5,7 @@
 # Usage there: [MODELS="SUC SPAN C"] [GRAPHS="1 0"] [STREAMS="4"] [FRAMES=96] [COMPILE=1] [CHECKS=0]
 #              bash scripts/device_torch_yuv.sh            (JSON results in $OUT)
 set -euo pipefail
-if [ -f /tmp/site/onnxruntime/__init__.py ]; then
-  export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1
-else
-  source scripts/device_env.sh
-fi
+source scripts/device_env.sh
 M=.devdata/models
 declare -A NAME=([SUC]=2x_AnimeJaNai_HD_V3_SuperUltraCompact-fp32.onnx [UC]=2x_AnimeJaNai_HD_V3_UltraCompact-fp32.onnx
   [C]=2x_AnimeJaNai_HD_V3_Compact-fp32.onnx [SPAN]=2x_AnimeJaNai_HD_V3.1_Balanced_SPANF3_b8f64_unshuffle_fp16.onnx

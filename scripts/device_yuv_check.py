@@ -11,26 +11,16 @@ import sys
 
 import numpy as np
 import vapoursynth as vs
+from glsl_fidelity import load_rgb, rgb_clip  # scripts/ is on sys.path when a script runs
 
 import kizunasr_vs as kz
 
 
 def main() -> None:
     model, image = sys.argv[1], sys.argv[2]
-    from PIL import Image
-
-    pixels = np.asarray(Image.open(image).convert("RGB"), dtype=np.float32) / 255
+    pixels = load_rgb(image)
     h, w = pixels.shape[0] // 2 * 2, pixels.shape[1] // 2 * 2  # even: 4:2:0
-    blank = vs.core.std.BlankClip(format=vs.RGBS, width=w, height=h, length=1)
-
-    def fill(n: int, f: vs.VideoFrame) -> vs.VideoFrame:
-        out = f.copy()
-        for c in range(3):
-            np.copyto(np.asarray(out[c]), pixels[:h, :w, c])
-        return out
-
-    rgb = vs.core.std.ModifyFrame(blank, blank, fill)
-    yuv = rgb.resize.Bicubic(format=vs.YUV420P10, matrix=1, range=0, range_in=1)
+    yuv = rgb_clip(pixels[:h, :w]).resize.Bicubic(format=vs.YUV420P10, matrix=1, range=0, range_in=1)
     yuv = vs.core.std.SetFrameProps(yuv, _Matrix=1, _Range=0, _ChromaLocation=0, _Transfer=1, _Primaries=1)
     fc = kz.onnx(yuv, model, provider="cpu", fp16=False, yuv_io=False).get_frame(0)
     for provider in sys.argv[3:] or ["cuda", "torch"]:
