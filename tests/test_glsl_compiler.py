@@ -248,12 +248,15 @@ def image_planes(w: int, h: int, x0: int = 200, y0: int = 150) -> np.ndarray:
     return crop * 257
 
 
+def glsl_psnr(model: onnx.ModelProto | Path, glsl: str, planes: np.ndarray, tmp: Path) -> float:
+    """PSNR of the MAIN shader ``glsl`` vs onnxruntime's run of ``model`` on the same 16-bit RGB input."""
+    ref = np.clip(onnxruntime_out(model, planes / 65535), 0, 1)
+    return psnr(placebo_out(glsl, planes, ref.shape[1] // planes.shape[1], 0, tmp), ref)
+
+
 def compare_rgb(model: onnx.ModelProto | Path, planes: np.ndarray, precision: str, tmp: Path) -> float:
     """PSNR of the compiled MAIN shader vs onnxruntime on the same 16-bit RGB input."""
-    ref = np.clip(onnxruntime_out(model, planes / 65535), 0, 1)
-    scale = ref.shape[1] // planes.shape[1]
-    glsl = compile_onnx_to_glsl(model, "MAIN", precision)  # type: ignore[arg-type]
-    return psnr(placebo_out(glsl, planes, scale, 0, tmp), ref)
+    return glsl_psnr(model, compile_onnx_to_glsl(model, "MAIN", precision), planes, tmp)  # type: ignore[arg-type]
 
 
 # ----- ops, one by one -----------------------------------------------------------------------
@@ -288,12 +291,10 @@ def test_op_matches_onnxruntime(case: str, tmp_path: Path) -> None:
 @pytest.mark.parametrize("case", ["conv_3_5_8_3x3_1x1", "depth_to_space_then_conv", "more_than_16_textures"])
 def test_unpacked_passes_match_onnxruntime(case: str, tmp_path: Path) -> None:
     """The one-pass-per-4-channels layout (pack=False; fragment passes use it) stays exact too."""
-    planes = random_planes(20, 28)
     model = OP_MODELS[case]()
-    ref = np.clip(onnxruntime_out(model, planes / 65535), 0, 1)
     glsl = compile_onnx_to_glsl(model, "MAIN", "fp32", pack=False)
     assert "ivec2(3, 2)" not in glsl and "//!COMPUTE 32 8\n" in glsl
-    value = psnr(placebo_out(glsl, planes, ref.shape[1] // planes.shape[1], 0, tmp_path), ref)
+    value = glsl_psnr(model, glsl, random_planes(20, 28), tmp_path)
     assert value >= OP_PSNR, f"{case} unpacked: PSNR {value:.2f} dB"
 
 
