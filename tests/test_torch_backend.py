@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import numpy as np
 import onnx
-import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from kizunasr_vs.runtime.torch_backend import TorchBackendError, check_supported, fold_shapes, needs_folding
 from tests.conftest import shared_model
+from tests.test_onnx import _ort_direct
 
 
 def _strided_model() -> onnx.ModelProto:
@@ -48,25 +48,19 @@ def test_span_models_are_supported_once_their_shapes_are_folded() -> None:
     assert not needs_folding(folded)
     check_supported(folded)
     # the folded graph computes what the original computes, at that size (onnxruntime on both)
-    x = np.random.default_rng(1).random((1, 3, 24, 34), dtype=np.float32).astype(np.float16)
-    outputs = []
-    for graph in (model, folded):
-        session = ort.InferenceSession(graph.SerializeToString(), providers=["CPUExecutionProvider"])
-        outputs.append(session.run(None, {session.get_inputs()[0].name: x})[0])
-    assert outputs[0].shape == (1, 3, 48, 68)
+    x = np.random.default_rng(1).random((3, 24, 34), dtype=np.float32).astype(np.float16)
+    outputs = [_ort_direct(graph.SerializeToString(), x) for graph in (model, folded)]
+    assert outputs[0].shape == (3, 48, 68)
     assert np.array_equal(outputs[0], outputs[1])
 
 
 def test_module_matches_onnxruntime() -> None:
     torch = pytest.importorskip("torch", reason="PyTorch is optional and not installed here")
-    import onnxruntime as ort
-
     from kizunasr_vs.runtime.torch_backend import build_module
 
     path = shared_model("2x_AnimeJaNai_HD_V3_SuperUltraCompact-fp32.onnx")
     x = np.random.default_rng(0).random((1, 3, 24, 32), dtype=np.float32)
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    want = session.run(None, {session.get_inputs()[0].name: x})[0]
+    want = _ort_direct(path, x[0])[None]
     with torch.inference_mode():
         got = build_module(onnx.load(str(path)))(torch.from_numpy(x)).numpy()
     assert np.abs(got - want).max() < 1e-4
@@ -78,8 +72,7 @@ def test_folded_span_module_matches_onnxruntime() -> None:
 
     model = onnx.load(str(shared_model(SPAN)))
     x = np.random.default_rng(2).random((1, 3, 24, 34), dtype=np.float32)
-    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    want = session.run(None, {session.get_inputs()[0].name: x.astype(np.float16)})[0].astype(np.float32)
+    want = _ort_direct(model.SerializeToString(), x[0].astype(np.float16))[None].astype(np.float32)
     with torch.inference_mode():
         got = build_module(fold_shapes(model, 3, 24, 34))(torch.from_numpy(x)).numpy()
     assert np.abs(got - want).max() < 2e-2  # the model's fp16 weights, run in fp32 here
