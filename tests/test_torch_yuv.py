@@ -45,6 +45,12 @@ def _planes(layout: YuvLayout, h: int, w: int) -> list[np.ndarray]:
     return [p.astype(plane_dtype(layout.bits_in)).reshape(1, 1, *p.shape) for p in smooth]
 
 
+def _wrapped_reference(model: onnx.ModelProto, layout: YuvLayout, planes: list[np.ndarray]) -> list[np.ndarray]:
+    """onnxruntime (CPU, fp32) on yuv_io's wrapped graph of ``model``: the integer output planes."""
+    session = ort.InferenceSession(wrap_yuv_io(model, layout).SerializeToString(), providers=["CPUExecutionProvider"])
+    return list(session.run(list(PLANES_OUT), dict(zip(PLANES_IN, planes, strict=True))))
+
+
 @pytest.mark.parametrize("layout", LAYOUTS, ids=lambda lay: f"m{lay.matrix}r{lay.range}c{lay.chroma_location}"
                          f"s{lay.sub_w}{lay.sub_h}b{lay.bits_in}-{lay.bits_out}")
 def test_torch_conversion_matches_the_wrapped_onnx_graph(layout: YuvLayout) -> None:
@@ -53,9 +59,7 @@ def test_torch_conversion_matches_the_wrapped_onnx_graph(layout: YuvLayout) -> N
 
     model = _model()
     planes = _planes(layout, 24, 40)
-    session = ort.InferenceSession(wrap_yuv_io(model, layout).SerializeToString(),
-                                   providers=["CPUExecutionProvider"])
-    expected = session.run(list(PLANES_OUT), dict(zip(PLANES_IN, planes, strict=True)))
+    expected = _wrapped_reference(model, layout, planes)
     convert = YuvConverter(layout)
     module = build_module(model).eval()
     with torch.inference_mode():
@@ -81,18 +85,15 @@ def test_torch_backend_on_cuda_matches_onnxruntime_on_yuv_frames(monkeypatch: py
     import vapoursynth as vs
 
     from kizunasr_vs.runtime.onnx_filter import onnx as kz_onnx
-    from tests.test_onnx import SUC, _image, _real_model, _rgbs
+    from tests.test_onnx import SUC, _real_model
+    from tests.test_yuv_io import _yuv_clip
     from tests.vsarrays import planes_of
 
     path = _real_model(SUC)
-    yuv = _rgbs(_image(64, 96)).resize.Bicubic(format=vs.YUV420P8, matrix=1, range=0)
-    yuv = vs.core.std.SetFrameProps(yuv, _Matrix=1, _Range=0, _ChromaLocation=0)
+    yuv = _yuv_clip(64, 96)
     planes = [p.reshape(1, 1, *p.shape) for p in planes_of(yuv)]
-    layout = YuvLayout(1, 0, 0, 1, 1, 8, 10)
-    session = ort.InferenceSession(wrap_yuv_io(onnx.load(str(path)), layout).SerializeToString(),
-                                   providers=["CPUExecutionProvider"])
-    feeds = dict(zip(PLANES_IN, planes, strict=True))
-    expected = [p[0, 0].astype(np.float64) for p in session.run(list(PLANES_OUT), feeds)]
+    reference = _wrapped_reference(onnx.load(str(path)), YuvLayout(1, 0, 0, 1, 1, 8, 10), planes)
+    expected = [p[0, 0].astype(np.float64) for p in reference]
     runs = []
     for graphs in ("1", "0"):
         monkeypatch.setenv("KIZUNASR_TORCH_GRAPHS", graphs)

@@ -51,6 +51,15 @@ def _down(c: np.ndarray, axis: int, cosited: bool) -> np.ndarray:
     return np.moveaxis(out, 0, axis)
 
 
+def _yuv_clip(h: int, w: int, fmt: int = vs.YUV420P8, matrix: int = 1, full: bool = False, chromaloc: int = 0,
+              **props: object) -> vs.VideoNode:
+    """A crop of the real test image converted by zimg to ``fmt``, tagged with its matrix, range and chroma
+    location (and ``props``)."""
+    yuv = core.resize.Bicubic(_rgbs(_image(h, w)), format=fmt, matrix=matrix, range=int(full), range_in=1,
+                              chromaloc=chromaloc)
+    return core.std.SetFrameProps(yuv, _Matrix=matrix, _Range=int(full), _ChromaLocation=chromaloc, **props)
+
+
 def reference(run: Callable[[np.ndarray], np.ndarray], planes: list[np.ndarray], matrix: int, full: bool,
               sub: tuple[int, int], cosited: bool, bits_in: int, bits_out: int) -> list[np.ndarray]:
     """The conversion written out in numpy around ``run`` ([3, H, W] RGB in, [3, sH, sW] out)."""
@@ -88,10 +97,7 @@ def reference(run: Callable[[np.ndarray], np.ndarray], planes: list[np.ndarray],
 def test_yuv_io_matches_numpy_reference(fmt: int, out_fmt: int | None, matrix: int, full: bool,
                                         chromaloc: int) -> None:
     model = _real_model()
-    yuv = core.resize.Bicubic(_rgbs(_image(48, 64)), format=fmt, matrix=matrix, range=int(full), range_in=1,
-                              chromaloc=chromaloc)
-    yuv = core.std.SetFrameProps(yuv, _Matrix=matrix, _Range=int(full), _ChromaLocation=chromaloc, _Transfer=1,
-                                 _Primaries=1, Label="kept")
+    yuv = _yuv_clip(48, 64, fmt, matrix, full, chromaloc, _Transfer=1, _Primaries=1, Label="kept")
     out = kz_onnx(yuv, model, provider="cpu", fp16=False, yuv_io=True, output_format=out_fmt)
     target = core.get_video_format(out_fmt or fmt)
     assert (out.format.id, out.width, out.height) == (target.id, 128, 96)
@@ -117,10 +123,7 @@ def test_yuv_io_close_to_the_zimg_path(fmt: int, matrix: int, full: bool, chroma
                                        floors: tuple[float, float]) -> None:
     """zimg (an independent implementation) converts on the other path; only the chroma resampler differs."""
     model = _real_model()
-    yuv = core.resize.Bicubic(_rgbs(_image(64, 96)), format=fmt, matrix=matrix, range=int(full), range_in=1,
-                              chromaloc=chromaloc)
-    yuv = core.std.SetFrameProps(yuv, _Matrix=matrix, _Range=int(full), _ChromaLocation=chromaloc, _Transfer=1,
-                                 _Primaries=1)
+    yuv = _yuv_clip(64, 96, fmt, matrix, full, chromaloc, _Transfer=1, _Primaries=1)
     ours = planes_of(kz_onnx(yuv, model, provider="cpu", yuv_io=True))
     zimg = planes_of(kz_onnx(yuv, model, provider="cpu", yuv_io=False))
     top = 2.0 ** yuv.format.bits_per_sample - 1
@@ -132,8 +135,7 @@ def test_yuv_io_close_to_the_zimg_path(fmt: int, matrix: int, full: bool, chroma
 def test_yuv_io_with_an_fp16_model() -> None:
     """The model's own type (fp16 here) sits between the fp32 colour conversion nodes."""
     model = _resize_model([1, 1, 2, 2], dtype=TensorProto.FLOAT16)
-    yuv = core.resize.Bicubic(_rgbs(_image(32, 48)), format=vs.YUV420P8, matrix=1, range=0, range_in=1)
-    yuv = core.std.SetFrameProps(yuv, _Matrix=1, _Range=0, _ChromaLocation=0)
+    yuv = _yuv_clip(32, 48)
     out = kz_onnx(yuv, model, provider="cpu", yuv_io=True)
     want = reference(lambda rgb: rgb.astype(np.float16).repeat(2, axis=1).repeat(2, axis=2), planes_of(yuv), 1,
                      False, (1, 1), True, 8, 8)
@@ -155,13 +157,12 @@ def _opset10_model() -> bytes:
 
 
 def test_default_falls_back_to_zimg_when_the_model_cannot_take_yuv(monkeypatch: pytest.MonkeyPatch) -> None:
-    yuv = core.resize.Bicubic(_rgbs(_image(16, 16)), format=vs.YUV420P8, matrix=1, range=0, range_in=1)
-    yuv = core.std.SetFrameProps(yuv, _Matrix=1, _Range=0, _ChromaLocation=0)
+    yuv, old = _yuv_clip(16, 16), _opset10_model()
     with pytest.raises(vs.Error, match="cannot take YUV planes.*opset 10"):
-        kz_onnx(yuv, _opset10_model(), provider="cpu", yuv_io=True)
-    zimg = planes_of(kz_onnx(yuv, _opset10_model(), provider="cpu", yuv_io=False))
+        kz_onnx(yuv, old, provider="cpu", yuv_io=True)
+    zimg = planes_of(kz_onnx(yuv, old, provider="cpu", yuv_io=False))
     monkeypatch.setattr(onnx_filter, "is_gpu", lambda providers: True)  # the default then asks for yuv_io
-    fallback = planes_of(kz_onnx(yuv, _opset10_model(), provider="cpu", fp16=False))
+    fallback = planes_of(kz_onnx(yuv, old, provider="cpu", fp16=False))
     for got, want in zip(fallback, zimg, strict=True):
         assert np.array_equal(got, want)
 
