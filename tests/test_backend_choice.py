@@ -43,13 +43,14 @@ def test_a_broken_record_file_is_ignored_and_replaced(cache_dir: Path) -> None:
     assert backend_choice.lookup("abc", 1920, 1080, MACHINE) == "torch"
 
 
-def _clip() -> vs.VideoNode:
-    return clip_from_planes([np.full((16, 24), 0.5, np.float32)] * 3, vs.RGBS, _Matrix=0, _Range=1)
+def _clip(width: int = 24) -> vs.VideoNode:
+    return clip_from_planes([np.full((16, width), 0.5, np.float32)] * 3, vs.RGBS, _Matrix=0, _Range=1)
 
 
 def test_auto_follows_a_recorded_torch_choice(monkeypatch: pytest.MonkeyPatch) -> None:
     model = _resize_model([1, 1, 2, 2])
-    backend_choice.record(load_model(model).sha256, 24, 16, {"cuda": 1.0, "torch": 2.0}, backend_choice.machine_key())
+    sha, machine = load_model(model).sha256, backend_choice.machine_key()
+    backend_choice.record(sha, 24, 16, {"cuda": 1.0, "torch": 2.0}, machine)
     # torch not usable here: auto keeps onnxruntime and runs
     monkeypatch.setattr(onnx_filter, "torch_cuda_available", lambda: False)
     assert onnx_filter.onnx(_clip(), model, provider="auto").width == 48
@@ -59,14 +60,12 @@ def test_auto_follows_a_recorded_torch_choice(monkeypatch: pytest.MonkeyPatch) -
         onnx_filter.onnx(_clip(), model, provider="auto")
     assert onnx_filter.backend_for(model, 24, 16) == "torch"
     # a compiled torch run measured fastest: auto names it
-    backend_choice.record(load_model(model).sha256, 24, 16, {"cuda": 1.0, "torch": 2.0, "torch-compile": 3.0},
-                          backend_choice.machine_key())
+    backend_choice.record(sha, 24, 16, {"cuda": 1.0, "torch": 2.0, "torch-compile": 3.0}, machine)
     assert onnx_filter.backend_for(model, 24, 16) == "torch-compile"
     with pytest.raises(vs.Error, match="torch backend"):
         onnx_filter.onnx(_clip(), model, provider="auto")
     # another size was not calibrated: onnxruntime
-    wide = clip_from_planes([np.full((16, 32), 0.5, np.float32)] * 3, vs.RGBS, _Matrix=0, _Range=1)
-    assert onnx_filter.onnx(wide, model, provider="auto").width == 64
+    assert onnx_filter.onnx(_clip(32), model, provider="auto").width == 64
     assert onnx_filter.backend_for(model, 32, 16) == "CPUExecutionProvider"
 
 

@@ -225,4 +225,3 @@ def test_odd_file_name(display: str, media: dict[str, Path], tmp_path: Path, pro
         assert m.ipc.get("filename") == ODD_NAME
     finally:
         m.close()
-
