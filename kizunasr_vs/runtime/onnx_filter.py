@@ -330,28 +330,27 @@ def _stream_count(streams: int | None, gpu: bool) -> int:
 def _direct_frame(n: int, f: list[vs.VideoFrame], runner: DirectRunner) -> vs.VideoFrame:
     """ModifyFrame callback: the model reads ``f[1]``'s planes and writes a copy of the blank ``f[0]``."""
     blank, src = f
-    out = _new_frame(blank)
+    out = _new_frame(blank, src)
     with runner.pool.borrow() as session, bound_planes(session, runner.inputs, runner.outputs, src, out) as binding:
         session.run_with_iobinding(binding)
-    out.props.clear()
-    out.props.update(src.props)
     return out
 
 
-def _new_frame(like: vs.VideoFrame) -> vs.VideoFrame:
-    """A fresh writable frame shaped like ``like``: no copy of the blank frame's planes (copy-on-write
-    would duplicate each plane on the first write, a full-frame memcpy per frame)."""
-    return vs.core.create_video_frame(like.format, like.width, like.height)
+def _new_frame(like: vs.VideoFrame, props_of: vs.VideoFrame) -> vs.VideoFrame:
+    """A fresh writable frame shaped like ``like`` with ``props_of``'s frame props: no copy of the blank
+    frame's planes (copy-on-write would duplicate each plane on the first write, a full-frame memcpy per
+    frame)."""
+    out = vs.core.create_video_frame(like.format, like.width, like.height)
+    out.props.update(props_of.props)
+    return out
 
 
 def _torch_frame(n: int, f: list[vs.VideoFrame], runner: TorchRunner) -> vs.VideoFrame:
     """ModifyFrame callback for the PyTorch backend: fp16 RGB/gray planes or integer YUV planes, in and out."""
     blank, src = f
-    out = _new_frame(blank)
+    out = _new_frame(blank, src)
     runner.run_planes([np.asarray(src[p]) for p in range(src.format.num_planes)],
                       [np.asarray(out[p]) for p in range(out.format.num_planes)])
-    out.props.clear()
-    out.props.update(src.props)
     return out
 
 
@@ -414,13 +413,11 @@ def _build_torch_runner(loaded: LoadedModel, info: ModelInfo, src: vs.VideoNode,
 def _upscale_frame(n: int, f: list[vs.VideoFrame], runner: Runner, tiles: list[Tile]) -> vs.VideoFrame:
     """ModifyFrame callback: run the model on ``f[1]`` into a copy of the blank ``f[0]``."""
     blank, src = f
-    out = _new_frame(blank)
+    out = _new_frame(blank, src)
     image = np.stack([np.asarray(src[p]) for p in range(src.format.num_planes)])
     result = apply_tiled(image, tiles, runner.scale, runner.infer)
     for p in range(out.format.num_planes):
         np.copyto(np.asarray(out[p]), result[p])
-    out.props.clear()
-    out.props.update(src.props)
     return out
 
 
