@@ -14,6 +14,9 @@ minus the pass-through 2x shader's ms at the same size. Measurements:
 * ``<model> frag|comp|tile|pack|packtile <precision>``: the compiler's old fragment passes, compute
   passes with texelFetch taps (the default before packing), compute passes with shared-memory tiles,
   and packed passes (one per stored value, channel groups side by side) with texelFetch or tiles.
+* ``<model> pack <precision> xK``: K runs of the model in one render (see ``repeated``). The GPU time of
+  one run is then (ms of xK - ms of x1) / (K - 1): the upload, download and serialisation that swamp the
+  difference to the pass-through (about 75-100 ms a frame, drifting by +-9 ms) cancel out.
 * ``passthrough again``: the baseline once more at the end, to show drift within the run.
 
 It also prints the mean of each output plane of frame 0, so variants of one model can be
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 import time
@@ -77,6 +81,51 @@ def model_shader(model: Path, variant: str, precision: str) -> str:
     em = Emitter(normalise(model), "MAIN", precision,  # type: ignore[arg-type]
                  compute=variant != "frag", tile="tile" in variant, pack="pack" in variant)
     return em.render()
+
+
+PASSTHROUGH_COMPUTE = """//!HOOK MAIN
+//!BIND HOOKED
+//!WIDTH HOOKED.w 2 *
+//!HEIGHT HOOKED.h 2 *
+//!COMPUTE 32 8
+//!DESC pass-through 2x, compute
+void hook() {
+    ivec2 P = ivec2(gl_GlobalInvocationID.xy);
+    imageStore(out_image, P, HOOKED_mul * texelFetch(HOOKED_raw, P / 2, 0));
+}
+"""
+
+
+def fragment_output(text: str) -> str:
+    """The compiled model with its (compute) output pass rewritten as a fragment pass."""
+    body, marker, output_pass = text.rpartition("//!DESC ")
+    lines = [line for line in output_pass.splitlines() if not line.startswith("//!COMPUTE")]
+    code = "\n".join(lines)
+    code = code.replace("void hook() {", "vec4 hook() {")
+    code = code.replace("ivec2(gl_GlobalInvocationID.xy)", "ivec2(gl_FragCoord.xy)")
+    code = code.replace("    if (any(greaterThanEqual(P, imageSize(out_image))))\n        return;\n", "")
+    code = re.sub(r"imageStore\(out_image, P, (.*)\);", r"return \1;", code)
+    return body + marker + code + "\n"
+
+
+def repeated(text: str, copies: int) -> str:
+    """``copies`` runs of a compiled model in one render: ``copies - 1`` of them end in a 1x stand-in for the
+    output pass (the next run hooks its result), the last one is the real model.
+
+    Every run saves under the same texture names (libplacebo's saved textures are replaced by name) and
+    has the same GLSL, so the pipelines compile once.
+    """
+    body, marker, output_pass = text.rpartition("//!DESC ")
+    last_tensor = next(line.split()[1] for line in output_pass.splitlines()
+                       if line.startswith("//!BIND") and line.split()[1] != "HOOKED")
+    stand_in = (f"//!DESC 1x stand-in output\n//!HOOK MAIN\n//!BIND {last_tensor}\n//!BIND HOOKED\n"
+                "//!COMPUTE 32 8\nvoid hook() {\n"
+                "    ivec2 P = ivec2(gl_GlobalInvocationID.xy);\n"
+                "    if (any(greaterThanEqual(P, imageSize(out_image))))\n        return;\n"
+                f"    vec4 a = texelFetch({last_tensor}_raw, P * 2, 0);\n"
+                "    vec4 h = HOOKED_mul * texelFetch(HOOKED_raw, P, 0);\n"
+                "    imageStore(out_image, P, vec4(clamp(h.xyz + a.xyz, 0.0, 1.0), 1.0));\n}\n\n")
+    return (body + stand_in) * (copies - 1) + text
 
 
 def worker(shader_file: str, width: int, height: int, frames: int) -> None:
@@ -152,9 +201,18 @@ def main() -> None:
         ("SUC packtile fp32", lambda: model_shader(suc, "packtile", "fp32"), args.frames),
         ("UC pack fp32", lambda: model_shader(uc, "pack", "fp32"), args.frames),
         ("UC packtile fp32", lambda: model_shader(uc, "packtile", "fp32"), args.frames),
+        ("SUC pack fp32 x4", lambda: repeated(model_shader(suc, "pack", "fp32"), 4), args.frames),
+        ("SUC pack fp32 x8", lambda: repeated(model_shader(suc, "pack", "fp32"), 8), args.frames),
+        ("SUC pack fp32 x16", lambda: repeated(model_shader(suc, "pack", "fp32"), 16), args.frames),
+        ("SUC pack fp32 fragout", lambda: fragment_output(model_shader(suc, "pack", "fp32")), args.frames),
+        ("passthrough compute", lambda: PASSTHROUGH_COMPUTE, args.frames),
+        ("SUC pack fp16", lambda: model_shader(suc, "pack", "fp16"), args.frames),
+        ("SUC pack fp16 x4", lambda: repeated(model_shader(suc, "pack", "fp16"), 4), args.frames),
+        ("UC pack fp32 x4", lambda: repeated(model_shader(uc, "pack", "fp32"), 4), args.frames),
         ("passthrough again", lambda: PASSTHROUGH, args.frames),
     ]
     base = None
+    measured: dict[str, float] = {}
     for name, make, frames in plan:
         if args.only and name != "passthrough" and not any(o in name for o in args.only):
             continue
@@ -169,6 +227,11 @@ def main() -> None:
         means = " ".join(f"{m:8.1f}" for m in r["means"])
         print(f"{name:<16} {r['ms']:9.2f} ms  {r['ms'] - base:+9.2f} ms vs pass-through  "
               f"first frame {r['first_s']:6.2f} s  wall {wall:5.1f} s  means {means}", flush=True)
+        measured[name] = r["ms"]
+        single, _, copies = name.rpartition(" x")
+        if copies.isdigit() and single in measured:
+            per_run = (r["ms"] - measured[single]) / (int(copies) - 1)
+            print(f"   GPU time of one run of {single}: {per_run:.2f} ms", flush=True)
         if "stderr" in r:
             print("   stderr:", r["stderr"].replace("\n", "\n   "), flush=True)
 

@@ -210,6 +210,30 @@ def test_chain_inverts_then_doubles() -> None:
     assert_close(np.stack(planes_of(out)), (255 - rgb).repeat(2, axis=1).repeat(2, axis=2), 255)
 
 
+def _gain(factor: float) -> str:
+    return (f"//!HOOK MAIN\n//!BIND HOOKED\n//!DESC gain {factor}\n"
+            f"vec4 hook() {{ vec4 c = HOOKED_tex(HOOKED_pos); return vec4(c.rgb * {factor}, c.a); }}\n")
+
+
+def test_chain_keeps_values_above_white_between_shaders() -> None:
+    """Like mpv, the shaders of one call share one render: a value above white made by the first reaches the
+    second. With merge=False each renders on its own and the YUV444P16 round trip between them clips it
+    (in YUV: no per-channel reference, but far from the input)."""
+    rgb = np.round(random_rgb(9) * 255)
+    clip = clip_from_planes(list(rgb), vs.RGB24)
+    one_render = np.stack(planes_of(shader(clip, [_gain(2.0), _gain(0.5)])))
+    assert_close(one_render, rgb, 255)
+    one_by_one = np.stack(planes_of(shader(clip, [_gain(2.0), _gain(0.5)], merge=False)))
+    assert np.abs(one_by_one - rgb).max() > 40
+
+
+def test_shaders_declaring_one_param_still_chain() -> None:
+    """Two shaders declaring the same PARAM cannot share a file: they render one by one, each applying it."""
+    rgb = np.round(random_rgb(10) * 0.4 * 255)
+    out = shader(clip_from_planes(list(rgb), vs.RGB24), [SCALE, SCALE], params={"strength": 1.5})
+    assert_close(np.stack(planes_of(out)), rgb * 2.25, 255)
+
+
 def test_rpn_sized_shader_output_size() -> None:
     text = DOUBLE.replace("HOOKED.w 2 *", "HOOKED.w 3 *").replace("HOOKED.h 2 *", "HOOKED.h 2 /")
     out = shader(vs.core.std.BlankClip(format=vs.RGB24, width=W, height=H + 1, length=1), text)
@@ -405,7 +429,7 @@ def test_instances_interleave_frames_in_order() -> None:
         return out
 
     clip = core.std.SetFrameProps(core.std.ModifyFrame(blank, blank, fill), _Matrix=0, _Range=1)
-    out = shader(clip, [INVERT, DOUBLE], instances=3)
+    out = shader(clip, [INVERT, DOUBLE], instances=2)
     assert (out.num_frames, out.width, out.height) == (7, 16, 12)
     for n in range(7):
         got = np.asarray(out.get_frame(n)[0]).astype(int)

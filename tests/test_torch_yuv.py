@@ -103,5 +103,9 @@ def test_torch_backend_on_cuda_matches_onnxruntime_on_yuv_frames(monkeypatch: py
         for got, want, name in zip(runs[-1], expected, "YUV", strict=True):
             mse = float(np.mean((got.astype(np.float64) - want) ** 2))
             assert 10 * np.log10(1023.0**2 / max(mse, 1e-12)) >= 45, f"{name} with graphs={graphs}"
-    for with_graph, without in zip(*runs, strict=True):
-        np.testing.assert_array_equal(with_graph, without)
+    # cudnn.benchmark may pick other convolution algorithms for the captured and the eager run: equal
+    # within fp16 rounding, not bit for bit
+    for with_graph, without, name in zip(*runs, "YUV", strict=True):
+        diff = np.abs(with_graph.astype(np.int64) - without.astype(np.int64))
+        assert diff.max() <= 2 and (diff > 0).mean() < 0.05, \
+            f"{name}: graphs on/off differ by up to {diff.max()} codes in {(diff > 0).mean():.2%} of samples"

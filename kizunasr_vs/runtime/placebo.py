@@ -41,6 +41,7 @@ from kizunasr_vs.runtime.shader_source import (
     ShaderSource,
     apply_params,
     check_user_shader,
+    declared_names,
     infer_output_size,
     load_shader,
     parse_params,
@@ -74,7 +75,9 @@ class _Render:
     range: int  # `_Range` prop (zimg numbering)
 
 
-MAX_INSTANCES = 4  # interleaved vs-placebo instances; 8 crashed vs-placebo 2.0.4 on an H100
+# Interleaved vs-placebo instances. On an NVIDIA H200 2 gave 1.7-1.96x one instance and 3-5 no more; six live
+# vs-placebo filters in one process crashed vs-placebo 2.0.4 (segfault), 8 did on an H100.
+MAX_INSTANCES = 2
 
 
 def shader(
@@ -86,6 +89,7 @@ def shader(
     *,
     output_format: int | None = None,
     instances: int = 1,
+    merge: bool = True,
 ) -> vs.VideoNode:
     """Run mpv user shaders (paths or source text) on ``clip``, one vs-placebo render each.
 
@@ -93,6 +97,11 @@ def shader(
     ``height`` override it for the last shader); ``params`` override ``//!PARAM`` defaults in
     every shader that declares them. The result is converted back to the input's format (or
     ``output_format``) and keeps the input's frame props.
+
+    Several shaders run in one vs-placebo render, as mpv runs its user shaders: one upload and one
+    download per frame, intermediate images kept in 16-bit float on the GPU. ``merge=False`` (or
+    shaders declaring the same TEXTURE/BUFFER/PARAM name) renders each shader on its own, with a
+    YUV444P16 round trip through host memory between them.
 
     ``instances`` > 1 splits the clip into that many interleaved branches, each with its own
     vs-placebo renderers, so several frames are uploaded, rendered and downloaded at once (one
@@ -109,7 +118,7 @@ def shader(
                      RANGE_FULL if fmt.color_family == vs.RGB else info.range)
     if not isinstance(instances, int) or not 1 <= instances <= MAX_INSTANCES:
         raise vs.Error(f"shader: instances must be an int from 1 to {MAX_INSTANCES}, got {instances!r} "
-                       "(vs-placebo crashed with 8 instances on an NVIDIA GPU)")
+                       "(more gave no speed on NVIDIA GPUs, and six live vs-placebo filters in one process crashed it)")
     yuv = vs.core.std.SetFrameProps(yuv, _Range=render.range)
     sizes = []
     w, h = yuv.width, yuv.height
@@ -119,6 +128,10 @@ def shader(
         _validate(src, render, out_w / w, out_h / h)
         sizes.append((out_w, out_h))
         w, h = out_w, out_h
+    if merge and _can_merge(sources):
+        merged = _merged(sources)
+        if _validation_error(merged, render, sizes[-1][0] / yuv.width, sizes[-1][1] / yuv.height) is None:
+            sources, sizes = [merged], sizes[-1:]  # else they clash in GLSL: render them one by one
     branches = min(instances, yuv.num_frames)
     parts = [_render_chain(yuv.std.SelectEvery(branches, i) if branches > 1 else yuv, sources, sizes, render)
              for i in range(branches)]
@@ -134,6 +147,23 @@ def _render_chain(clip: vs.VideoNode, sources: Sequence[ShaderSource], sizes: Se
         clip = vs.core.placebo.Shader(clip, shader_s=src.text, width=out_w, height=out_h,
                                       matrix=render.matrix, trc=render.trc)
     return clip
+
+
+def _can_merge(sources: Sequence[ShaderSource]) -> bool:
+    """Whether the shaders can share one file: no TEXTURE, BUFFER or PARAM name declared twice."""
+    seen: set[str] = set()
+    for src in sources:
+        names = declared_names(src.text)
+        if names & seen:
+            return False
+        seen |= names
+    return len(sources) > 1
+
+
+def _merged(sources: Sequence[ShaderSource]) -> ShaderSource:
+    """The shaders as one user-shader file, their passes in order."""
+    return ShaderSource(" + ".join(src.name for src in sources),
+                        "\n".join(src.text if src.text.endswith("\n") else src.text + "\n" for src in sources))
 
 
 def _check_size_args(width: int | None, height: int | None) -> None:
@@ -223,13 +253,18 @@ def _restore_props(out: vs.VideoNode, clip: vs.VideoNode, info: ColorInfo) -> vs
 
 def _validate(src: ShaderSource, render: _Render, scale_w: float, scale_h: float) -> None:
     """Render one tiny frame with ``src`` and raise ``vs.Error`` if libplacebo reported errors."""
+    error = _validation_error(src, render, scale_w, scale_h)
+    if error is not None:
+        raise vs.Error(f"shader '{src.name}': {error}")
+
+
+def _validation_error(src: ShaderSource, render: _Render, scale_w: float, scale_h: float) -> str | None:
+    """libplacebo's errors on a tiny trial render of ``src`` (None: none), cached by the shader's text."""
     key = hashlib.sha256(src.text.encode()).hexdigest()
     if key not in _validated:
         size = (max(1, round_size(VALIDATE_SIZE * scale_w)), max(1, round_size(VALIDATE_SIZE * scale_h)))
         _validated[key] = _trial_render(src.text, render, size)
-    error = _validated[key]
-    if error is not None:
-        raise vs.Error(f"shader '{src.name}': {error}")
+    return _validated[key]
 
 
 def _trial_render(text: str, render: _Render, size: tuple[int, int]) -> str | None:

@@ -183,6 +183,11 @@ def parse_passes(text: str) -> list[ShaderPass]:
     return [_parse_pass(b) for b in split_blocks(text) if _kind(b) == "PASS"]
 
 
+def declared_names(text: str) -> set[str]:
+    """The names a shader's TEXTURE, BUFFER and PARAM blocks declare (libplacebo keeps one namespace per file)."""
+    return {b.headers[0].split(maxsplit=1)[-1].strip() for b in split_blocks(text) if _kind(b) != "PASS"}
+
+
 def parse_params(text: str) -> list[ShaderParam]:
     """The ``//!PARAM`` blocks of a shader, with their bounds and default value text."""
     return [_parse_param(text, b) for b in split_blocks(text) if _kind(b) == "PARAM"]
