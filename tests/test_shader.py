@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 import vapoursynth as vs
 
+from kizunasr_vs.core.resources import shader_path
 from kizunasr_vs.runtime import shader_source as ss
 from kizunasr_vs.runtime.placebo import shader
 from tests.vsarrays import clip_from_planes, planes_of
@@ -225,6 +226,30 @@ def test_chain_keeps_values_above_white_between_shaders() -> None:
     assert_close(one_render, rgb, 255)
     one_by_one = np.stack(planes_of(shader(clip, [_gain(2.0), _gain(0.5)], merge=False)))
     assert np.abs(one_by_one - rgb).max() > 40
+
+
+def test_shipped_shaders_merge_into_one_file_libplacebo_accepts() -> None:
+    """The shaders in glsl/ (comment preambles, PARAM blocks last) chain into one file without errors."""
+    from kizunasr_vs.runtime.placebo import _can_merge, _merged, _Render, _validation_error
+
+    names = ["kizuna_deband.glsl", "kizuna_edge2x.glsl", "kizuna_linedarken.glsl", "kizuna_cas.glsl"]
+    sources = [ss.load_shader(shader_path(name)) for name in names]
+    assert _can_merge(sources)
+    merged = _merged(sources)
+    assert _validation_error(merged, _Render(2, 1, 0), 2.0, 2.0) is None
+    expected = {p.name: p.default for src in sources for p in ss.parse_params(src.text)}
+    assert {p.name: p.default for p in ss.parse_params(merged.text)} == expected
+
+
+def test_luma_shader_after_main_shader_keeps_list_order() -> None:
+    """One render would run a LUMA hook before a MAIN hook: listed after one, it renders on its own, after it."""
+    halve_luma = ("//!HOOK LUMA\n//!BIND HOOKED\n"
+                  "vec4 hook() { return HOOKED_tex(HOOKED_pos) * vec4(0.5, 1.0, 1.0, 1.0); }\n")
+    y = np.round(random_rgb(11)[0] * 219 + 16)
+    clip = clip_from_planes([y, np.full_like(y, 128), np.full_like(y, 128)], vs.YUV444P8, _Matrix=1, _Range=0)
+    out = planes_of(shader(clip, [INVERT, halve_luma]))[0]
+    inverted = 251 - y  # limited-range luma of the inverted grey: 16 + 219 * (1 - (y - 16) / 219)
+    assert np.abs(out - inverted * 0.5).max() <= 1  # invert first, then halve (LUMA hooks see the plane's codes)
 
 
 def test_shaders_declaring_one_param_still_chain() -> None:

@@ -47,6 +47,7 @@ from kizunasr_vs.runtime.shader_source import (
     parse_params,
     parse_passes,
     round_size,
+    stage_steps,
 )
 
 ShaderArg = str | os.PathLike[str]
@@ -99,9 +100,10 @@ def shader(
     ``output_format``) and keeps the input's frame props.
 
     Several shaders run in one vs-placebo render, as mpv runs its user shaders: one upload and one
-    download per frame, intermediate images kept in 16-bit float on the GPU. ``merge=False`` (or
-    shaders declaring the same TEXTURE/BUFFER/PARAM name) renders each shader on its own, with a
-    YUV444P16 round trip through host memory between them.
+    download per frame, intermediate images kept in 16-bit float on the GPU. That needs each shader
+    to hook stages no earlier than the shaders before it (LUMA/CHROMA, then MAIN, ...: one render runs
+    hooks stage by stage) and no TEXTURE/BUFFER/PARAM name declared twice. Otherwise, or with
+    ``merge=False``, each shader renders on its own, with a YUV444P16 round trip between them.
 
     ``instances`` > 1 splits the clip into that many interleaved branches, each with its own
     vs-placebo renderers, so several frames are uploaded, rendered and downloaded at once (one
@@ -150,20 +152,28 @@ def _render_chain(clip: vs.VideoNode, sources: Sequence[ShaderSource], sizes: Se
 
 
 def _can_merge(sources: Sequence[ShaderSource]) -> bool:
-    """Whether the shaders can share one file: no TEXTURE, BUFFER or PARAM name declared twice."""
+    """Whether the shaders can share one file and still run in list order: no TEXTURE, BUFFER or PARAM name
+    declared twice, and no shader hooking a stage that fires before one an earlier shader hooks (one render
+    runs hooks by stage: a LUMA shader listed after a MAIN one would run first)."""
     seen: set[str] = set()
+    reached = 0
     for src in sources:
-        names = declared_names(src.text)
-        if names & seen:
+        names, steps = declared_names(src.text), stage_steps(src.text)
+        if names & seen or steps is None or steps[0] < reached:
             return False
         seen |= names
+        reached = steps[1]
     return len(sources) > 1
 
 
 def _merged(sources: Sequence[ShaderSource]) -> ShaderSource:
-    """The shaders as one user-shader file, their passes in order."""
-    return ShaderSource(" + ".join(src.name for src in sources),
-                        "\n".join(src.text if src.text.endswith("\n") else src.text + "\n" for src in sources))
+    """The shaders as one user-shader file, their blocks in order.
+
+    Each file's text before its first ``//!`` (comments, which libplacebo skips) is left out: after another
+    file it would become the end of that file's last block, e.g. the value of a trailing PARAM.
+    """
+    texts = [src.text[src.text.find("//!"):].rstrip("\n") + "\n" for src in sources]
+    return ShaderSource(" + ".join(src.name for src in sources), "\n".join(texts))
 
 
 def _check_size_args(width: int | None, height: int | None) -> None:

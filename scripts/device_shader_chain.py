@@ -1,0 +1,100 @@
+"""On the GPU machine: a chain of user shaders through ``kizunasr_vs.shader`` next to vs-placebo alone.
+
+Usage: python scripts/device_shader_chain.py [--frames 64] [--size 1920x1080] SHADER [SHADER ...]
+
+Runs, each in its own subprocess (vs-placebo crashed with six live filters in one process on an H200):
+
+* ``direct``: one ``placebo.Shader`` per shader, in order, each at its output size: vs-placebo alone, the
+  baseline (first and again at the end, for drift);
+* ``kz``: ``kizunasr_vs.shader(clip, shaders)``: the list in one render (merged), 1 and 2 instances;
+* ``kz merge=False``: one render per shader, as before merging.
+
+fps over ``--frames`` frames after warm-up, the ratio to the baseline's mean, and the PSNR of frame 0 against
+the baseline's frame 0 (16-bit planes; merging keeps intermediates in float, so it is not bit-identical).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+RUNS = [("direct", 1, True), ("kz", 1, True), ("kz", 2, True), ("kz", 1, False), ("direct", 1, True)]
+
+
+def child(mode: str, instances: int, merge: bool, shaders: list[str], size: tuple[int, int], frames: int,
+          frame0: Path) -> dict[str, object]:
+    import vapoursynth as vs
+
+    import kizunasr_vs
+    from kizunasr_vs.cli.bench import WARM_FRAMES, _noise_clip, time_clip
+    from kizunasr_vs.runtime.shader_source import infer_output_size, load_shader
+
+    src = _noise_clip(*size, frames + WARM_FRAMES, vs.YUV444P16)
+    if mode == "direct":
+        out = src
+        for path in shaders:
+            source = load_shader(path)
+            w, h = infer_output_size(source, out.width, out.height)
+            out = vs.core.placebo.Shader(out, shader_s=source.text, width=w, height=h, matrix=2)
+    else:
+        out = kizunasr_vs.shader(src, shaders, instances=instances, merge=merge)
+    first = out.get_frame(0)
+    np.save(frame0, np.stack([np.asarray(first[p]) for p in range(3)]))
+    return {"mode": mode, "instances": instances, "merge": merge, "size": f"{out.width}x{out.height}",
+            "fps": time_clip(out)}
+
+
+def psnr16(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return float("inf") if mse == 0 else 10 * np.log10(65535.0**2 / mse)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("shaders", nargs="+")
+    p.add_argument("--frames", type=int, default=64)
+    p.add_argument("--size", default="1920x1080")
+    p.add_argument("--out")
+    p.add_argument("--child", nargs=4, help=argparse.SUPPRESS)  # mode instances merge frame0.npy
+    args = p.parse_args()
+    size = tuple(int(v) for v in args.size.split("x"))
+    if args.child:
+        mode, inst, merge, frame0 = args.child
+        print(json.dumps(child(mode, int(inst), merge == "1", args.shaders, size,  # type: ignore[arg-type]
+                               args.frames, Path(frame0))))
+        return
+    tmp = Path(tempfile.mkdtemp())
+    results: list[dict[str, object]] = []
+    for i, (mode, inst, merge) in enumerate(RUNS):
+        frame0 = tmp / f"{i}.npy"
+        cmd = [sys.executable, __file__, *args.shaders, "--frames", str(args.frames), "--size", args.size,
+               "--child", mode, str(inst), "1" if merge else "0", str(frame0)]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+        lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+        if proc.returncode or not lines:
+            results.append({"mode": mode, "instances": inst, "merge": merge, "rc": proc.returncode,
+                            "stderr_tail": proc.stderr[-800:]})
+            continue
+        result = json.loads(lines[-1])
+        result["psnr_vs_direct_frame0"] = round(psnr16(np.load(frame0), np.load(tmp / "0.npy")), 2)
+        results.append(result)
+    base = [float(r["fps"]) for r in results if r["mode"] == "direct" and "fps" in r]  # type: ignore[arg-type]
+    for r in results:
+        if base and "fps" in r:
+            r["ratio"] = round(float(r["fps"]) / (sum(base) / len(base)), 2)  # type: ignore[arg-type]
+        print(json.dumps(r), flush=True)
+    if args.out:
+        Path(args.out).write_text(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()
