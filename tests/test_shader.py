@@ -241,15 +241,38 @@ def test_shipped_shaders_merge_into_one_file_libplacebo_accepts() -> None:
     assert {p.name: p.default for p in ss.parse_params(merged.text)} == expected
 
 
+HALVE_LUMA = "//!HOOK LUMA\n//!BIND HOOKED\nvec4 hook() { return HOOKED_tex(HOOKED_pos) * vec4(0.5, 1.0, 1.0, 1.0); }\n"
+
+
+def _grey_yuv(seed: int) -> tuple[np.ndarray, vs.VideoNode]:
+    y = np.round(random_rgb(seed)[0] * 219 + 16)
+    return y, clip_from_planes([y, np.full_like(y, 128), np.full_like(y, 128)], vs.YUV444P8, _Matrix=1, _Range=0)
+
+
 def test_luma_shader_after_main_shader_keeps_list_order() -> None:
     """One render would run a LUMA hook before a MAIN hook: listed after one, it renders on its own, after it."""
-    halve_luma = ("//!HOOK LUMA\n//!BIND HOOKED\n"
-                  "vec4 hook() { return HOOKED_tex(HOOKED_pos) * vec4(0.5, 1.0, 1.0, 1.0); }\n")
-    y = np.round(random_rgb(11)[0] * 219 + 16)
-    clip = clip_from_planes([y, np.full_like(y, 128), np.full_like(y, 128)], vs.YUV444P8, _Matrix=1, _Range=0)
-    out = planes_of(shader(clip, [INVERT, halve_luma]))[0]
+    y, clip = _grey_yuv(11)
+    out = planes_of(shader(clip, [INVERT, HALVE_LUMA]))[0]
     inverted = 251 - y  # limited-range luma of the inverted grey: 16 + 219 * (1 - (y - 16) / 219)
     assert np.abs(out - inverted * 0.5).max() <= 1  # invert first, then halve (LUMA hooks see the plane's codes)
+
+
+def test_longest_runs_share_a_render(monkeypatch: pytest.MonkeyPatch) -> None:
+    """MAIN, MAIN | LUMA, MAIN, MAIN: two renders, the list's order kept (the inversions cancel)."""
+    from kizunasr_vs.runtime import placebo
+
+    renders: list[list[str]] = []
+    real = placebo._render_chain
+
+    def spy(clip: vs.VideoNode, sources: list[ss.ShaderSource], *args: object) -> vs.VideoNode:
+        renders.append([src.text.count("//!HOOK") for src in sources])
+        return real(clip, sources, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(placebo, "_render_chain", spy)
+    y, clip = _grey_yuv(12)
+    out = planes_of(shader(clip, [INVERT, INVERT, HALVE_LUMA, INVERT, INVERT]))[0]
+    assert renders == [[2, 3]]  # one chain of two renders: 2 hooks, then 3
+    assert np.abs(out - y * 0.5).max() <= 1
 
 
 def test_shaders_declaring_one_param_still_chain() -> None:

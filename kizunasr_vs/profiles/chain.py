@@ -24,12 +24,27 @@ def resolve_model(name: str) -> Path:
     return model_path(name)
 
 
-def _shader_stage(step: Step) -> Stage:
+def _shader_stage(steps: list[Step]) -> Stage:
+    """One stage for consecutive shader steps: one shader() call, which runs them in as few renders as it can."""
     from kizunasr_vs.runtime.placebo import shader
 
-    path = shader_path(step["shader"])
-    params = step.get("params")
-    return FunctionStage(f"shader {path.name}", lambda c: shader(c, str(path), params=params), 0.0)
+    paths = [str(shader_path(step["shader"])) for step in steps]
+    params = steps[0].get("params") if len(steps) == 1 else None
+    name = "shader " + " + ".join(Path(path).name for path in paths)
+    return FunctionStage(name, lambda c: shader(c, paths, params=params), 0.0)
+
+
+def _shader_runs(steps: list[Step]) -> list[list[Step]]:
+    """Steps grouped: consecutive shader steps without params share a group; other steps stand alone (shader()
+    applies a param to every shader of its list that declares it)."""
+    groups: list[list[Step]] = []
+    for step in steps:
+        joins = "shader" in step and not step.get("params")
+        if joins and groups and "shader" in groups[-1][0] and not groups[-1][0].get("params"):
+            groups[-1].append(step)
+        else:
+            groups.append([step])
+    return groups
 
 
 def _compiled_model_stage(step: Step) -> Stage:
@@ -74,11 +89,12 @@ def _resize_stage(step: Step) -> Stage:
 
 
 def build_pipeline(steps: list[Step], provider: str = "auto") -> Pipeline:
-    """One stage per step, in order."""
+    """One stage per step, in order; consecutive shader steps make one stage (see ``_shader_stage``)."""
     stages: list[Stage] = []
-    for step in steps:
+    for group in _shader_runs(steps):
+        step = group[0]
         if "shader" in step:
-            stages.append(_shader_stage(step))
+            stages.append(_shader_stage(group))
         elif "compiled_model" in step:
             stages.append(_compiled_model_stage(step))
         elif "model" in step:

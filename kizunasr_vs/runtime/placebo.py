@@ -99,11 +99,12 @@ def shader(
     every shader that declares them. The result is converted back to the input's format (or
     ``output_format``) and keeps the input's frame props.
 
-    Several shaders run in one vs-placebo render, as mpv runs its user shaders: one upload and one
-    download per frame, intermediate images kept in 16-bit float on the GPU. That needs each shader
-    to hook stages no earlier than the shaders before it (LUMA/CHROMA, then MAIN, ...: one render runs
-    hooks stage by stage) and no TEXTURE/BUFFER/PARAM name declared twice. Otherwise, or with
-    ``merge=False``, each shader renders on its own, with a YUV444P16 round trip between them.
+    Shaders run in list order. Consecutive shaders share one vs-placebo render where that keeps the
+    order: each hooks stages no earlier than the ones before it (LUMA/CHROMA, then MAIN, ...: one render
+    runs hooks stage by stage) and no TEXTURE/BUFFER/PARAM name is declared twice. A shared render
+    uploads and downloads a frame once and keeps the images between shaders in 16-bit float on the
+    GPU; otherwise, or with ``merge=False``, each shader renders on its own, with a YUV444P16 round
+    trip through host memory between them.
 
     ``instances`` > 1 splits the clip into that many interleaved branches, each with its own
     vs-placebo renderers, so several frames are uploaded, rendered and downloaded at once (one
@@ -130,10 +131,8 @@ def shader(
         _validate(src, render, out_w / w, out_h / h)
         sizes.append((out_w, out_h))
         w, h = out_w, out_h
-    if merge and _can_merge(sources):
-        merged = _merged(sources)
-        if _validation_error(merged, render, sizes[-1][0] / yuv.width, sizes[-1][1] / yuv.height) is None:
-            sources, sizes = [merged], sizes[-1:]  # else they clash in GLSL: render them one by one
+    if merge:
+        sources, sizes = _merge_runs(sources, sizes, render, (yuv.width, yuv.height))
     branches = min(instances, yuv.num_frames)
     parts = [_render_chain(yuv.std.SelectEvery(branches, i) if branches > 1 else yuv, sources, sizes, render)
              for i in range(branches)]
@@ -151,6 +150,29 @@ def _render_chain(clip: vs.VideoNode, sources: Sequence[ShaderSource], sizes: Se
     return clip
 
 
+def _merge_runs(sources: Sequence[ShaderSource], sizes: Sequence[tuple[int, int]], render: _Render,
+                in_size: tuple[int, int]) -> tuple[list[ShaderSource], list[tuple[int, int]]]:
+    """The list with each longest run of shaders that can share a render (``_can_merge``) merged into one
+    file, and the output size of each; a run whose merged file libplacebo rejects stays one by one."""
+    out_sources: list[ShaderSource] = []
+    out_sizes: list[tuple[int, int]] = []
+    start = 0
+    while start < len(sources):
+        end = start + 1
+        while end < len(sources) and _can_merge(sources[start:end + 1]):
+            end += 1
+        size = sizes[end - 1]
+        merged = _merged(sources[start:end])
+        if end - start > 1 and _validation_error(merged, render, size[0] / in_size[0], size[1] / in_size[1]) is None:
+            out_sources.append(merged)
+            out_sizes.append(size)
+        else:
+            out_sources += sources[start:end]
+            out_sizes += sizes[start:end]
+        in_size, start = size, end
+    return out_sources, out_sizes
+
+
 def _can_merge(sources: Sequence[ShaderSource]) -> bool:
     """Whether the shaders can share one file and still run in list order: no TEXTURE, BUFFER or PARAM name
     declared twice, and no shader hooking a stage that fires before one an earlier shader hooks (one render
@@ -163,7 +185,7 @@ def _can_merge(sources: Sequence[ShaderSource]) -> bool:
             return False
         seen |= names
         reached = steps[1]
-    return len(sources) > 1
+    return True
 
 
 def _merged(sources: Sequence[ShaderSource]) -> ShaderSource:
