@@ -66,3 +66,13 @@ def test_missing_input_is_a_clear_error_and_writes_nothing(tmp_path: Path) -> No
     assert result.returncode == 2
     assert "does not exist" in result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_bench_times_a_shader_chain_next_to_one_placebo_shader_per_shader() -> None:
+    result = kizunasr("bench", "--skip", "onnx", "--size", "64x48", "--frames", "2", "--shader", "kizuna_edge2x.glsl",
+                      "--shader", "kizuna_cas.glsl", "--instances", "2", "--json")
+    assert result.returncode == 0, result.stderr
+    (row,) = json.loads(result.stdout)["results"]
+    assert row["what"] == "shader kizuna_edge2x.glsl + kizuna_cas.glsl instances=2"
+    assert row["baseline"] == "placebo.Shader per shader"
+    assert row["filter_fps"] > 0 and row["baseline_fps"] > 0

@@ -2,7 +2,7 @@
 
 Every figure comes with its baseline measured in the same process on the same frames:
 the onnx filter against a bare onnxruntime session (IO binding on GPU), the shader filter
-against ``core.placebo.Shader`` called directly. Ratios are what to compare across machines.
+against ``core.placebo.Shader`` called directly, once per shader. Ratios are what to compare across machines.
 """
 
 from __future__ import annotations
@@ -36,7 +36,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--size", action="append", help="input size WxH (repeatable; default 640x480)")
     p.add_argument("--frames", type=int, default=8, help="frames timed per measurement (default 8)")
     p.add_argument("--model", type=Path, help="ONNX model (default: smallest in $KIZUNASR_MODELS_DIR)")
-    p.add_argument("--shader", help="shader to time (default: a pass-through 2x hook)")
+    p.add_argument("--shader", action="append",
+                   help="shader to time; repeat for a chain (default: a pass-through 2x hook)")
     p.add_argument("--provider", default="auto",
                    help="auto, cpu, cuda, tensorrt, torch or torch-compile (PyTorch backend, eager or compiled)")
     p.add_argument("--streams", type=int, action="append", help="onnx sessions in flight (repeatable)")
@@ -148,17 +149,26 @@ def bench_onnx(model: Path, provider: str, width: int, height: int, frames: int,
             "ratio": filter_fps / raw_fps}
 
 
-def bench_shader(shader: str | None, width: int, height: int, frames: int, instances: int = 1) -> dict[str, object]:
+def bench_shader(shaders: list[str] | None, width: int, height: int, frames: int,
+                 instances: int = 1) -> dict[str, object]:
+    """``kizunasr_vs.shader`` on a list of shaders (default: a pass-through 2x) against vs-placebo alone: one
+    ``placebo.Shader`` per shader. Each is timed and dropped before the next is built (vs-placebo 2.0.4 crashed
+    with six live filters in one process on an NVIDIA GPU)."""
     import kizunasr_vs
+    from kizunasr_vs.runtime.shader_source import ShaderSource, infer_output_size
 
-    text = shader_path(shader).read_text() if shader else PASSTHROUGH_2X
+    texts = [shader_path(s).read_text() for s in shaders] if shaders else [PASSTHROUGH_2X]
     src = _noise_clip(width, height, frames + WARM_FRAMES, vs.YUV444P16)
-    ours = kizunasr_vs.shader(src, text, instances=instances)
-    direct = vs.core.placebo.Shader(src, shader_s=text.encode(), width=ours.width, height=ours.height, matrix=1)
-    ours_fps, direct_fps = time_clip(ours), time_clip(direct)
-    name = Path(shader).name if shader else "pass-through 2x"
+    direct = src
+    for text in texts:
+        w, h = infer_output_size(ShaderSource("bench", text), direct.width, direct.height)
+        direct = vs.core.placebo.Shader(direct, shader_s=text.encode(), width=w, height=h, matrix=2)  # BT.709
+    direct_fps = time_clip(direct)
+    del direct
+    ours_fps = time_clip(kizunasr_vs.shader(src, texts, instances=instances))
+    name = " + ".join(Path(s).name for s in shaders) if shaders else "pass-through 2x"
     return {"what": f"shader {name} instances={instances}", "size": f"{width}x{height}",
-            "provider": "vs-placebo", "filter_fps": ours_fps, "baseline": "placebo.Shader direct",
+            "provider": "vs-placebo", "filter_fps": ours_fps, "baseline": "placebo.Shader per shader",
             "baseline_fps": direct_fps, "ratio": ours_fps / direct_fps}
 
 
