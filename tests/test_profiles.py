@@ -139,3 +139,24 @@ def test_grouped_shader_stage_matches_the_steps_run_one_by_one() -> None:
     assert got.shape == want.shape == (3, 48 * 4, 64 * 4)  # edge2x twice
     psnr = 10 * np.log10(255.0**2 / max(float(np.mean((got - want) ** 2)), 1e-12))
     assert psnr >= 50, f"{psnr:.1f} dB"  # 53.9 measured
+
+
+def test_shader_chains_run_in_list_order_in_mpv_too() -> None:
+    """mpv runs a realtime chain in one render, hooks stage by stage (LUMA before MAIN): each shader must hook
+    no earlier stage than the ones before it, or playback would run them in another order than an encode."""
+    from kizunasr_vs.core.resources import shader_path
+    from kizunasr_vs.runtime.shader_source import load_shader, stage_steps
+
+    for name in available_profiles():
+        profile = load_profile(name)
+        for chains in profile.ranges:
+            for chain in (chains.realtime, chains.pause, chains.encode):
+                reached = 0
+                for step in chain:
+                    if "shader" not in step:
+                        continue
+                    steps = stage_steps(load_shader(shader_path(step["shader"])).text)
+                    assert steps is not None and steps[0] >= reached, (name, chains.max_height, step)
+                    reached = steps[1]
+    performance = load_profile("performance")
+    assert all(r.encode == r.realtime == r.pause for r in performance.ranges)
