@@ -275,6 +275,23 @@ def test_longest_runs_share_a_render(monkeypatch: pytest.MonkeyPatch) -> None:
     assert np.abs(out - y * 0.5).max() <= 1
 
 
+def test_borrowed_textures() -> None:
+    saves_then_binds = _pass("MAIN", "//!SAVE TMP\n") + _pass("MAIN", "//!BIND TMP\n")
+    assert ss.borrowed_textures(saves_then_binds) == set()
+    assert ss.borrowed_textures(_pass("MAIN", "//!BIND TMP\n//!BIND LUMA\n")) == {"TMP"}
+
+
+def test_shader_binding_a_texture_it_does_not_make_renders_on_its_own() -> None:
+    """B binds TMP, which only A saves: on its own B's pass is skipped (libplacebo and mpv skip passes with a
+    missing texture), in one file with A it would read A's TMP."""
+    save_inverted = ("//!HOOK MAIN\n//!BIND HOOKED\n//!SAVE TMP\n"
+                     "vec4 hook() { vec4 c = HOOKED_tex(HOOKED_pos); return vec4(1.0 - c.rgb, c.a); }\n")
+    use_tmp = "//!HOOK MAIN\n//!BIND HOOKED\n//!BIND TMP\nvec4 hook() { return TMP_tex(TMP_pos); }\n"
+    rgb = np.round(random_rgb(13) * 255)
+    out = shader(clip_from_planes(list(rgb), vs.RGB24), [save_inverted, use_tmp])
+    assert_close(np.stack(planes_of(out)), rgb, 255)
+
+
 def test_shaders_declaring_one_param_still_chain() -> None:
     """Two shaders declaring the same PARAM cannot share a file: they render one by one, each applying it."""
     rgb = np.round(random_rgb(10) * 0.4 * 255)

@@ -40,6 +40,7 @@ from kizunasr_vs.core.formats import (
 from kizunasr_vs.runtime.shader_source import (
     ShaderSource,
     apply_params,
+    borrowed_textures,
     check_user_shader,
     declared_names,
     infer_output_size,
@@ -92,7 +93,7 @@ def shader(
     instances: int = 1,
     merge: bool = True,
 ) -> vs.VideoNode:
-    """Run mpv user shaders (paths or source text) on ``clip``, one vs-placebo render each.
+    """Run mpv user shaders (paths or source text) on ``clip`` through vs-placebo, in list order.
 
     The output size is worked out from the shaders' ``//!WIDTH``/``//!HEIGHT`` (``width`` /
     ``height`` override it for the last shader); ``params`` override ``//!PARAM`` defaults in
@@ -175,13 +176,14 @@ def _merge_runs(sources: Sequence[ShaderSource], sizes: Sequence[tuple[int, int]
 
 def _can_merge(sources: Sequence[ShaderSource]) -> bool:
     """Whether the shaders can share one file and still run in list order: no TEXTURE, BUFFER or PARAM name
-    declared twice, and no shader hooking a stage that fires before one an earlier shader hooks (one render
-    runs hooks by stage: a LUMA shader listed after a MAIN one would run first)."""
+    declared twice, no shader hooking a stage that fires before one an earlier shader hooks (one render
+    runs hooks by stage: a LUMA shader listed after a MAIN one would run first), and none after the first
+    binding a texture it does not make itself (it could find an earlier shader's)."""
     seen: set[str] = set()
     reached = 0
-    for src in sources:
+    for i, src in enumerate(sources):
         names, steps = declared_names(src.text), stage_steps(src.text)
-        if names & seen or steps is None or steps[0] < reached:
+        if names & seen or steps is None or steps[0] < reached or (i and borrowed_textures(src.text)):
             return False
         seen |= names
         reached = steps[1]

@@ -197,6 +197,18 @@ def stage_steps(text: str) -> tuple[int, int] | None:
     return min(known), max(known)
 
 
+def borrowed_textures(text: str) -> set[str]:
+    """Textures a shader binds that neither a stage nor the shader itself provides before the bind: in one
+    file after another shader, such a bind could find that shader's saved texture of the same name."""
+    own = declared_names(text) | set(_STAGE_STEP) | {"HOOKED", "NATIVE_CROPPED", "OUTPUT"}
+    borrowed: set[str] = set()
+    for p in parse_passes(text):
+        borrowed |= set(p.binds) - own
+        if p.save:
+            own.add(p.save)
+    return borrowed
+
+
 def declared_names(text: str) -> set[str]:
     """The names a shader's TEXTURE, BUFFER and PARAM blocks declare (libplacebo keeps one namespace per file)."""
     return {b.headers[0].split(maxsplit=1)[-1].strip() for b in split_blocks(text) if _kind(b) != "PASS"}
