@@ -1,12 +1,15 @@
 """On the GPU machine: how the shader path scales with interleaved vs-placebo instances, 1080p -> 2160p.
 
-Usage: python scripts/device_shader_instances.py [--frames 96] [--counts 1 2 4 6 8] [--shader PATH] [--out F.json]
+Usage: python scripts/device_shader_instances.py [--frames 96] [--counts 2 4 6 8] [--shader PATH] [--size WxH]
+       [--heap-counts N ...] [--plumbing] [--out F.json]
 
 Each count runs in its own subprocess (a vs-placebo crash shows as a return code, not a lost run):
 ``count`` branches of ``placebo.Shader`` on interleaved frames (``SelectEvery`` + ``Interleave``, what
 ``kizunasr_vs.shader(instances=N)`` builds), fps over ``--frames`` frames after warm-up frames. Count 1 is
 vs-placebo alone, the baseline; it runs first and once more at the end to show drift. Each run also hashes
-its first 8 output frames, so every count's output can be checked identical to the baseline's.
+its first 8 output frames, so every count's output can be checked identical to the baseline's, and reports
+the CPU cores the process kept busy. ``--heap-counts`` runs counts again with glibc's malloc kept off mmap
+(vs-placebo allocates a frame-sized buffer per frame); ``--plumbing`` puts a CPU resize in vs-placebo's place.
 """
 
 from __future__ import annotations

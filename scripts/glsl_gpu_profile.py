@@ -17,6 +17,8 @@ minus the pass-through 2x shader's ms at the same size. Measurements:
 * ``<model> pack <precision> xK``: K runs of the model in one render (see ``repeated``). The GPU time of
   one run is then (ms of xK - ms of x1) / (K - 1): the upload, download and serialisation that swamp the
   difference to the pass-through (about 75-100 ms a frame, drifting by +-9 ms) cancel out.
+* ``SUC pack fp32 fragout`` / ``passthrough compute``: the output pass as a fragment pass, and the
+  pass-through as a compute pass (does the kind of the 2160p output pass matter?).
 * ``passthrough again``: the baseline once more at the end, to show drift within the run.
 
 It also prints the mean of each output plane of frame 0, so variants of one model can be
