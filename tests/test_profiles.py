@@ -145,7 +145,8 @@ def test_shader_chains_run_in_list_order_in_mpv_too() -> None:
     """mpv runs a realtime chain in one render, hooks stage by stage (LUMA before MAIN): each shader must hook
     no earlier stage than the ones before it, or playback would run them in another order than an encode."""
     from kizunasr_vs.core.resources import shader_path
-    from kizunasr_vs.runtime.shader_source import load_shader, stage_steps
+    from kizunasr_vs.runtime.shader_merge import shader_facts
+    from kizunasr_vs.runtime.shader_source import load_shader
 
     for name in available_profiles():
         profile = load_profile(name)
@@ -155,7 +156,7 @@ def test_shader_chains_run_in_list_order_in_mpv_too() -> None:
                 for step in chain:
                     if "shader" not in step:
                         continue
-                    steps = stage_steps(load_shader(shader_path(step["shader"])).text)
+                    steps = shader_facts(load_shader(shader_path(step["shader"])).text).steps
                     assert steps is not None and steps[0] >= reached, (name, chains.max_height, step)
                     reached = steps[1]
     performance = load_profile("performance")

@@ -230,12 +230,13 @@ def test_chain_keeps_values_above_white_between_shaders() -> None:
 
 def test_shipped_shaders_merge_into_one_file_libplacebo_accepts() -> None:
     """The shaders in glsl/ (comment preambles, PARAM blocks last) chain into one file without errors."""
-    from kizunasr_vs.runtime.placebo import _can_merge, _merged, _Render, _validation_error
+    from kizunasr_vs.runtime.placebo import _Render, _validation_error
+    from kizunasr_vs.runtime.shader_merge import can_share_render, merged_text
 
     names = ["kizuna_deband.glsl", "kizuna_edge2x.glsl", "kizuna_linedarken.glsl", "kizuna_cas.glsl"]
     sources = [ss.load_shader(shader_path(name)) for name in names]
-    assert _can_merge(sources)
-    merged = _merged(sources)
+    assert can_share_render([src.text for src in sources])
+    merged = ss.ShaderSource("merged", merged_text([src.text for src in sources]))
     assert _validation_error(merged, _Render(2, 1, 0), 2.0, 2.0) is None
     expected = {p.name: p.default for src in sources for p in ss.parse_params(src.text)}
     assert {p.name: p.default for p in ss.parse_params(merged.text)} == expected
@@ -275,10 +276,39 @@ def test_longest_runs_share_a_render(monkeypatch: pytest.MonkeyPatch) -> None:
     assert np.abs(out - y * 0.5).max() <= 1
 
 
-def test_borrowed_textures() -> None:
-    saves_then_binds = _pass("MAIN", "//!SAVE TMP\n") + _pass("MAIN", "//!BIND TMP\n")
-    assert ss.borrowed_textures(saves_then_binds) == set()
-    assert ss.borrowed_textures(_pass("MAIN", "//!BIND TMP\n//!BIND LUMA\n")) == {"TMP"}
+def test_shader_facts() -> None:
+    from kizunasr_vs.runtime.shader_merge import shader_facts
+
+    saves_then_binds = shader_facts(_pass("MAIN", "//!SAVE TMP\n") + _pass("MAIN", "//!BIND TMP\n"))
+    assert (saves_then_binds.borrowed, saves_then_binds.saves, saves_then_binds.steps) == (set(), {"TMP"}, (3, 3))
+    facts = shader_facts(_pass("MAIN", "//!BIND TMP\n//!BIND LUMA\n//!WIDTH NATIVE_CROPPED.w\n") + "// target_size\n")
+    assert (facts.borrowed, facts.other_stages, facts.reads_input, facts.reads_output) == ({"TMP"}, {"LUMA"}, True,
+                                                                                            False)
+    assert shader_facts(_pass("LUMA") + _pass("OUTPUT")).steps == (0, 10)
+    assert shader_facts(_pass("NOPE")).steps is None
+
+
+BINDS_LUMA = ("//!HOOK MAIN\n//!BIND HOOKED\n//!BIND LUMA\n"
+              "vec4 hook() { vec4 c = HOOKED_tex(HOOKED_pos); return vec4(LUMA_tex(HOOKED_pos).x, c.gba); }\n")
+NATIVE_SIZED = ("//!HOOK MAIN\n//!BIND HOOKED\n//!WIDTH NATIVE_CROPPED.w 2 *\n//!HEIGHT NATIVE_CROPPED.h 2 *\n"
+                "vec4 hook() { return HOOKED_tex(HOOKED_pos); }\n")
+READS_INPUT_SIZE = ("//!HOOK MAIN\n//!BIND HOOKED\n"
+                    "vec4 hook() { return HOOKED_tex(HOOKED_pos) * (input_size.x / HOOKED_size.x); }\n")
+
+
+@pytest.mark.parametrize("chain", [
+    [INVERT, BINDS_LUMA],  # LUMA would be the render's input luma, not the inverted one
+    [DOUBLE, NATIVE_SIZED],  # NATIVE_CROPPED would be the render's input size
+    [DOUBLE, READS_INPUT_SIZE],  # likewise input_size
+    ["kizuna_edge2x.glsl", "kizuna_chroma_guided.glsl"],  # chroma would still be 1x next to 2x luma
+], ids=["binds-luma", "native-cropped", "input-size", "plane-after-resize"])
+def test_lists_give_what_one_render_per_shader_gives(chain: list[str]) -> None:
+    chain = [str(shader_path(item)) if item.endswith(".glsl") else item for item in chain]
+    rgb = np.round(random_rgb(14) * 255)
+    clip = clip_from_planes(list(rgb), vs.RGB24, _Matrix=0, _Range=1)
+    got = np.stack(planes_of(shader(clip, chain))).astype(np.float64)
+    want = np.stack(planes_of(shader(clip, chain, merge=False))).astype(np.float64)
+    assert np.abs(got - want).max() <= 1
 
 
 def test_shader_binding_a_texture_it_does_not_make_renders_on_its_own() -> None:
@@ -290,6 +320,15 @@ def test_shader_binding_a_texture_it_does_not_make_renders_on_its_own() -> None:
     rgb = np.round(random_rgb(13) * 255)
     out = shader(clip_from_planes(list(rgb), vs.RGB24), [save_inverted, use_tmp])
     assert_close(np.stack(planes_of(out)), rgb, 255)
+
+
+def test_many_renders_fall_back_to_one_instance(caplog: pytest.LogCaptureFixture) -> None:
+    """Four renders (no two can share one) x 2 instances would be 8 vs-placebo filters: 1 instance, a warning."""
+    y, clip = _grey_yuv(15)
+    with caplog.at_level("WARNING", logger="kizunasr"):
+        out = planes_of(shader(clip, [INVERT, HALVE_LUMA, INVERT, HALVE_LUMA], instances=2))[0]
+    assert "using 1 instance" in caplog.text
+    assert np.abs(out - (251 - (251 - y) / 2) / 2).max() <= 1
 
 
 def test_shaders_declaring_one_param_still_chain() -> None:

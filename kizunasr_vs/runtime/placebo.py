@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import os
 import re
 import sys
@@ -37,21 +38,20 @@ from kizunasr_vs.core.formats import (
     restore_format,
     to_yuv444p16,
 )
+from kizunasr_vs.runtime.shader_merge import can_share_render, merged_text
 from kizunasr_vs.runtime.shader_source import (
     ShaderSource,
     apply_params,
-    borrowed_textures,
     check_user_shader,
-    declared_names,
     infer_output_size,
     load_shader,
     parse_params,
     parse_passes,
     round_size,
-    stage_steps,
 )
 
 ShaderArg = str | os.PathLike[str]
+log = logging.getLogger("kizunasr")
 
 # VapourSynth _Matrix -> libplacebo pl_color_system.
 _PL_MATRIX = {1: 2, 5: 1, 6: 1, 7: 3, 8: 9, 9: 4, 10: 5}
@@ -80,6 +80,7 @@ class _Render:
 # Interleaved vs-placebo instances. On an NVIDIA H200 2 gave 1.7-1.96x one instance and 3-5 no more; six live
 # vs-placebo filters in one process crashed vs-placebo 2.0.4 (segfault), 8 did on an H100.
 MAX_INSTANCES = 2
+MAX_RENDERERS = 4  # vs-placebo filters one shader() call builds (renders x instances): fewer instances beyond
 
 
 def shader(
@@ -100,12 +101,12 @@ def shader(
     every shader that declares them. The result is converted back to the input's format (or
     ``output_format``) and keeps the input's frame props.
 
-    Shaders run in list order. Consecutive shaders share one vs-placebo render where that keeps the
-    order: each hooks stages no earlier than the ones before it (LUMA/CHROMA, then MAIN, ...: one render
-    runs hooks stage by stage) and no TEXTURE/BUFFER/PARAM name is declared twice. A shared render
-    uploads and downloads a frame once and keeps the images between shaders in 16-bit float on the
-    GPU; otherwise, or with ``merge=False``, each shader renders on its own, with a YUV444P16 round
-    trip through host memory between them.
+    Shaders run in list order. Consecutive shaders share one vs-placebo render where that gives what
+    rendering them one by one gives (``shader_merge``: e.g. no shader hooking an earlier stage than the
+    one before it, or reading the render's input or another stage's texture); a shared render uploads
+    and downloads a frame once and keeps the images between shaders in 16-bit float on the GPU (values
+    beyond white survive). Otherwise, or with ``merge=False``, each shader renders on its own, with a
+    YUV444P16 round trip through host memory between them.
 
     ``instances`` > 1 splits the clip into that many interleaved branches, each with its own
     vs-placebo renderers, so several frames are uploaded, rendered and downloaded at once (one
@@ -134,6 +135,10 @@ def shader(
         w, h = out_w, out_h
     if merge:
         sources, sizes = _merge_runs(sources, sizes, render, (yuv.width, yuv.height))
+    if instances > 1 and instances * len(sources) > MAX_RENDERERS:
+        log.warning("shader: %d renders x %d instances would make %d vs-placebo filters (6 crashed vs-placebo on "
+                    "an NVIDIA GPU); using 1 instance", len(sources), instances, instances * len(sources))
+        instances = 1
     branches = min(instances, yuv.num_frames)
     parts = [_render_chain(yuv.std.SelectEvery(branches, i) if branches > 1 else yuv, sources, sizes, render)
              for i in range(branches)]
@@ -144,7 +149,7 @@ def shader(
 
 def _render_chain(clip: vs.VideoNode, sources: Sequence[ShaderSource], sizes: Sequence[tuple[int, int]],
                   render: _Render) -> vs.VideoNode:
-    """One vs-placebo render per shader, each at its worked-out size."""
+    """One vs-placebo render per source (a shader, or several merged into one file), each at its size."""
     for src, (out_w, out_h) in zip(sources, sizes, strict=True):
         clip = vs.core.placebo.Shader(clip, shader_s=src.text, width=out_w, height=out_h,
                                       matrix=render.matrix, trc=render.trc)
@@ -153,51 +158,28 @@ def _render_chain(clip: vs.VideoNode, sources: Sequence[ShaderSource], sizes: Se
 
 def _merge_runs(sources: Sequence[ShaderSource], sizes: Sequence[tuple[int, int]], render: _Render,
                 in_size: tuple[int, int]) -> tuple[list[ShaderSource], list[tuple[int, int]]]:
-    """The list with each longest run of shaders that can share a render (``_can_merge``) merged into one
-    file, and the output size of each; a run whose merged file libplacebo rejects stays one by one."""
+    """The list with each longest run of shaders that can share a render (``can_share_render``) merged into
+    one file, and the output size of each; a run whose merged file libplacebo rejects stays one by one."""
     out_sources: list[ShaderSource] = []
     out_sizes: list[tuple[int, int]] = []
     start = 0
     while start < len(sources):
         end = start + 1
-        while end < len(sources) and _can_merge(sources[start:end + 1]):
+        while end < len(sources) and can_share_render([src.text for src in sources[start:end + 1]]):
             end += 1
-        size = sizes[end - 1]
-        merged = _merged(sources[start:end])
-        if end - start > 1 and _validation_error(merged, render, size[0] / in_size[0], size[1] / in_size[1]) is None:
+        size, run = sizes[end - 1], sources[start:end]
+        merged = ShaderSource(" + ".join(src.name for src in run), merged_text([src.text for src in run]))
+        error = _validation_error(merged, render, size[0] / in_size[0], size[1] / in_size[1]) if len(run) > 1 else ""
+        if error is None:
             out_sources.append(merged)
             out_sizes.append(size)
         else:
-            out_sources += sources[start:end]
+            if error:
+                log.info("shader: %s render one by one (in one file libplacebo said: %s)", merged.name, error)
+            out_sources += run
             out_sizes += sizes[start:end]
         in_size, start = size, end
     return out_sources, out_sizes
-
-
-def _can_merge(sources: Sequence[ShaderSource]) -> bool:
-    """Whether the shaders can share one file and still run in list order: no TEXTURE, BUFFER or PARAM name
-    declared twice, no shader hooking a stage that fires before one an earlier shader hooks (one render
-    runs hooks by stage: a LUMA shader listed after a MAIN one would run first), and none after the first
-    binding a texture it does not make itself (it could find an earlier shader's)."""
-    seen: set[str] = set()
-    reached = 0
-    for i, src in enumerate(sources):
-        names, steps = declared_names(src.text), stage_steps(src.text)
-        if names & seen or steps is None or steps[0] < reached or (i and borrowed_textures(src.text)):
-            return False
-        seen |= names
-        reached = steps[1]
-    return True
-
-
-def _merged(sources: Sequence[ShaderSource]) -> ShaderSource:
-    """The shaders as one user-shader file, their blocks in order.
-
-    Each file's text before its first ``//!`` (comments, which libplacebo skips) is left out: after another
-    file it would become the end of that file's last block, e.g. the value of a trailing PARAM.
-    """
-    texts = [src.text[src.text.find("//!"):].rstrip("\n") + "\n" for src in sources]
-    return ShaderSource(" + ".join(src.name for src in sources), "\n".join(texts))
 
 
 def _check_size_args(width: int | None, height: int | None) -> None:

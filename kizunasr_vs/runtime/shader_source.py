@@ -29,11 +29,6 @@ Size = tuple[int, int]
 # and XYZ are input planes we never have; CHROMA_SCALED only fires for subsampled chroma.
 _FIRED = ("LUMA", "CHROMA", "NATIVE", "MAINPRESUB", "LINEAR", "SIGMOID", "PREKERNEL",
           "POSTKERNEL", "SCALED", "PREOUTPUT", "OUTPUT")
-# When libplacebo fires each hook stage, as steps of one render. The plane stages (step 0) fire per plane, each
-# plane's hooks in file order.
-_STAGE_STEP = {"RGB": 0, "LUMA": 0, "CHROMA": 0, "ALPHA": 0, "XYZ": 0, "CHROMA_SCALED": 1, "ALPHA_SCALED": 1,
-               "NATIVE": 2, "MAIN": 3, "MAINPRESUB": 3, "LINEAR": 4, "SIGMOID": 5, "PREKERNEL": 6,
-               "POSTKERNEL": 7, "SCALED": 8, "PREOUTPUT": 9, "OUTPUT": 10}
 # Stages whose size a pass may change ("User hook tried resizing non-resizable stage!").
 _RESIZABLE = frozenset({"RGB", "LUMA", "CHROMA", "ALPHA", "XYZ", "NATIVE", "MAINPRESUB"})
 _PASS_HEADERS = ("HOOK", "BIND", "SAVE", "DESC", "OFFSET", "WIDTH", "HEIGHT", "WHEN", "COMPONENTS", "COMPUTE")
@@ -186,32 +181,6 @@ def _parse_int(value: str, header: str) -> int:
 def parse_passes(text: str) -> list[ShaderPass]:
     """The hook passes of a shader, in file order (TEXTURE, BUFFER and PARAM blocks skipped)."""
     return [_parse_pass(b) for b in split_blocks(text) if _kind(b) == "PASS"]
-
-
-def stage_steps(text: str) -> tuple[int, int] | None:
-    """The first and last step of a render that a shader's passes hook (None: no pass, or a stage not known)."""
-    steps = [_STAGE_STEP.get(hook) for p in parse_passes(text) for hook in p.hooks]
-    known = [step for step in steps if step is not None]
-    if not steps or len(known) < len(steps):
-        return None
-    return min(known), max(known)
-
-
-def borrowed_textures(text: str) -> set[str]:
-    """Textures a shader binds that neither a stage nor the shader itself provides before the bind: in one
-    file after another shader, such a bind could find that shader's saved texture of the same name."""
-    own = declared_names(text) | set(_STAGE_STEP) | {"HOOKED", "NATIVE_CROPPED", "OUTPUT"}
-    borrowed: set[str] = set()
-    for p in parse_passes(text):
-        borrowed |= set(p.binds) - own
-        if p.save:
-            own.add(p.save)
-    return borrowed
-
-
-def declared_names(text: str) -> set[str]:
-    """The names a shader's TEXTURE, BUFFER and PARAM blocks declare (libplacebo keeps one namespace per file)."""
-    return {b.headers[0].split(maxsplit=1)[-1].strip() for b in split_blocks(text) if _kind(b) != "PASS"}
 
 
 def parse_params(text: str) -> list[ShaderParam]:
@@ -452,7 +421,7 @@ class _Sim:
 def infer_output_size(
     shaders: ShaderSource | str | Sequence[ShaderSource | str], in_w: int, in_h: int
 ) -> Size:
-    """The output size of running ``shaders`` one after another (one render each, as ``shader()`` does).
+    """The output size of running ``shaders`` one after another, one render each.
 
     Texture sizes are simulated for a 4:4:4 YUV input: LUMA/CHROMA/NATIVE/MAIN start at the input
     size; passes resize the texture they hook (or save), LUMA resizes the image. A shader whose
