@@ -296,18 +296,39 @@ READS_INPUT_SIZE = ("//!HOOK MAIN\n//!BIND HOOKED\n"
                     "vec4 hook() { return HOOKED_tex(HOOKED_pos) * (input_size.x / HOOKED_size.x); }\n")
 
 
-@pytest.mark.parametrize("chain", [
-    [INVERT, BINDS_LUMA],  # LUMA would be the render's input luma, not the inverted one
-    [DOUBLE, NATIVE_SIZED],  # NATIVE_CROPPED would be the render's input size
-    [DOUBLE, READS_INPUT_SIZE],  # likewise input_size
-    ["kizuna_edge2x.glsl", "kizuna_chroma_guided.glsl"],  # chroma would still be 1x next to 2x luma
-], ids=["binds-luma", "native-cropped", "input-size", "plane-after-resize"])
-def test_lists_give_what_one_render_per_shader_gives(chain: list[str]) -> None:
+def _stage_pass(stage: str, body: str = "return HOOKED_tex(HOOKED_pos);") -> str:
+    return f"//!HOOK {stage}\n//!BIND HOOKED\nvec4 hook() {{ vec4 c = HOOKED_tex(HOOKED_pos); {body} }}\n"
+
+
+INVERT_AT = "return vec4(1.0 - c.rgb, c.a);"
+CHROMA_READS_LUMA = ("//!HOOK CHROMA\n//!BIND HOOKED\n//!BIND LUMA\nvec4 hook() { vec2 c = HOOKED_tex(HOOKED_pos).xy;"
+                     " return vec4(mix(c, LUMA_tex(HOOKED_pos).xx, 0.5), 0.0, 1.0); }\n")
+DEFINES_FOO = "//!PARAM FOO\n//!TYPE DEFINE\n1\n\n" + _stage_pass("MAIN")
+IFDEF_FOO = _stage_pass("MAIN", "\n#ifdef FOO\n    c.rgb = 1.0 - c.rgb;\n#endif\n    return c;\n")
+
+
+@pytest.mark.parametrize("chain,size", [
+    ([INVERT, BINDS_LUMA], None),  # LUMA would be the render's input luma, not the inverted one
+    ([DOUBLE, NATIVE_SIZED], None),  # NATIVE_CROPPED would be the render's input size
+    ([DOUBLE, READS_INPUT_SIZE], None),  # likewise input_size
+    (["kizuna_edge2x.glsl", "kizuna_chroma_guided.glsl"], None),  # chroma would still be 1x next to 2x luma
+    ([_stage_pass("SCALED", "return vec4(c.rgb * c.rgb, c.a);"), _stage_pass("OUTPUT")], (32, 24)),  # scaled first
+    ([_stage_pass("LINEAR"), _stage_pass("PREKERNEL", INVERT_AT)], None),  # later stages in linear light
+    ([_stage_pass("SIGMOID"), _stage_pass("SCALED", INVERT_AT)], None),
+    ([CHROMA_READS_LUMA, _stage_pass("LUMA", INVERT_AT)], None),  # luma is hooked before chroma
+    ([DEFINES_FOO, IFDEF_FOO], None),  # a PARAM is defined in every pass of a file
+    ([IFDEF_FOO, DEFINES_FOO], None),
+], ids=["binds-luma", "native-cropped", "input-size", "plane-after-resize", "scaled-then-output", "linear-light",
+        "sigmoid-light", "chroma-reads-luma", "param-define", "param-define-before"])
+def test_lists_give_what_one_render_per_shader_gives(chain: list[str], size: tuple[int, int] | None) -> None:
+    """Cases where one render for the whole list would differ from one render per shader (by 15-255 codes
+    before the rules of shader_merge caught them): the list must give what one render per shader gives."""
     chain = [str(shader_path(item)) if item.endswith(".glsl") else item for item in chain]
     rgb = np.round(random_rgb(14) * 255)
     clip = clip_from_planes(list(rgb), vs.RGB24, _Matrix=0, _Range=1)
-    got = np.stack(planes_of(shader(clip, chain))).astype(np.float64)
-    want = np.stack(planes_of(shader(clip, chain, merge=False))).astype(np.float64)
+    width, height = size or (None, None)
+    got = np.stack(planes_of(shader(clip, chain, width, height))).astype(np.float64)
+    want = np.stack(planes_of(shader(clip, chain, width, height, merge=False))).astype(np.float64)
     assert np.abs(got - want).max() <= 1
 
 

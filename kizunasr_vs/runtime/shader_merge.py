@@ -3,10 +3,12 @@
 One render runs the hooks of one file stage by stage (the plane stages, plane after plane, then NATIVE,
 MAIN, ...; libplacebo's ``pass_hook``), saves a stage's texture when the stage fires, answers
 ``NATIVE_CROPPED``/``input_size`` with the render's input and ``OUTPUT``/``target_size`` with its output,
-and keeps one name space for saved textures and for TEXTURE/BUFFER/PARAM blocks. Rendering each shader on
-its own instead goes through a YUV444P16 frame between shaders. So a shader may join the shaders before it
-only where none of that tells the two apart (float rounding and values beyond white aside). The ``frame``
-and ``random`` counters do differ: pseudo-random patterns (dither grain) change, not their statistics.
+keeps one name space for saved textures and for TEXTURE/BUFFER/PARAM blocks (a PARAM is defined in every
+pass), and after a LINEAR or SIGMOID hook keeps the later stages in that light. Rendering each shader on its
+own instead goes through a YUV444P16 frame between shaders. So a shader may join the shaders before it only
+where none of that tells the two apart (float rounding and values beyond white aside). Known differences
+left: the ``frame`` and ``random`` counters (pseudo-random patterns such as dither grain change, not their
+statistics), and an alpha other than 1 written by one shader reaches the next (a YUV frame has none).
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ STAGE_STEP = {"RGB": 0, "LUMA": 0, "CHROMA": 0, "ALPHA": 0, "XYZ": 0, "CHROMA_SC
               "NATIVE": 2, "MAIN": 3, "MAINPRESUB": 3, "LINEAR": 4, "SIGMOID": 5, "PREKERNEL": 6,
               "POSTKERNEL": 7, "SCALED": 8, "PREOUTPUT": 9, "OUTPUT": 10}
 _COMMENT = re.compile(r"/\*.*?\*/|//(?!!)[^\n]*", re.DOTALL)
+_WORD = re.compile(r"[A-Za-z_]\w*")
+_LINEAR_STEP = STAGE_STEP["LINEAR"]
 _READS_INPUT = re.compile(r"\b(?:input_size|NATIVE_CROPPED)\b")
 _READS_OUTPUT = re.compile(r"\b(?:target_size|OUTPUT)\b")
 
@@ -39,6 +43,7 @@ class ShaderFacts:
     offset: bool
     reads_input: bool  # input_size / NATIVE_CROPPED
     reads_output: bool  # target_size / OUTPUT
+    words: frozenset[str]  # identifiers in its code (comments left out)
 
 
 def shader_facts(text: str) -> ShaderFacts:
@@ -70,6 +75,7 @@ def shader_facts(text: str) -> ShaderFacts:
         offset=any(p.offset for p in passes),
         reads_input=bool(_READS_INPUT.search(code)),
         reads_output=bool(_READS_OUTPUT.search(code)),
+        words=frozenset(_WORD.findall(code)),
     )
 
 
@@ -77,24 +83,31 @@ def can_share_render(texts: Sequence[str]) -> bool:
     """Whether the shaders, in this order, give in one render what they give rendered one by one."""
     if len(texts) < 2:
         return True
+    all_facts = [shader_facts(text) for text in texts]
     names: set[str] = set()  # declared or saved by the shaders before
     declared: set[str] = set()
-    reached, resized = 0, False
-    for i, facts in enumerate(shader_facts(text) for text in texts):
+    reached, resized, read_stages_until = 0, False, -1
+    for i, facts in enumerate(all_facts):
         first, last = i == 0, i == len(texts) - 1
         if facts.steps is None or facts.offset or facts.steps[0] < reached:
             return False  # a stage fired earlier than one before it would run first
+        if facts.steps[0] <= read_stages_until:
+            return False  # a shader before it reads a stage texture this one could change first
+        if not last and (facts.steps[1] >= _LINEAR_STEP or facts.reads_output):
+            return False  # later stages would see linear light / the render's scaling and output size
         if facts.declared & names or facts.saves & declared:
             return False  # a TEXTURE/BUFFER/PARAM block would answer another shader's name
+        if any(facts.declared & other.words for j, other in enumerate(all_facts) if j != i):
+            return False  # its PARAMs would be defined in the other shaders' passes too
         if not first and (facts.borrowed or facts.other_stages or facts.reads_input):
             return False  # it would read what the render had, not what the shader before it made
         if not first and facts.steps[0] == 0 and resized:
             return False  # planes are hooked plane by plane: its plane would not be resized yet
-        if not last and facts.reads_output:
-            return False  # OUTPUT is the render's output, not this shader's
         names |= facts.declared | facts.saves
         declared |= facts.declared
         reached, resized = facts.steps[1], resized or facts.resizes
+        if facts.other_stages:
+            read_stages_until = facts.steps[1]
     return True
 
 
