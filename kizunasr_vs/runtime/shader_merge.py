@@ -47,6 +47,7 @@ class ShaderFacts:
 
 
 def shader_facts(text: str) -> ShaderFacts:
+    """The facts of one user shader's text (its directives, and its code with comments left out)."""
     passes = parse_passes(text)
     hooked = {hook for p in passes for hook in p.hooks}
     steps = [STAGE_STEP.get(hook) for hook in hooked]
