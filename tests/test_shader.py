@@ -262,7 +262,7 @@ def test_longest_runs_share_a_render(monkeypatch: pytest.MonkeyPatch) -> None:
     """MAIN, MAIN | LUMA, MAIN, MAIN: two renders, the list's order kept (the inversions cancel)."""
     from kizunasr_vs.runtime import placebo
 
-    renders: list[list[str]] = []
+    renders: list[list[int]] = []  # hooks per render of each chain built
     real = placebo._render_chain
 
     def spy(clip: vs.VideoNode, sources: list[ss.ShaderSource], *args: object) -> vs.VideoNode:
