@@ -138,7 +138,7 @@ def test_grouped_shader_stage_matches_the_steps_run_one_by_one() -> None:
     want = np.stack(planes_of(one_by_one)).astype(np.float64)
     assert got.shape == want.shape == (3, 48 * 4, 64 * 4)  # edge2x twice
     psnr = 10 * np.log10(255.0**2 / max(float(np.mean((got - want) ** 2)), 1e-12))
-    assert psnr >= 50, f"{psnr:.1f} dB"  # 53.9 measured
+    assert psnr >= 50, f"{psnr:.1f} dB"  # 54.1 measured
 
 
 def test_shader_chains_run_in_list_order_in_mpv_too() -> None:
