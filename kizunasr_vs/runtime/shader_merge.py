@@ -13,6 +13,7 @@ statistics), and an alpha other than 1 written by one shader reaches the next (a
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -46,8 +47,10 @@ class ShaderFacts:
     words: frozenset[str]  # identifiers in its code (comments left out)
 
 
+@functools.lru_cache(maxsize=64)
 def shader_facts(text: str) -> ShaderFacts:
-    """The facts of one user shader's text (its directives, and its code with comments left out)."""
+    """The facts of one user shader's text (its directives, and its code with comments left out); cached, as
+    ``shader()`` asks again for every longer run it tries."""
     passes = parse_passes(text)
     hooked = {hook for p in passes for hook in p.hooks}
     steps = [STAGE_STEP.get(hook) for hook in hooked]
