@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
+from device_shader_instances import run_json_child
+from glsl_fidelity import psnr
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -35,27 +36,18 @@ def child(mode: str, instances: int, merge: bool, shaders: list[str], size: tupl
     import vapoursynth as vs
 
     import kizunasr_vs
-    from kizunasr_vs.cli.bench import WARM_FRAMES, _noise_clip, time_clip
-    from kizunasr_vs.runtime.shader_source import infer_output_size, load_shader
+    from kizunasr_vs.cli.bench import WARM_FRAMES, _noise_clip, placebo_alone, time_clip
+    from kizunasr_vs.runtime.shader_source import load_shader
 
     src = _noise_clip(*size, frames + WARM_FRAMES, vs.YUV444P16)
     if mode == "direct":
-        out = src
-        for path in shaders:
-            source = load_shader(path)
-            w, h = infer_output_size(source, out.width, out.height)
-            out = vs.core.placebo.Shader(out, shader_s=source.text, width=w, height=h, matrix=2)
+        out = placebo_alone(src, [load_shader(path).text for path in shaders])
     else:
         out = kizunasr_vs.shader(src, shaders, instances=instances, merge=merge)
     first = out.get_frame(0)
     np.save(frame0, np.stack([np.asarray(first[p]) for p in range(3)]))
     return {"mode": mode, "instances": instances, "merge": merge, "size": f"{out.width}x{out.height}",
             "fps": time_clip(out)}
-
-
-def psnr16(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return float("inf") if mse == 0 else 10 * np.log10(65535.0**2 / mse)
 
 
 def main() -> None:
@@ -78,14 +70,12 @@ def main() -> None:
         frame0 = tmp / f"{i}.npy"
         cmd = [sys.executable, __file__, *args.shaders, "--frames", str(args.frames), "--size", args.size,
                "--child", mode, str(inst), "1" if merge else "0", str(frame0)]
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-        lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
-        if proc.returncode or not lines:
-            results.append({"mode": mode, "instances": inst, "merge": merge, "rc": proc.returncode,
-                            "stderr_tail": proc.stderr[-800:]})
+        result = run_json_child(cmd, 600)
+        if "rc" in result:
+            results.append({"mode": mode, "instances": inst, "merge": merge} | result)
             continue
-        result = json.loads(lines[-1])
-        result["psnr_vs_direct_frame0"] = round(psnr16(np.load(frame0), np.load(tmp / "0.npy")), 2)
+        frames16 = [np.load(path) / 65535.0 for path in (frame0, tmp / "0.npy")]
+        result["psnr_vs_direct_frame0"] = round(psnr(frames16[0], frames16[1], border=0), 2)
         results.append(result)
     base = [float(r["fps"]) for r in results if r["mode"] == "direct" and "fps" in r]  # type: ignore[arg-type]
     for r in results:

@@ -83,12 +83,21 @@ def run_count(count: int, args: argparse.Namespace, heap: bool = False) -> dict[
     if args.shader:
         cmd += ["--shader", args.shader]
     start = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout)
+    result = run_json_child(cmd, args.timeout)
+    if "rc" in result:
+        return {"count": count} | result
+    result["wall_s"] = round(time.perf_counter() - start, 1)
+    return result
+
+
+def run_json_child(cmd: list[str], timeout: int) -> dict[str, object]:
+    """The last JSON line a child process printed; if it failed or printed none, its return code and the
+    tail of its stderr."""
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
     if proc.returncode != 0 or not lines:
-        return {"count": count, "rc": proc.returncode, "stderr_tail": proc.stderr[-1500:]}
-    result = json.loads(lines[-1])
-    result["wall_s"] = round(time.perf_counter() - start, 1)
+        return {"rc": proc.returncode, "stderr_tail": proc.stderr[-1500:]}
+    result: dict[str, object] = json.loads(lines[-1])
     return result
 
 

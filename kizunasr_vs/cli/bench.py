@@ -149,20 +149,27 @@ def bench_onnx(model: Path, provider: str, width: int, height: int, frames: int,
             "ratio": filter_fps / raw_fps}
 
 
+def placebo_alone(clip: vs.VideoNode, texts: list[str]) -> vs.VideoNode:
+    """vs-placebo alone, the shader baseline: one ``placebo.Shader`` per shader, each at the size it makes
+    (BT.709, libplacebo's matrix 2, like the noise clips)."""
+    from kizunasr_vs.runtime.shader_source import ShaderSource, infer_output_size
+
+    for text in texts:
+        w, h = infer_output_size(ShaderSource("bench", text), clip.width, clip.height)
+        clip = vs.core.placebo.Shader(clip, shader_s=text.encode(), width=w, height=h, matrix=2)
+    return clip
+
+
 def bench_shader(shaders: list[str] | None, width: int, height: int, frames: int,
                  instances: int = 1) -> dict[str, object]:
     """``kizunasr_vs.shader`` on a list of shaders (default: a pass-through 2x) against vs-placebo alone: one
     ``placebo.Shader`` per shader. Each is timed and dropped before the next is built (vs-placebo 2.0.4 crashed
     with six live filters in one process on an NVIDIA GPU)."""
     import kizunasr_vs
-    from kizunasr_vs.runtime.shader_source import ShaderSource, infer_output_size
 
     texts = [shader_path(s).read_text() for s in shaders] if shaders else [PASSTHROUGH_2X]
     src = _noise_clip(width, height, frames + WARM_FRAMES, vs.YUV444P16)
-    direct = src
-    for text in texts:
-        w, h = infer_output_size(ShaderSource("bench", text), direct.width, direct.height)
-        direct = vs.core.placebo.Shader(direct, shader_s=text.encode(), width=w, height=h, matrix=2)  # BT.709
+    direct = placebo_alone(src, texts)
     direct_fps = time_clip(direct)
     del direct
     ours_fps = time_clip(kizunasr_vs.shader(src, texts, instances=instances))
