@@ -4,10 +4,11 @@ Usage: python scripts/device_shader_chain.py [--frames 64] [--size 1920x1080] SH
 
 Runs, each in its own subprocess (vs-placebo crashed with six live filters in one process on an H200):
 
-* ``direct``: one ``placebo.Shader`` per shader, in order, each at its output size: vs-placebo alone, the
+* ``alone``: one ``placebo.Shader`` per shader, in order, each at its output size: vs-placebo alone, the
   baseline (first and again at the end, for drift);
-* ``kz``: ``kizunasr_vs.shader(clip, shaders)``: the list in one render (merged), 1 and 2 instances;
-* ``kz merge=False``: one render per shader, as before merging.
+* ``kz``: ``kizunasr_vs.shader(clip, shaders)`` on our own renderer (``renderer="direct"``), the list in one
+  render (merged), with N frames in flight (``streams``); ``merge=False``: one render per shader;
+* ``kz-vsp``: the same on vs-placebo (``renderer="vs-placebo"``) with N interleaved instances.
 
 fps over ``--frames`` frames after warm-up, the ratio to the baseline's mean, and the PSNR of frame 0 against
 the baseline's frame 0 (16-bit planes; merging keeps intermediates in float, so it is not bit-identical).
@@ -28,10 +29,10 @@ from glsl_fidelity import psnr
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-RUNS = [("direct", 1, True), ("kz", 1, True), ("kz", 2, True), ("kz", 1, False), ("direct", 1, True)]
+RUNS = [("alone", 1, True), ("kz", 4, True), ("kz", 8, True), ("kz", 4, False), ("kz-vsp", 2, True), ("alone", 1, True)]
 
 
-def child(mode: str, instances: int, merge: bool, shaders: list[str], size: tuple[int, int], frames: int,
+def child(mode: str, count: int, merge: bool, shaders: list[str], size: tuple[int, int], frames: int,
           frame0: Path) -> dict[str, object]:
     import vapoursynth as vs
 
@@ -40,13 +41,15 @@ def child(mode: str, instances: int, merge: bool, shaders: list[str], size: tupl
     from kizunasr_vs.runtime.shader_source import load_shader
 
     src = _noise_clip(*size, frames + WARM_FRAMES, vs.YUV444P16)
-    if mode == "direct":
+    if mode == "alone":
         out = placebo_alone(src, [load_shader(path).text for path in shaders])
+    elif mode == "kz":
+        out = kizunasr_vs.shader(src, shaders, merge=merge, renderer="direct", streams=count)
     else:
-        out = kizunasr_vs.shader(src, shaders, instances=instances, merge=merge)
+        out = kizunasr_vs.shader(src, shaders, merge=merge, renderer="vs-placebo", instances=count)
     first = out.get_frame(0)
     np.save(frame0, np.stack([np.asarray(first[p]) for p in range(3)]))
-    return {"mode": mode, "instances": instances, "merge": merge, "size": f"{out.width}x{out.height}",
+    return {"mode": mode, "count": count, "merge": merge, "size": f"{out.width}x{out.height}",
             "fps": time_clip(out)}
 
 
@@ -56,7 +59,7 @@ def main() -> None:
     p.add_argument("--frames", type=int, default=64)
     p.add_argument("--size", default="1920x1080")
     p.add_argument("--out")
-    p.add_argument("--child", nargs=4, help=argparse.SUPPRESS)  # mode instances merge frame0.npy
+    p.add_argument("--child", nargs=4, help=argparse.SUPPRESS)  # mode count merge frame0.npy
     args = p.parse_args()
     size = tuple(int(v) for v in args.size.split("x"))
     if args.child:
@@ -72,12 +75,12 @@ def main() -> None:
                "--child", mode, str(inst), "1" if merge else "0", str(frame0)]
         result = run_json_child(cmd, 600)
         if "rc" in result:
-            results.append({"mode": mode, "instances": inst, "merge": merge} | result)
+            results.append({"mode": mode, "count": inst, "merge": merge} | result)
             continue
         frames16 = [np.load(path) / 65535.0 for path in (frame0, tmp / "0.npy")]
-        result["psnr_vs_direct_frame0"] = round(psnr(frames16[0], frames16[1], border=0), 2)
+        result["psnr_vs_alone_frame0"] = round(psnr(frames16[0], frames16[1], border=0), 2)
         results.append(result)
-    base = [float(r["fps"]) for r in results if r["mode"] == "direct" and "fps" in r]  # type: ignore[arg-type]
+    base = [float(r["fps"]) for r in results if r["mode"] == "alone" and "fps" in r]  # type: ignore[arg-type]
     for r in results:
         if base and "fps" in r:
             r["ratio"] = round(float(r["fps"]) / (sum(base) / len(base)), 2)  # type: ignore[arg-type]

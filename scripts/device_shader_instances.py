@@ -1,7 +1,7 @@
 """On the GPU machine: how the shader path scales with interleaved vs-placebo instances, 1080p -> 2160p.
 
 Usage: python scripts/device_shader_instances.py [--frames 96] [--counts 2 4 6 8] [--shader PATH] [--size WxH]
-       [--heap-counts N ...] [--plumbing] [--out F.json]
+       [--heap-counts N ...] [--direct-streams N ...] [--plumbing] [--out F.json]
 
 Each count runs in its own subprocess (a vs-placebo crash shows as a return code, not a lost run):
 ``count`` branches of ``placebo.Shader`` on interleaved frames (``SelectEvery`` + ``Interleave``, what
@@ -10,6 +10,7 @@ vs-placebo alone, the baseline; it runs first and once more at the end to show d
 its first 8 output frames, so every count's output can be checked identical to the baseline's, and reports
 the CPU cores the process kept busy. ``--heap-counts`` runs counts again with glibc's malloc kept off mmap
 (vs-placebo allocates a frame-sized buffer per frame); ``--plumbing`` puts a CPU resize in vs-placebo's place.
+``--direct-streams`` runs our own renderer (``placebo_direct``) with that many frames in flight instead.
 """
 
 from __future__ import annotations
@@ -38,19 +39,21 @@ def keep_heap() -> None:
 
 
 def child(count: int, frames: int, shader: str | None, size: tuple[int, int], heap: bool,
-          plumbing: bool = False) -> dict[str, object]:
+          plumbing: bool = False, direct: bool = False) -> dict[str, object]:
     import os
 
     import numpy as np
     import vapoursynth as vs
 
     from kizunasr_vs.cli.bench import PASSTHROUGH_2X, WARM_FRAMES, _noise_clip, time_clip
+    from kizunasr_vs.runtime import placebo_direct
     from kizunasr_vs.runtime.shader_source import ShaderSource, infer_output_size
 
     if heap:
         keep_heap()
     text = Path(shader).read_text() if shader else PASSTHROUGH_2X
     src = _noise_clip(*size, frames + WARM_FRAMES, vs.YUV444P16)
+    src = vs.core.std.SetFrameProps(src, _Range=0)  # limited: what Colors(..., levels=1) tells our renderer
     out_w, out_h = infer_output_size(ShaderSource("bench", text), *size)
 
     def render(clip: vs.VideoNode) -> vs.VideoNode:
@@ -58,7 +61,9 @@ def child(count: int, frames: int, shader: str | None, size: tuple[int, int], he
             return clip.resize.Point(out_w, out_h)
         return vs.core.placebo.Shader(clip, shader_s=text, width=out_w, height=out_h, matrix=2)
 
-    if count == 1:
+    if direct:
+        out = placebo_direct.render(src, text, out_w, out_h, placebo_direct.Colors(2, 1, 1), streams=count)
+    elif count == 1:
         out = render(src)
     else:
         out = vs.core.std.Interleave([render(src.std.SelectEvery(count, i)) for i in range(count)])
@@ -69,15 +74,20 @@ def child(count: int, frames: int, shader: str | None, size: tuple[int, int], he
     cpu, wall = sum(os.times()[:2]), time.perf_counter()
     fps = time_clip(out)
     cores = (sum(os.times()[:2]) - cpu) / (time.perf_counter() - wall)
-    return {"count": count, "heap": heap, "plumbing": plumbing, "size": f"{size[0]}x{size[1]}->{out_w}x{out_h}",
+    profile = {k: round(v / max(1, placebo_direct.PROFILE.get("frames", 1)) * 1000, 2) if k != "frames" else v
+               for k, v in (placebo_direct.PROFILE or {}).items()}
+    return {"profile_ms_per_frame": profile, "count": count, "heap": heap, "plumbing": plumbing, "direct": direct,
+            "size": f"{size[0]}x{size[1]}->{out_w}x{out_h}",
             "fps": fps, "cpu_cores_busy": round(cores, 2), "sha256_first_frames": digest.hexdigest(),
             "vs_threads": vs.core.num_threads}
 
 
-def run_count(count: int, args: argparse.Namespace, heap: bool = False) -> dict[str, object]:
+def run_count(count: int, args: argparse.Namespace, heap: bool = False, direct: bool = False) -> dict[str, object]:
     cmd = [sys.executable, __file__, "--child", str(count), "--frames", str(args.frames), "--size", args.size]
     if heap:
         cmd.append("--heap")
+    if direct:
+        cmd.append("--direct")
     if args.plumbing:
         cmd.append("--plumbing")
     if args.shader:
@@ -85,7 +95,7 @@ def run_count(count: int, args: argparse.Namespace, heap: bool = False) -> dict[
     start = time.perf_counter()
     result = run_json_child(cmd, args.timeout)
     if "rc" in result:
-        return {"count": count} | result
+        return {"count": count, "direct": direct} | result
     result["wall_s"] = round(time.perf_counter() - start, 1)
     return result
 
@@ -104,7 +114,7 @@ def run_json_child(cmd: list[str], timeout: int) -> dict[str, object]:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--frames", type=int, default=96)
-    p.add_argument("--counts", type=int, nargs="+", default=[2, 3, 4, 6, 8])
+    p.add_argument("--counts", type=int, nargs="*", default=[2, 3, 4, 6, 8])
     p.add_argument("--shader")
     p.add_argument("--size", default="1920x1080")
     p.add_argument("--timeout", type=int, default=300)
@@ -113,18 +123,23 @@ def main() -> None:
                    help="counts to run again with keep_heap() (malloc tuned) in the child")
     p.add_argument("--child", type=int, help=argparse.SUPPRESS)
     p.add_argument("--heap", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--direct", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--direct-streams", type=int, nargs="*", default=[],
+                   help="frames in flight for runs of our own renderer (placebo_direct)")
     p.add_argument("--plumbing", action="store_true", help="a CPU resize instead of vs-placebo (the frame plumbing)")
     args = p.parse_args()
     size = tuple(int(v) for v in args.size.split("x"))
     if args.child:
-        print(json.dumps(child(args.child, args.frames, args.shader, size, args.heap, args.plumbing)))  # type: ignore[arg-type]
+        print(json.dumps(child(args.child, args.frames, args.shader, size, args.heap, args.plumbing,
+                               args.direct)))  # type: ignore[arg-type]
         return
     results = [run_count(1, args)]
     results += [run_count(n, args) for n in args.counts]
     results += [run_count(n, args, heap=True) for n in args.heap_counts]
+    results += [run_count(n, args, direct=True) for n in args.direct_streams]
     results.append(run_count(1, args) | {"note": "baseline again"})
     base = [float(r["fps"]) for r in results  # type: ignore[arg-type]
-            if r.get("count") == 1 and not r.get("heap") and "fps" in r]
+            if r.get("count") == 1 and not r.get("heap") and not r.get("direct") and "fps" in r]
     base_fps = sum(base) / len(base) if base else None
     ref = results[0].get("sha256_first_frames")
     for r in results:

@@ -20,6 +20,7 @@ import vapoursynth as vs
 from kizunasr_vs.cli.encode import parse_size
 from kizunasr_vs.cli.upscale import find_default_model
 from kizunasr_vs.core.resources import shader_path
+from kizunasr_vs.runtime import placebo_direct
 
 PASSTHROUGH_2X = """//!HOOK MAIN
 //!BIND HOOKED
@@ -174,8 +175,10 @@ def bench_shader(shaders: list[str] | None, width: int, height: int, frames: int
     del direct
     ours_fps = time_clip(kizunasr_vs.shader(src, texts, instances=instances))
     name = " + ".join(Path(s).name for s in shaders) if shaders else "pass-through 2x"
+    runs_on = (f"direct streams={placebo_direct.DEFAULT_STREAMS}" if placebo_direct.available()
+               else f"vs-placebo instances={instances}")
     return {"what": f"shader {name} instances={instances}", "size": f"{width}x{height}",
-            "provider": "vs-placebo", "filter_fps": ours_fps, "baseline": "placebo.Shader per shader",
+            "provider": runs_on, "filter_fps": ours_fps, "baseline": "placebo.Shader per shader",
             "baseline_fps": direct_fps, "ratio": ours_fps / direct_fps}
 
 

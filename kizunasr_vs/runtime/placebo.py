@@ -5,8 +5,8 @@ Facts about ``placebo.Shader`` (vs-placebo 2.0.4, bundled libplacebo) this modul
 * it takes ``YUVxxxP16`` only and returns ``YUV444P16`` in the same matrix and range;
 * ``matrix`` is libplacebo's ``pl_color_system`` (1 = BT.601, 2 = BT.709, the default), *not*
   VapourSynth's ``_Matrix`` numbering; ``trc`` is ``pl_color_transfer`` (1 = BT.1886, default);
-* the range comes from the ``_Range`` frame prop (missing = limited); the output frame keeps
-  the input frame's props;
+* the range comes from the ``_Range`` frame prop (R81 also answers vs-placebo's reads of the legacy
+  ``_ColorRange`` from it; missing = limited); the output frame keeps the input frame's props;
 * it renders to ``width``/``height`` (default: the input size) and scales the hooks' result to
   that size, so the size the shader chain produces must be passed to avoid a rescale;
 * intermediate textures are 16-bit float: expect errors of ~3e-4 (of full scale) per shader;
@@ -32,12 +32,14 @@ import vapoursynth as vs
 
 from kizunasr_vs.core.formats import (
     RANGE_FULL,
+    RANGE_LIMITED,
     ColorInfo,
     check_format,
     resolve_color,
     restore_format,
     to_yuv444p16,
 )
+from kizunasr_vs.runtime import placebo_direct
 from kizunasr_vs.runtime.shader_merge import can_share_render, merged_text
 from kizunasr_vs.runtime.shader_source import (
     ShaderSource,
@@ -60,6 +62,8 @@ _PL_BT709 = 2
 _PL_TRC = {8: 3, 13: 2}  # linear, sRGB
 _PL_BT1886 = 1  # mpv's choice for BT.709 / BT.601 / BT.2020 video
 VALIDATE_SIZE = 16
+PL_LEVELS_LIMITED, PL_LEVELS_FULL = 1, 2  # pl_color_levels
+RENDERERS = ("auto", "direct", "vs-placebo")
 
 _capture_lock = threading.RLock()  # re-entrant: a capture may nest inside another (tests)
 _validated: dict[str, str | None] = {}  # sha256 of the shader text -> None (ok) or the error
@@ -75,6 +79,15 @@ class _Render:
     matrix: int  # pl_color_system
     trc: int  # pl_color_transfer
     range: int  # `_Range` prop (zimg numbering)
+
+    @property
+    def colors(self) -> placebo_direct.Colors:
+        levels = PL_LEVELS_LIMITED if self.range == RANGE_LIMITED else PL_LEVELS_FULL
+        return placebo_direct.Colors(self.matrix, self.trc, levels)
+
+    def tag(self, clip: vs.VideoNode) -> vs.VideoNode:
+        """``clip`` with the ``_Range`` prop vs-placebo reads."""
+        return vs.core.std.SetFrameProps(clip, _Range=self.range)
 
 
 # Interleaved vs-placebo instances. On an NVIDIA H200 2 gave 1.7-1.96x one instance and 3-5 no more; six live
@@ -93,6 +106,8 @@ def shader(
     output_format: int | None = None,
     instances: int = 1,
     merge: bool = True,
+    renderer: str = "auto",
+    streams: int = placebo_direct.DEFAULT_STREAMS,
 ) -> vs.VideoNode:
     """Run mpv user shaders (paths or source text) on ``clip`` through vs-placebo, in list order.
 
@@ -108,9 +123,13 @@ def shader(
     beyond white survive). Otherwise, or with ``merge=False``, each shader renders on its own, with a
     YUV444P16 round trip through host memory between them.
 
-    ``instances`` > 1 splits the clip into that many interleaved branches, each with its own
-    vs-placebo renderers, so several frames are uploaded, rendered and downloaded at once (one
-    vs-placebo instance works on one frame at a time). The output is the same.
+    ``renderer``: ``"direct"`` is our own libplacebo renderer (``placebo_direct``: the same libplacebo
+    calls as ``placebo.Shader``, with ``streams`` frames in flight and persistent host-mapped
+    buffers); ``"vs-placebo"`` is vs-placebo's ``placebo.Shader``; ``"auto"`` takes ``"direct"`` where
+    vs-placebo's bundled libplacebo is of a layout it knows. Both give the same output.
+
+    ``instances`` > 1 (vs-placebo only) splits the clip into that many interleaved branches, each with
+    its own vs-placebo renderers (one vs-placebo instance works on one frame at a time).
     """
     fmt = check_format(clip, "shader")
     if not hasattr(vs.core, "placebo"):
@@ -124,7 +143,15 @@ def shader(
     if not isinstance(instances, int) or not 1 <= instances <= MAX_INSTANCES:
         raise vs.Error(f"shader: instances must be an int from 1 to {MAX_INSTANCES}, got {instances!r} "
                        "(more gave no speed on NVIDIA GPUs, and six live vs-placebo filters in one process crashed it)")
-    yuv = vs.core.std.SetFrameProps(yuv, _Range=render.range)
+    if renderer not in RENDERERS:
+        raise vs.Error(f"shader: renderer must be one of {', '.join(RENDERERS)}, got {renderer!r}")
+    if renderer == "direct" and not placebo_direct.available():
+        raise vs.Error("shader: renderer='direct' needs the libplacebo that vs-placebo 2.0.4 bundles (see the "
+                       "log); use renderer='vs-placebo'")
+    direct = renderer == "direct" or (renderer == "auto" and placebo_direct.available())
+    if not isinstance(streams, int) or not 1 <= streams <= placebo_direct.MAX_STREAMS:
+        raise vs.Error(f"shader: streams must be an int from 1 to {placebo_direct.MAX_STREAMS}, got {streams!r}")
+    yuv = render.tag(yuv)
     sizes = []
     w, h = yuv.width, yuv.height
     for i, src in enumerate(sources):
@@ -135,6 +162,9 @@ def shader(
         w, h = out_w, out_h
     if merge:
         sources, sizes = _merge_runs(sources, sizes, render, (yuv.width, yuv.height))
+    if direct:
+        out = _render_chain(yuv, sources, sizes, render, streams)
+        return _restore_props(restore_format(out, fmt, info, output_format), clip, info)
     if instances > 1 and instances * len(sources) > MAX_RENDERERS:
         log.warning("shader: %d renders x %d instances would make %d vs-placebo filters (6 crashed vs-placebo on "
                     "an NVIDIA GPU); using 1 instance", len(sources), instances, instances * len(sources))
@@ -148,11 +178,15 @@ def shader(
 
 
 def _render_chain(clip: vs.VideoNode, sources: Sequence[ShaderSource], sizes: Sequence[tuple[int, int]],
-                  render: _Render) -> vs.VideoNode:
-    """One vs-placebo render per source (a shader, or several merged into one file), each at its size."""
+                  render: _Render, streams: int | None = None) -> vs.VideoNode:
+    """One render per source (a shader, or several merged into one file), each at its size: by our renderer
+    with ``streams`` frames in flight, or by vs-placebo's ``placebo.Shader`` where ``streams`` is None."""
     for src, (out_w, out_h) in zip(sources, sizes, strict=True):
-        clip = vs.core.placebo.Shader(clip, shader_s=src.text, width=out_w, height=out_h,
-                                      matrix=render.matrix, trc=render.trc)
+        if streams is not None:
+            clip = placebo_direct.render(clip, src.text, out_w, out_h, render.colors, streams)
+        else:
+            clip = vs.core.placebo.Shader(clip, shader_s=src.text, width=out_w, height=out_h,
+                                          matrix=render.matrix, trc=render.trc)
     return clip
 
 
@@ -287,7 +321,7 @@ def _trial_render(text: str, render: _Render, size: tuple[int, int]) -> str | No
     """None if a 16x16 render logs no error, else a short description of libplacebo's errors."""
     blank = vs.core.std.BlankClip(width=VALIDATE_SIZE, height=VALIDATE_SIZE, format=vs.YUV444P16,
                                   length=1, color=[32768, 32768, 32768], keep=True)
-    blank = vs.core.std.SetFrameProps(blank, _Range=render.range)
+    blank = render.tag(blank)
     raised: str | None = None
     with captured_stderr() as captured:
         try:

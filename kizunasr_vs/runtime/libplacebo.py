@@ -1,0 +1,184 @@
+"""ctypes bindings to the libplacebo that the vs-placebo wheel bundles: the few calls our renderer makes.
+
+vs-placebo ships libplacebo as a shared library (``vs_placebo.libs/libplacebo-<hash>.so.<API>``) and
+loads it with its plugin, so the library is already in the process once ``core.placebo`` exists.
+libplacebo has no stable ABI: the struct layouts below are those of its public headers for the API
+versions in ``SUPPORTED_API`` (offsets read with ``offsetof`` from the 7.360 headers, and the sizes of
+the library's own default-parameter objects checked against them). ``load()`` also checks, at run
+time, that the pointer fields of ``pl_render_default_params`` sit where these layouts say; anything
+else makes ``load()`` return ``None`` and callers fall back to vs-placebo's own filter.
+
+Structs that are only passed in are allocated with ``_SPARE`` zero bytes after them, so a field a
+newer header appends reads as zero (its default) rather than as whatever memory follows.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import logging
+import re
+import threading
+from ctypes import POINTER, c_bool, c_char_p, c_float, c_int, c_size_t, c_uint8, c_uint64, c_void_p
+from pathlib import Path
+from typing import Any
+
+import vapoursynth as vs
+
+log = logging.getLogger("kizunasr")
+
+SUPPORTED_API = frozenset({371})  # vs-placebo 2.0.4 bundles libplacebo v7.371
+_SPARE = 256
+
+PL_LOG_ERR = 2
+PL_FMT_UNORM = 1
+PL_BUF_MEM_HOST = 1
+PL_COLOR_LEVELS_UNKNOWN, PL_COLOR_LEVELS_LIMITED, PL_COLOR_LEVELS_FULL = 0, 1, 2
+
+
+class LogParams(ctypes.Structure):
+    _fields_ = [("log_cb", c_void_p), ("log_priv", c_void_p), ("log_level", c_int)]
+
+
+class BitEncoding(ctypes.Structure):
+    _fields_ = [("sample_depth", c_int), ("color_depth", c_int), ("bit_shift", c_int)]
+
+
+class ColorRepr(ctypes.Structure):
+    _fields_ = [("sys", c_int), ("levels", c_int), ("alpha", c_int), ("bits", BitEncoding), ("dovi", c_void_p)]
+
+
+class ColorSpace(ctypes.Structure):
+    _fields_ = [("primaries", c_int), ("transfer", c_int), ("hdr", c_uint8 * 148)]
+
+
+class Plane(ctypes.Structure):
+    _fields_ = [("texture", c_void_p), ("address_mode", c_int), ("flipped", c_bool), ("components", c_int),
+                ("component_mapping", c_int * 4), ("shift_x", c_float), ("shift_y", c_float)]
+
+
+class Frame(ctypes.Structure):
+    # API 371 has 8 bytes more than the 7.360 header between `planes` and `repr` (field, prev/next, acquire/
+    # release: all 0 here): `repr` is at 248, as pl_frame_set_chroma_location and pl_frame_clear_rgba read it.
+    _fields_ = [("num_planes", c_int), ("planes", Plane * 4), ("_gap", c_uint8 * 48), ("repr", ColorRepr),
+                ("color", ColorSpace), ("_rest", c_uint8 * (736 - 436 + _SPARE))]
+
+
+class TexParams(ctypes.Structure):
+    _fields_ = [("w", c_int), ("h", c_int), ("d", c_int), ("format", c_void_p), ("sampleable", c_bool),
+                ("renderable", c_bool), ("storable", c_bool), ("blit_src", c_bool), ("blit_dst", c_bool),
+                ("host_writable", c_bool), ("host_readable", c_bool), ("_rest", c_uint8 * (120 - 31 + _SPARE))]
+
+
+class BufParams(ctypes.Structure):
+    _fields_ = [("size", c_size_t), ("host_writable", c_bool), ("host_readable", c_bool), ("host_mapped", c_bool),
+                ("_usage", c_bool * 3), ("memory_type", c_int), ("_rest", c_uint8 * (120 - 20 + _SPARE))]
+
+
+class TransferParams(ctypes.Structure):
+    _fields_ = [("tex", c_void_p), ("rc", c_int * 6), ("row_pitch", c_size_t), ("depth_pitch", c_size_t),
+                ("timer", c_void_p), ("callback", c_void_p), ("priv", c_void_p), ("buf", c_void_p),
+                ("buf_offset", c_size_t), ("ptr", c_void_p), ("_rest", c_uint8 * (104 - 96 + _SPARE))]
+
+
+class PlaneData(ctypes.Structure):
+    _fields_ = [("type", c_int), ("width", c_int), ("height", c_int), ("component_size", c_int * 4),
+                ("component_pad", c_int * 4), ("component_map", c_int * 4), ("pixel_stride", c_size_t),
+                ("row_stride", c_size_t), ("swapped", c_bool), ("pixels", c_void_p), ("buf", c_void_p),
+                ("buf_offset", c_size_t), ("callback", c_void_p), ("priv", c_void_p), ("_spare", c_uint8 * _SPARE)]
+
+
+VULKAN_PARAMS_SIZE, VULKAN_ALLOW_SOFTWARE = 128, 64
+RENDER_PARAMS_SIZE = 288
+RENDER_UPSCALER, RENDER_DOWNSCALER, RENDER_SIGMOID, RENDER_HOOKS, RENDER_NUM_HOOKS = 0, 8, 56, 136, 144
+FILTER_CONFIG_SIZE, FILTER_FUNCTION_SIZE = 80, 40
+FILTER_KERNEL, FILTER_CLAMP, FILTER_BLUR, FILTER_TAPER = 24, 60, 64, 68
+TEX_FORMAT = 16  # pl_tex_t.params.format
+FMT_NUM_COMPONENTS, FMT_TEXEL_SIZE = 24, 128  # pl_fmt_t
+BUF_DATA = 120  # pl_buf_t.data
+GPU_LIMITS = 48  # pl_gpu_t.limits
+LIMITS_THREAD_SAFE, LIMITS_XFER_PITCH, LIMITS_XFER_OFFSET = 0, 96, 104
+# pl_render_default_params: offset of each pointer field -> the exported default object it points at.
+_DEFAULT_POINTERS = {56: "pl_sigmoid_default_params", 64: "pl_color_adjustment_neutral",
+                     72: "pl_peak_detect_default_params", 80: "pl_color_map_default_params",
+                     88: "pl_dither_default_params"}
+
+LOG_CB = ctypes.CFUNCTYPE(None, c_void_p, c_int, c_char_p)
+
+
+class Lib:
+    """The loaded library with typed entry points, and helpers to read the few object fields we need."""
+
+    def __init__(self, cdll: ctypes.CDLL, api: int) -> None:
+        self.cdll, self.api = cdll, api
+        f = cdll
+        self.log_create = _fn(f[f"pl_log_create_{api}"], c_void_p, c_int, POINTER(LogParams))  # (api_ver, params)
+        self.log_destroy = _fn(f.pl_log_destroy, None, POINTER(c_void_p))
+        self.vulkan_create = _fn(f.pl_vulkan_create, c_void_p, c_void_p, c_void_p)
+        self.vulkan_destroy = _fn(f.pl_vulkan_destroy, None, POINTER(c_void_p))
+        self.renderer_create = _fn(f.pl_renderer_create, c_void_p, c_void_p, c_void_p)
+        self.renderer_destroy = _fn(f.pl_renderer_destroy, None, POINTER(c_void_p))
+        self.shader_parse = _fn(f.pl_mpv_user_shader_parse, c_void_p, c_void_p, c_char_p, c_size_t)
+        self.shader_destroy = _fn(f.pl_mpv_user_shader_destroy, None, POINTER(c_void_p))
+        self.plane_find_fmt = _fn(f.pl_plane_find_fmt, c_void_p, c_void_p, c_void_p, POINTER(PlaneData))
+        self.tex_create = _fn(f.pl_tex_create, c_void_p, c_void_p, POINTER(TexParams))
+        self.tex_recreate = _fn(f.pl_tex_recreate, c_bool, c_void_p, POINTER(c_void_p), POINTER(TexParams))
+        self.tex_destroy = _fn(f.pl_tex_destroy, None, c_void_p, POINTER(c_void_p))
+        self.tex_download = _fn(f.pl_tex_download, c_bool, c_void_p, POINTER(TransferParams))
+        self.upload_plane = _fn(f.pl_upload_plane, c_bool, c_void_p, POINTER(Plane), POINTER(c_void_p),
+                                POINTER(PlaneData))
+        self.buf_create = _fn(f.pl_buf_create, c_void_p, c_void_p, POINTER(BufParams))
+        self.buf_destroy = _fn(f.pl_buf_destroy, None, c_void_p, POINTER(c_void_p))
+        self.buf_poll = _fn(f.pl_buf_poll, c_bool, c_void_p, c_void_p, c_uint64)
+        self.gpu_flush = _fn(f.pl_gpu_flush, None, c_void_p)
+        self.render_image = _fn(f.pl_render_image, c_bool, c_void_p, POINTER(Frame), POINTER(Frame), c_void_p)
+
+    def symbol(self, name: str) -> int:
+        """Address of an exported data object."""
+        return ctypes.addressof(c_uint8.in_dll(self.cdll, name))
+
+
+def _fn(func: Any, restype: object, *argtypes: object) -> Any:
+    func.restype = restype
+    func.argtypes = argtypes
+    return func
+
+
+def read_pointer(address: int, offset: int) -> int:
+    return c_void_p.from_address(address + offset).value or 0
+
+
+def read_size(address: int, offset: int) -> int:
+    return c_size_t.from_address(address + offset).value
+
+
+_lock = threading.Lock()
+
+
+@functools.cache
+def load() -> Lib | None:
+    """vs-placebo's libplacebo, or None (logged) when it is missing or of an API whose layouts we do not know."""
+    with _lock:
+        try:
+            plugin = Path(vs.core.placebo.plugin_path)  # loading the plugin loads libplacebo and its needs
+        except AttributeError:
+            log.info("libplacebo: the vs-placebo plugin is not loaded")
+            return None
+        candidates = sorted((plugin.parent.parent.parent / "vs_placebo.libs").glob("libplacebo*.so*"))
+        if not candidates:
+            log.info("libplacebo: no libplacebo next to %s", plugin)
+            return None
+        path = candidates[0]
+        match = re.search(r"\.so\.(\d+)", path.name)
+        api = int(match.group(1)) if match else -1
+        if api not in SUPPORTED_API:
+            log.info("libplacebo: %s has API %d; the direct renderer knows %s", path.name, api, sorted(SUPPORTED_API))
+            return None
+        lib = Lib(ctypes.CDLL(str(path)), api)
+        defaults = lib.symbol("pl_render_default_params")
+        for offset, name in _DEFAULT_POINTERS.items():
+            if read_pointer(defaults, offset) != lib.symbol(name):
+                log.warning("libplacebo: %s does not have the struct layout the direct renderer expects "
+                            "(pl_render_params.%s); using vs-placebo's filter", path.name, name)
+                return None
+        return lib
