@@ -5,8 +5,8 @@ Facts about ``placebo.Shader`` (vs-placebo 2.0.4, bundled libplacebo) this modul
 * it takes ``YUVxxxP16`` only and returns ``YUV444P16`` in the same matrix and range;
 * ``matrix`` is libplacebo's ``pl_color_system`` (1 = BT.601, 2 = BT.709, the default), *not*
   VapourSynth's ``_Matrix`` numbering; ``trc`` is ``pl_color_transfer`` (1 = BT.1886, default);
-* the range comes from the ``_Range`` frame prop (R81 also answers vs-placebo's reads of the legacy
-  ``_ColorRange`` from it; missing = limited); the output frame keeps the input frame's props;
+* the range comes from the ``_Range`` frame prop (missing = limited); the output frame keeps
+  the input frame's props;
 * it renders to ``width``/``height`` (default: the input size) and scales the hooks' result to
   that size, so the size the shader chain produces must be passed to avoid a rescale;
 * intermediate textures are 16-bit float: expect errors of ~3e-4 (of full scale) per shader;
@@ -85,10 +85,6 @@ class _Render:
         levels = PL_LEVELS_LIMITED if self.range == RANGE_LIMITED else PL_LEVELS_FULL
         return placebo_direct.Colors(self.matrix, self.trc, levels)
 
-    def tag(self, clip: vs.VideoNode) -> vs.VideoNode:
-        """``clip`` with the ``_Range`` prop vs-placebo reads."""
-        return vs.core.std.SetFrameProps(clip, _Range=self.range)
-
 
 # Interleaved vs-placebo instances. On an NVIDIA H200 2 gave 1.7-1.96x one instance and 3-5 no more; six live
 # vs-placebo filters in one process crashed vs-placebo 2.0.4 (segfault), 8 did on an H100.
@@ -109,7 +105,7 @@ def shader(
     renderer: str = "auto",
     streams: int = placebo_direct.DEFAULT_STREAMS,
 ) -> vs.VideoNode:
-    """Run mpv user shaders (paths or source text) on ``clip`` through vs-placebo, in list order.
+    """Run mpv user shaders (paths or source text) on ``clip`` through libplacebo, in list order.
 
     The output size is worked out from the shaders' ``//!WIDTH``/``//!HEIGHT`` (``width`` /
     ``height`` override it for the last shader); ``params`` override ``//!PARAM`` defaults in
@@ -151,7 +147,7 @@ def shader(
     direct = renderer == "direct" or (renderer == "auto" and placebo_direct.available())
     if not isinstance(streams, int) or not 1 <= streams <= placebo_direct.MAX_STREAMS:
         raise vs.Error(f"shader: streams must be an int from 1 to {placebo_direct.MAX_STREAMS}, got {streams!r}")
-    yuv = render.tag(yuv)
+    yuv = vs.core.std.SetFrameProps(yuv, _Range=render.range)
     sizes = []
     w, h = yuv.width, yuv.height
     for i, src in enumerate(sources):
@@ -321,7 +317,7 @@ def _trial_render(text: str, render: _Render, size: tuple[int, int]) -> str | No
     """None if a 16x16 render logs no error, else a short description of libplacebo's errors."""
     blank = vs.core.std.BlankClip(width=VALIDATE_SIZE, height=VALIDATE_SIZE, format=vs.YUV444P16,
                                   length=1, color=[32768, 32768, 32768], keep=True)
-    blank = render.tag(blank)
+    blank = vs.core.std.SetFrameProps(blank, _Range=render.range)
     raised: str | None = None
     with captured_stderr() as captured:
         try:

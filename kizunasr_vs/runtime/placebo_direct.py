@@ -70,7 +70,7 @@ class _Device:
         self.gpu = pl.read_pointer(self.vk, 0)
         # libplacebo calls from several threads at once crashed it (pl_render_image on separate renderers, or
         # next to pl_buf_poll), though pl_gpu says it is thread-safe: every call on a stream holds this lock.
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()  # re-entrant: a Stream collected inside a locked call frees under it
         limits = self.gpu + pl.GPU_LIMITS
         self.pitch_align = max(4, pl.read_size(limits, pl.LIMITS_XFER_PITCH))
         self.offset_align = max(256, pl.read_size(limits, pl.LIMITS_XFER_OFFSET))
