@@ -105,3 +105,14 @@ def test_unknown_libplacebo_falls_back_to_vs_placebo(monkeypatch: pytest.MonkeyP
             shader(clip, WHITE, renderer="direct")
     finally:
         libplacebo.load.cache_clear()
+
+
+@pytest.mark.parametrize("samples", [3, 4])
+def test_split_packed_takes_every_samples_th_column(samples: int) -> None:
+    """The zimg point-resize split equals numpy's strided slices exactly (4: a padded rgba16 download)."""
+    rng = np.random.default_rng(samples)
+    packed = rng.integers(0, 65536, size=(6, 7 * samples)).astype(np.float64)
+    clip = clip_from_planes([packed], vs.GRAY16)
+    planes = planes_of(placebo_direct.split_packed(clip, samples))
+    for c in range(3):
+        assert np.array_equal(planes[c], packed[:, c::samples])

@@ -166,6 +166,8 @@ class Stream:
             raise vs.Error("shader: the GPU has no 3 x 16-bit texture format to render into")
         self.components = ctypes.c_int.from_address(fmt + pl.FMT_NUM_COMPONENTS).value
         self.texel = pl.read_size(fmt, pl.FMT_TEXEL_SIZE)
+        self.samples = self.texel // 2  # 16-bit values per output pixel
+        self.latency = 0.0  # moving average of the download wait, seconds
         self.tex_out.value = lib.tex_create(dev.gpu, byref(pl.TexParams(
             w=self.out_w, h=self.out_h, format=fmt, renderable=True, host_readable=True)))
         self.out_pitch = _align(self.out_w * self.texel, dev.pitch_align)
@@ -187,10 +189,12 @@ class Stream:
         array = (ctypes.c_uint16 * (shape[0] * shape[1])).from_address(data)
         return np.ctypeslib.as_array(array).reshape(shape)
 
-    def _wait(self, buf: c_void_p, what: str) -> None:
+    def _wait(self, buf: c_void_p, what: str, first_sleep: float = 0.0) -> None:
         """Until the GPU is done with ``buf``: polls without blocking under the device lock (a pl_buf_poll
-        that waited while another thread rendered crashed libplacebo), sleeping in between."""
+        that waited while another thread rendered crashed libplacebo), sleeping in between; the first sleep
+        (the expected latency) saves polls, each of which takes the lock and the GIL."""
         start = time.monotonic()
+        time.sleep(first_sleep)
         while True:
             with self.dev.lock:
                 if not self.lib.buf_poll(self.dev.gpu, buf, 0):
@@ -199,29 +203,26 @@ class Stream:
                 raise vs.Error(f"shader: the GPU did not finish the {what} within {_TIMEOUT_S:.0f} s")
             time.sleep(_POLL_S)
 
-    def render(self, src: list[np.ndarray], dst: list[np.ndarray]) -> None:
-        """Run the hook on the three ``src`` planes (uint16) into the three ``dst`` planes."""
+    def render(self, src: list[np.ndarray], packed: np.ndarray) -> None:
+        """Run the hook on the three ``src`` planes (uint16) into ``packed``: ``samples`` values per pixel
+        (Y, Cb, Cr[, pad]) as the GPU wrote them; ``split_packed`` turns them into planes."""
         with self._lock:
-            t0 = time.perf_counter()
+            times = [time.perf_counter()]
             self._stage(src)  # the last download finished, so did the upload before it: the buffer is free
-            t1 = time.perf_counter()
+            times.append(time.perf_counter())
             with self.dev.lock:
-                t2 = time.perf_counter()
+                times.append(time.perf_counter())
                 self._upload()
-                t3 = time.perf_counter()
+                times.append(time.perf_counter())
                 self._draw()
-                t4 = time.perf_counter()
-            self._wait(self.down, "download")
-            t5 = time.perf_counter()
-            step = self.texel // 2
-            for p in range(3):
-                np.copyto(dst[p], self.down_view[:, p:self.out_w * step:step])
-            t6 = time.perf_counter()
+                times.append(time.perf_counter())
+            self._wait(self.down, "download", first_sleep=0.8 * self.latency)
+            times.append(time.perf_counter())
+            self.latency = 0.8 * self.latency + 0.2 * (times[5] - times[4])
+            np.copyto(packed, self.down_view[:, :self.out_w * self.samples])
+            times.append(time.perf_counter())
             if PROFILE is not None:
-                for key, value in (("stage", t1 - t0), ("lock_wait", t2 - t1), ("upload", t3 - t2), ("draw", t4 - t3),
-                                   ("download_wait", t5 - t4), ("unpack", t6 - t5)):
-                    PROFILE[key] = PROFILE.get(key, 0.0) + value
-                PROFILE["frames"] = PROFILE.get("frames", 0) + 1
+                _add_profile(times)
 
     def _stage(self, src: list[np.ndarray]) -> None:
         """Copy the planes into the upload buffer (rows ``in_pitch`` apart, planes ``plane_bytes`` apart)."""
@@ -286,12 +287,35 @@ class Stream:
             self.close()
 
 
+_PROFILE_STAGES = ("stage", "lock_wait", "upload", "draw", "download_wait", "copy_out")
+
+
+def _add_profile(times: list[float]) -> None:
+    """Add one frame's stage times (``KIZUNASR_DIRECT_PROFILE=1``; read ``PROFILE``)."""
+    assert PROFILE is not None
+    for key, start, end in zip(_PROFILE_STAGES, times, times[1:], strict=False):
+        PROFILE[key] = PROFILE.get(key, 0.0) + end - start
+    PROFILE["frames"] = PROFILE.get("frames", 0) + 1
+
+
 def _render_frame(n: int, f: list[vs.VideoFrame], stream: Stream) -> vs.VideoFrame:
-    """ModifyFrame callback: render ``f[1]`` into a copy of the blank ``f[0]``."""
+    """ModifyFrame callback: render ``f[1]`` into a copy of the blank packed ``f[0]``."""
     blank, src = f
     out = blank.copy()
-    stream.render([np.asarray(src[p]) for p in range(3)], [np.asarray(out[p]) for p in range(3)])
+    stream.render([np.asarray(src[p]) for p in range(3)], np.asarray(out[0]))
     return out
+
+
+def split_packed(packed: vs.VideoNode, samples: int) -> vs.VideoNode:
+    """YUV444P16 from a GRAY16 clip holding ``samples`` values per pixel (Y, Cb, Cr[, pad]) side by side.
+
+    Point resizing by 1/``samples`` with ``src_left`` c - (samples - 1) / 2 samples column ``samples * x + c``
+    exactly (zimg, in C on VapourSynth's threads: the numpy strided copy it replaces cost 20-45 ms per 2160p
+    frame on the GIL-bound frame path)."""
+    width = packed.width // samples
+    planes = [packed.resize.Point(width, packed.height, src_left=c - (samples - 1) / 2, src_width=packed.width)
+              for c in range(3)]
+    return vs.core.std.ShufflePlanes(planes, [0, 0, 0], vs.YUV)
 
 
 def render(clip: vs.VideoNode, text: str, width: int, height: int, colors: Colors,
@@ -306,13 +330,14 @@ def render(clip: vs.VideoNode, text: str, width: int, height: int, colors: Color
         raise vs.Error(f"shader: the direct renderer takes YUV444P16, got {clip.format.name}")
     device = _get_device(lib)
     branches = max(1, min(streams, clip.num_frames))
-    blank = vs.core.std.BlankClip(clip, width=width, height=height, keep=True)
+    streams_ = [Stream(device, text, (clip.width, clip.height), (width, height), colors) for _ in range(branches)]
+    samples = streams_[0].samples
+    blank = vs.core.std.BlankClip(clip, width=width * samples, height=height, format=vs.GRAY16, keep=True)
     parts = []
-    for i in range(branches):
-        stream = Stream(device, text, (clip.width, clip.height), (width, height), colors)
+    for i, stream in enumerate(streams_):
         b = blank.std.SelectEvery(branches, i) if branches > 1 else blank
         c = clip.std.SelectEvery(branches, i) if branches > 1 else clip
         parts.append(vs.core.std.ModifyFrame(b, clips=[b, c], selector=functools.partial(_render_frame,
                                                                                         stream=stream)))
-    out = vs.core.std.Interleave(parts) if branches > 1 else parts[0]
-    return vs.core.std.CopyFrameProps(out, clip)
+    packed = vs.core.std.Interleave(parts) if branches > 1 else parts[0]
+    return vs.core.std.CopyFrameProps(split_packed(packed, samples), clip)
