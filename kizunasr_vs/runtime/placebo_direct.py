@@ -35,7 +35,7 @@ from kizunasr_vs.runtime import libplacebo as pl
 
 log = logging.getLogger("kizunasr")
 
-DEFAULT_STREAMS = 8  # H200, pass-through 1080p -> 2160p: 4 gave 3.6x vs-placebo alone, 8 4.2x, 16 3.7x
+DEFAULT_STREAMS = 4  # H200, pass-through 1080p -> 2160p: 4 and 8 gave 4.9x vs-placebo alone, 16 4.2x
 MAX_STREAMS = 16
 _POLL_S = 0.002  # sleep between polls of a busy buffer (each poll takes the device lock)
 _TIMEOUT_S = 120.0  # a download that takes longer than this is reported as a hang
