@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from kizunasr_vs.runtime import placebo_direct
 from tests.conftest import REPO, shared_model
 
 KIZUNASR = [sys.executable, "-m", "kizunasr_vs"]
@@ -73,6 +74,7 @@ def test_bench_times_a_shader_chain_next_to_one_placebo_shader_per_shader() -> N
                       "--shader", "kizuna_cas.glsl", "--instances", "2", "--json")
     assert result.returncode == 0, result.stderr
     (row,) = json.loads(result.stdout)["results"]
-    assert row["what"] == "shader kizuna_edge2x.glsl + kizuna_cas.glsl instances=2"
+    assert row["what"] == "shader kizuna_edge2x.glsl + kizuna_cas.glsl"
+    assert row["provider"] in (f"direct streams={placebo_direct.DEFAULT_STREAMS}", "vs-placebo instances=2")
     assert row["baseline"] == "placebo.Shader per shader"
     assert row["filter_fps"] > 0 and row["baseline_fps"] > 0

@@ -42,7 +42,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--provider", default="auto",
                    help="auto, cpu, cuda, tensorrt, torch or torch-compile (PyTorch backend, eager or compiled)")
     p.add_argument("--streams", type=int, action="append", help="onnx sessions in flight (repeatable)")
-    p.add_argument("--instances", type=int, action="append", help="vs-placebo instances for the shader (repeatable)")
+    p.add_argument("--instances", type=int, action="append",
+                   help="vs-placebo instances for the shader where our own renderer cannot run (repeatable)")
     p.add_argument("--yuv", action="store_true",
                    help="also time YUV420P8 -> YUV420P10 (an encode), colour conversion on the GPU vs zimg")
     p.add_argument("--skip", choices=["onnx", "shader"], action="append", default=[], help="skip a part")
@@ -177,7 +178,7 @@ def bench_shader(shaders: list[str] | None, width: int, height: int, frames: int
     name = " + ".join(Path(s).name for s in shaders) if shaders else "pass-through 2x"
     runs_on = (f"direct streams={placebo_direct.DEFAULT_STREAMS}" if placebo_direct.available()
                else f"vs-placebo instances={instances}")
-    return {"what": f"shader {name} instances={instances}", "size": f"{width}x{height}",
+    return {"what": f"shader {name}", "size": f"{width}x{height}",
             "provider": runs_on, "filter_fps": ours_fps, "baseline": "placebo.Shader per shader",
             "baseline_fps": direct_fps, "ratio": ours_fps / direct_fps}
 

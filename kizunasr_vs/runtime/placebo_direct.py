@@ -9,8 +9,9 @@ libplacebo calls with the same parameters (so the output is the same, bit for bi
 * each stream owns a renderer, a parsed hook, its textures and two persistent host-mapped buffers:
   frames are copied into one and uploaded from it, and downloaded into the other without blocking;
 * ``streams`` interleaved branches of the clip each run one stream, so that many frames are being
-  uploaded, rendered, downloaded and unpacked at once (VapourSynth runs one ``ModifyFrame``
-  callback per branch at a time; ctypes releases the GIL while libplacebo works).
+  uploaded, rendered and downloaded at once (VapourSynth runs one ``ModifyFrame`` callback per
+  branch at a time; ctypes releases the GIL while libplacebo works);
+* the packed download is copied row by row into a GRAY16 frame, and zimg splits it into planes.
 
 Input is ``YUV444P16`` (as for ``placebo.Shader``), output ``YUV444P16`` of the given size with the
 input frame's props.
