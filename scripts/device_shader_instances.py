@@ -10,7 +10,8 @@ vs-placebo alone, the baseline; it runs first and once more at the end to show d
 its first 8 output frames, so every count's output can be checked identical to the baseline's, and reports
 the CPU cores the process kept busy. ``--heap-counts`` runs counts again with glibc's malloc kept off mmap
 (vs-placebo allocates a frame-sized buffer per frame); ``--plumbing`` puts a CPU resize in vs-placebo's place.
-``--direct-streams`` runs our own renderer (``placebo_direct``) with that many frames in flight instead.
+``--direct-streams`` runs our own renderer (``placebo_direct``) with that many frames in flight instead;
+with ``KIZUNASR_DIRECT_PROFILE=1`` those runs report ms per frame in each stage (``profile_ms_per_frame``).
 """
 
 from __future__ import annotations

@@ -4,11 +4,12 @@ vs-placebo ships libplacebo as a shared library (``vs_placebo.libs/libplacebo-<h
 loads it with its plugin, so the library is already in the process once ``core.placebo`` exists.
 libplacebo has no stable ABI: the struct layouts below are those of its public headers for the API
 versions in ``SUPPORTED_API`` (offsets read with ``offsetof`` from the 7.360 headers, and the sizes of
-the library's own default-parameter objects checked against them). ``load()`` also checks, at run
+the library's own default-parameter objects checked against them; ``pl_frame`` differs in 7.371, see
+``Frame``). ``load()`` also checks, at run
 time, that the pointer fields of ``pl_render_default_params`` sit where these layouts say; anything
 else makes ``load()`` return ``None`` and callers fall back to vs-placebo's own filter.
 
-Structs that are only passed in are allocated with ``_SPARE`` zero bytes after them, so a field a
+Structs that are only passed in are allocated with ``SPARE`` zero bytes after them, so a field a
 newer header appends reads as zero (its default) rather than as whatever memory follows.
 """
 
@@ -28,12 +29,12 @@ import vapoursynth as vs
 log = logging.getLogger("kizunasr")
 
 SUPPORTED_API = frozenset({371})  # vs-placebo 2.0.4 bundles libplacebo v7.371
-_SPARE = 256
+SPARE = 256
 
 PL_LOG_ERR = 2
 PL_FMT_UNORM = 1
 PL_BUF_MEM_HOST = 1
-PL_COLOR_LEVELS_UNKNOWN, PL_COLOR_LEVELS_LIMITED, PL_COLOR_LEVELS_FULL = 0, 1, 2
+PL_COLOR_LEVELS_LIMITED, PL_COLOR_LEVELS_FULL = 1, 2
 
 
 class LogParams(ctypes.Structure):
@@ -61,31 +62,31 @@ class Frame(ctypes.Structure):
     # API 371 has 8 bytes more than the 7.360 header between `planes` and `repr` (field, prev/next, acquire/
     # release: all 0 here): `repr` is at 248, as pl_frame_set_chroma_location and pl_frame_clear_rgba read it.
     _fields_ = [("num_planes", c_int), ("planes", Plane * 4), ("_gap", c_uint8 * 48), ("repr", ColorRepr),
-                ("color", ColorSpace), ("_rest", c_uint8 * (736 - 436 + _SPARE))]
+                ("color", ColorSpace), ("_rest", c_uint8 * (736 - 436 + SPARE))]
 
 
 class TexParams(ctypes.Structure):
     _fields_ = [("w", c_int), ("h", c_int), ("d", c_int), ("format", c_void_p), ("sampleable", c_bool),
                 ("renderable", c_bool), ("storable", c_bool), ("blit_src", c_bool), ("blit_dst", c_bool),
-                ("host_writable", c_bool), ("host_readable", c_bool), ("_rest", c_uint8 * (120 - 31 + _SPARE))]
+                ("host_writable", c_bool), ("host_readable", c_bool), ("_rest", c_uint8 * (120 - 31 + SPARE))]
 
 
 class BufParams(ctypes.Structure):
     _fields_ = [("size", c_size_t), ("host_writable", c_bool), ("host_readable", c_bool), ("host_mapped", c_bool),
-                ("_usage", c_bool * 3), ("memory_type", c_int), ("_rest", c_uint8 * (120 - 20 + _SPARE))]
+                ("_usage", c_bool * 3), ("memory_type", c_int), ("_rest", c_uint8 * (120 - 20 + SPARE))]
 
 
 class TransferParams(ctypes.Structure):
     _fields_ = [("tex", c_void_p), ("rc", c_int * 6), ("row_pitch", c_size_t), ("depth_pitch", c_size_t),
                 ("timer", c_void_p), ("callback", c_void_p), ("priv", c_void_p), ("buf", c_void_p),
-                ("buf_offset", c_size_t), ("ptr", c_void_p), ("_rest", c_uint8 * (104 - 96 + _SPARE))]
+                ("buf_offset", c_size_t), ("ptr", c_void_p), ("_rest", c_uint8 * (104 - 96 + SPARE))]
 
 
 class PlaneData(ctypes.Structure):
     _fields_ = [("type", c_int), ("width", c_int), ("height", c_int), ("component_size", c_int * 4),
                 ("component_pad", c_int * 4), ("component_map", c_int * 4), ("pixel_stride", c_size_t),
                 ("row_stride", c_size_t), ("swapped", c_bool), ("pixels", c_void_p), ("buf", c_void_p),
-                ("buf_offset", c_size_t), ("callback", c_void_p), ("priv", c_void_p), ("_spare", c_uint8 * _SPARE)]
+                ("buf_offset", c_size_t), ("callback", c_void_p), ("priv", c_void_p), ("_spare", c_uint8 * SPARE)]
 
 
 VULKAN_PARAMS_SIZE, VULKAN_ALLOW_SOFTWARE = 128, 64
@@ -93,11 +94,10 @@ RENDER_PARAMS_SIZE = 288
 RENDER_UPSCALER, RENDER_DOWNSCALER, RENDER_SIGMOID, RENDER_HOOKS, RENDER_NUM_HOOKS = 0, 8, 56, 136, 144
 FILTER_CONFIG_SIZE, FILTER_FUNCTION_SIZE = 80, 40
 FILTER_KERNEL, FILTER_CLAMP, FILTER_BLUR, FILTER_TAPER = 24, 60, 64, 68
-TEX_FORMAT = 16  # pl_tex_t.params.format
 FMT_NUM_COMPONENTS, FMT_TEXEL_SIZE = 24, 128  # pl_fmt_t
 BUF_DATA = 120  # pl_buf_t.data
 GPU_LIMITS = 48  # pl_gpu_t.limits
-LIMITS_THREAD_SAFE, LIMITS_XFER_PITCH, LIMITS_XFER_OFFSET = 0, 96, 104
+LIMITS_XFER_PITCH, LIMITS_XFER_OFFSET = 96, 104  # pl_gpu_limits.align_tex_xfer_pitch / _offset
 # pl_render_default_params: offset of each pointer field -> the exported default object it points at.
 _DEFAULT_POINTERS = {56: "pl_sigmoid_default_params", 64: "pl_color_adjustment_neutral",
                      72: "pl_peak_detect_default_params", 80: "pl_color_map_default_params",
@@ -113,9 +113,7 @@ class Lib:
         self.cdll, self.api = cdll, api
         f = cdll
         self.log_create = _fn(f[f"pl_log_create_{api}"], c_void_p, c_int, POINTER(LogParams))  # (api_ver, params)
-        self.log_destroy = _fn(f.pl_log_destroy, None, POINTER(c_void_p))
         self.vulkan_create = _fn(f.pl_vulkan_create, c_void_p, c_void_p, c_void_p)
-        self.vulkan_destroy = _fn(f.pl_vulkan_destroy, None, POINTER(c_void_p))
         self.renderer_create = _fn(f.pl_renderer_create, c_void_p, c_void_p, c_void_p)
         self.renderer_destroy = _fn(f.pl_renderer_destroy, None, POINTER(c_void_p))
         self.shader_parse = _fn(f.pl_mpv_user_shader_parse, c_void_p, c_void_p, c_char_p, c_size_t)
@@ -174,11 +172,17 @@ def load() -> Lib | None:
         if api not in SUPPORTED_API:
             log.info("libplacebo: %s has API %d; the direct renderer knows %s", path.name, api, sorted(SUPPORTED_API))
             return None
-        lib = Lib(ctypes.CDLL(str(path)), api)
-        defaults = lib.symbol("pl_render_default_params")
-        for offset, name in _DEFAULT_POINTERS.items():
-            if read_pointer(defaults, offset) != lib.symbol(name):
-                log.warning("libplacebo: %s does not have the struct layout the direct renderer expects "
-                            "(pl_render_params.%s); using vs-placebo's filter", path.name, name)
-                return None
+        try:
+            lib = Lib(ctypes.CDLL(str(path)), api)
+            defaults = lib.symbol("pl_render_default_params")
+            misplaced = [name for offset, name in _DEFAULT_POINTERS.items()
+                         if read_pointer(defaults, offset) != lib.symbol(name)]
+        except (OSError, AttributeError, ValueError) as exc:  # not loadable, or a symbol missing
+            log.warning("libplacebo: %s: %s; using vs-placebo's filter", path.name, exc)
+            return None
+        if misplaced:
+            log.warning("libplacebo: %s does not have the struct layout the direct renderer expects (no pointer "
+                        "to %s where expected in pl_render_default_params); using vs-placebo's filter",
+                        path.name, ", ".join(misplaced))
+            return None
         return lib

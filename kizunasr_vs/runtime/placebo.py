@@ -40,6 +40,7 @@ from kizunasr_vs.core.formats import (
     to_yuv444p16,
 )
 from kizunasr_vs.runtime import placebo_direct
+from kizunasr_vs.runtime.libplacebo import PL_COLOR_LEVELS_FULL, PL_COLOR_LEVELS_LIMITED
 from kizunasr_vs.runtime.shader_merge import can_share_render, merged_text
 from kizunasr_vs.runtime.shader_source import (
     ShaderSource,
@@ -62,7 +63,6 @@ _PL_BT709 = 2
 _PL_TRC = {8: 3, 13: 2}  # linear, sRGB
 _PL_BT1886 = 1  # mpv's choice for BT.709 / BT.601 / BT.2020 video
 VALIDATE_SIZE = 16
-PL_LEVELS_LIMITED, PL_LEVELS_FULL = 1, 2  # pl_color_levels
 RENDERERS = ("auto", "direct", "vs-placebo")
 
 _capture_lock = threading.RLock()  # re-entrant: a capture may nest inside another (tests)
@@ -82,7 +82,7 @@ class _Render:
 
     @property
     def colors(self) -> placebo_direct.Colors:
-        levels = PL_LEVELS_LIMITED if self.range == RANGE_LIMITED else PL_LEVELS_FULL
+        levels = PL_COLOR_LEVELS_LIMITED if self.range == RANGE_LIMITED else PL_COLOR_LEVELS_FULL
         return placebo_direct.Colors(self.matrix, self.trc, levels)
 
 

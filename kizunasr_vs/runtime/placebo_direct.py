@@ -61,7 +61,7 @@ class _Device:
         self._log_cb = pl.LOG_CB(_on_log)  # kept alive as long as the log
         params = pl.LogParams(log_cb=ctypes.cast(self._log_cb, c_void_p).value, log_level=pl.PL_LOG_ERR)
         self.log = lib.log_create(lib.api, byref(params))
-        vk_params = (ctypes.c_uint8 * (pl.VULKAN_PARAMS_SIZE + pl._SPARE))()
+        vk_params = (ctypes.c_uint8 * (pl.VULKAN_PARAMS_SIZE + pl.SPARE))()
         ctypes.memmove(vk_params, lib.symbol("pl_vulkan_default_params"), pl.VULKAN_PARAMS_SIZE)
         ctypes.c_bool.from_buffer(vk_params, pl.VULKAN_ALLOW_SOFTWARE).value = True  # as vs-placebo: lavapipe too
         self.vk = lib.vulkan_create(self.log, ctypes.addressof(vk_params))
@@ -110,7 +110,7 @@ class _RenderParams:
 
     def __init__(self, lib: pl.Lib, hook: int) -> None:
         self.kernel = (ctypes.c_uint8 * pl.FILTER_FUNCTION_SIZE)()
-        self.filter = (ctypes.c_uint8 * (pl.FILTER_CONFIG_SIZE + pl._SPARE))()
+        self.filter = (ctypes.c_uint8 * (pl.FILTER_CONFIG_SIZE + pl.SPARE))()
         ctypes.memmove(self.filter, lib.symbol("pl_filter_ewa_lanczos"), pl.FILTER_CONFIG_SIZE)
         ctypes.memmove(self.kernel, pl.read_pointer(ctypes.addressof(self.filter), pl.FILTER_KERNEL),
                        pl.FILTER_FUNCTION_SIZE)
@@ -118,7 +118,7 @@ class _RenderParams:
         for offset in (pl.FILTER_CLAMP, pl.FILTER_BLUR, pl.FILTER_TAPER):
             c_float.from_buffer(self.filter, offset).value = 0.0
         self.hooks = (c_void_p * 1)(hook)
-        self.raw = (ctypes.c_uint8 * (pl.RENDER_PARAMS_SIZE + pl._SPARE))()
+        self.raw = (ctypes.c_uint8 * (pl.RENDER_PARAMS_SIZE + pl.SPARE))()
         for offset, value in ((pl.RENDER_UPSCALER, ctypes.addressof(self.filter)),
                               (pl.RENDER_DOWNSCALER, ctypes.addressof(self.filter)),
                               (pl.RENDER_SIGMOID, lib.symbol("pl_sigmoid_default_params")),
