@@ -39,6 +39,8 @@ def test_doctor_reports_the_vulkan_device_and_providers() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert "[ok  ] vulkan" in result.stdout
     assert "CPUExecutionProvider" in result.stdout
+    expected = "direct (our renderer" if placebo_direct.available() else "vs-placebo (its bundled"
+    assert f"shader renderer {expected}" in result.stdout
 
 
 @pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed")
