@@ -1,4 +1,4 @@
-"""``kizunasr_vs.shader``: run mpv/libplacebo GLSL user shaders through vs-placebo.
+"""``kizunasr_vs.shader``: run mpv/libplacebo GLSL user shaders through libplacebo (our renderer or vs-placebo).
 
 Facts about ``placebo.Shader`` (vs-placebo 2.0.4, bundled libplacebo) this module relies on:
 
@@ -112,7 +112,7 @@ def shader(
     every shader that declares them. The result is converted back to the input's format (or
     ``output_format``) and keeps the input's frame props.
 
-    Shaders run in list order. Consecutive shaders share one vs-placebo render where that gives what
+    Shaders run in list order. Consecutive shaders share one render where that gives what
     rendering them one by one gives (``shader_merge``: e.g. no shader hooking an earlier stage than the
     one before it, or reading the render's input or another stage's texture); a shared render uploads
     and downloads a frame once and keeps the images between shaders in 16-bit float on the GPU (values
