@@ -141,10 +141,10 @@ def shader(
                        "(more gave no speed on NVIDIA GPUs, and six live vs-placebo filters in one process crashed it)")
     if renderer not in RENDERERS:
         raise vs.Error(f"shader: renderer must be one of {', '.join(RENDERERS)}, got {renderer!r}")
-    if renderer == "direct" and not placebo_direct.available():
+    direct = renderer != "vs-placebo" and placebo_direct.available()
+    if renderer == "direct" and not direct:
         raise vs.Error("shader: renderer='direct' needs the libplacebo that vs-placebo 2.0.4 bundles (see the "
                        "log); use renderer='vs-placebo'")
-    direct = renderer == "direct" or (renderer == "auto" and placebo_direct.available())
     if not isinstance(streams, int) or not 1 <= streams <= placebo_direct.MAX_STREAMS:
         raise vs.Error(f"shader: streams must be an int from 1 to {placebo_direct.MAX_STREAMS}, got {streams!r}")
     yuv = vs.core.std.SetFrameProps(yuv, _Range=render.range)
@@ -160,7 +160,15 @@ def shader(
         sources, sizes = _merge_runs(sources, sizes, render, (yuv.width, yuv.height))
     if direct:
         out = _render_chain(yuv, sources, sizes, render, streams)
-        return _restore_props(restore_format(out, fmt, info, output_format), clip, info)
+    else:
+        out = _vs_placebo_branches(yuv, sources, sizes, render, instances)
+    out = restore_format(out, fmt, info, output_format)
+    return _restore_props(out, clip, info)
+
+
+def _vs_placebo_branches(yuv: vs.VideoNode, sources: Sequence[ShaderSource], sizes: Sequence[tuple[int, int]],
+                         render: _Render, instances: int) -> vs.VideoNode:
+    """The vs-placebo chain on ``instances`` interleaved branches (1 where that would build too many filters)."""
     if instances > 1 and instances * len(sources) > MAX_RENDERERS:
         log.warning("shader: %d renders x %d instances would make %d vs-placebo filters (6 crashed vs-placebo on "
                     "an NVIDIA GPU); using 1 instance", len(sources), instances, instances * len(sources))
@@ -168,9 +176,7 @@ def shader(
     branches = min(instances, yuv.num_frames)
     parts = [_render_chain(yuv.std.SelectEvery(branches, i) if branches > 1 else yuv, sources, sizes, render)
              for i in range(branches)]
-    out = vs.core.std.Interleave(parts) if branches > 1 else parts[0]
-    out = restore_format(out, fmt, info, output_format)
-    return _restore_props(out, clip, info)
+    return vs.core.std.Interleave(parts) if branches > 1 else parts[0]
 
 
 def _render_chain(clip: vs.VideoNode, sources: Sequence[ShaderSource], sizes: Sequence[tuple[int, int]],
