@@ -159,6 +159,7 @@ class Stream:
         self.in_pitch = _align(self.in_w * 2, dev.pitch_align)
         self.plane_bytes = _align(self.in_pitch * self.in_h, dev.offset_align)
         self.up.value = self._buffer(3 * self.plane_bytes, writable=True)
+        self._plan_upload()
         packed = pl.PlaneData(type=pl.PL_FMT_UNORM, pixel_stride=6)  # vs-placebo's output: packed 3 x 16 bit
         packed.component_size[:3] = [16, 16, 16]
         packed.component_map[:3] = [0, 1, 2]
@@ -230,19 +231,28 @@ class Stream:
         for p in range(3):
             np.copyto(self.staged[p][:, :self.in_w], src[p])
 
-    def _upload(self) -> None:
-        lib, gpu = self.lib, self.dev.gpu
-        self.planes = (pl.Plane * 3)()
+    def _plan_upload(self) -> None:
+        """What every upload passes: each plane's data (in the upload buffer) and texture parameters."""
+        self.plane_data, self.tex_params = [], []
         for p in range(3):
             data = pl.PlaneData(type=pl.PL_FMT_UNORM, width=self.in_w, height=self.in_h, pixel_stride=2,
                                 row_stride=self.in_pitch, buf=self.up.value, buf_offset=p * self.plane_bytes)
             data.component_size[0] = 16
             data.component_map[0] = p
-            fmt = lib.plane_find_fmt(gpu, None, byref(data))
-            tex = pl.TexParams(w=self.in_w, h=self.in_h, format=fmt, sampleable=True, host_writable=True)
+            fmt = self.lib.plane_find_fmt(self.dev.gpu, None, byref(data))
+            if not fmt:
+                raise vs.Error("shader: the GPU has no 16-bit texture format to upload planes to")
+            self.plane_data.append(data)
+            self.tex_params.append(pl.TexParams(w=self.in_w, h=self.in_h, format=fmt, sampleable=True,
+                                                host_writable=True))
+
+    def _upload(self) -> None:
+        lib, gpu = self.lib, self.dev.gpu
+        self.planes = (pl.Plane * 3)()
+        for p in range(3):
             slot = ctypes.pointer(c_void_p.from_buffer(self.tex_in, p * ctypes.sizeof(c_void_p)))
-            if not fmt or not lib.tex_recreate(gpu, slot, byref(tex)) or \
-                    not lib.upload_plane(gpu, byref(self.planes[p]), slot, byref(data)):
+            if not lib.tex_recreate(gpu, slot, byref(self.tex_params[p])) or \
+                    not lib.upload_plane(gpu, byref(self.planes[p]), slot, byref(self.plane_data[p])):
                 raise vs.Error(f"shader: uploading plane {p} to the GPU failed ({'; '.join(_recent_errors) or '?'})")
 
     def _draw(self) -> None:
