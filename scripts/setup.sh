@@ -8,6 +8,8 @@
 #   KIZUNASR_CUDA=1   install onnxruntime-gpu (extra "cuda") instead of onnxruntime
 #                     (also chosen automatically when `nvidia-smi -L` succeeds);
 #                     KIZUNASR_CUDA=0 forces the CPU build.
+#   KIZUNASR_TORCH=1  also install PyTorch (extra "torch": `kizunasr train`, the torch backend); the test
+#                     command sets it (training is tested). PyPI's Linux build is a CUDA one, several GB.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -156,6 +158,10 @@ else
     ort_want="onnxruntime"
     ort_other="onnxruntime-gpu"
 fi
+
+case "${KIZUNASR_TORCH:-0}" in
+    1 | true | yes) extras="$extras,torch" ;;
+esac
 
 stamp="$({
     cat pyproject.toml

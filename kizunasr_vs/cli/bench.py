@@ -12,6 +12,7 @@ import json
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +51,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--calibrate", action="store_true",
                    help="time onnxruntime CUDA, torch and torch-compile for --model at each --size (YUV420P8 -> "
                         "P10, converted on the GPU) and record the fastest for provider='auto' on this machine")
+    p.add_argument("--fidelity", type=Path, metavar="DIR",
+                   help="instead of speed: luma PSNR/SSIM of lanczos, each --shader (comma-separated files make "
+                        "one chain) and each --profile's realtime chain on the images in DIR, reduced 2x, clean "
+                        "and H.264-compressed")
+    p.add_argument("--profile", action="append", default=[], help="with --fidelity: a profile to score")
+    p.add_argument("--gpu-cost", action="store_true",
+                   help="instead of fps: GPU ms of each --shader at each --size, from repeated runs in one render, "
+                        "next to a pass-through (run it on the GPU in question)")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.set_defaults(run=run)
 
@@ -214,8 +223,39 @@ def calibrate(model: Path, sizes: list[tuple[int, int]], frames: int) -> list[di
     return results
 
 
+def run_fidelity(args: argparse.Namespace) -> int:
+    from kizunasr_vs.cli.fidelity import FidelityError, run_fidelity
+    from kizunasr_vs.profiles.loader import ProfileError
+
+    try:
+        scores, text = run_fidelity(args.fidelity, args.shader or [], args.profile)
+    except (FidelityError, ProfileError, FileNotFoundError) as exc:
+        print(f"kizunasr bench: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps({"fidelity": [asdict(s) for s in scores]}, indent=2) if args.json else text)
+    return 0
+
+
+def run_gpu_cost(args: argparse.Namespace, sizes: list[tuple[int, int]]) -> int:
+    from kizunasr_vs.cli import gpu_cost
+
+    if not args.shader:
+        print("kizunasr bench: --gpu-cost needs at least one --shader", file=sys.stderr)
+        return 2
+    rows = {f"{w}x{h}": gpu_cost.measure(args.shader, w, h, args.frames) for w, h in sizes}
+    if args.json:
+        print(json.dumps({size: [asdict(c) for c in costs] for size, costs in rows.items()}, indent=2))
+    else:
+        print("\n\n".join(gpu_cost.table(costs, size) for size, costs in rows.items()))
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.fidelity is not None:
+        return run_fidelity(args)
     sizes = [parse_size(s) for s in (args.size or ["640x480"])]
+    if args.gpu_cost:
+        return run_gpu_cost(args, sizes)
     model = args.model or find_default_model()
     if args.calibrate:
         if model is None:

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from kizunasr_vs import __version__
-from kizunasr_vs.cli import batch, bench, doctor, encode, export_glsl, models, mpv_cmds, upscale, worker
+from kizunasr_vs.cli import batch, bench, doctor, encode, export_glsl, models, mpv_cmds, train, upscale, worker
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -19,7 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"kizunasr {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log more detail")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (doctor, upscale, encode, batch, models, bench, export_glsl, mpv_cmds, worker):
+    for module in (doctor, upscale, encode, batch, models, bench, export_glsl, train, mpv_cmds, worker):
         module.add_parser(sub)
     return parser
 

@@ -1,0 +1,113 @@
+"""`kizunasr bench --gpu-cost --shader S ...`: GPU time of 2x shaders, from the slope of repeated runs.
+
+Upload, download and the host side cost the same for every shader and swamp small GPU costs, so each shader runs
+``copies`` times in one render, each run but the last followed by a 2x box reduction (a compute pass hooking the
+same stage). (ms/frame of that render - ms/frame of the shader once) / (copies - 1) is the GPU time of one run and
+one reduction. A pass-through 2x shader measured the same way in the same run is the baseline: a shader's cost is
+what it adds to it. Renders go through ``kizunasr_vs.shader`` on a 16-bit noise clip. Run it on the GPU you
+care about: on lavapipe the figures describe the CPU.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import vapoursynth as vs
+
+from kizunasr_vs.core.formats import RANGE_LIMITED
+from kizunasr_vs.core.resources import shader_path
+
+PASSTHROUGH = """//!DESC kizunasr pass-through 2x
+//!HOOK MAIN
+//!BIND HOOKED
+//!WIDTH HOOKED.w 2 *
+//!HEIGHT HOOKED.h 2 *
+vec4 hook() {
+    return HOOKED_tex(HOOKED_pos);
+}
+"""
+
+REDUCE = """//!DESC kizunasr 2x box reduction between repeated runs
+//!HOOK {hook}
+//!BIND HOOKED
+//!WIDTH HOOKED.w 2 /
+//!HEIGHT HOOKED.h 2 /
+//!COMPUTE 32 8
+void hook() {{
+    ivec2 P = ivec2(gl_GlobalInvocationID.xy);
+    if (any(greaterThanEqual(P, imageSize(out_image))))
+        return;
+    vec4 s = texelFetch(HOOKED_raw, 2 * P, 0) + texelFetch(HOOKED_raw, 2 * P + ivec2(1, 0), 0)
+           + texelFetch(HOOKED_raw, 2 * P + ivec2(0, 1), 0) + texelFetch(HOOKED_raw, 2 * P + ivec2(1, 1), 0);
+    imageStore(out_image, P, HOOKED_mul * 0.25 * s);
+}}
+"""
+
+
+@dataclass(frozen=True)
+class Cost:
+    shader: str
+    ms_once: float
+    ms_repeated: float
+    gpu_ms: float  # one run plus one reduction
+
+
+def repeated(text: str, copies: int) -> str:
+    """``copies`` runs of a 2x shader in one render, a 2x reduction after each but the last."""
+    hook = re.findall(r"^//!HOOK\s+(\S+)", text, re.M)[-1]
+    return (text.rstrip() + "\n\n" + REDUCE.format(hook=hook) + "\n") * (copies - 1) + text
+
+
+def noise_clip(width: int, height: int, frames: int) -> vs.VideoNode:
+    """``frames`` frames of one YUV444P16 noise picture (BT.709, limited range)."""
+    rng = np.random.default_rng(0)
+    planes = [(rng.random((height, width)) * 40000 + 8000).astype(np.uint16) for _ in range(3)]
+    blank = vs.core.std.BlankClip(format=vs.YUV444P16, width=width, height=height, length=1)
+
+    def fill(n: int, f: vs.VideoFrame) -> vs.VideoFrame:
+        f = f.copy()
+        for p in range(3):
+            np.copyto(np.asarray(f[p]), planes[p])
+        return f
+
+    clip = vs.core.std.ModifyFrame(blank, blank, fill)
+    return vs.core.std.SetFrameProps(clip, _Range=RANGE_LIMITED, _Matrix=1, _Primaries=1, _Transfer=1) * frames
+
+
+def ms_per_frame(text: str, src: vs.VideoNode) -> float:
+    """Wall ms per frame of rendering ``text`` at 2x over ``src`` (the first frame, which compiles, untimed)."""
+    from kizunasr_vs.runtime.placebo import shader
+
+    out = shader(src, [text], width=src.width * 2, height=src.height * 2)
+    out.get_frame(0)
+    start = time.perf_counter()
+    for _ in out[1:].frames(close=True):
+        pass
+    return (time.perf_counter() - start) * 1000 / (out.num_frames - 1)
+
+
+def measure(shaders: Sequence[str], width: int, height: int, frames: int = 32, copies: int = 9) -> list[Cost]:
+    """The pass-through first and last (drift shows between them), each shader in between."""
+    src = noise_clip(width, height, frames + 1)
+    named = [("pass-through", PASSTHROUGH)]
+    named += [(Path(s).stem, Path(shader_path(s)).read_text(encoding="utf-8")) for s in shaders]
+    named += [("pass-through again", PASSTHROUGH)]
+    costs = []
+    for name, text in named:
+        once = ms_per_frame(text, src)
+        many = ms_per_frame(repeated(text, copies), src)
+        costs.append(Cost(name, once, many, (many - once) / (copies - 1)))
+    return costs
+
+
+def table(costs: Sequence[Cost], size: str) -> str:
+    base = costs[0].gpu_ms
+    lines = [f"GPU ms per run, {size} -> 2x (slope of repeated runs); added = above the pass-through", "",
+             "| shader | ms/frame once | GPU ms/run | added |", "|---|---|---|---|"]
+    lines += [f"| {c.shader} | {c.ms_once:.2f} | {c.gpu_ms:.3f} | {c.gpu_ms - base:+.3f} |" for c in costs]
+    return "\n".join(lines)

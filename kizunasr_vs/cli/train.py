@@ -1,0 +1,64 @@
+"""`kizunasr train [FRAMES_DIR] --tier s|m|l --out DIR`: train a small 2x luma network, export ONNX and GLSL.
+
+Training pairs are made on the fly from the images in FRAMES_DIR (your own frames: PNG/JPEG screenshots of what you
+watch) and from drawn cel pictures (``--drawn``; with no FRAMES_DIR, drawn pictures only). The run folder keeps a
+checkpoint every 1000 steps: the same command again continues where it stopped. At the end it writes
+``kizuna_cnn_x2_<tier>.onnx`` and ``.glsl`` (hooks LUMA) and checks the shader against the ONNX model (>= 45 dB)
+when VapourSynth and vs-placebo can run. Needs PyTorch: ``pip install 'kizunasr[torch]'`` (a GPU helps a lot).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+TIERS = ("s", "m", "l")
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train a small 2x shader network on your frames (needs PyTorch)",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("frames", nargs="?", type=Path, help="folder of training images (default: drawn pictures only)")
+    p.add_argument("--tier", choices=TIERS, default="m", help="network size (default m)")
+    p.add_argument("-o", "--out", type=Path, required=True, help="run folder: checkpoint, ONNX and GLSL")
+    p.add_argument("--steps", type=int, default=30000, help="training steps (default 30000)")
+    p.add_argument("--batch", type=int, default=64, help="patches per step (default 64)")
+    p.add_argument("--drawn", type=float, default=0.3, help="share of drawn cel pictures (default 0.3)")
+    p.add_argument("--workers", type=int, default=4, help="data-loader processes (default 4)")
+    p.add_argument("--device", default="auto", help="auto (CUDA when there is one), cpu, cuda, cuda:1 ...")
+    p.add_argument("--check-image", type=Path, help="image to check the GLSL against the ONNX on "
+                                                     "(default: the first training image, else a drawn one)")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        print("kizunasr train: PyTorch is not installed; install it with: pip install 'kizunasr[torch]'",
+              file=sys.stderr)
+        return 2
+    from kizunasr_vs.train.data import find_images
+    from kizunasr_vs.train.export import export_all
+    from kizunasr_vs.train.loop import Recipe, train
+
+    if args.steps < 1 or args.batch < 1 or not 0 <= args.drawn <= 1 or args.workers < 0:
+        print("kizunasr train: --steps and --batch must be >= 1, --drawn in [0, 1], --workers >= 0", file=sys.stderr)
+        return 2
+    try:
+        images = find_images(args.frames) if args.frames else []
+    except FileNotFoundError as exc:
+        print(f"kizunasr train: {exc}", file=sys.stderr)
+        return 2
+    recipe = Recipe(tier=args.tier, steps=args.steps, batch=args.batch, drawn_fraction=1.0 if not images
+                    else args.drawn, workers=args.workers)
+    try:
+        model = train(images, args.out, recipe, args.device, progress=sys.stderr.isatty())
+    except ValueError as exc:
+        print(f"kizunasr train: {exc}", file=sys.stderr)
+        return 2
+    check = args.check_image or (images[0] if images else None)
+    report = export_all(model, args.out, f"kizuna_cnn_x2_{args.tier}", recipe, check)
+    print(report.summary())
+    return 0 if report.ok else 1

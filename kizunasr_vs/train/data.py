@@ -1,0 +1,91 @@
+"""Training pairs made on the fly: random crops of the user's frames and of drawn cel pictures, degraded.
+
+Each sample is (LR luma patch, HR luma patch) as float32 arrays 1 x P x P and 1 x 2P x 2P. A source image is
+first shrunk by a random factor (0.5-1: frames are often softer than their pixel count), cropped, flipped or
+turned, degraded (``degrade``), and with probability 1/2 both patches move to limited range (16-235), since
+mpv hands the LUMA hook a video's luma as it is coded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torch.utils.data import IterableDataset, get_worker_info
+
+from kizunasr_vs.train import lineart
+from kizunasr_vs.train.degrade import luma_pair
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
+LIMITED_SCALE, LIMITED_OFFSET = 219 / 255, 16 / 255
+DRAWN_POOL, DRAWN_SIZE = 16, 384  # drawn pictures each worker keeps, and their size
+
+
+def find_images(folder: Path) -> list[Path]:
+    """The image files under ``folder`` (recursively), sorted; an error names the folder when there are none."""
+    if not folder.is_dir():
+        raise FileNotFoundError(f"training frames folder not found: {folder}")
+    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise FileNotFoundError(f"no images ({', '.join(IMAGE_SUFFIXES)}) under {folder}")
+    return files
+
+
+class PairStream(IterableDataset):
+    """An endless stream of (LR, HR) luma patch pairs; each data-loader worker draws its own. With no images,
+    every patch comes from drawn pictures."""
+
+    def __init__(self, images: Sequence[Path], patch: int, drawn_fraction: float, seed: int) -> None:
+        super().__init__()
+        self.images = list(images)
+        self.patch = patch
+        self.drawn_fraction = drawn_fraction
+        self.seed = seed
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        info = get_worker_info()
+        worker = info.id if info else 0
+        rng = np.random.default_rng([self.seed, worker])
+        cache: dict[int, Image.Image] = {}
+        drawn: list[Image.Image] = []
+        while True:
+            lr, hr = self.sample(rng, cache, drawn)
+            yield torch.from_numpy(lr[None]), torch.from_numpy(hr[None])
+
+    def crop(self, rng: np.random.Generator, cache: dict[int, Image.Image], drawn: list[Image.Image]) -> Image.Image:
+        """An HR patch (2P x 2P): from a drawn picture (a pool of DRAWN_POOL, renewed slowly), or from one of the
+        images at a random shrink factor (the crop is taken at 1/factor the size and reduced)."""
+        side = 2 * self.patch
+        if not self.images or rng.random() < self.drawn_fraction:
+            if len(drawn) < DRAWN_POOL or rng.random() < 0.05:
+                picture = lineart.draw(max(DRAWN_SIZE, side), rng)
+                if len(drawn) < DRAWN_POOL:
+                    drawn.append(picture)
+                else:
+                    drawn[int(rng.integers(DRAWN_POOL))] = picture
+            img, scale = drawn[int(rng.integers(len(drawn)))], 1.0
+        else:
+            i = int(rng.integers(len(self.images)))
+            if i not in cache:
+                with Image.open(self.images[i]) as im:
+                    cache[i] = im.convert("RGB")
+            img, scale = cache[i], rng.uniform(0.5, 1.0)
+        region = min(round(side / scale), img.width, img.height)
+        x, y = int(rng.integers(img.width - region + 1)), int(rng.integers(img.height - region + 1))
+        patch = img.crop((x, y, x + region, y + region))
+        return patch.resize((side, side), Image.Resampling.LANCZOS) if region != side else patch
+
+    def sample(self, rng: np.random.Generator, cache: dict[int, Image.Image],
+               drawn: list[Image.Image]) -> tuple[np.ndarray, np.ndarray]:
+        hr = self.crop(rng, cache, drawn)
+        if rng.random() < 0.5:
+            hr = hr.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+        if rng.random() < 0.5:
+            hr = hr.transpose(Image.Transpose.ROTATE_90)
+        lr_y, hr_y = luma_pair(hr, rng)
+        if rng.random() < 0.5:
+            lr_y, hr_y = lr_y * LIMITED_SCALE + LIMITED_OFFSET, hr_y * LIMITED_SCALE + LIMITED_OFFSET
+        return lr_y.astype(np.float32), hr_y.astype(np.float32)

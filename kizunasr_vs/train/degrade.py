@@ -1,0 +1,59 @@
+"""Degradations that turn a high-resolution RGB patch into the low-resolution input a 2x network sees.
+
+Used on the fly in training (random, ``random_degrade``); the luma of both images is what the network learns
+on. Everything is PIL and numpy: no torch, so data-loader workers stay light.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageFilter
+
+LUMA_709 = np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
+# PIL resampling filters a source may have been downscaled with (all antialiased in PIL).
+DOWNSCALE_FILTERS = (Image.Resampling.BOX, Image.Resampling.BILINEAR, Image.Resampling.BICUBIC,
+                     Image.Resampling.LANCZOS, Image.Resampling.HAMMING)
+
+
+def luma(rgb: np.ndarray) -> np.ndarray:
+    """BT.709 luma of an H x W x 3 array in [0, 1] (uint8 input is scaled from 0..255)."""
+    x = rgb.astype(np.float32) / 255.0 if rgb.dtype == np.uint8 else rgb.astype(np.float32)
+    return x @ LUMA_709
+
+
+@dataclass(frozen=True)
+class Degradation:
+    """One draw of the random degradation: downscale filter, pre-blur sigma, JPEG quality (None: clean)."""
+
+    resample: Image.Resampling
+    blur: float
+    jpeg_quality: int | None
+
+
+def draw_degradation(rng: np.random.Generator, p_blur: float = 0.3, p_jpeg: float = 0.5) -> Degradation:
+    """A random degradation: any downscale filter; mild blur with ``p_blur``; JPEG 4:2:0 q 35-92 with ``p_jpeg``."""
+    resample = DOWNSCALE_FILTERS[int(rng.integers(len(DOWNSCALE_FILTERS)))]
+    blur = float(rng.uniform(0.2, 0.8)) if rng.random() < p_blur else 0.0
+    quality = int(rng.integers(35, 93)) if rng.random() < p_jpeg else None
+    return Degradation(resample, blur, quality)
+
+
+def degrade(hr: Image.Image, d: Degradation) -> Image.Image:
+    """``hr`` (RGB, even size) blurred, downscaled 2x and compressed as ``d`` says; an 8-bit RGB image."""
+    img = hr.filter(ImageFilter.GaussianBlur(d.blur)) if d.blur > 0 else hr
+    lr = img.resize((hr.width // 2, hr.height // 2), d.resample)
+    if d.jpeg_quality is not None:
+        buf = io.BytesIO()
+        lr.save(buf, format="JPEG", quality=d.jpeg_quality, subsampling=2)  # 4:2:0, like video
+        buf.seek(0)
+        lr = Image.open(buf).convert("RGB")
+    return lr
+
+
+def luma_pair(hr: Image.Image, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(LR luma, HR luma) float32 arrays in [0, 1] for one random degradation of ``hr``."""
+    lr = degrade(hr, draw_degradation(rng))
+    return luma(np.asarray(lr)), luma(np.asarray(hr))

@@ -1,0 +1,141 @@
+"""Export a trained network: ONNX (opset 13, any frame size), then GLSL through the compiler.
+
+The GLSL is checked against the ONNX on a real picture (``glsl_vs_onnx_psnr``): onnxruntime runs the ONNX,
+``kizunasr_vs.shader`` (libplacebo) runs the shader, and the two outputs must agree to ``MIN_GLSL_PSNR`` dB.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import warnings
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from kizunasr_vs.core.files import write_atomic
+from kizunasr_vs.runtime.glsl_compiler import compile_onnx_to_glsl
+
+MIN_GLSL_PSNR = 45.0
+
+
+def to_onnx(model: torch.nn.Module, path: Path) -> Path:
+    """Write ``model`` (1 x 1 x H x W in, 1 x 1 x 2H x 2W out) as ONNX with dynamic H and W."""
+    model = model.eval().float().cpu()
+    example = torch.rand(1, 1, 32, 32)
+    with tempfile.TemporaryDirectory() as tmp, torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # the TorchScript exporter: its output is what we want
+        staged = Path(tmp) / "model.onnx"
+        torch.onnx.export(model, (example,), str(staged), input_names=["input"], output_names=["output"],
+                          opset_version=13, dynamo=False,
+                          dynamic_axes={"input": {2: "height", 3: "width"}, "output": {2: "height2", 3: "width2"}})
+        return write_atomic(path, staged.read_bytes())
+
+
+def to_glsl(onnx_path: Path, glsl_path: Path, note: str = "") -> Path:
+    """Compile the exported ONNX into an mpv user shader hooking LUMA, ``note`` as a comment on top."""
+    text = compile_onnx_to_glsl(onnx_path, "LUMA", "fp32")
+    header = "".join(f"// {line}\n" for line in note.splitlines())
+    return write_atomic(glsl_path, header + text)
+
+
+def run_onnx(onnx_path: Path, y: np.ndarray) -> np.ndarray:
+    """The ONNX model on a luma image (H x W, [0, 1]) through onnxruntime's CPU provider."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    out = session.run(None, {"input": y[None, None].astype(np.float32)})[0]
+    return np.asarray(out)[0, 0]
+
+
+def run_glsl(glsl_path: Path, y: np.ndarray) -> np.ndarray:
+    """The shader on a luma image (H x W, [0, 1]) through ``kizunasr_vs.shader``: a GRAY clip in, luma out."""
+    import vapoursynth as vs
+
+    from kizunasr_vs.core.formats import RANGE_FULL
+    from kizunasr_vs.runtime.placebo import shader
+
+    core = vs.core
+    h, w = y.shape
+    blank = core.std.BlankClip(format=vs.GRAYS, width=w, height=h, length=1)
+
+    def fill(n: int, f: vs.VideoFrame) -> vs.VideoFrame:
+        out = f.copy()
+        np.copyto(np.asarray(out[0]), y.astype(np.float32))
+        return out
+
+    clip = core.std.ModifyFrame(blank, blank, fill)
+    clip = core.resize.Point(clip, format=vs.YUV444P16, range=1, range_in=1)
+    clip = core.std.SetFrameProps(clip, _Range=RANGE_FULL, _Matrix=1, _Primaries=1, _Transfer=1)
+    out = core.resize.Point(shader(clip, [str(glsl_path)]), format=vs.GRAYS, range_in=1, range=1)
+    return np.array(out.get_frame(0)[0], dtype=np.float32)
+
+
+def psnr(a: np.ndarray, b: np.ndarray, peak: float = 1.0) -> float:
+    """PSNR of two images in [0, peak]; inf when equal."""
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return float("inf") if mse == 0 else 10 * np.log10(peak * peak / mse)
+
+
+def glsl_vs_onnx_psnr(onnx_path: Path, glsl_path: Path, y: np.ndarray) -> float:
+    """How closely the shader reproduces the ONNX model on luma image ``y`` (dB, 4-pixel border cropped)."""
+    ref = np.clip(run_onnx(onnx_path, y), 0, 1)
+    got = np.clip(run_glsl(glsl_path, y), 0, 1)
+    return psnr(ref[4:-4, 4:-4], got[4:-4, 4:-4])
+
+
+@dataclass(frozen=True)
+class ExportReport:
+    """What ``export_all`` wrote, and how closely the shader follows the ONNX (None: not checked, and why)."""
+
+    onnx: Path
+    glsl: Path
+    check_db: float | None
+    note: str
+
+    @property
+    def ok(self) -> bool:
+        return self.check_db is None or self.check_db >= MIN_GLSL_PSNR
+
+    def summary(self) -> str:
+        check = (f"GLSL vs ONNX {self.check_db:.1f} dB ({'ok' if self.ok else f'below {MIN_GLSL_PSNR:.0f} dB'})"
+                 if self.check_db is not None else f"GLSL not checked: {self.note}")
+        return f"wrote {self.onnx} and {self.glsl}; {check}"
+
+
+def check_luma(image: Path | None, seed: int = 0) -> np.ndarray:
+    """The luma of ``image`` (a centre crop of at most 256 x 256), or of a drawn picture."""
+    from PIL import Image
+
+    from kizunasr_vs.train import lineart
+    from kizunasr_vs.train.degrade import luma
+
+    if image is None:
+        return luma(np.asarray(lineart.draw(192, np.random.default_rng(seed))))
+    with Image.open(image) as im:
+        rgb = np.asarray(im.convert("RGB"))
+    h, w, _ = rgb.shape
+    y0, x0 = max(0, (h - 256) // 2), max(0, (w - 256) // 2)
+    return luma(rgb[y0:y0 + 256, x0:x0 + 256])
+
+
+def export_all(model: torch.nn.Module, folder: Path, name: str, recipe: object, check_image: Path | None
+               ) -> ExportReport:
+    """``name``.onnx, ``name``.glsl and ``name``.json (the recipe) in ``folder``; the GLSL checked on one image."""
+    recipe_json = json.dumps(asdict(recipe), indent=1) if hasattr(recipe, "__dataclass_fields__") else "{}"  # type: ignore[call-overload]
+    onnx_path = to_onnx(model, folder / f"{name}.onnx")
+    note = (f"KizunaSR {name}: a 2x luma network trained by KizunaSR (MIT), compiled from {name}.onnx.\n"
+            f"Recipe: {json.dumps(json.loads(recipe_json))}")
+    glsl_path = to_glsl(onnx_path, folder / f"{name}.glsl", note)
+    write_atomic(folder / f"{name}.json", recipe_json + "\n")
+    try:
+        import vapoursynth as vs
+
+        if not hasattr(vs.core, "placebo"):
+            return ExportReport(onnx_path, glsl_path, None, "vs-placebo is not loaded")
+    except ImportError:
+        return ExportReport(onnx_path, glsl_path, None, "VapourSynth is not installed")
+    db = glsl_vs_onnx_psnr(onnx_path, glsl_path, check_luma(check_image))
+    return ExportReport(onnx_path, glsl_path, db, "")

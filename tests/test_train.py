@@ -1,0 +1,143 @@
+"""`kizunasr train` and the training package: degradations against numpy references, the network's ops, a tiny
+real run (a few steps) with its checkpoint resumed, and the exported ONNX and GLSL checked against each other."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from PIL import Image
+
+from kizunasr_vs.cli.main import main
+from tests.conftest import shared_media
+
+torch = pytest.importorskip("torch", reason="PyTorch (the torch extra) is not installed: pip install '.[torch]'")
+
+from kizunasr_vs.train import arch, degrade, lineart  # noqa: E402
+from kizunasr_vs.train.data import LIMITED_OFFSET, LIMITED_SCALE, PairStream, find_images  # noqa: E402
+from kizunasr_vs.train.loop import CHECKPOINT, Recipe, learning_rate, load_checkpoint  # noqa: E402
+
+COMPILER_OPS = {"Conv", "PRelu", "Relu", "Add", "DepthToSpace", "Resize", "Concat", "Identity"}
+
+
+def test_box_downscale_is_the_2x2_mean() -> None:
+    """The clean box degradation equals the mean of each 2x2 block (numpy), within 8-bit rounding."""
+    rgb = np.random.default_rng(1).integers(0, 256, (32, 48, 3), dtype=np.uint8)
+    lr = degrade.degrade(Image.fromarray(rgb), degrade.Degradation(Image.Resampling.BOX, 0.0, None))
+    ref = rgb.astype(np.float64).reshape(16, 2, 24, 2, 3).mean(axis=(1, 3))
+    assert np.abs(np.asarray(lr, np.float64) - ref).max() <= 1.0
+
+
+def test_luma_is_bt709() -> None:
+    rgb = np.array([[[255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 255, 255]]], np.uint8)
+    np.testing.assert_allclose(degrade.luma(rgb)[0], [0.2126, 0.7152, 0.0722, 1.0], atol=1e-6)
+
+
+def test_jpeg_degradation_changes_the_picture_and_keeps_its_size() -> None:
+    rgb = np.asarray(lineart.draw(64, np.random.default_rng(2)))
+    clean = degrade.degrade(Image.fromarray(rgb), degrade.Degradation(Image.Resampling.BICUBIC, 0.0, None))
+    jpeg = degrade.degrade(Image.fromarray(rgb), degrade.Degradation(Image.Resampling.BICUBIC, 0.0, 40))
+    assert clean.size == jpeg.size == (32, 32)
+    assert np.abs(np.asarray(clean, np.int16) - np.asarray(jpeg, np.int16)).mean() > 0.5
+
+
+def test_drawn_pictures_have_flat_regions_and_lines() -> None:
+    """Cel-like: most pixels sit in flat areas, a share are dark line pixels, and two seeds differ."""
+    a = np.asarray(lineart.draw(128, np.random.default_rng(3)), np.float64)
+    b = np.asarray(lineart.draw(128, np.random.default_rng(4)), np.float64)
+    grad = np.abs(np.diff(a, axis=1)).sum(axis=2)
+    assert (grad < 3).mean() > 0.6
+    assert (a.mean(axis=2) < a.mean() * 0.5).mean() > 0.005
+    assert np.abs(a - b).mean() > 10
+
+
+def test_pairs_are_aligned_patches_in_range() -> None:
+    """Each LR patch is the HR patch reduced: their means agree; limited-range pairs stay in 16-235."""
+    stream = PairStream([shared_media("realesrgan_0014.jpg")], patch=16, drawn_fraction=0.5, seed=0)
+    rng = np.random.default_rng(0)
+    cache: dict = {}
+    drawn: list = []
+    for _ in range(40):
+        lr, hr = stream.sample(rng, cache, drawn)
+        assert lr.shape == (16, 16) and hr.shape == (32, 32)
+        assert abs(float(lr.mean()) - float(hr.mean())) < 0.05
+        assert lr.min() >= 0 and hr.max() <= 1
+
+
+def test_limited_range_mapping() -> None:
+    assert abs(LIMITED_OFFSET - 16 / 255) < 1e-12 and abs(LIMITED_OFFSET + LIMITED_SCALE - 235 / 255) < 1e-12
+
+
+def test_network_uses_only_compiler_ops_and_upscales_2x(tmp_path: Path) -> None:
+    from kizunasr_vs.train.export import to_onnx
+
+    for tier in arch.TIERS:
+        path = to_onnx(arch.build(tier), tmp_path / f"{tier}.onnx")
+        ops = {n.op_type for n in onnx.load(str(path)).graph.node}
+        assert ops <= COMPILER_OPS, ops - COMPILER_OPS
+    net = arch.build("s")
+    assert net(torch.rand(1, 1, 10, 14)).shape == (1, 1, 20, 28)
+    with pytest.raises(ValueError, match="unknown tier"):
+        arch.build("xl")
+
+
+def test_fresh_network_is_close_to_nearest_upscale() -> None:
+    """The skip: an untrained network already returns about the nearest-neighbour upscale."""
+    x = torch.rand(1, 1, 12, 12)
+    out = arch.build("m")(x).detach()
+    nearest = x.repeat_interleave(2, 2).repeat_interleave(2, 3)
+    assert float((out - nearest).abs().mean()) < 0.1
+
+
+def test_learning_rate_warms_up_then_decays() -> None:
+    r = Recipe(steps=1000, lr=1e-3)
+    assert learning_rate(r, 0) < learning_rate(r, 19) == pytest.approx(1e-3)
+    assert learning_rate(r, 999) == pytest.approx(1e-5, rel=0.05)
+
+
+def test_missing_frames_folder_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(FileNotFoundError, match="no images"):
+        find_images(tmp_path)
+    assert main(["train", str(tmp_path / "nope"), "-o", str(tmp_path / "run")]) == 2
+    assert "not found" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_tiny_run_resumes_and_exports_matching_glsl(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A few real steps on a real frame; the second call resumes from the checkpoint; the GLSL, run by
+    libplacebo, equals onnxruntime's run of the ONNX to >= 45 dB on a real frame."""
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    shutil.copy(shared_media("realesrgan_0014.jpg"), frames)
+    run = tmp_path / "run"
+    args = ["train", str(frames), "--tier", "s", "-o", str(run), "--batch", "4", "--workers", "0", "--device", "cpu"]
+    assert main([*args, "--steps", "6"]) == 0
+    state = load_checkpoint(run)
+    assert state is not None and state["step"] == 6
+    first = {k: v.clone() for k, v in state["model"].items()}  # type: ignore[union-attr]
+    assert main([*args, "--steps", "10"]) == 0
+    state = load_checkpoint(run)
+    assert state is not None and state["step"] == 10
+    assert any(not torch.equal(first[k], v) for k, v in state["model"].items())  # type: ignore[union-attr]
+    out = capsys.readouterr().out
+    assert "GLSL vs ONNX" in out and "(ok)" in out, out
+    assert (run / CHECKPOINT).is_file()
+    for suffix in ("onnx", "glsl", "json"):
+        assert (run / f"kizuna_cnn_x2_s.{suffix}").is_file()
+    # an independent check of the same claim, on another real frame
+    from kizunasr_vs.train.export import MIN_GLSL_PSNR, check_luma, glsl_vs_onnx_psnr
+
+    y = check_luma(shared_media("anime4k_bird_LR.png"))
+    assert glsl_vs_onnx_psnr(run / "kizuna_cnn_x2_s.onnx", run / "kizuna_cnn_x2_s.glsl", y) >= MIN_GLSL_PSNR
+
+
+def test_resume_refuses_another_tier(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run = tmp_path / "run"
+    from kizunasr_vs.train.loop import train
+
+    train([], run, Recipe(tier="s", steps=1, batch=2, patch=8, workers=0), device="cpu", progress=False)
+    assert main(["train", "--tier", "m", "-o", str(run), "--steps", "2", "--workers", "0"]) == 2
+    assert "checkpoint of tier 's'" in capsys.readouterr().err
