@@ -18,7 +18,7 @@ torch = pytest.importorskip("torch", reason="PyTorch (the torch extra) is not in
 
 from kizunasr_vs.train import arch, degrade, lineart  # noqa: E402
 from kizunasr_vs.train.data import LIMITED_OFFSET, LIMITED_SCALE, PairStream, find_images  # noqa: E402
-from kizunasr_vs.train.loop import CHECKPOINT, Recipe, learning_rate, load_checkpoint  # noqa: E402
+from kizunasr_vs.train.loop import Recipe, checkpoint_path, learning_rate, load_checkpoint  # noqa: E402
 
 COMPILER_OPS = {"Conv", "PRelu", "Relu", "Add", "DepthToSpace", "Resize", "Concat", "Identity"}
 
@@ -115,16 +115,15 @@ def test_tiny_run_resumes_and_exports_matching_glsl(tmp_path: Path, capsys: pyte
     run = tmp_path / "run"
     args = ["train", str(frames), "--tier", "s", "-o", str(run), "--batch", "4", "--workers", "0", "--device", "cpu"]
     assert main([*args, "--steps", "6"]) == 0
-    state = load_checkpoint(run)
+    state = load_checkpoint(checkpoint_path(run, "s"))
     assert state is not None and state["step"] == 6
-    first = {k: v.clone() for k, v in state["model"].items()}  # type: ignore[union-attr]
+    first = {k: v.clone() for k, v in state["model"].items()}
     assert main([*args, "--steps", "10"]) == 0
-    state = load_checkpoint(run)
+    state = load_checkpoint(checkpoint_path(run, "s"))
     assert state is not None and state["step"] == 10
-    assert any(not torch.equal(first[k], v) for k, v in state["model"].items())  # type: ignore[union-attr]
+    assert any(not torch.equal(first[k], v) for k, v in state["model"].items())
     out = capsys.readouterr().out
     assert "GLSL vs ONNX" in out and "(ok)" in out, out
-    assert (run / CHECKPOINT).is_file()
     for suffix in ("onnx", "glsl", "json"):
         assert (run / f"kizuna_cnn_x2_s.{suffix}").is_file()
     # an independent check of the same claim, on another real frame
@@ -134,10 +133,13 @@ def test_tiny_run_resumes_and_exports_matching_glsl(tmp_path: Path, capsys: pyte
     assert glsl_vs_onnx_psnr(run / "kizuna_cnn_x2_s.onnx", run / "kizuna_cnn_x2_s.glsl", y) >= MIN_GLSL_PSNR
 
 
-def test_resume_refuses_another_tier(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    run = tmp_path / "run"
+def test_tiers_train_together_and_resume_only_in_step(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Two tiers share the batches and their checkpoints; a run whose tiers stand at different steps is refused."""
     from kizunasr_vs.train.loop import train
 
-    train([], run, Recipe(tier="s", steps=1, batch=2, patch=8, workers=0), device="cpu", progress=False)
-    assert main(["train", "--tier", "m", "-o", str(run), "--steps", "2", "--workers", "0"]) == 2
-    assert "checkpoint of tier 's'" in capsys.readouterr().err
+    run = tmp_path / "run"
+    nets = train([], run, ["s", "m"], Recipe(steps=2, batch=2, patch=8, workers=0), device="cpu", progress=False)
+    assert [n.tier.name for n in nets] == ["s", "m"]
+    train([], run, ["s"], Recipe(steps=3, batch=2, patch=8, workers=0), device="cpu", progress=False)
+    assert main(["train", "--tier", "s", "--tier", "m", "-o", str(run), "--steps", "4", "--workers", "0"]) == 2
+    assert "different steps" in capsys.readouterr().err

@@ -1,10 +1,11 @@
-"""`kizunasr train [FRAMES_DIR] --tier s|m|l --out DIR`: train a small 2x luma network, export ONNX and GLSL.
+"""`kizunasr train [FRAMES_DIR] --tier s|m|l -o DIR`: train small 2x luma networks, export ONNX and GLSL.
 
 Training pairs are made on the fly from the images in FRAMES_DIR (your own frames: PNG/JPEG screenshots of what you
-watch) and from drawn cel pictures (``--drawn``; with no FRAMES_DIR, drawn pictures only). The run folder keeps a
-checkpoint every 1000 steps: the same command again continues where it stopped. At the end it writes
-``kizuna_cnn_x2_<tier>.onnx`` and ``.glsl`` (hooks LUMA) and checks the shader against the ONNX model (>= 45 dB)
-when VapourSynth and vs-placebo can run. Needs PyTorch: ``pip install 'kizunasr[torch]'`` (a GPU helps a lot).
+watch) and from drawn cel pictures (``--drawn``; with no FRAMES_DIR, drawn pictures only). Several ``--tier``s
+train together on the same batches. The run folder keeps a checkpoint per tier every 1000 steps: the same command
+again continues where it stopped. At the end it writes ``kizuna_cnn_x2_<tier>.onnx``, ``.glsl`` (hooks LUMA)
+and ``.json`` (the recipe) per tier, and checks each shader against its ONNX model (>= 45 dB) when VapourSynth
+and vs-placebo can run. Needs PyTorch: ``pip install 'kizunasr[torch]'`` (a GPU helps a lot).
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a small 2x shader network on your frames (needs PyTorch)",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("frames", nargs="?", type=Path, help="folder of training images (default: drawn pictures only)")
-    p.add_argument("--tier", choices=TIERS, default="m", help="network size (default m)")
+    p.add_argument("--tier", choices=TIERS, action="append",
+                   help="network size (default m); repeat to train several together on the same batches")
     p.add_argument("-o", "--out", type=Path, required=True, help="run folder: checkpoint, ONNX and GLSL")
     p.add_argument("--steps", type=int, default=30000, help="training steps (default 30000)")
     p.add_argument("--batch", type=int, default=64, help="patches per step (default 64)")
@@ -51,14 +53,18 @@ def run(args: argparse.Namespace) -> int:
     except FileNotFoundError as exc:
         print(f"kizunasr train: {exc}", file=sys.stderr)
         return 2
-    recipe = Recipe(tier=args.tier, steps=args.steps, batch=args.batch, drawn_fraction=1.0 if not images
-                    else args.drawn, workers=args.workers)
+    tiers = list(dict.fromkeys(args.tier or ["m"]))
+    recipe = Recipe(steps=args.steps, batch=args.batch, drawn_fraction=1.0 if not images else args.drawn,
+                    workers=args.workers)
     try:
-        model = train(images, args.out, recipe, args.device, progress=sys.stderr.isatty())
+        models = train(images, args.out, tiers, recipe, args.device, progress=sys.stderr.isatty())
     except ValueError as exc:
         print(f"kizunasr train: {exc}", file=sys.stderr)
         return 2
     check = args.check_image or (images[0] if images else None)
-    report = export_all(model, args.out, f"kizuna_cnn_x2_{args.tier}", recipe, check)
-    print(report.summary())
-    return 0 if report.ok else 1
+    ok = True
+    for tier, model in zip(tiers, models, strict=True):
+        report = export_all(model, args.out, f"kizuna_cnn_x2_{tier}", tier, recipe, check)
+        print(report.summary())
+        ok = ok and report.ok
+    return 0 if ok else 1

@@ -17,6 +17,7 @@ import torch
 
 from kizunasr_vs.core.files import write_atomic
 from kizunasr_vs.runtime.glsl_compiler import compile_onnx_to_glsl
+from kizunasr_vs.train.loop import Recipe
 
 MIN_GLSL_PSNR = 45.0
 
@@ -121,10 +122,11 @@ def check_luma(image: Path | None, seed: int = 0) -> np.ndarray:
     return luma(rgb[y0:y0 + 256, x0:x0 + 256])
 
 
-def export_all(model: torch.nn.Module, folder: Path, name: str, recipe: object, check_image: Path | None
-               ) -> ExportReport:
-    """``name``.onnx, ``name``.glsl and ``name``.json (the recipe) in ``folder``; the GLSL checked on one image."""
-    recipe_json = json.dumps(asdict(recipe), indent=1) if hasattr(recipe, "__dataclass_fields__") else "{}"  # type: ignore[call-overload]
+def export_all(model: torch.nn.Module, folder: Path, name: str, tier: str, recipe: Recipe,
+               check_image: Path | None) -> ExportReport:
+    """``name``.onnx, ``name``.glsl and ``name``.json (tier and recipe) in ``folder``; the GLSL checked on one
+    image."""
+    recipe_json = json.dumps({"tier": tier, **asdict(recipe)}, indent=1)
     onnx_path = to_onnx(model, folder / f"{name}.onnx")
     note = (f"KizunaSR {name}: a 2x luma network trained by KizunaSR (MIT), compiled from {name}.onnx.\n"
             f"Recipe: {json.dumps(json.loads(recipe_json))}")

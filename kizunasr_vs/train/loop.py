@@ -1,16 +1,19 @@
 """The training loop: Adam with a cosine schedule, L1 then L2 (PSNR) loss, resumable checkpoints, a progress bar.
 
-A checkpoint (``checkpoint.pt`` in the run folder) holds the network, the optimiser, the step and the recipe; a
-run started again in the same folder with the same tier continues from it. It is written through a temporary
-file every ``checkpoint_every`` steps and at the end, so an interrupted run loses at most that many steps.
+Several tiers can train together on the same batches (the data pipeline, not the GPU, is what limits tiny
+networks). Each tier's checkpoint (``checkpoint_<tier>.pt`` in the run folder) holds its network, optimiser, step
+and the recipe; a run started again in the same folder continues from them. Checkpoints are written through a
+temporary file every ``checkpoint_every`` steps and at the end, so an interrupted run loses at most that many.
 """
 
 from __future__ import annotations
 
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch.nn import functional
@@ -20,14 +23,11 @@ from tqdm import tqdm
 from kizunasr_vs.train.arch import LumaNet, build
 from kizunasr_vs.train.data import PairStream
 
-CHECKPOINT = "checkpoint.pt"
-
 
 @dataclass(frozen=True)
 class Recipe:
     """Everything a training run depends on (kept in the checkpoint and written beside the weights)."""
 
-    tier: str = "m"
     steps: int = 30000
     batch: int = 64
     patch: int = 48  # LR patch side; HR is twice that
@@ -48,59 +48,76 @@ def learning_rate(recipe: Recipe, step: int) -> float:
     return recipe.lr * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * t)))
 
 
-def save_checkpoint(folder: Path, model: LumaNet, optimiser: torch.optim.Optimizer, step: int,
-                    recipe: Recipe) -> None:
-    """Write the checkpoint through a temporary file, then rename it over the old one."""
-    tmp = folder / (CHECKPOINT + ".tmp")
+def checkpoint_path(folder: Path, tier: str) -> Path:
+    return folder / f"checkpoint_{tier}.pt"
+
+
+def save_checkpoint(path: Path, model: LumaNet, optimiser: torch.optim.Optimizer, step: int, recipe: Recipe) -> None:
+    """Write a checkpoint through a temporary file, then rename it over the old one."""
+    tmp = path.with_name(path.name + ".tmp")
     torch.save({"model": model.state_dict(), "optimiser": optimiser.state_dict(), "step": step,
-                "recipe": asdict(recipe)}, tmp)
-    os.replace(tmp, folder / CHECKPOINT)
+                "tier": model.tier.name, "recipe": asdict(recipe)}, tmp)
+    os.replace(tmp, path)
 
 
-def load_checkpoint(folder: Path) -> dict[str, object] | None:
-    path = folder / CHECKPOINT
+def load_checkpoint(path: Path) -> dict[str, Any] | None:
     return torch.load(path, map_location="cpu", weights_only=True) if path.is_file() else None
 
 
-def train(images: list[Path], folder: Path, recipe: Recipe, device: str = "auto", progress: bool = True) -> LumaNet:
-    """Train (or go on training) a network of ``recipe.tier`` on ``images``; returns it on the CPU, in eval mode."""
+def _start(folder: Path, tiers: Sequence[str], recipe: Recipe, dev: torch.device
+           ) -> tuple[list[LumaNet], list[torch.optim.Optimizer], int]:
+    """Fresh or resumed networks and optimisers, and the step they share (all tiers of a run move together)."""
+    models: list[LumaNet] = []
+    optimisers: list[torch.optim.Optimizer] = []
+    steps: set[int] = set()
+    for tier in tiers:
+        model = build(tier).to(dev)
+        optimiser = torch.optim.Adam(model.parameters(), lr=recipe.lr)
+        state = load_checkpoint(checkpoint_path(folder, tier))
+        if state is not None:
+            model.load_state_dict(state["model"])
+            optimiser.load_state_dict(state["optimiser"])
+        steps.add(int(state["step"]) if state else 0)
+        models.append(model)
+        optimisers.append(optimiser)
+    if len(steps) > 1:
+        raise ValueError(f"the checkpoints in {folder} are at different steps ({sorted(steps)}): resume the tiers "
+                         "separately, or use another --out folder")
+    return models, optimisers, steps.pop()
+
+
+def train(images: list[Path], folder: Path, tiers: Sequence[str], recipe: Recipe, device: str = "auto",
+          progress: bool = True) -> list[LumaNet]:
+    """Train (or go on training) networks of ``tiers`` on ``images``, on the same batches; returns them on the
+    CPU, in eval mode."""
     folder.mkdir(parents=True, exist_ok=True)
     dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
                        ("cpu" if device == "auto" else device))
     torch.manual_seed(recipe.seed)
-    model = build(recipe.tier).to(dev)
-    optimiser = torch.optim.Adam(model.parameters(), lr=recipe.lr)
-    start = 0
-    state = load_checkpoint(folder)
-    if state is not None:
-        if state["recipe"]["tier"] != recipe.tier:  # type: ignore[index]
-            raise ValueError(f"{folder / CHECKPOINT} is a checkpoint of tier {state['recipe']['tier']!r}, "  # type: ignore[index]
-                             f"not {recipe.tier!r}: use another --out folder, or the same tier to resume")
-        model.load_state_dict(state["model"])  # type: ignore[arg-type]
-        optimiser.load_state_dict(state["optimiser"])  # type: ignore[arg-type]
-        start = int(state["step"])  # type: ignore[call-overload]
+    models, optimisers, start = _start(folder, tiers, recipe, dev)
     stream = PairStream(images, recipe.patch, recipe.drawn_fraction, recipe.seed + start)
     loader = DataLoader(stream, batch_size=recipe.batch, num_workers=recipe.workers,
                         persistent_workers=recipe.workers > 0, pin_memory=dev.type == "cuda")
     batches = iter(loader)
-    model.train()
+    for model in models:
+        model.train()
     bar = tqdm(range(start, recipe.steps), initial=start, total=recipe.steps, disable=not progress,
-               desc=f"train {recipe.tier}", unit="step")
-    step = start
+               desc="train " + "+".join(tiers), unit="step")
     for step in bar:
         lr_y, hr_y = (t.to(dev, non_blocking=True) for t in next(batches))
-        for group in optimiser.param_groups:
-            group["lr"] = learning_rate(recipe, step)
-        out = model(lr_y)
-        loss = (functional.mse_loss(out, hr_y) if step >= recipe.l2_from * recipe.steps
-                else functional.l1_loss(out, hr_y))
-        optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        optimiser.step()
+        loss_fn = functional.mse_loss if step >= recipe.l2_from * recipe.steps else functional.l1_loss
+        losses = []
+        for model, optimiser in zip(models, optimisers, strict=True):
+            for group in optimiser.param_groups:
+                group["lr"] = learning_rate(recipe, step)
+            loss = loss_fn(model(lr_y), hr_y)
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+            losses.append(loss)
         if step % 100 == 0:
-            bar.set_postfix(loss=f"{loss.item():.5f}")
-        if (step + 1) % recipe.checkpoint_every == 0:
-            save_checkpoint(folder, model, optimiser, step + 1, recipe)
-    if recipe.steps > start:
-        save_checkpoint(folder, model, optimiser, recipe.steps, recipe)
-    return model.cpu().eval()
+            bar.set_postfix(loss=" ".join(f"{loss.item():.5f}" for loss in losses))
+        if (step + 1) % recipe.checkpoint_every == 0 or step + 1 == recipe.steps:
+            for model, optimiser in zip(models, optimisers, strict=True):
+                save_checkpoint(checkpoint_path(folder, model.tier.name), model, optimiser, step + 1, recipe)
+    return [model.cpu().eval() for model in models]
