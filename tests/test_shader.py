@@ -561,3 +561,12 @@ def test_instances_interleave_frames_in_order() -> None:
         assert np.abs(got - (255 - int(values[n]))).max() <= 1, f"frame {n}"
     with pytest.raises(vs.Error, match="instances"):
         shader(clip, INVERT, instances=0)
+
+
+def test_when_enlarged_for_display_counts_as_true() -> None:
+    """mpv's "only when enlarged" condition (WHEN reading OUTPUT, as Anime4K and our learned shaders have) is
+    taken as true for the size: the shader upscales, and the target it then gets makes the condition hold."""
+    when = "//!WHEN OUTPUT.w MAIN.w / 1.200 > OUTPUT.h MAIN.h / 1.200 > *\n//!WIDTH HOOKED.w 2 *\n//!HEIGHT HOOKED.h 2 *\n"
+    assert ss.infer_output_size(_pass("MAIN", when), 16, 12) == (32, 24)
+    never = "//!WHEN MAIN.w 0 <\n//!WIDTH HOOKED.w 2 *\n//!HEIGHT HOOKED.h 2 *\n"
+    assert ss.infer_output_size(_pass("MAIN", never), 16, 12) == (16, 12)

@@ -84,12 +84,23 @@ def test_network_uses_only_compiler_ops_and_upscales_2x(tmp_path: Path) -> None:
         arch.build("xl")
 
 
-def test_fresh_network_is_close_to_nearest_upscale() -> None:
-    """The skip: an untrained network already returns about the nearest-neighbour upscale."""
-    x = torch.rand(1, 1, 12, 12)
-    out = arch.build("m")(x).detach()
-    nearest = x.repeat_interleave(2, 2).repeat_interleave(2, 3)
-    assert float((out - nearest).abs().mean()) < 0.1
+def test_network_with_a_silent_hidden_path_is_bicubic() -> None:
+    """The tail's weights on the input start as Catmull-Rom interpolation: with the hidden path silenced, a fresh
+    network upscales a smooth picture like PIL's bicubic (a = -0.5), far closer than nearest-neighbour does."""
+    yy, xx = np.mgrid[0:24, 0:24]
+    img = (0.5 + 0.2 * np.sin(xx / 3.0) + 0.2 * np.cos(yy / 4.0)).astype(np.float32)
+    net = arch.build("s")
+    with torch.no_grad():
+        for conv in net.convs:
+            conv.weight.zero_()
+            conv.bias.zero_()
+        net.tail.weight[:, :-1] = 0
+        out = net(torch.from_numpy(img)[None, None])[0, 0].numpy()
+    ref = np.asarray(Image.fromarray(img, mode="F").resize((48, 48), Image.Resampling.BICUBIC))
+    nearest = img.repeat(2, 0).repeat(2, 1)
+    inner = (slice(4, -4), slice(4, -4))
+    assert np.abs(out - ref)[inner].max() < 0.01
+    assert np.abs(nearest - ref)[inner].max() > 0.02
 
 
 def test_learning_rate_warms_up_then_decays() -> None:

@@ -399,8 +399,13 @@ class _Sim:
         return current
 
     def _runs(self, p: ShaderPass, ctx: Mapping[str, Size]) -> bool:
-        """WHEN is true and every bound texture exists (libplacebo silently skips the pass otherwise)."""
-        if p.when is not None and not eval_rpn(self._checked(p, p.when), ctx, self.variables):
+        """WHEN is true and every bound texture exists (libplacebo silently skips the pass otherwise).
+
+        A WHEN that reads OUTPUT (mpv's "only when enlarged for display", e.g. ``OUTPUT.w MAIN.w / 1.2 >``) is
+        taken as true: in VapourSynth the render's output is the size the shader makes, so a shader asked for
+        upscales, and the render target it is then given makes the condition true when libplacebo checks it."""
+        if p.when is not None and "OUTPUT" not in texture_refs(p.when) and not eval_rpn(
+                self._checked(p, p.when), ctx, self.variables):
             return False
         bound = set(ctx) | self.descriptors | ({"MAIN"} if "MAINPRESUB" in ctx else set())
         return all(b in bound for b in p.binds)

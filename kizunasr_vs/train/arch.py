@@ -1,16 +1,19 @@
 """The networks: luma in, luma at 2x out, built only from ops the GLSL compiler handles.
 
-``x -> conv3x3(1->F) PReLU -> [conv3x3(F->F) PReLU] x body -> conv3x3(F->4) + x -> depth-to-space(2)``
+``h = [conv3x3 PReLU] x (1 + body) (x);  y = depth-to-space(conv3x3([h, x] -> 4) + x)``
 
-All convolutions run at the input resolution; the last one predicts, for each input pixel, the four output
-pixels' offsets from it (adding ``x`` to each of the four is a nearest-neighbour skip), and depth-to-space lays
-them out at 2x. Each stored feature map is one packed compute pass in the compiled shader.
+All convolutions run at the input resolution. The last one sees the features and the input itself, and predicts
+for each input pixel the four output pixels' offsets from it (adding ``x`` to each of the four is a
+nearest-neighbour skip); its weights on ``x`` start as bicubic interpolation, so a fresh network is a bicubic
+upscaler and the hidden layers only learn what bicubic misses. Depth-to-space lays the four out at 2x. Each
+stored feature map is one packed compute pass in the compiled shader.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional
@@ -42,9 +45,10 @@ class LumaNet(nn.Module):
         self.convs = nn.ModuleList([nn.Conv2d(1, f, 3, padding=1)]
                                    + [nn.Conv2d(f, f, 3, padding=1) for _ in range(tier.body)])
         self.acts = nn.ModuleList([nn.PReLU(f, init=0.1) for _ in self.convs])
-        self.tail = nn.Conv2d(f, 4, 3, padding=1)
-        with torch.no_grad():  # start near the nearest-neighbour upscale
+        self.tail = nn.Conv2d(f + 1, 4, 3, padding=1)
+        with torch.no_grad():
             self.tail.weight.mul_(0.1)
+            self.tail.weight[:, f] = torch.from_numpy(bicubic_offsets())
             if self.tail.bias is not None:
                 self.tail.bias.zero_()
 
@@ -52,7 +56,27 @@ class LumaNet(nn.Module):
         h = x
         for conv, act in zip(self.convs, self.acts, strict=True):
             h = act(conv(h))
-        return functional.pixel_shuffle(self.tail(h) + x, 2)
+        return functional.pixel_shuffle(self.tail(torch.cat([h, x], 1)) + x, 2)
+
+
+def bicubic_offsets() -> np.ndarray:
+    """4 x 3 x 3 kernels: each 2x output sub-pixel (row-major in its 2 x 2 cell, depth-to-space order) by
+    Catmull-Rom interpolation of the 3 x 3 neighbourhood, minus the centre pixel (the nearest skip adds it)."""
+    # Output sub-pixels sit at -1/4 and +1/4 of an input pixel; cubic (a = -0.5) weights for taps at -1, 0, 1
+    # (the tap at +-2 is dropped and its weight folded into the nearest tap so each kernel sums to 1).
+    def taps(t: float) -> np.ndarray:
+        def w(d: float) -> float:
+            d = abs(d)
+            return 1.5 * d**3 - 2.5 * d**2 + 1 if d <= 1 else -0.5 * d**3 + 2.5 * d**2 - 4 * d + 2
+        k = np.array([w(t + 1), w(t), w(t - 1)])
+        return k / k.sum()
+
+    near, far = taps(-0.25), taps(0.25)  # sub-pixel left/top of centre, right/bottom of centre
+    out = np.zeros((4, 3, 3), np.float32)
+    for i, (ky, kx) in enumerate([(near, near), (near, far), (far, near), (far, far)]):
+        out[i] = np.outer(ky, kx)
+        out[i, 1, 1] -= 1.0
+    return out
 
 
 def build(tier: str | Tier) -> LumaNet:

@@ -35,9 +35,15 @@ def to_onnx(model: torch.nn.Module, path: Path) -> Path:
         return write_atomic(path, staged.read_bytes())
 
 
+# Like mpv's own scalers, upscale only when the picture is shown at least 1.2x larger (4K on a 4K screen: no work).
+WHEN_ENLARGED = "//!WHEN OUTPUT.w LUMA.w / 1.200 > OUTPUT.h LUMA.h / 1.200 > *"
+
+
 def to_glsl(onnx_path: Path, glsl_path: Path, note: str = "") -> Path:
-    """Compile the exported ONNX into an mpv user shader hooking LUMA, ``note`` as a comment on top."""
+    """Compile the exported ONNX into an mpv user shader hooking LUMA, every pass conditional on the picture
+    being enlarged (``WHEN_ENLARGED``), ``note`` as a comment on top."""
     text = compile_onnx_to_glsl(onnx_path, "LUMA", "fp32")
+    text = text.replace("//!HOOK LUMA\n", f"//!HOOK LUMA\n{WHEN_ENLARGED}\n")
     header = "".join(f"// {line}\n" for line in note.splitlines())
     return write_atomic(glsl_path, header + text)
 
