@@ -566,7 +566,8 @@ def test_instances_interleave_frames_in_order() -> None:
 def test_when_enlarged_for_display_counts_as_true() -> None:
     """mpv's "only when enlarged" condition (WHEN reading OUTPUT, as Anime4K and our learned shaders have) is
     taken as true for the size: the shader upscales, and the target it then gets makes the condition hold."""
-    when = "//!WHEN OUTPUT.w MAIN.w / 1.200 > OUTPUT.h MAIN.h / 1.200 > *\n//!WIDTH HOOKED.w 2 *\n//!HEIGHT HOOKED.h 2 *\n"
+    double = "//!WIDTH HOOKED.w 2 *\n//!HEIGHT HOOKED.h 2 *\n"
+    when = "//!WHEN OUTPUT.w MAIN.w / 1.200 > OUTPUT.h MAIN.h / 1.200 > *\n" + double
     assert ss.infer_output_size(_pass("MAIN", when), 16, 12) == (32, 24)
-    never = "//!WHEN MAIN.w 0 <\n//!WIDTH HOOKED.w 2 *\n//!HEIGHT HOOKED.h 2 *\n"
+    never = "//!WHEN MAIN.w 0 <\n" + double
     assert ss.infer_output_size(_pass("MAIN", never), 16, 12) == (16, 12)
