@@ -21,6 +21,7 @@ import vapoursynth as vs
 
 from kizunasr_vs.core.formats import RANGE_LIMITED
 from kizunasr_vs.core.resources import shader_path
+from kizunasr_vs.runtime.shader_source import split_blocks
 
 PASSTHROUGH = """//!DESC kizunasr pass-through 2x
 //!HOOK MAIN
@@ -57,10 +58,17 @@ class Cost:
     gpu_ms: float  # one run plus one reduction
 
 
+def without_params(text: str) -> str:
+    """The shader's passes and textures without its ``//!PARAM`` blocks (a PARAM may be defined once a render)."""
+    return "".join("".join(f"//!{h}\n" for h in b.headers) + text[b.body_start:b.body_end]
+                   for b in split_blocks(text) if not b.headers[0].startswith("PARAM"))
+
+
 def repeated(text: str, copies: int) -> str:
-    """``copies`` runs of a 2x shader in one render, a 2x reduction after each but the last."""
+    """``copies`` runs of a 2x shader in one render, a 2x reduction after each but the last (which alone keeps
+    the PARAM blocks)."""
     hook = re.findall(r"^//!HOOK\s+(\S+)", text, re.M)[-1]
-    return (text.rstrip() + "\n\n" + REDUCE.format(hook=hook) + "\n") * (copies - 1) + text
+    return (without_params(text).rstrip() + "\n\n" + REDUCE.format(hook=hook) + "\n") * (copies - 1) + text
 
 
 def noise_clip(width: int, height: int, frames: int) -> vs.VideoNode:
@@ -79,21 +87,25 @@ def noise_clip(width: int, height: int, frames: int) -> vs.VideoNode:
     return vs.core.std.SetFrameProps(clip, _Range=RANGE_LIMITED, _Matrix=1, _Primaries=1, _Transfer=1) * frames
 
 
+WARM_FRAMES = 12  # untimed: every stream of the renderer compiles its pipelines on its first frame
+
+
 def ms_per_frame(text: str, src: vs.VideoNode) -> float:
-    """Wall ms per frame of rendering ``text`` at 2x over ``src`` (the first frame, which compiles, untimed)."""
+    """Wall ms per frame of rendering ``text`` at 2x over ``src``, after WARM_FRAMES untimed frames."""
     from kizunasr_vs.runtime.placebo import shader
 
     out = shader(src, [text], width=src.width * 2, height=src.height * 2)
-    out.get_frame(0)
-    start = time.perf_counter()
-    for _ in out[1:].frames(close=True):
+    for _ in out[:WARM_FRAMES].frames(close=True):
         pass
-    return (time.perf_counter() - start) * 1000 / (out.num_frames - 1)
+    start = time.perf_counter()
+    for _ in out[WARM_FRAMES:].frames(close=True):
+        pass
+    return (time.perf_counter() - start) * 1000 / (out.num_frames - WARM_FRAMES)
 
 
 def measure(shaders: Sequence[str], width: int, height: int, frames: int = 32, copies: int = 9) -> list[Cost]:
     """The pass-through first and last (drift shows between them), each shader in between."""
-    src = noise_clip(width, height, frames + 1)
+    src = noise_clip(width, height, frames + WARM_FRAMES)
     named = [("pass-through", PASSTHROUGH)]
     named += [(Path(s).stem, Path(shader_path(s)).read_text(encoding="utf-8")) for s in shaders]
     named += [("pass-through again", PASSTHROUGH)]

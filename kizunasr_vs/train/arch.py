@@ -29,9 +29,9 @@ class Tier:
 
 
 TIERS = {
-    "s": Tier("s", features=8, body=2),
-    "m": Tier("m", features=12, body=4),
-    "l": Tier("l", features=16, body=6),
+    "s": Tier("s", features=12, body=3),
+    "m": Tier("m", features=16, body=5),
+    "l": Tier("l", features=24, body=6),
 }
 
 

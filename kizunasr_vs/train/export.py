@@ -138,12 +138,18 @@ def export_all(model: torch.nn.Module, folder: Path, name: str, tier: str, recip
             f"Recipe: {json.dumps(json.loads(recipe_json))}")
     glsl_path = to_glsl(onnx_path, folder / f"{name}.glsl", note)
     write_atomic(folder / f"{name}.json", recipe_json + "\n")
-    try:
-        import vapoursynth as vs
-
-        if not hasattr(vs.core, "placebo"):
-            return ExportReport(onnx_path, glsl_path, None, "vs-placebo is not loaded")
-    except ImportError:
-        return ExportReport(onnx_path, glsl_path, None, "VapourSynth is not installed")
+    missing = _missing_for_check()
+    if missing:
+        return ExportReport(onnx_path, glsl_path, None, missing)
     db = glsl_vs_onnx_psnr(onnx_path, glsl_path, check_luma(check_image))
     return ExportReport(onnx_path, glsl_path, db, "")
+
+
+def _missing_for_check() -> str:
+    """Why the GLSL cannot be checked here ("" when it can)."""
+    try:
+        import onnxruntime  # noqa: F401
+        import vapoursynth as vs
+    except ImportError as exc:
+        return f"{exc.name} is not installed"
+    return "" if hasattr(vs.core, "placebo") else "vs-placebo is not loaded"

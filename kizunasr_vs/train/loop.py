@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -120,4 +121,7 @@ def train(images: list[Path], folder: Path, tiers: Sequence[str], recipe: Recipe
         if (step + 1) % recipe.checkpoint_every == 0 or step + 1 == recipe.steps:
             for model, optimiser in zip(models, optimisers, strict=True):
                 save_checkpoint(checkpoint_path(folder, model.tier.name), model, optimiser, step + 1, recipe)
+            if not progress:  # a line per checkpoint for logs
+                print(f"train: step {step + 1}/{recipe.steps}, loss "
+                      + " ".join(f"{loss.item():.5f}" for loss in losses), file=sys.stderr, flush=True)
     return [model.cpu().eval() for model in models]
