@@ -72,7 +72,7 @@ def _prepare(job: ClusterJob, source: vs.VideoNode | None) -> tuple[ChunkSpec, l
     """Validate the job in the driver (fails early, before any cluster time); the spec, chunks, clip and fps."""
     from kizunasr_vs.profiles.upscale import resolve_profile, upscale
 
-    check_output_path(job.output)
+    check_output_path(job.output, job.codec)
     clip = source if source is not None else open_video(job.input)
     last = min(job.last if job.last is not None else clip.num_frames, clip.num_frames)
     if not 0 <= job.first < last:

@@ -16,7 +16,7 @@ A file that exists with other content is never overwritten (unless ``force``; th
 as ``NAME.kizunasr-bak``), except a file of our previous install that the user has not changed
 (its sha256 is still the manifest's), which is updated. Uninstall removes only files whose sha256
 is still the manifest's, and our input.conf block. All writes go through a temporary file and
-``os.replace``.
+``os.replace`` (``write_atomic``): new files follow the umask, replaced ones keep their mode.
 """
 
 from __future__ import annotations
@@ -230,7 +230,8 @@ def install(config: Path, dry_run: bool = False, force: bool = False, command: s
             elif force and path.is_file():
                 action = "replaced"
                 if not dry_run:
-                    write_atomic(path.with_name(path.name + ".kizunasr-bak"), path.read_bytes())
+                    backup = write_atomic(path.with_name(path.name + ".kizunasr-bak"), path.read_bytes())
+                    shutil.copymode(path, backup)
             else:
                 done.append(Outcome("skipped", item.dest, "exists and differs; remove it or use --force"))
                 continue

@@ -1,7 +1,8 @@
 """Encode a clip with ffmpeg: frames piped as Y4M, streams copied from the source, atomic output.
 
 The output appears only when the encode has finished: ffmpeg writes to a hidden temporary file
-beside OUTPUT, which is renamed at the end. Ctrl-C, SIGTERM or an ffmpeg failure remove it.
+beside OUTPUT (``.OUTPUT.XXXXXXXX.partial``), which is renamed at the end. Ctrl-C, SIGTERM or an
+ffmpeg failure remove it; one left by a killed process is removed by the next encode of OUTPUT.
 """
 
 from __future__ import annotations
@@ -20,8 +21,15 @@ from typing import IO
 
 import vapoursynth as vs
 
+from kizunasr_vs.core.files import remove_stale, replacing
+
+PARTIAL = ".partial"  # suffix of the temporary output files
 MUXERS = {".mkv": "matroska", ".mp4": "mp4", ".mov": "mov", ".webm": "webm", ".mka": "matroska",
           ".avi": "avi", ".nut": "nut", ".y4m": "yuv4mpegpipe"}
+
+# The CODECS each muxer takes (ffmpeg 5-7); others fail at the first frame, so they are refused before decoding.
+MUXER_CODECS = {"matroska": ("hevc", "h264", "ffv1"), "mp4": ("hevc", "h264"), "mov": ("hevc", "h264", "ffv1"),
+                "webm": (), "avi": ("hevc", "h264", "ffv1"), "nut": ("hevc", "h264", "ffv1"), "yuv4mpegpipe": ()}
 
 CODECS = {
     "hevc": ["-c:v", "libx265", "-preset", "fast", "-x265-params", "log-level=error"],
@@ -104,11 +112,15 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def check_output_path(output: Path) -> str:
-    """The ffmpeg muxer for ``output``; raises EncodeError when it cannot be written."""
+def check_output_path(output: Path, codec: str | None = None) -> str:
+    """The ffmpeg muxer for ``output``; raises EncodeError when it cannot be written (or cannot hold ``codec``)."""
     muxer = MUXERS.get(output.suffix.lower())
     if muxer is None:
         raise EncodeError(f"unknown output container '{output.suffix}'; use one of {', '.join(MUXERS)}")
+    if codec is not None and codec not in MUXER_CODECS[muxer]:
+        fits = [suffix for suffix, m in MUXERS.items() if codec in MUXER_CODECS[m]]
+        raise EncodeError(f"a '{output.suffix}' file cannot hold {codec} video; use {fits[0]} "
+                          f"({codec} fits in {', '.join(fits)})")
     if not output.parent.is_dir() or not os.access(output.parent, os.W_OK):
         raise EncodeError(f"cannot write into '{output.parent}': the folder is missing or not writable")
     return muxer
@@ -120,17 +132,13 @@ def encode(clip: vs.VideoNode, output: Path, settings: EncodeSettings,
     if shutil.which("ffmpeg") is None:
         raise EncodeError("ffmpeg not found on PATH; install it (Debian: apt-get install ffmpeg)")
     output = Path(output)
-    muxer = check_output_path(output)
+    muxer = check_output_path(output, settings.codec)
     video = _y4m_ready(clip, settings.ten_bit)
-    fd, temp_name = tempfile.mkstemp(dir=output.parent, prefix=f".{output.stem}.", suffix=".partial")
-    os.close(fd)
-    temp = Path(temp_name)
-    cmd = ffmpeg_command(settings, temp, muxer)
+    remove_stale(output.parent, output.name, PARTIAL)  # left by an encode that was killed (SIGKILL)
     # ffmpeg's messages go to a file, not a pipe nobody reads while frames are written (no deadlock).
-    with tempfile.TemporaryFile() as log:
-        proc: subprocess.Popen[bytes] | None = None
+    with tempfile.TemporaryFile() as log, replacing(output, PARTIAL) as temp:
+        proc = subprocess.Popen(ffmpeg_command(settings, temp, muxer), stdin=subprocess.PIPE, stderr=log)
         try:
-            proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=log)
             assert proc.stdin is not None
             with _sigterm_as_interrupt():
                 try:
@@ -142,14 +150,11 @@ def encode(clip: vs.VideoNode, output: Path, settings: EncodeSettings,
                 proc.stdin.close()
                 if proc.wait() != 0:
                     raise EncodeError(f"ffmpeg failed (exit {proc.returncode}): {_tail(log)}")
-            os.replace(temp, output)
-            return output
         except BaseException:
-            if proc is not None:
-                proc.kill()
-                proc.wait()
-            temp.unlink(missing_ok=True)
+            proc.kill()
+            proc.wait()
             raise
+    return output
 
 
 def _tail(log: IO[bytes]) -> str:
