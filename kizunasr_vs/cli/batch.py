@@ -24,6 +24,7 @@ from kizunasr_vs.cli.encode import (
     settings_for,
     trim,
 )
+from kizunasr_vs.core.formats import resolve_color
 from kizunasr_vs.runtime.encoder import EncodeError, check_output_path
 from kizunasr_vs.runtime.source import open_video
 
@@ -90,7 +91,8 @@ def single_encode(args: argparse.Namespace, input_path: Path, output: Path) -> N
     check_output_path(output, args.codec)
     source, first = trim(open_video(input_path), args.start, args.end)
     clip = upscale(source, args.profile, parse_size(args.target) if args.target else None, provider=args.provider)
-    if encode_with_progress(clip, output, settings_for(args, input_path, clip, first), input_path.name) != 0:
+    settings = settings_for(args, input_path, clip, first, resolve_color(source))
+    if encode_with_progress(clip, output, settings, input_path.name) != 0:
         raise EncodeError("encoding failed (see above)")
 
 

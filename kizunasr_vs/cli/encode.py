@@ -11,6 +11,7 @@ import vapoursynth as vs
 from tqdm import tqdm
 
 from kizunasr_vs.core.files import check_output
+from kizunasr_vs.core.formats import ColorInfo, resolve_color
 from kizunasr_vs.runtime.encoder import CODECS, EncodeError, EncodeSettings, check_output_path, encode
 from kizunasr_vs.runtime.source import open_video
 
@@ -131,10 +132,13 @@ def encode_with_progress(clip: vs.VideoNode, output: Path, settings: EncodeSetti
     return 0
 
 
-def settings_for(args: argparse.Namespace, source: Path | None, clip: vs.VideoNode, first: int) -> EncodeSettings:
+def settings_for(args: argparse.Namespace, source: Path | None, clip: vs.VideoNode, first: int,
+                 color: ColorInfo | None = None) -> EncodeSettings:
+    """Encode settings from the options; ``color``: the source's colours (``resolve_color``)."""
     fps = clip.fps.numerator / clip.fps.denominator if clip.fps.denominator else 24.0
     return EncodeSettings(codec=args.codec, crf=args.crf, copy_streams_from=source,
-                          source_start=first / fps, source_duration=clip.num_frames / fps if source else None)
+                          source_start=first / fps, source_duration=clip.num_frames / fps if source else None,
+                          color=color)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -162,4 +166,5 @@ def run(args: argparse.Namespace) -> int:
         return 2
     print(f"{args.input.name}: {source.width}x{source.height} -> {clip.width}x{clip.height}, "
           f"{clip.num_frames} frames, profile {profile.name}", file=sys.stderr)
-    return encode_with_progress(clip, args.output, settings_for(args, args.input, clip, first), "encode")
+    settings = settings_for(args, args.input, clip, first, resolve_color(source))
+    return encode_with_progress(clip, args.output, settings, "encode")

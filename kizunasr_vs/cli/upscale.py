@@ -22,6 +22,7 @@ from kizunasr_vs.cli.encode import (
     settings_for,
     trim,
 )
+from kizunasr_vs.core.formats import resolve_color
 from kizunasr_vs.core.resources import shader_path
 from kizunasr_vs.core.sample import sample_clip
 from kizunasr_vs.runtime.encoder import EncodeError, check_output_path
@@ -93,4 +94,5 @@ def run(args: argparse.Namespace) -> int:
     name = args.input.name if args.input else "built-in sample"
     print(f"{name}: {source.width}x{source.height} -> {clip.width}x{clip.height}, {clip.num_frames} frames, "
           f"{what}", file=sys.stderr)
-    return encode_with_progress(clip, output, settings_for(args, args.input, clip, first), "upscale")
+    settings = settings_for(args, args.input, clip, first, resolve_color(source))
+    return encode_with_progress(clip, output, settings, "upscale")

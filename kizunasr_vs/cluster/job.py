@@ -18,6 +18,7 @@ from kizunasr_vs.cluster.address import ClusterError, import_ray, worker_slots
 from kizunasr_vs.cluster.assemble import join_segments
 from kizunasr_vs.cluster.plan import Chunk, chunk_size, finished_segments, plan_chunks, work_dir, work_key
 from kizunasr_vs.cluster.worker import ChunkFailed, ChunkSpec, FaultHooks, WorkerStatus, actor_classes, segment_settings
+from kizunasr_vs.core.formats import resolve_color
 from kizunasr_vs.profiles.loader import Profile, ProfileError
 from kizunasr_vs.runtime.encoder import EncodeError, check_output_path
 from kizunasr_vs.runtime.source import keyframe_indices, open_video
@@ -84,7 +85,7 @@ def _prepare(job: ClusterJob, source: vs.VideoNode | None) -> tuple[ChunkSpec, l
         raise vs.Error(f"upscale: {exc}") from exc
     upscaled = upscale(clip, profile, job.target, job.provider)  # stage errors (missing model...) show here
     fps = clip.fps.numerator / clip.fps.denominator if clip.fps.denominator else 24.0
-    settings = segment_settings(job.codec, job.crf)
+    settings = dataclasses.replace(segment_settings(job.codec, job.crf), color=resolve_color(clip))
     key = work_key(job.input, {"name": profile.name, "chain": chain},
                    {"target": job.target, "provider": job.provider, "video": settings.video_args(),
                     "extra": settings.extra_args, "range": [job.first, last]})

@@ -3,6 +3,9 @@
 The output appears only when the encode has finished: ffmpeg writes to a hidden temporary file
 beside OUTPUT (``.OUTPUT.XXXXXXXX.partial``), which is renamed at the end. Ctrl-C, SIGTERM or an
 ffmpeg failure remove it; one left by a killed process is removed by the next encode of OUTPUT.
+
+The output is tagged with its colours (matrix, primaries, transfer, range, chroma location); BT.601
+YUV in an HD output is converted to BT.709 YUV first (``output_color`` says why).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import FrameType
 from typing import IO
@@ -22,6 +25,15 @@ from typing import IO
 import vapoursynth as vs
 
 from kizunasr_vs.core.files import remove_stale, replacing
+from kizunasr_vs.core.formats import (
+    MATRIX_BT601,
+    MATRIX_BT709,
+    RANGE_FULL,
+    RANGE_LIMITED,
+    ColorInfo,
+    is_hd,
+    resolve_color,
+)
 
 PARTIAL = ".partial"  # suffix of the temporary output files
 MUXERS = {".mkv": "matroska", ".mp4": "mp4", ".mov": "mov", ".webm": "webm", ".mka": "matroska",
@@ -38,6 +50,9 @@ CODECS = {
 }
 
 
+BT601_MATRICES = (5, 6)  # BT.470BG and SMPTE 170M: the same BT.601 matrix
+CHROMA_LOCATIONS = ("left", "center", "topleft", "top", "bottomleft", "bottom")  # VapourSynth's order
+
 class EncodeError(RuntimeError):
     """An encode that could not finish; the message says why and what to do."""
 
@@ -52,6 +67,7 @@ class EncodeSettings:
     copy_streams_from: Path | None = None
     source_start: float = 0.0  # seconds into the source where the encoded frames begin
     source_duration: float | None = None  # seconds of the source's other streams to keep
+    color: ColorInfo | None = None  # the frames' colours (resolve_color of the source); None: the clip's props
     extra_args: list[str] = field(default_factory=list)
 
     def video_args(self) -> list[str]:
@@ -64,8 +80,9 @@ class EncodeSettings:
         return args
 
 
-def ffmpeg_command(settings: EncodeSettings, temp_output: Path, muxer: str) -> list[str]:
-    """The ffmpeg command line: Y4M video from stdin, other streams from the source file."""
+def ffmpeg_command(settings: EncodeSettings, temp_output: Path, muxer: str,
+                   color: ColorInfo | None = None) -> list[str]:
+    """The ffmpeg command line: Y4M video from stdin (tagged with ``color``), other streams from the source file."""
     cmd = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-f", "yuv4mpegpipe", "-i", "pipe:0"]
     maps = ["-map", "0:v:0"]
     if settings.copy_streams_from is not None:
@@ -77,20 +94,44 @@ def ffmpeg_command(settings: EncodeSettings, temp_output: Path, muxer: str) -> l
         maps += ["-map", "1:a?", "-c:a", "copy", "-map_chapters", "1"]
         if muxer == "matroska":  # subtitles (ASS) and fonts travel only in Matroska
             maps += ["-map", "1:s?", "-c:s", "copy", "-map", "1:t?"]
-    return cmd + maps + settings.video_args() + settings.extra_args + ["-f", muxer, str(temp_output)]
+    tags = color_tags(color) if color is not None else []
+    return cmd + maps + settings.video_args() + tags + settings.extra_args + ["-f", muxer, str(temp_output)]
 
 
-def _y4m_ready(clip: vs.VideoNode, ten_bit: bool) -> vs.VideoNode:
-    """The clip as 4:2:0 integer YUV at the output bit depth (what every codec here accepts)."""
+def color_tags(color: ColorInfo) -> list[str]:
+    """ffmpeg's colour options for ``color``: VapourSynth's matrix, primaries and transfer use ffmpeg's (H.273)
+    numbers; the chroma location is one less than ffmpeg's."""
+    return ["-colorspace", str(color.matrix), "-color_primaries", str(color.primaries),
+            "-color_trc", str(color.transfer), "-color_range", "pc" if color.range == RANGE_FULL else "tv",
+            "-chroma_sample_location", CHROMA_LOCATIONS[color.chroma_location]]
+
+
+def output_color(clip: vs.VideoNode, color: ColorInfo) -> ColorInfo:
+    """The colours the output is written in: ``color`` (the frames'), except that BT.601 YUV becomes BT.709 YUV
+    in an HD output, which players assume to be BT.709 (many ignore the tags: an SD source upscaled to HD would
+    change hue there); RGB becomes limited-range YUV, BT.709 for HD and BT.601 for SD. Primaries, transfer and
+    chroma location stay: only the YCbCr matrix changes, so colours are exactly the source's."""
+    hd = is_hd(clip.width, clip.height)
+    fmt = clip.format
+    if fmt is not None and fmt.color_family == vs.RGB:
+        return replace(color, matrix=MATRIX_BT709 if hd else MATRIX_BT601, range=RANGE_LIMITED)
+    if hd and color.matrix in BT601_MATRICES:
+        return replace(color, matrix=MATRIX_BT709)
+    return color
+
+
+def _y4m_ready(clip: vs.VideoNode, ten_bit: bool, color: ColorInfo, out: ColorInfo) -> vs.VideoNode:
+    """The clip (colours ``color``) as 4:2:0 integer YUV at the output bit depth (what every codec here accepts),
+    in the colours ``out``."""
     target = vs.YUV420P10 if ten_bit else vs.YUV420P8
-    if clip.format is not None and clip.format.id == target:
+    if clip.format is not None and clip.format.id == target and color == out:
         return clip
     if clip.width % 2 or clip.height % 2:
         raise EncodeError(f"4:2:0 output needs an even size; got {clip.width}x{clip.height}")
     fmt = clip.format
-    args: dict[str, int] = {}
-    if fmt is not None and fmt.color_family == vs.RGB:
-        args = {"matrix": 1}
+    args = {"matrix": out.matrix, "range": out.range, "chromaloc": out.chroma_location}
+    if fmt is not None and fmt.color_family == vs.YUV:
+        args |= {"matrix_in": color.matrix, "range_in": color.range, "chromaloc_in": color.chroma_location}
     return clip.resize.Bicubic(format=target, dither_type="error_diffusion", **args)
 
 
@@ -133,11 +174,13 @@ def encode(clip: vs.VideoNode, output: Path, settings: EncodeSettings,
         raise EncodeError("ffmpeg not found on PATH; install it (Debian: apt-get install ffmpeg)")
     output = Path(output)
     muxer = check_output_path(output, settings.codec)
-    video = _y4m_ready(clip, settings.ten_bit)
+    color = settings.color or resolve_color(clip)
+    tagged = output_color(clip, color)
+    video = _y4m_ready(clip, settings.ten_bit, color, tagged)
     remove_stale(output.parent, output.name, PARTIAL)  # left by an encode that was killed (SIGKILL)
     # ffmpeg's messages go to a file, not a pipe nobody reads while frames are written (no deadlock).
     with tempfile.TemporaryFile() as log, replacing(output, PARTIAL) as temp:
-        proc = subprocess.Popen(ffmpeg_command(settings, temp, muxer), stdin=subprocess.PIPE, stderr=log)
+        proc = subprocess.Popen(ffmpeg_command(settings, temp, muxer, tagged), stdin=subprocess.PIPE, stderr=log)
         try:
             assert proc.stdin is not None
             with _sigterm_as_interrupt():
