@@ -55,7 +55,7 @@ def remove_stale(folder: Path, name: str, suffix: str) -> list[Path]:
         return removed
     for temp in folder.glob(f".{glob.escape(name)}.*{glob.escape(suffix)}"):
         try:
-            fd = os.open(temp, os.O_RDONLY)
+            fd = os.open(temp, os.O_WRONLY)  # (flock on NFS is a write lock: it needs a writable descriptor)
         except OSError:
             continue
         try:
