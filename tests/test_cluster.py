@@ -98,6 +98,21 @@ def test_failed_chunk_then_resume_encodes_only_missing(media: dict[str, Path], t
     assert leftovers(tmp_path) == [] and not work[0].exists()
 
 
+def test_rerun_with_other_settings_removes_the_interrupted_work_folder(media: dict[str, Path],
+                                                                       tmp_path: Path) -> None:
+    out = tmp_path / "changed.mkv"
+    args = ("encode", str(media["clip"]), str(out), "--profile", str(media["profile"]), "--codec", "ffv1",
+            "--cluster", "local:2", "--chunk-frames", "6")
+    assert kizunasr(*args, env={"KIZUNASR_CLUSTER_FAIL_CHUNKS": "2"}).returncode != 0
+    (old,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    (old / ".seg_000000012_000000018.mkv.0badf00d.partial").write_bytes(b"left by a SIGKILL")
+    result = kizunasr(*args, "--end", "20")  # other settings: another work folder
+    assert result.returncode == 0, result.stderr
+    assert str(old) in result.stderr and "interrupted runs with other settings" in result.stderr
+    assert frame_hashes(out) == frame_hashes(media["reference"])[:20]
+    assert leftovers(tmp_path) == []
+
+
 def test_batch_with_a_corrupt_input(media: dict[str, Path], tmp_path: Path) -> None:
     inputs = tmp_path / "in"
     inputs.mkdir()

@@ -168,6 +168,53 @@ def test_dry_run_writes_nothing(data: Path, config: Path, capsys: pytest.Capture
     assert tree(config) == before
 
 
+def test_non_utf8_input_conf_is_kept_byte_for_byte(data: Path, config: Path) -> None:
+    config.mkdir()
+    user = "# réglages de Zoé\r\nq quit\r\nctrl+a cycle pause".encode("latin-1")  # CRLF, no final line end
+    (config / "input.conf").write_bytes(user)
+    assert cli("install-mpv", "--config-dir", str(config)) == 0
+    conf = (config / "input.conf").read_bytes()
+    assert conf.startswith(user) and install.BEGIN.encode() in conf
+    assert b"#CTRL+a script-message kizunasr-toggle-ai" in conf  # the user's ctrl+a was still read
+    assert install.install(config)[-1].action == "up to date"
+    assert cli("install-mpv", "--config-dir", str(config), "--uninstall") == 0
+    assert tree(config) == {"input.conf": hashlib.sha256(user).hexdigest()}
+
+
+def test_install_stopped_halfway_can_be_uninstalled(data: Path, config: Path) -> None:
+    config.mkdir()
+    (config / "input.conf").write_text("q quit\n")
+    (config / "script-opts").mkdir()
+    (config / "script-opts/kizunasr-profiles").write_text("a file where a folder goes\n")  # the install fails there
+    assert cli("install-mpv", "--config-dir", str(config)) == 1
+    written = set(tree(config)) - {"input.conf", "script-opts/kizunasr-profiles", install.MANIFEST}
+    assert "scripts/kizunasr.lua" in written and "script-opts/kizunasr.conf" in written
+    assert cli("install-mpv", "--config-dir", str(config), "--uninstall") == 0
+    assert set(tree(config)) == {"input.conf", "script-opts/kizunasr-profiles"}
+    assert (config / "input.conf").read_text() == "q quit\n"
+
+
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o077, 0o600)])
+def test_installed_files_follow_the_umask_and_replaced_ones_keep_their_mode(data: Path, config: Path, umask: int,
+                                                                           mode: int) -> None:
+    config.mkdir()
+    (config / "input.conf").write_text("q quit\n")
+    (config / "input.conf").chmod(0o640)
+    (config / "scripts").mkdir()
+    (config / "scripts/kizunasr.lua").write_text("-- old\n")
+    (config / "scripts/kizunasr.lua").chmod(0o751)
+    previous = os.umask(umask)
+    try:
+        install.install(config, force=True)
+    finally:
+        os.umask(previous)
+    modes = {rel: (config / rel).stat().st_mode & 0o777 for rel in tree(config)}
+    assert modes.pop("input.conf") == 0o640
+    assert modes.pop("scripts/kizunasr.lua") == 0o751
+    assert modes.pop("scripts/kizunasr.lua.kizunasr-bak") == 0o751
+    assert set(modes.values()) == {mode}, modes
+
+
 # ----- play ------------------------------------------------------------------------------------
 
 

@@ -17,11 +17,14 @@ from tqdm import tqdm
 from kizunasr_vs.cli.encode import (
     add_chain_options,
     add_common_options,
+    check_outputs,
+    check_span,
     encode_with_progress,
     parse_size,
     settings_for,
     trim,
 )
+from kizunasr_vs.core.formats import resolve_color
 from kizunasr_vs.runtime.encoder import EncodeError, check_output_path
 from kizunasr_vs.runtime.source import open_video
 
@@ -85,10 +88,11 @@ def single_encode(args: argparse.Namespace, input_path: Path, output: Path) -> N
     """One input in this process (the `encode` path); raises on failure."""
     from kizunasr_vs.profiles.upscale import upscale
 
-    check_output_path(output)
+    check_output_path(output, args.codec)
     source, first = trim(open_video(input_path), args.start, args.end)
     clip = upscale(source, args.profile, parse_size(args.target) if args.target else None, provider=args.provider)
-    if encode_with_progress(clip, output, settings_for(args, input_path, clip, first), input_path.name) != 0:
+    settings = settings_for(args, input_path, clip, first, resolve_color(source))
+    if encode_with_progress(clip, output, settings, input_path.name) != 0:
         raise EncodeError("encoding failed (see above)")
 
 
@@ -106,15 +110,25 @@ def run_cluster_encode(args: argparse.Namespace) -> int:
     return 0
 
 
+def output_for(args: argparse.Namespace, input_path: Path) -> Path:
+    return args.out_dir / f"{input_path.stem}.mkv"
+
+
 def run(args: argparse.Namespace) -> int:
     if not args.out_dir.is_dir():
         print(f"kizunasr batch: output folder '{args.out_dir}' does not exist", file=sys.stderr)
+        return 2
+    try:
+        check_outputs([(path, output_for(args, path)) for path in args.inputs], args.overwrite)
+        check_span(args.start, args.end)
+    except ValueError as exc:
+        print(f"kizunasr batch: {exc}", file=sys.stderr)
         return 2
     failures: list[str] = []
 
     def encode_all(address: ClusterAddress | None) -> None:
         for input_path in args.inputs:
-            output = args.out_dir / f"{input_path.stem}.mkv"
+            output = output_for(args, input_path)
             try:
                 if address is not None:
                     cluster_encode(args, input_path, output, address.workers)

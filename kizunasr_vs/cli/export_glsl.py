@@ -12,6 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from kizunasr_vs.core.files import check_output
 from kizunasr_vs.models.errors import ModelError
 from kizunasr_vs.runtime.glsl_compiler import CompileError, export_glsl
 
@@ -21,6 +22,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model", help="ONNX model file, or a registry name (kizunasr models list)")
     p.add_argument("-o", "--output", type=Path, required=True, help="shader file to write")
+    p.add_argument("-y", "--overwrite", action="store_true", help="replace OUT if it exists")
     p.add_argument("--hook", choices=("MAIN", "LUMA"), default="MAIN", type=str.upper,
                    help="MAIN for RGB models (default), LUMA for 1-channel models")
     p.add_argument("--precision", choices=("fp16", "fp32"), default="fp32", type=str.lower,
@@ -43,11 +45,12 @@ def run(args: argparse.Namespace) -> int:
         model = resolve_model(args.model)
         if not model.is_file():
             raise FileNotFoundError(f"model file not found: {model}")
+        check_output(args.output, [model], args.overwrite)
         out = export_glsl(model, args.output, args.hook, args.precision)
     except CompileError as e:
         print(f"kizunasr export-glsl: cannot compile {args.model}: {e}", file=sys.stderr)
         return 1
-    except (ModelError, OSError) as e:
+    except (ModelError, OSError, ValueError) as e:
         print(f"kizunasr export-glsl: {e}", file=sys.stderr)
         return 1
     print(f"wrote {out} ({out.stat().st_size} bytes, hook {args.hook}, {args.precision})")

@@ -29,6 +29,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     i = actions.add_parser("import", help="copy a local model file into the models directory")
     i.add_argument("file", metavar="FILE")
     i.add_argument("--name", help="register under this name (default: the matching known model, or the file name)")
+    i.add_argument("-y", "--overwrite", action="store_true",
+                   help="replace a model file of that name with other content")
     p.set_defaults(run=run)
 
 
@@ -114,7 +116,7 @@ def _verify(registry: dict[str, ModelEntry], entries: list[ModelEntry], named: b
 
 def _import(args: argparse.Namespace) -> int:
     try:
-        entry = store.import_file(args.file, args.name)
+        entry = store.import_file(args.file, args.name, args.overwrite)
     except FileNotFoundError as exc:
         _err(str(exc))
         return USAGE

@@ -14,9 +14,18 @@ from pathlib import Path
 
 import vapoursynth as vs
 
-from kizunasr_vs.cli.encode import add_common_options, encode_with_progress, settings_for, trim
+from kizunasr_vs.cli.encode import (
+    add_common_options,
+    check_outputs,
+    check_span,
+    encode_with_progress,
+    settings_for,
+    trim,
+)
+from kizunasr_vs.core.formats import resolve_color
 from kizunasr_vs.core.resources import shader_path
 from kizunasr_vs.core.sample import sample_clip
+from kizunasr_vs.runtime.encoder import EncodeError, check_output_path
 from kizunasr_vs.runtime.source import open_video
 
 # Smallest first: the default favours speed; pass --model for another.
@@ -72,14 +81,18 @@ def default_output(args: argparse.Namespace) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
+    output = default_output(args)
     try:
+        check_output_path(output, args.codec)
+        check_outputs([(args.input, output)], args.overwrite)
+        check_span(args.start, args.end)
         source, first = trim(open_video(args.input) if args.input else sample_clip(), args.start, args.end)
         clip, what = upscale_2x(source, args)
-    except (vs.Error, ValueError) as exc:
+    except (vs.Error, ValueError, EncodeError) as exc:
         print(f"kizunasr upscale: {exc}", file=sys.stderr)
         return 2
     name = args.input.name if args.input else "built-in sample"
     print(f"{name}: {source.width}x{source.height} -> {clip.width}x{clip.height}, {clip.num_frames} frames, "
           f"{what}", file=sys.stderr)
-    output = default_output(args)
-    return encode_with_progress(clip, output, settings_for(args, args.input, clip, first), "upscale")
+    settings = settings_for(args, args.input, clip, first, resolve_color(source))
+    return encode_with_progress(clip, output, settings, "upscale")

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import tempfile
 from pathlib import Path
 
-from kizunasr_vs.runtime.encoder import EncodeError, check_output_path
+from kizunasr_vs.core.files import remove_stale, replacing
+from kizunasr_vs.runtime.encoder import PARTIAL, EncodeError, check_output_path
 
 
 def _concat_list(segments: list[Path], directory: Path) -> Path:
@@ -38,17 +37,11 @@ def join_segments(segments: list[Path], source: Path, output: Path, start: float
     """Write ``output`` from ``segments`` (in order) and the source's streams; it appears only when complete."""
     muxer = check_output_path(output)
     listing = _concat_list(segments, work_dir)
-    fd, temp_name = tempfile.mkstemp(dir=output.parent, prefix=f".{output.stem}.", suffix=".partial")
-    os.close(fd)
-    temp = Path(temp_name)
-    try:
+    remove_stale(output.parent, output.name, PARTIAL)  # left by a join that was killed (SIGKILL)
+    with replacing(output, PARTIAL) as temp:
         proc = subprocess.run(join_command(listing, source, start, duration, temp, muxer),
                               capture_output=True, text=True)
         if proc.returncode != 0:
             tail = " | ".join(proc.stderr.strip().splitlines()[-5:]) or "(no message)"
             raise EncodeError(f"joining the segments failed (ffmpeg exit {proc.returncode}): {tail}")
-        os.replace(temp, output)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
     return output

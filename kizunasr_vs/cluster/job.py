@@ -16,8 +16,17 @@ import vapoursynth as vs
 
 from kizunasr_vs.cluster.address import ClusterError, import_ray, worker_slots
 from kizunasr_vs.cluster.assemble import join_segments
-from kizunasr_vs.cluster.plan import Chunk, chunk_size, finished_segments, plan_chunks, work_dir, work_key
+from kizunasr_vs.cluster.plan import (
+    Chunk,
+    chunk_size,
+    finished_segments,
+    other_work_dirs,
+    plan_chunks,
+    work_dir,
+    work_key,
+)
 from kizunasr_vs.cluster.worker import ChunkFailed, ChunkSpec, FaultHooks, WorkerStatus, actor_classes, segment_settings
+from kizunasr_vs.core.formats import resolve_color
 from kizunasr_vs.profiles.loader import Profile, ProfileError
 from kizunasr_vs.runtime.encoder import EncodeError, check_output_path
 from kizunasr_vs.runtime.source import keyframe_indices, open_video
@@ -72,7 +81,7 @@ def _prepare(job: ClusterJob, source: vs.VideoNode | None) -> tuple[ChunkSpec, l
     """Validate the job in the driver (fails early, before any cluster time); the spec, chunks, clip and fps."""
     from kizunasr_vs.profiles.upscale import resolve_profile, upscale
 
-    check_output_path(job.output)
+    check_output_path(job.output, job.codec)
     clip = source if source is not None else open_video(job.input)
     last = min(job.last if job.last is not None else clip.num_frames, clip.num_frames)
     if not 0 <= job.first < last:
@@ -84,7 +93,7 @@ def _prepare(job: ClusterJob, source: vs.VideoNode | None) -> tuple[ChunkSpec, l
         raise vs.Error(f"upscale: {exc}") from exc
     upscaled = upscale(clip, profile, job.target, job.provider)  # stage errors (missing model...) show here
     fps = clip.fps.numerator / clip.fps.denominator if clip.fps.denominator else 24.0
-    settings = segment_settings(job.codec, job.crf)
+    settings = dataclasses.replace(segment_settings(job.codec, job.crf), color=resolve_color(clip))
     key = work_key(job.input, {"name": profile.name, "chain": chain},
                    {"target": job.target, "provider": job.provider, "video": settings.video_args(),
                     "extra": settings.extra_args, "range": [job.first, last]})
@@ -153,7 +162,8 @@ def run_job(job: ClusterJob, progress: Progress | None = None,
 
     ``source`` may be the input already opened with ``open_video`` (saves indexing it again).
     Raises ClusterError naming the input (and the chunk's frame range when a chunk failed);
-    the output is then not written, and the finished segments stay for a rerun.
+    the output is then not written, and the finished segments stay for a rerun. Work folders that
+    interrupted runs for the same output with other settings left are named, and removed on success.
     """
     began = time.monotonic()
     job = dataclasses.replace(job, input=Path(job.input), output=Path(job.output))
@@ -163,6 +173,10 @@ def run_job(job: ClusterJob, progress: Progress | None = None,
         raise ClusterError(f"{job.input}: {exc}") from exc
     directory = Path(spec.work_dir)
     directory.mkdir(exist_ok=True)
+    stale = other_work_dirs(job.output, directory)
+    if stale:
+        log.warning("%s: work folders of interrupted runs with other settings (removed when this job has written "
+                    "%s): %s", job.input.name, job.output, ", ".join(str(p) for p in stale))
     done = finished_segments(directory, chunks)
     todo = [c for c in chunks if c.index not in done]
     total = sum(c.frames for c in chunks)
@@ -180,5 +194,6 @@ def run_job(job: ClusterJob, progress: Progress | None = None,
                       chunks[0].first / fps, total / fps, directory)
     except (EncodeError, OSError) as exc:
         raise ClusterError(f"{job.input}: {exc}") from exc
-    shutil.rmtree(directory, ignore_errors=True)
+    for folder in (directory, *stale):
+        shutil.rmtree(folder, ignore_errors=True)
     return JobResult(job.output, len(chunks), len(todo), len(done), total, time.monotonic() - began)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 from bisect import bisect_left, bisect_right
@@ -74,6 +75,13 @@ def work_key(source: Path, profile: dict[str, Any], settings: dict[str, Any]) ->
 def work_dir(output: Path, key: str) -> Path:
     """The work directory beside ``output`` (hidden, so it is not mistaken for a result)."""
     return output.parent / f".{output.name}.kizunasr-{key}"
+
+
+def other_work_dirs(output: Path, current: Path) -> list[Path]:
+    """Work directories beside ``output`` other than ``current``: left by jobs for the same output with other
+    settings (or input), interrupted; this job's output makes them useless."""
+    found = output.parent.glob(f".{glob.escape(output.name)}.kizunasr-*")
+    return sorted(p for p in found if p.is_dir() and p.resolve() != current.resolve())
 
 
 def finished_segments(directory: Path, chunks: list[Chunk]) -> set[int]:

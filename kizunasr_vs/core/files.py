@@ -2,24 +2,94 @@
 
 from __future__ import annotations
 
+import contextlib
+import glob
 import hashlib
 import os
-import tempfile
+import secrets
+import stat
+import sys
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+
+if sys.platform != "win32":
+    import fcntl
+
+
+@contextlib.contextmanager
+def replacing(path: Path, suffix: str = ".tmp") -> Iterator[Path]:
+    """A temporary file beside ``path`` (``.NAME.XXXXXXXX<suffix>``) for the block to write, by name if need be
+    (ffmpeg); it replaces ``path`` with ``os.replace`` when the block ends, and is removed if the block raises.
+
+    The result has the mode a plain ``open`` would give a new file (0o666 less the umask), or the mode of the
+    file it replaces. The temporary file stays locked while it is written, so that ``remove_stale`` can tell
+    one left by a killed process from one still being written.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}{suffix}")
+        try:
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies
+            break
+        except FileExistsError:
+            continue
+    try:
+        if sys.platform != "win32":
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        yield temp
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(temp, stat.S_IMODE(path.stat().st_mode))
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    finally:
+        os.close(fd)
+
+
+def remove_stale(folder: Path, name: str, suffix: str) -> list[Path]:
+    """Remove the temporary files ``replacing(folder / name, suffix)`` left behind when its process was killed
+    (SIGKILL, power loss); files still being written are kept. Returns the removed paths."""
+    removed: list[Path] = []
+    if sys.platform == "win32":
+        return removed
+    for temp in folder.glob(f".{glob.escape(name)}.*{glob.escape(suffix)}"):
+        try:
+            fd = os.open(temp, os.O_WRONLY)  # (flock on NFS is a write lock: it needs a writable descriptor)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            temp.unlink(missing_ok=True)
+            removed.append(temp)
+        except OSError:  # locked: a live writer
+            pass
+        finally:
+            os.close(fd)
+    return removed
+
+
+def check_output(output: Path, inputs: Iterable[Path] = (), overwrite: bool = False) -> None:
+    """Raise ValueError when writing ``output`` would destroy one of ``inputs`` (the same file through any
+    symbolic or hard link: always refused) or another existing file (refused unless ``overwrite``)."""
+    try:
+        found = output.stat()
+    except FileNotFoundError:
+        return
+    for source in inputs:
+        with contextlib.suppress(OSError):
+            if os.path.samestat(found, source.stat()):
+                raise ValueError(f"output '{output}' is the input '{source}'; writing it would destroy the "
+                                 "source: choose another output file")
+    if not overwrite:
+        raise ValueError(f"output '{output}' exists; add --overwrite (or -y) to replace it")
 
 
 def write_atomic(path: Path, data: bytes | str) -> Path:
-    """Write ``data`` (text is UTF-8) to ``path`` through a temporary file in the same folder and
-    ``os.replace``; the temporary file is removed if anything fails."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data.encode("utf-8") if isinstance(data, str) else data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write ``data`` (text is UTF-8) to ``path`` through ``replacing``: readers see the old file or the new one,
+    never half of one; a new file follows the umask, a replaced one keeps its mode."""
+    with replacing(path) as temp:
+        temp.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
     return path
 
 

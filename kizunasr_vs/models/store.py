@@ -6,13 +6,12 @@ import enum
 import hashlib
 import os
 import re
-import tempfile
 from dataclasses import replace
 from pathlib import Path
 
 import platformdirs
 
-from kizunasr_vs.core.files import sha256_file
+from kizunasr_vs.core.files import check_output, replacing, sha256_file
 from kizunasr_vs.models.errors import ChecksumError, ModelMissingError, RegistryError
 from kizunasr_vs.models.registry import (
     NAME_RE,
@@ -91,11 +90,9 @@ def verify(name: str) -> bool:
 
 def _copy_verified(src: Path, dest: Path, sha256: str) -> None:
     """Copy src to dest through a temporary file in dest's folder, checking the hash; atomic replace."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-    try:
+    with replacing(dest, ".part") as tmp:
         digest = hashlib.sha256()
-        with os.fdopen(fd, "wb") as out, open(src, "rb") as f:
+        with open(tmp, "wb") as out, open(src, "rb") as f:
             while block := f.read(1 << 20):
                 digest.update(block)
                 out.write(block)
@@ -104,10 +101,6 @@ def _copy_verified(src: Path, dest: Path, sha256: str) -> None:
         if digest.hexdigest() != sha256:
             raise ChecksumError(f"{src} changed while it was copied (sha256 {digest.hexdigest()}, "
                                 f"expected {sha256}); nothing was kept")
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _name_from_file(path: Path) -> str:
@@ -115,13 +108,14 @@ def _name_from_file(path: Path) -> str:
     return name or "model"
 
 
-def import_file(path: str | os.PathLike[str], name: str | None = None) -> ModelEntry:
+def import_file(path: str | os.PathLike[str], name: str | None = None, overwrite: bool = False) -> ModelEntry:
     """Copy a local model file into the models directory, atomically, and return its entry.
 
     Without `name`, a file whose sha256 matches a registered model installs as that model;
     otherwise the name comes from the file name. A registered name must match the file's
     sha256 (ChecksumError otherwise; a local user entry is re-registered instead). An unknown
-    name is added to the user's models.json.
+    name is added to the user's models.json. A store file with other content is replaced only with
+    ``overwrite`` (ValueError otherwise), except the damaged copy of a registered model whose sha256 the file has.
     """
     src = Path(path).expanduser().resolve()
     if not src.is_file():
@@ -150,6 +144,9 @@ def import_file(path: str | os.PathLike[str], name: str | None = None) -> ModelE
     if clash is not None:
         raise RegistryError(f"file name {new.file} is already used by model {clash.name!r}; "
                             "import it under another --name")
-    _copy_verified(src, store_path(new), digest)
+    dest = store_path(new)
+    if dest.is_file() and sha256_file(dest) != digest:
+        check_output(dest, overwrite=overwrite)
+    _copy_verified(src, dest, digest)
     add_user_entry(new)
     return new

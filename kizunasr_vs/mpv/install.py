@@ -16,7 +16,7 @@ A file that exists with other content is never overwritten (unless ``force``; th
 as ``NAME.kizunasr-bak``), except a file of our previous install that the user has not changed
 (its sha256 is still the manifest's), which is updated. Uninstall removes only files whose sha256
 is still the manifest's, and our input.conf block. All writes go through a temporary file and
-``os.replace``.
+``os.replace`` (``write_atomic``): new files follow the umask, replaced ones keep their mode.
 """
 
 from __future__ import annotations
@@ -152,13 +152,15 @@ def block_span(lines: list[str]) -> tuple[int, int] | None:
     return None if end is None else (start, end)
 
 
-def split_block(text: str) -> tuple[list[str], list[str] | None]:
-    """(the user's lines, our block's lines including markers, or None); the block is cut out."""
-    lines = text.splitlines()
+def split_block(text: str) -> tuple[str, list[str] | None, str]:
+    """(the text before our block, the block's lines without line ends or None, the text after it), the user's
+    text exactly as it is (line ends included)."""
+    lines = text.splitlines(keepends=True)
     span = block_span(lines)
     if span is None:
-        return lines, None
-    return lines[:span[0]] + lines[span[1] + 1:], lines[span[0]:span[1] + 1]
+        return text, None, ""
+    start, end = span
+    return "".join(lines[:start]), [ln.rstrip("\r\n") for ln in lines[start:end + 1]], "".join(lines[end + 1:])
 
 
 def user_keys(lines: list[str]) -> set[str]:
@@ -188,32 +190,57 @@ def join_lines(lines: list[str]) -> str:
     return "\n".join(lines) + "\n" if lines else ""
 
 
-def plan_input_conf(config: Path) -> tuple[str | None, str, list[str]]:
-    """(current input.conf text or None, new text with our block, keys left to the user)."""
-    path = config / INPUT_CONF
-    current = path.read_text(encoding="utf-8") if path.is_file() else None
-    lines = (current or "").splitlines()
-    user, _ = split_block(current or "")
+def read_text(path: Path) -> str | None:
+    """A file's text, or None when it does not exist; bytes that are not UTF-8 (a Latin-1 comment) are kept as
+    they are through ``encode_text``."""
+    return path.read_bytes().decode("utf-8", "surrogateescape") if path.is_file() else None
+
+
+def encode_text(text: str) -> bytes:
+    return text.encode("utf-8", "surrogateescape")
+
+
+@dataclass(frozen=True)
+class InputConfPlan:
+    """input.conf now (None: missing), with our block, what was added before the block, the keys left to the user."""
+
+    current: str | None
+    new: str
+    added: str  # a line end and a blank line put before our block, removed with it on uninstall
+    conflicts: list[str]
+
+
+def plan_input_conf(config: Path) -> InputConfPlan:
+    """Our block put into input.conf: in place of a previous one, else at the end; the user's bytes are kept."""
+    current = read_text(config / INPUT_CONF)
+    before, old_block, after = split_block(current or "")
     block, conflicts = build_block((data_dir("mpv_scripts") / INPUT_CONF).read_text(encoding="utf-8"),
-                                   user_keys(user))
-    span = block_span(lines)
-    if span is not None:  # replace our block where it is
-        return current, join_lines(lines[:span[0]] + block + lines[span[1] + 1:]), conflicts
-    sep = [""] if user and user[-1].strip() else []
-    return current, join_lines(user + sep + block), conflicts
+                                   user_keys((before + after).splitlines()))
+    if old_block is not None:  # replace our block where it is
+        return InputConfPlan(current, before + join_lines(block) + after, "", conflicts)
+    added = "" if not before or before.endswith(("\n", "\r")) else "\n"
+    if before.strip():
+        added += "\n"  # a blank line between the user's lines and ours
+    return InputConfPlan(current, before + added + join_lines(block), added, conflicts)
 
 
 # ----- install / uninstall -----------------------------------------------------------------------
 
 
 def install(config: Path, dry_run: bool = False, force: bool = False, command: str | None = None) -> list[Outcome]:
-    """Install into ``config``; returns what was done per path (nothing is written when ``dry_run``)."""
+    """Install into ``config``; returns what was done per path (nothing is written when ``dry_run``).
+
+    Everything is read and planned before the first write; the manifest is rewritten after every file, so that
+    an install that stops halfway can still be uninstalled.
+    """
     manifest = read_manifest(config)
     owned: dict[str, str] = dict(manifest["files"])
     done: list[Outcome] = []
     todo = items(command)
+    plan = plan_input_conf(config)
     if all(item.dest != LUA for item in todo):
         done.append(Outcome("missing", LUA, f"no kizunasr.lua in {data_dir('mpv_scripts')}; not installed"))
+    writes: list[tuple[Item, str]] = []
     for item in todo:
         path = config / item.dest
         digest = sha256(item.data)
@@ -229,32 +256,43 @@ def install(config: Path, dry_run: bool = False, force: bool = False, command: s
                 action = "updated"
             elif force and path.is_file():
                 action = "replaced"
-                if not dry_run:
-                    write_atomic(path.with_name(path.name + ".kizunasr-bak"), path.read_bytes())
             else:
                 done.append(Outcome("skipped", item.dest, "exists and differs; remove it or use --force"))
                 continue
-        if not dry_run:
-            write_atomic(path, item.data)
-        owned[item.dest] = digest
+        writes.append((item, action))
         done.append(Outcome(DRY[action] if dry_run else action, item.dest,
                             "previous version kept as .kizunasr-bak" if action == "replaced" else ""))
-    current, new, conflicts = plan_input_conf(config)
-    note = "; ".join(f"{k} already bound by you, ours commented out" for k in conflicts)
-    if current == new:
+    previous = manifest["input_conf"] or {}
+    _, block, _ = split_block(plan.new)
+    input_conf = {"block_sha256": sha256(join_lines(block or []).encode()),
+                  "created": previous["created"] if previous else plan.current is None,
+                  "added": previous.get("added", "") if previous else plan.added}
+
+    def save(with_input_conf: bool) -> None:
+        write_manifest(config, {"version": 1, "files": dict(sorted(owned.items())),
+                                "input_conf": input_conf if with_input_conf else manifest["input_conf"]})
+
+    note = "; ".join(f"{k} already bound by you, ours commented out" for k in plan.conflicts)
+    if plan.current == plan.new:
         done.append(Outcome("up to date", INPUT_CONF, note))
     else:
-        action = "installed" if current is None else "updated"
+        action = "installed" if plan.current is None else "updated"
         done.append(Outcome(DRY[action] if dry_run else action, INPUT_CONF,
                             note or "key bindings between kizunasr markers"))
-        if not dry_run:
-            write_atomic(config / INPUT_CONF, new.encode())
-    _, block = split_block(new)
-    created = manifest["input_conf"]["created"] if manifest["input_conf"] else current is None
-    if not dry_run:
-        write_manifest(config, {"version": 1, "files": dict(sorted(owned.items())),
-                                "input_conf": {"block_sha256": sha256(join_lines(block or []).encode()),
-                                               "created": created}})
+    if dry_run:
+        return done
+    save(False)
+    for item, action in writes:
+        path = config / item.dest
+        if action == "replaced":
+            backup = write_atomic(path.with_name(path.name + ".kizunasr-bak"), path.read_bytes())
+            shutil.copymode(path, backup)
+        write_atomic(path, item.data)
+        owned[item.dest] = sha256(item.data)
+        save(False)
+    save(True)
+    if plan.current != plan.new:
+        write_atomic(config / INPUT_CONF, encode_text(plan.new))
     return done
 
 
@@ -284,23 +322,26 @@ def uninstall(config: Path, dry_run: bool = False) -> list[Outcome]:
 
 
 def _uninstall_input_conf(config: Path, info: dict, dry_run: bool) -> list[Outcome]:
+    """Our block cut out, with what install added before it: the user's file as it was, byte for byte."""
     path = config / INPUT_CONF
-    if not path.is_file():
+    text = read_text(path)
+    if text is None:
         return []
-    user, block = split_block(path.read_text(encoding="utf-8"))
+    before, block, after = split_block(text)
     if block is None:
         return []
     if info.get("block_sha256") and sha256(join_lines(block).encode()) != info["block_sha256"]:
         return [Outcome("kept", INPUT_CONF, "the kizunasr block was edited; remove it by hand")]
-    while user and not user[-1].strip():
-        user.pop()
+    added = info.get("added", "")
+    if added and before.endswith(added):
+        before = before[:-len(added)]
     removed = DRY["removed"] if dry_run else "removed"
-    if not user and info.get("created"):
+    if not (before + after).strip() and info.get("created"):
         if not dry_run:
             path.unlink()
         return [Outcome(removed, INPUT_CONF)]
     if not dry_run:
-        write_atomic(path, join_lines(user).encode())
+        write_atomic(path, encode_text(before + after))
     return [Outcome(removed, INPUT_CONF, "kizunasr key bindings (your lines kept)")]
 
 

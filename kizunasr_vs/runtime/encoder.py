@@ -1,7 +1,11 @@
 """Encode a clip with ffmpeg: frames piped as Y4M, streams copied from the source, atomic output.
 
 The output appears only when the encode has finished: ffmpeg writes to a hidden temporary file
-beside OUTPUT, which is renamed at the end. Ctrl-C, SIGTERM or an ffmpeg failure remove it.
+beside OUTPUT (``.OUTPUT.XXXXXXXX.partial``), which is renamed at the end. Ctrl-C, SIGTERM or an
+ffmpeg failure remove it; one left by a killed process is removed by the next encode of OUTPUT.
+
+The output is tagged with its colours (matrix, primaries, transfer, range, chroma location); BT.601
+YUV in an HD output is converted to BT.709 YUV first (``output_color`` says why).
 """
 
 from __future__ import annotations
@@ -13,15 +17,31 @@ import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import FrameType
 from typing import IO
 
 import vapoursynth as vs
 
+from kizunasr_vs.core.files import remove_stale, replacing
+from kizunasr_vs.core.formats import (
+    MATRIX_BT601,
+    MATRIX_BT709,
+    RANGE_FULL,
+    RANGE_LIMITED,
+    ColorInfo,
+    is_hd,
+    resolve_color,
+)
+
+PARTIAL = ".partial"  # suffix of the temporary output files
 MUXERS = {".mkv": "matroska", ".mp4": "mp4", ".mov": "mov", ".webm": "webm", ".mka": "matroska",
           ".avi": "avi", ".nut": "nut", ".y4m": "yuv4mpegpipe"}
+
+# The CODECS each muxer takes (ffmpeg 5-7); others fail at the first frame, so they are refused before decoding.
+MUXER_CODECS = {"matroska": ("hevc", "h264", "ffv1"), "mp4": ("hevc", "h264"), "mov": ("hevc", "h264", "ffv1"),
+                "webm": (), "avi": ("hevc", "h264", "ffv1"), "nut": ("hevc", "h264", "ffv1"), "yuv4mpegpipe": ()}
 
 CODECS = {
     "hevc": ["-c:v", "libx265", "-preset", "fast", "-x265-params", "log-level=error"],
@@ -29,6 +49,9 @@ CODECS = {
     "ffv1": ["-c:v", "ffv1", "-level", "3", "-g", "1"],
 }
 
+
+BT601_MATRICES = (5, 6)  # BT.470BG and SMPTE 170M: the same BT.601 matrix
+CHROMA_LOCATIONS = ("left", "center", "topleft", "top", "bottomleft", "bottom")  # VapourSynth's order
 
 class EncodeError(RuntimeError):
     """An encode that could not finish; the message says why and what to do."""
@@ -44,6 +67,7 @@ class EncodeSettings:
     copy_streams_from: Path | None = None
     source_start: float = 0.0  # seconds into the source where the encoded frames begin
     source_duration: float | None = None  # seconds of the source's other streams to keep
+    color: ColorInfo | None = None  # the frames' colours (resolve_color of the source); None: the clip's props
     extra_args: list[str] = field(default_factory=list)
 
     def video_args(self) -> list[str]:
@@ -56,8 +80,9 @@ class EncodeSettings:
         return args
 
 
-def ffmpeg_command(settings: EncodeSettings, temp_output: Path, muxer: str) -> list[str]:
-    """The ffmpeg command line: Y4M video from stdin, other streams from the source file."""
+def ffmpeg_command(settings: EncodeSettings, temp_output: Path, muxer: str,
+                   color: ColorInfo | None = None) -> list[str]:
+    """The ffmpeg command line: Y4M video from stdin (tagged with ``color``), other streams from the source file."""
     cmd = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-f", "yuv4mpegpipe", "-i", "pipe:0"]
     maps = ["-map", "0:v:0"]
     if settings.copy_streams_from is not None:
@@ -69,20 +94,44 @@ def ffmpeg_command(settings: EncodeSettings, temp_output: Path, muxer: str) -> l
         maps += ["-map", "1:a?", "-c:a", "copy", "-map_chapters", "1"]
         if muxer == "matroska":  # subtitles (ASS) and fonts travel only in Matroska
             maps += ["-map", "1:s?", "-c:s", "copy", "-map", "1:t?"]
-    return cmd + maps + settings.video_args() + settings.extra_args + ["-f", muxer, str(temp_output)]
+    tags = color_tags(color) if color is not None else []
+    return cmd + maps + settings.video_args() + tags + settings.extra_args + ["-f", muxer, str(temp_output)]
 
 
-def _y4m_ready(clip: vs.VideoNode, ten_bit: bool) -> vs.VideoNode:
-    """The clip as 4:2:0 integer YUV at the output bit depth (what every codec here accepts)."""
+def color_tags(color: ColorInfo) -> list[str]:
+    """ffmpeg's colour options for ``color``: VapourSynth's matrix, primaries and transfer use ffmpeg's (H.273)
+    numbers; the chroma location is one less than ffmpeg's."""
+    return ["-colorspace", str(color.matrix), "-color_primaries", str(color.primaries),
+            "-color_trc", str(color.transfer), "-color_range", "pc" if color.range == RANGE_FULL else "tv",
+            "-chroma_sample_location", CHROMA_LOCATIONS[color.chroma_location]]
+
+
+def output_color(clip: vs.VideoNode, color: ColorInfo) -> ColorInfo:
+    """The colours the output is written in: ``color`` (the frames'), except that BT.601 YUV becomes BT.709 YUV
+    in an HD output, which players assume to be BT.709 (many ignore the tags: an SD source upscaled to HD would
+    change hue there); RGB becomes limited-range YUV, BT.709 for HD and BT.601 for SD. Primaries, transfer and
+    chroma location stay: only the YCbCr matrix changes, so colours are exactly the source's."""
+    hd = is_hd(clip.width, clip.height)
+    fmt = clip.format
+    if fmt is not None and fmt.color_family == vs.RGB:
+        return replace(color, matrix=MATRIX_BT709 if hd else MATRIX_BT601, range=RANGE_LIMITED)
+    if hd and color.matrix in BT601_MATRICES:
+        return replace(color, matrix=MATRIX_BT709)
+    return color
+
+
+def _y4m_ready(clip: vs.VideoNode, ten_bit: bool, color: ColorInfo, out: ColorInfo) -> vs.VideoNode:
+    """The clip (colours ``color``) as 4:2:0 integer YUV at the output bit depth (what every codec here accepts),
+    in the colours ``out``."""
     target = vs.YUV420P10 if ten_bit else vs.YUV420P8
-    if clip.format is not None and clip.format.id == target:
+    if clip.format is not None and clip.format.id == target and color == out:
         return clip
     if clip.width % 2 or clip.height % 2:
         raise EncodeError(f"4:2:0 output needs an even size; got {clip.width}x{clip.height}")
     fmt = clip.format
-    args: dict[str, int] = {}
-    if fmt is not None and fmt.color_family == vs.RGB:
-        args = {"matrix": 1}
+    args = {"matrix": out.matrix, "range": out.range, "chromaloc": out.chroma_location}
+    if fmt is not None and fmt.color_family == vs.YUV:
+        args |= {"matrix_in": color.matrix, "range_in": color.range, "chromaloc_in": color.chroma_location}
     return clip.resize.Bicubic(format=target, dither_type="error_diffusion", **args)
 
 
@@ -104,11 +153,15 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def check_output_path(output: Path) -> str:
-    """The ffmpeg muxer for ``output``; raises EncodeError when it cannot be written."""
+def check_output_path(output: Path, codec: str | None = None) -> str:
+    """The ffmpeg muxer for ``output``; raises EncodeError when it cannot be written (or cannot hold ``codec``)."""
     muxer = MUXERS.get(output.suffix.lower())
     if muxer is None:
         raise EncodeError(f"unknown output container '{output.suffix}'; use one of {', '.join(MUXERS)}")
+    if codec is not None and codec not in MUXER_CODECS[muxer]:
+        fits = [suffix for suffix, m in MUXERS.items() if codec in MUXER_CODECS[m]]
+        raise EncodeError(f"a '{output.suffix}' file cannot hold {codec} video; use {fits[0]} "
+                          f"({codec} fits in {', '.join(fits)})")
     if not output.parent.is_dir() or not os.access(output.parent, os.W_OK):
         raise EncodeError(f"cannot write into '{output.parent}': the folder is missing or not writable")
     return muxer
@@ -120,17 +173,15 @@ def encode(clip: vs.VideoNode, output: Path, settings: EncodeSettings,
     if shutil.which("ffmpeg") is None:
         raise EncodeError("ffmpeg not found on PATH; install it (Debian: apt-get install ffmpeg)")
     output = Path(output)
-    muxer = check_output_path(output)
-    video = _y4m_ready(clip, settings.ten_bit)
-    fd, temp_name = tempfile.mkstemp(dir=output.parent, prefix=f".{output.stem}.", suffix=".partial")
-    os.close(fd)
-    temp = Path(temp_name)
-    cmd = ffmpeg_command(settings, temp, muxer)
+    muxer = check_output_path(output, settings.codec)
+    color = settings.color or resolve_color(clip)
+    tagged = output_color(clip, color)
+    video = _y4m_ready(clip, settings.ten_bit, color, tagged)
+    remove_stale(output.parent, output.name, PARTIAL)  # left by an encode that was killed (SIGKILL)
     # ffmpeg's messages go to a file, not a pipe nobody reads while frames are written (no deadlock).
-    with tempfile.TemporaryFile() as log:
-        proc: subprocess.Popen[bytes] | None = None
+    with tempfile.TemporaryFile() as log, replacing(output, PARTIAL) as temp:
+        proc = subprocess.Popen(ffmpeg_command(settings, temp, muxer, tagged), stdin=subprocess.PIPE, stderr=log)
         try:
-            proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=log)
             assert proc.stdin is not None
             with _sigterm_as_interrupt():
                 try:
@@ -142,14 +193,11 @@ def encode(clip: vs.VideoNode, output: Path, settings: EncodeSettings,
                 proc.stdin.close()
                 if proc.wait() != 0:
                     raise EncodeError(f"ffmpeg failed (exit {proc.returncode}): {_tail(log)}")
-            os.replace(temp, output)
-            return output
         except BaseException:
-            if proc is not None:
-                proc.kill()
-                proc.wait()
-            temp.unlink(missing_ok=True)
+            proc.kill()
+            proc.wait()
             raise
+    return output
 
 
 def _tail(log: IO[bytes]) -> str:
