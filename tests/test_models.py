@@ -132,7 +132,9 @@ def local_entry(server: Server, **changes: object) -> registry.ModelEntry:
 
 
 def leftovers(directory: Path) -> list[str]:
-    return sorted(p.name for p in directory.iterdir()) if directory.exists() else []
+    """The files in ``directory``, but for the record of verified hashes."""
+    names = (p.name for p in directory.iterdir()) if directory.exists() else ()
+    return sorted(n for n in names if n != store.VERIFIED_FILE)
 
 
 # --- downloads ---------------------------------------------------------------------------------------------
@@ -249,6 +251,42 @@ def test_import_known_file_by_hash(isolated: Path) -> None:
     assert store.verify(SUC_NAME)
     assert not registry.user_config_path().exists()  # a built-in needs no user entry
     assert leftovers(isolated) == [SUC]
+
+
+@needs_shared
+def test_damaged_model_is_refused_on_load(isolated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    isolated.mkdir()
+    copy = isolated / SUC
+    copy.write_bytes((SHARED_MODELS / SUC).read_bytes())
+    assert store.model_path(SUC_NAME) == copy  # intact: used, and its hash recorded beside it
+    record = json.loads((isolated / store.VERIFIED_FILE).read_text())
+    assert record[str(copy.resolve())][2] == sha256(SHARED_MODELS / SUC)
+
+    def no_hashing(path: object, chunk: int = 0) -> str:
+        raise AssertionError("hashed again")
+
+    monkeypatch.setattr(store, "sha256_file", no_hashing)
+    store._hashes.clear()  # a new process: the record answers, nothing is hashed
+    assert store.model_path(SUC_NAME) == copy
+    monkeypatch.undo()
+    monkeypatch.setenv("KIZUNASR_MODELS_DIR", str(isolated))
+
+    data = bytearray(copy.read_bytes())
+    data[len(data) // 2] ^= 0x01  # one flipped bit in the weights
+    copy.write_bytes(bytes(data))
+    with pytest.raises(ChecksumError, match=f"replace it with: kizunasr models fetch --force {SUC_NAME}$"):
+        store.model_path(SUC_NAME)
+    import vapoursynth as vs
+
+    from kizunasr_vs.profiles.upscale import upscale
+
+    profile = {"name": "one-model", "description": "test", "requires": {"gpu": False},
+               "ranges": [{"max_height": None, "realtime": [], "pause": [], "encode": [{"model": SUC_NAME}]}]}
+    path = isolated.parent / "profile.json"
+    path.write_text(json.dumps(profile))
+    clip = vs.core.std.BlankClip(format=vs.RGBS, width=32, height=32, length=1)
+    with pytest.raises(vs.Error, match=f"damaged or changed.*models fetch --force {SUC_NAME}"):
+        upscale(clip, path, provider="cpu")
 
 
 def test_import_unknown_file_registers_user_entry(tmp_path: Path, isolated: Path) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import json
+import logging
 import os
 import re
 import tempfile
@@ -12,7 +14,7 @@ from pathlib import Path
 
 import platformdirs
 
-from kizunasr_vs.core.files import sha256_file
+from kizunasr_vs.core.files import sha256_file, write_atomic
 from kizunasr_vs.models.errors import ChecksumError, ModelMissingError, RegistryError
 from kizunasr_vs.models.registry import (
     NAME_RE,
@@ -22,7 +24,10 @@ from kizunasr_vs.models.registry import (
     load_registry,
 )
 
+log = logging.getLogger(__name__)
+
 ENV_MODELS_DIR = "KIZUNASR_MODELS_DIR"
+VERIFIED_FILE = ".verified.json"  # in the models directory: {path: [size, mtime_ns, sha256]}
 
 
 class State(enum.StrEnum):
@@ -65,12 +70,64 @@ def missing_message(entry: ModelEntry) -> str:
     return msg
 
 
+_hashes: dict[tuple[str, int, int], str] = {}  # (path, size, mtime_ns) -> sha256, for this process
+
+
+def _stamp(path: Path) -> tuple[str, int, int]:
+    st = path.stat()
+    return str(path.resolve()), st.st_size, st.st_mtime_ns
+
+
+def _read_verified(record: Path) -> dict[str, list[object]]:
+    try:
+        data = json.loads(record.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def cached_sha256(path: Path) -> str:
+    """sha256 of ``path``, hashed once per (path, size, mtime_ns): remembered in memory and in
+    ``.verified.json`` in the models directory (best effort: a read-only directory only loses the record)."""
+    stamp = _stamp(path)
+    if stamp in _hashes:
+        return _hashes[stamp]
+    record = models_dir() / VERIFIED_FILE
+    known = _read_verified(record)
+    row = known.get(stamp[0])
+    if isinstance(row, list) and len(row) == 3 and row[:2] == list(stamp[1:]) and isinstance(row[2], str):
+        digest = row[2]
+    else:
+        digest = sha256_file(path)
+        known[stamp[0]] = [stamp[1], stamp[2], digest]
+        try:
+            write_atomic(record, json.dumps(known, indent=1) + "\n")
+        except OSError as exc:
+            log.debug("cannot record verified hashes in %s: %s", record, exc)
+    _hashes[stamp] = digest
+    return digest
+
+
+def corrupt_message(entry: ModelEntry, path: Path, found: str) -> str:
+    """The installed file is not the registered model: say so and how to replace it."""
+    fix = (f"kizunasr models fetch --force {entry.name}" if entry.url or not entry.path
+           else f"kizunasr models import {entry.path} --name {entry.name}")
+    return (f"model {entry.name!r} at {path} is damaged or changed: sha256 {found}, expected {entry.sha256}; "
+            f"replace it with: {fix}")
+
+
 def model_path(name: str) -> Path:
-    """Path of an installed model; raises ModelMissingError (with the fetch command) or UnknownModelError."""
+    """Path of an installed, intact model; raises ModelMissingError (with the fetch command),
+    ChecksumError (with the command that replaces it) or UnknownModelError.
+
+    The sha256 is checked once per file version (see ``cached_sha256``), not per call or per run."""
     entry = get_entry(name)
     path = installed_path(entry)
     if path is None:
         raise ModelMissingError(missing_message(entry))
+    found = cached_sha256(path)
+    if found != entry.sha256:
+        raise ChecksumError(corrupt_message(entry, path, found))
     return path
 
 
