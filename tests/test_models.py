@@ -22,6 +22,7 @@ from kizunasr_vs.models import download, registry, store
 from kizunasr_vs.models.errors import (
     ChecksumError,
     DownloadError,
+    InvalidModelError,
     ModelMissingError,
     RegistryError,
     UnknownModelError,
@@ -289,23 +290,55 @@ def test_damaged_model_is_refused_on_load(isolated: Path, monkeypatch: pytest.Mo
         upscale(clip, path, provider="cpu")
 
 
+def tiny_model(scale: float = 2.0) -> bytes:
+    """A real ONNX image model: nearest-neighbour Resize by ``scale`` of a [1, 3, H, W] float input."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    scales = numpy_helper.from_array(np.array([1, 1, scale, scale], np.float32), "s")
+    graph = helper.make_graph([helper.make_node("Resize", ["x", "", "s"], ["y"], mode="nearest")], "tiny",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 3, "h", "w"])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 3, "oh", "ow"])], [scales])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model.SerializeToString()
+
+
 def test_import_unknown_file_registers_user_entry(tmp_path: Path, isolated: Path) -> None:
     src = tmp_path / "My Model.onnx"
-    src.write_bytes(b"not really onnx")
+    src.write_bytes(tiny_model())
     entry = store.import_file(src, name="mine")
-    assert entry.sha256 == hashlib.sha256(b"not really onnx").hexdigest()
+    assert entry.sha256 == sha256(src)
     assert store.model_path("mine") == isolated / "mine.onnx"
     assert store.verify("mine")
     reloaded = registry.load_registry()["mine"]
     assert reloaded.source == "user" and reloaded.sha256 == entry.sha256
     # the same content without --name is recognised by its hash; new content is named after the file
     assert store.import_file(src).name == "mine"
-    src.write_bytes(b"other content")
+    src.write_bytes(tiny_model(4.0))
     assert store.import_file(src).name == "my-model"
     # a changed file under a built-in name is refused, nothing kept
     with pytest.raises(ChecksumError, match="nothing was kept"):
         store.import_file(src, name=SUC_NAME)
     assert not (isolated / SUC).exists()
+
+
+@pytest.mark.parametrize(("content", "fault"), [
+    (b"hello", "not valid ONNX"),  # a 5-byte text file
+    (tiny_model()[:-7], "not valid ONNX"),  # truncated
+    (tiny_model(1.5), "the scale must be one integer"),  # parses and runs, but 16x16 gives 24x24
+])
+def test_import_refuses_what_is_not_a_runnable_model(content: bytes, fault: str, tmp_path: Path, isolated: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    src = tmp_path / "model.onnx"
+    src.write_bytes(content)
+    with pytest.raises(InvalidModelError, match=f"{re.escape(str(src))} is not a usable ONNX model: .*{fault}"):
+        store.import_file(src, name="mine")
+    assert cli("import", str(src)) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("kizunasr models: ") and err.count("\n") == 1 and "nothing was imported" in err
+    assert leftovers(isolated) == [] and not registry.user_config_path().exists()
 
 
 # --- registry ----------------------------------------------------------------------------------------------

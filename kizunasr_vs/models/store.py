@@ -15,7 +15,7 @@ from pathlib import Path
 import platformdirs
 
 from kizunasr_vs.core.files import sha256_file, write_atomic
-from kizunasr_vs.models.errors import ChecksumError, ModelMissingError, RegistryError
+from kizunasr_vs.models.errors import ChecksumError, InvalidModelError, ModelMissingError, RegistryError
 from kizunasr_vs.models.registry import (
     NAME_RE,
     ModelEntry,
@@ -167,6 +167,29 @@ def _copy_verified(src: Path, dest: Path, sha256: str) -> None:
         raise
 
 
+PROBE = 16  # side of the test input run by check_runs (a model with a fixed input size gets that size)
+
+
+def check_runs(path: Path) -> int:
+    """Refuse a file that is not an image model onnxruntime can run: it must parse as ONNX, pass
+    ``onnx.checker``, and turn one small input of its declared type into a [1, C, H*s, W*s] output.
+    Returns the scale s; raises InvalidModelError naming the fault."""
+    import onnx
+    import vapoursynth as vs
+
+    from kizunasr_vs.runtime.ort_session import CPU, WHO, create_session, detect_scale, load_model, model_info
+
+    try:
+        loaded = load_model(path)
+        onnx.checker.check_model(loaded.proto)
+        info = model_info(loaded)
+        session = create_session(loaded.proto.SerializeToString(), str(path), [(CPU, {})], 1)
+        return detect_scale(session, info, str(path), (info.height or PROBE, info.width or PROBE))
+    except (vs.Error, onnx.checker.ValidationError) as exc:
+        reason = str(exc).removeprefix(f"{WHO}: ").removeprefix(f"{path}: ")
+        raise InvalidModelError(f"{path} is not a usable ONNX model: {reason}; nothing was imported") from None
+
+
 def _name_from_file(path: Path) -> str:
     name = re.sub(r"[^a-z0-9._-]+", "-", path.stem.lower()).strip("-._")
     return name or "model"
@@ -175,6 +198,7 @@ def _name_from_file(path: Path) -> str:
 def import_file(path: str | os.PathLike[str], name: str | None = None) -> ModelEntry:
     """Copy a local model file into the models directory, atomically, and return its entry.
 
+    A file that is not a runnable ONNX model is refused (InvalidModelError, see ``check_runs``).
     Without `name`, a file whose sha256 matches a registered model installs as that model;
     otherwise the name comes from the file name. A registered name must match the file's
     sha256 (ChecksumError otherwise; a local user entry is re-registered instead). An unknown
@@ -197,6 +221,7 @@ def import_file(path: str | os.PathLike[str], name: str | None = None) -> ModelE
     if entry is not None and (entry.source == "builtin" or entry.url is not None):
         raise ChecksumError(f"{src} is not model {name!r}: sha256 {digest}, expected {entry.sha256}; "
                             "nothing was kept (import it under another --name)")
+    check_runs(src)
     suffix = src.suffix or ".onnx"
     new = ModelEntry(name=name, file=f"{name}{suffix}", sha256=digest, size=src.stat().st_size,
                      path=str(src), url=None, source="user",
