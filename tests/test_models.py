@@ -293,7 +293,6 @@ def test_damaged_model_is_refused_on_load(isolated: Path, monkeypatch: pytest.Mo
 def tiny_model(scale: float = 2.0) -> bytes:
     """A real ONNX image model: nearest-neighbour Resize by ``scale`` of a [1, 3, H, W] float input."""
     import numpy as np
-    import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     scales = numpy_helper.from_array(np.array([1, 1, scale, scale], np.float32), "s")

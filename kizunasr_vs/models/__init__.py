@@ -18,5 +18,5 @@ from kizunasr_vs.models.registry import ModelEntry, get_entry, load_registry, su
 from kizunasr_vs.models.store import import_file, model_path, models_dir, verify
 
 __all__ = ["ChecksumError", "DownloadError", "InvalidModelError", "ModelEntry", "ModelError", "ModelMissingError",
-           "RegistryError", "UnknownModelError", "ensure", "fetch", "get_entry", "import_file", "load_registry", "model_path",
-           "models_dir", "suited", "verify"]
+           "RegistryError", "UnknownModelError", "ensure", "fetch", "get_entry", "import_file", "load_registry",
+           "model_path", "models_dir", "suited", "verify"]
