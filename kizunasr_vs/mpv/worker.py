@@ -92,14 +92,18 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
+def _size_number(value: Any) -> bool:
+    return _is_number(value) and value > 0 and float(value).is_integer()
+
+
 def _video_size(value: Any) -> tuple[int | None, int | None]:
     """(width, height) from mpv's ``video-params``; (None, None) without video; ValueError when malformed."""
     if value is None or (isinstance(value, dict) and not value.get("h")):
         return None, None
     if not isinstance(value, dict):
         raise ValueError(f"video-params is not a map: {value!r}")
-    width, height = value.get("w"), value.get("h")
-    if not all(_is_number(v) and v > 0 and float(v).is_integer() for v in (width, height)):
+    width, height = value.get("w", 0), value.get("h", 0)
+    if not (_size_number(width) and _size_number(height)):
         raise ValueError(f"video-params w/h are not positive whole numbers: {width!r} x {height!r}")
     return int(width), int(height)
 
