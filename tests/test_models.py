@@ -472,3 +472,22 @@ def test_cli_fetch_from_user_entry(server: Server, capsys: pytest.CaptureFixture
     write_config("[")
     assert cli("list") == 1
     assert "invalid JSON" in capsys.readouterr().err
+
+
+@needs_shared
+def test_upscale_default_model_is_verified(isolated: Path, tmp_path: Path) -> None:
+    """`kizunasr upscale` picks a model file from the models directory by name: it is checked too."""
+    import subprocess
+    import sys
+
+    isolated.mkdir()
+    data = bytearray((SHARED_MODELS / SUC).read_bytes())
+    data[-100] ^= 0x10
+    (isolated / SUC).write_bytes(bytes(data))
+    result = subprocess.run([sys.executable, "-m", "kizunasr_vs", "upscale"],  # the built-in sample
+                            capture_output=True, text=True, cwd=tmp_path, timeout=120,
+                            env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith(f"kizunasr upscale: model '{SUC_NAME}' at ")
+    assert result.stderr.strip().endswith(f"replace it with: kizunasr models fetch --force {SUC_NAME}")
+    assert not (tmp_path / "out").exists()

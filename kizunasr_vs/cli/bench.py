@@ -20,6 +20,7 @@ import vapoursynth as vs
 from kizunasr_vs.cli.encode import parse_size
 from kizunasr_vs.cli.upscale import find_default_model
 from kizunasr_vs.core.resources import shader_path
+from kizunasr_vs.models.errors import ModelError
 from kizunasr_vs.runtime import placebo_direct
 
 PASSTHROUGH_2X = """//!HOOK MAIN
@@ -216,7 +217,11 @@ def calibrate(model: Path, sizes: list[tuple[int, int]], frames: int) -> list[di
 
 def run(args: argparse.Namespace) -> int:
     sizes = [parse_size(s) for s in (args.size or ["640x480"])]
-    model = args.model or find_default_model()
+    try:
+        model = args.model or find_default_model()
+    except ModelError as exc:
+        print(f"kizunasr bench: {exc}", file=sys.stderr)
+        return 2
     if args.calibrate:
         if model is None:
             print("kizunasr bench: --calibrate needs --model", file=sys.stderr)
