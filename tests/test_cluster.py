@@ -214,6 +214,36 @@ def test_worker_killed_mid_chunk_is_retried(media: dict[str, Path], two_nodes: t
         os.kill(pid, signal.SIGKILL)  # the worker process, while it holds chunk 1 (frames 8-15) half encoded
         _, stderr = driver.communicate(timeout=300)
     assert driver.returncode == 0, stderr
+    assert "died in chunk 1 (" in stderr and "the chunk goes back in the queue" in stderr
     assert "3 chunks, 3 encoded, 0 reused" in stderr
     assert frame_hashes(out) == frame_hashes(media["reference"])
     assert leftovers(tmp_path) == []
+
+
+def held_pid(folder: Path, pattern: str, driver: subprocess.Popen) -> int:
+    """The pid a worker wrote into its hold marker (test hook), once it is there; the marker is removed, so that
+    the chunk's next attempt holds too."""
+    deadline = time.monotonic() + 300
+    while driver.poll() is None and time.monotonic() < deadline:
+        for marker in folder.glob(pattern):
+            text = marker.read_text()
+            if text:
+                marker.unlink()
+                return int(text)
+        time.sleep(0.2)
+    raise AssertionError(f"no worker reached its hold point ({pattern})")
+
+
+def test_chunk_whose_worker_keeps_dying_fails_the_job(media: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "dies.mkv"
+    args = [sys.executable, "-m", "kizunasr_vs", "encode", str(media["clip"]), str(out), "--profile",
+            str(media["profile"]), "--codec", "ffv1", "--cluster", "local:2", "--chunk-frames", "8"]
+    with subprocess.Popen(args, cwd=REPO, env={**os.environ, "KIZUNASR_CLUSTER_HOLD_CHUNKS": "1"},
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as driver:
+        for _ in range(3):  # each attempt at chunk 1 halts halfway, and its worker is killed there
+            os.kill(held_pid(tmp_path, ".dies.mkv.kizunasr-*/hold-1.pid", driver), signal.SIGKILL)
+        _, stderr = driver.communicate(timeout=300)
+    assert driver.returncode == 1, stderr
+    assert stderr.count("died in chunk 1 (") == 2
+    assert "chunk 1 (frames 8-15) failed: its worker died 3 times" in stderr
+    assert not out.exists()
