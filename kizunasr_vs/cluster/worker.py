@@ -141,7 +141,8 @@ def actor_classes() -> tuple[Any, Any]:
     import ray
 
     # No restarts by Ray: the driver puts a dead worker's chunk back in its queue and starts a replacement
-    # (job._dispatch). A restart in place could wait for ever for the resources of a lost node, holding the chunk.
+    # (job._dispatch). With Ray's restarts and task retries, losing a node failed the whole job (the retry found
+    # the actor "temporarily unavailable"), and a restart can only run where the resources are free.
     @ray.remote(max_restarts=0, max_task_retries=0)
     class ChunkActor:
         """One worker: keeps its ChunkEncoder (and so its model) for all the chunks it gets."""
