@@ -132,10 +132,11 @@ def test_batch_with_a_corrupt_input(media: dict[str, Path], tmp_path: Path) -> N
     assert frame_hashes(outs / "ep2.mkv") == frame_hashes(media["reference"])
 
 
-@pytest.fixture(scope="module")
-def two_nodes() -> Iterator[tuple[str, dict[str, str]]]:
-    """A Ray head on 127.0.0.2 and a second node on 127.0.0.3 (one CPU each, token authentication on),
-    started with `ray start --block` and torn down at the end; yields the address and the driver's env.
+@contextlib.contextmanager
+def ray_nodes(cpus: list[int]) -> Iterator[tuple[str, dict[str, str], list[subprocess.Popen]]]:
+    """A Ray head on 127.0.0.2 and one more node per further entry of ``cpus`` on 127.0.0.3, 127.0.0.4 ... (with
+    that many CPUs each, token authentication on), started with `ray start --block` in their own process groups
+    and torn down at the end; yields the address, the driver's env and the nodes' processes.
 
     Ray replaces 127.0.0.1 by the machine's outward address in a multi-node cluster, so the nodes use
     other loopback addresses; Linux routes all of 127.0.0.0/8 to the loopback device.
@@ -147,18 +148,17 @@ def two_nodes() -> Iterator[tuple[str, dict[str, str]]]:
     env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(16),
            "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "1", "RAY_USAGE_STATS_ENABLED": "0"}
     temp = tempfile.mkdtemp(prefix="kzray", dir="/tmp")  # short: Ray's socket paths live under it
-    common = ["--block", "--num-cpus=1", "--disable-usage-stats"]
-    nodes = [subprocess.Popen([str(ray_cli), "start", "--head", f"--port={port}", "--node-ip-address=127.0.0.2",
-                               "--include-dashboard=false", f"--temp-dir={temp}", *common],
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)]
     address = f"127.0.0.2:{port}"
+    nodes: list[subprocess.Popen] = []
     try:
-        wait_for_cpus(address, env, 1)
-        nodes.append(subprocess.Popen([str(ray_cli), "start", f"--address={address}",
-                                       "--node-ip-address=127.0.0.3", *common], env=env,
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
-        wait_for_cpus(address, env, 2)
-        yield address, {k: env[k] for k in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN")}
+        for i, count in enumerate(cpus):
+            where = ["--head", f"--port={port}", "--include-dashboard=false", f"--temp-dir={temp}"] if i == 0 \
+                else [f"--address={address}"]
+            nodes.append(subprocess.Popen([str(ray_cli), "start", *where, f"--node-ip-address=127.0.0.{i + 2}",
+                                           "--block", f"--num-cpus={count}", "--disable-usage-stats"], env=env,
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
+            wait_for_cpus(address, env, sum(cpus[:i + 1]))
+        yield address, {k: env[k] for k in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN")}, nodes
     finally:
         for node in reversed(nodes):
             with contextlib.suppress(ProcessLookupError):
@@ -169,6 +169,13 @@ def two_nodes() -> Iterator[tuple[str, dict[str, str]]]:
                 os.killpg(node.pid, signal.SIGKILL)
                 node.wait()
         shutil.rmtree(temp, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def two_nodes() -> Iterator[tuple[str, dict[str, str]]]:
+    """A head and a second node, one CPU each (see ``ray_nodes``): the address and the driver's env."""
+    with ray_nodes([1, 1]) as (address, env, _):
+        yield address, env
 
 
 def wait_for_cpus(address: str, env: dict[str, str], cpus: int) -> None:
@@ -229,6 +236,67 @@ def test_worker_killed_mid_chunk_is_retried(media: dict[str, Path], two_nodes: t
         os.kill(pid, signal.SIGKILL)  # the worker process, while it holds chunk 1 (frames 8-15) half encoded
         _, stderr = driver.communicate(timeout=300)
     assert driver.returncode == 0, stderr
+    assert "died in chunk 1 (" in stderr and "the chunk goes back in the queue" in stderr
+    assert "3 chunks, 3 encoded, 0 reused" in stderr
+    assert frame_hashes(out) == frame_hashes(media["reference"])
+    assert leftovers(tmp_path) == []
+
+
+def held_pid(folder: Path, pattern: str, driver: subprocess.Popen, again: bool = False) -> int:
+    """The pid a worker wrote into its hold marker (test hook), once it is there. ``again``: the marker is removed,
+    so that the chunk's next attempt holds too."""
+    deadline = time.monotonic() + 300
+    while driver.poll() is None and time.monotonic() < deadline:
+        for marker in folder.glob(pattern):
+            text = marker.read_text()
+            if text:
+                if again:
+                    marker.unlink()
+                return int(text)
+        time.sleep(0.2)
+    raise AssertionError(f"no worker reached its hold point ({pattern})")
+
+
+def ancestors(pid: int) -> set[int]:
+    """``pid`` and the processes above it."""
+    found = set()
+    while pid > 1:
+        found.add(pid)
+        pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    return found
+
+
+def test_chunk_whose_worker_keeps_dying_fails_the_job(media: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "dies.mkv"
+    args = [sys.executable, "-m", "kizunasr_vs", "encode", str(media["clip"]), str(out), "--profile",
+            str(media["profile"]), "--codec", "ffv1", "--cluster", "local:2", "--chunk-frames", "8"]
+    with subprocess.Popen(args, cwd=REPO, env={**os.environ, "KIZUNASR_CLUSTER_HOLD_CHUNKS": "1"},
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as driver:
+        for _ in range(3):  # each attempt at chunk 1 halts halfway, and its worker is killed there
+            os.kill(held_pid(tmp_path, ".dies.mkv.kizunasr-*/hold-1.pid", driver, again=True), signal.SIGKILL)
+        _, stderr = driver.communicate(timeout=300)
+    assert driver.returncode == 1, stderr
+    assert stderr.count("died in chunk 1 (") == 2
+    assert "chunk 1 (frames 8-15) failed: its worker died 3 times" in stderr
+    assert not out.exists()
+
+
+@pytest.mark.slow
+def test_node_lost_mid_chunk_its_chunk_moves(media: dict[str, Path], tmp_path: Path) -> None:
+    """A head without CPUs and two one-CPU nodes; the node holding chunk 1 half encoded is killed whole (SIGKILL
+    to its raylet and workers). A restart of its worker could only wait for that node: the chunk must move."""
+    with ray_nodes([0, 1, 1]) as (address, env, nodes):
+        out = tmp_path / "lost.mkv"
+        args = [sys.executable, "-m", "kizunasr_vs", "encode", str(media["clip"]), str(out), "--profile",
+                str(media["profile"]), "--codec", "ffv1", "--cluster", address, "--chunk-frames", "8"]
+        with subprocess.Popen(args, cwd=REPO, env={**os.environ, **env, "KIZUNASR_CLUSTER_HOLD_CHUNKS": "1"},
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as driver:
+            worker = held_pid(tmp_path, ".lost.mkv.kizunasr-*/hold-1.pid", driver)
+            node = next(n for n in nodes[1:] if n.pid in ancestors(worker))
+            os.killpg(node.pid, signal.SIGKILL)
+            _, stderr = driver.communicate(timeout=300)
+    assert driver.returncode == 0, stderr
+    assert "died in chunk 1 (" in stderr
     assert "3 chunks, 3 encoded, 0 reused" in stderr
     assert frame_hashes(out) == frame_hashes(media["reference"])
     assert leftovers(tmp_path) == []

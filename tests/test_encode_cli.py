@@ -136,3 +136,23 @@ def test_example_vpy_runs_in_vspipe(tmp_path: Path) -> None:
     header = data.split(b"\n", 1)[0].decode()
     assert " W320 " in header and " H240 " in header
     assert data.count(b"FRAME") == 3
+
+
+def test_model_with_nan_output_fails_with_one_line(tmp_path: Path) -> None:
+    from tests.test_onnx import _nan_below_model
+
+    clip = make_clip(tmp_path, 32, 24, 3)
+    model = tmp_path / "nan.onnx"
+    model.write_bytes(_nan_below_model(0.6))  # NaN wherever a colour value is below 0.6: the painting has some
+    profile = tmp_path / "nan.json"
+    profile.write_text(json.dumps({"name": "nan", "description": "test", "requires": {"gpu": False},
+                                   "ranges": [{"max_height": None, "realtime": [], "pause": [],
+                                               "encode": [{"model": str(model)}]}]}))
+    out = tmp_path / "out.mkv"
+    result = kizunasr("encode", str(clip), str(out), "--profile", str(profile), "--codec", "ffv1",
+                      "--provider", "cpu")
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("kizunasr: kizunasr.onnx")]
+    assert len(errors) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert errors[0].startswith(f"kizunasr: kizunasr.onnx: {model}: frame 0: the model's output has NaN or Inf")
+    assert not out.exists()

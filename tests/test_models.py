@@ -22,6 +22,7 @@ from kizunasr_vs.models import download, registry, store
 from kizunasr_vs.models.errors import (
     ChecksumError,
     DownloadError,
+    InvalidModelError,
     ModelMissingError,
     RegistryError,
     UnknownModelError,
@@ -132,7 +133,9 @@ def local_entry(server: Server, **changes: object) -> registry.ModelEntry:
 
 
 def leftovers(directory: Path) -> list[str]:
-    return sorted(p.name for p in directory.iterdir()) if directory.exists() else []
+    """The files in ``directory``, but for the record of verified hashes."""
+    names = (p.name for p in directory.iterdir()) if directory.exists() else ()
+    return sorted(n for n in names if n != store.VERIFIED_FILE)
 
 
 # --- downloads ---------------------------------------------------------------------------------------------
@@ -251,23 +254,90 @@ def test_import_known_file_by_hash(isolated: Path) -> None:
     assert leftovers(isolated) == [SUC]
 
 
+@needs_shared
+def test_damaged_model_is_refused_on_load(isolated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    isolated.mkdir()
+    copy = isolated / SUC
+    copy.write_bytes((SHARED_MODELS / SUC).read_bytes())
+    assert store.model_path(SUC_NAME) == copy  # intact: used, and its hash recorded beside it
+    record = json.loads((isolated / store.VERIFIED_FILE).read_text())
+    assert record[str(copy.resolve())][2] == sha256(SHARED_MODELS / SUC)
+
+    def no_hashing(path: object, chunk: int = 0) -> str:
+        raise AssertionError("hashed again")
+
+    monkeypatch.setattr(store, "sha256_file", no_hashing)
+    store._hashes.clear()  # a new process: the record answers, nothing is hashed
+    assert store.model_path(SUC_NAME) == copy
+    monkeypatch.undo()
+    monkeypatch.setenv("KIZUNASR_MODELS_DIR", str(isolated))
+
+    data = bytearray(copy.read_bytes())
+    data[len(data) // 2] ^= 0x01  # one flipped bit in the weights
+    copy.write_bytes(bytes(data))
+    with pytest.raises(ChecksumError, match=f"replace it with: kizunasr models fetch --force {SUC_NAME}$"):
+        store.model_path(SUC_NAME)
+    import vapoursynth as vs
+
+    from kizunasr_vs.profiles.upscale import upscale
+
+    profile = {"name": "one-model", "description": "test", "requires": {"gpu": False},
+               "ranges": [{"max_height": None, "realtime": [], "pause": [], "encode": [{"model": SUC_NAME}]}]}
+    path = isolated.parent / "profile.json"
+    path.write_text(json.dumps(profile))
+    clip = vs.core.std.BlankClip(format=vs.RGBS, width=32, height=32, length=1)
+    with pytest.raises(vs.Error, match=f"damaged or changed.*models fetch --force {SUC_NAME}"):
+        upscale(clip, path, provider="cpu")
+
+
+def tiny_model(scale: float = 2.0) -> bytes:
+    """A real ONNX image model: nearest-neighbour Resize by ``scale`` of a [1, 3, H, W] float input."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    scales = numpy_helper.from_array(np.array([1, 1, scale, scale], np.float32), "s")
+    graph = helper.make_graph([helper.make_node("Resize", ["x", "", "s"], ["y"], mode="nearest")], "tiny",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 3, "h", "w"])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 3, "oh", "ow"])], [scales])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model.SerializeToString()
+
+
 def test_import_unknown_file_registers_user_entry(tmp_path: Path, isolated: Path) -> None:
     src = tmp_path / "My Model.onnx"
-    src.write_bytes(b"not really onnx")
+    src.write_bytes(tiny_model())
     entry = store.import_file(src, name="mine")
-    assert entry.sha256 == hashlib.sha256(b"not really onnx").hexdigest()
+    assert entry.sha256 == sha256(src)
     assert store.model_path("mine") == isolated / "mine.onnx"
     assert store.verify("mine")
     reloaded = registry.load_registry()["mine"]
     assert reloaded.source == "user" and reloaded.sha256 == entry.sha256
     # the same content without --name is recognised by its hash; new content is named after the file
     assert store.import_file(src).name == "mine"
-    src.write_bytes(b"other content")
+    src.write_bytes(tiny_model(4.0))
     assert store.import_file(src).name == "my-model"
     # a changed file under a built-in name is refused, nothing kept
     with pytest.raises(ChecksumError, match="nothing was kept"):
         store.import_file(src, name=SUC_NAME)
     assert not (isolated / SUC).exists()
+
+
+@pytest.mark.parametrize(("content", "fault"), [
+    (b"hello", "not valid ONNX"),  # a 5-byte text file
+    (tiny_model()[:-7], "not valid ONNX"),  # truncated
+    (tiny_model(1.5), "the scale must be one integer"),  # parses and runs, but 16x16 gives 24x24
+])
+def test_import_refuses_what_is_not_a_runnable_model(content: bytes, fault: str, tmp_path: Path, isolated: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    src = tmp_path / "model.onnx"
+    src.write_bytes(content)
+    with pytest.raises(InvalidModelError, match=f"{re.escape(str(src))} is not a usable ONNX model: .*{fault}"):
+        store.import_file(src, name="mine")
+    assert cli("import", str(src)) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("kizunasr models: ") and err.count("\n") == 1 and "nothing was imported" in err
+    assert leftovers(isolated) == [] and not registry.user_config_path().exists()
 
 
 # --- registry ----------------------------------------------------------------------------------------------
@@ -402,3 +472,22 @@ def test_cli_fetch_from_user_entry(server: Server, capsys: pytest.CaptureFixture
     write_config("[")
     assert cli("list") == 1
     assert "invalid JSON" in capsys.readouterr().err
+
+
+@needs_shared
+def test_upscale_default_model_is_verified(isolated: Path, tmp_path: Path) -> None:
+    """`kizunasr upscale` picks a model file from the models directory by name: it is checked too."""
+    import subprocess
+    import sys
+
+    isolated.mkdir()
+    data = bytearray((SHARED_MODELS / SUC).read_bytes())
+    data[-100] ^= 0x10
+    (isolated / SUC).write_bytes(bytes(data))
+    result = subprocess.run([sys.executable, "-m", "kizunasr_vs", "upscale"],  # the built-in sample
+                            capture_output=True, text=True, cwd=tmp_path, timeout=120,
+                            env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith(f"kizunasr upscale: model '{SUC_NAME}' at ")
+    assert result.stderr.strip().endswith(f"replace it with: kizunasr models fetch --force {SUC_NAME}")
+    assert not (tmp_path / "out").exists()

@@ -527,3 +527,37 @@ def test_auto_skips_tensorrt_when_its_library_does_not_load(monkeypatch: pytest.
     assert ort_session.choose_providers("auto") == [ort_session.CUDA, ort_session.CPU]
     monkeypatch.setattr(ort_session, "tensorrt_loadable", lambda: True)
     assert ort_session.choose_providers("auto")[0] == ort_session.TRT
+
+
+# --- (6) non-finite output --------------------------------------------------------------------------
+
+def _nan_below_model(threshold: float = 0.1) -> bytes:
+    """sqrt(x - t)^2 + t, resized 2x: the input (up to rounding) where it is >= ``threshold``, NaN below (the
+    square root of a negative number)."""
+    nodes = [helper.make_node("Sub", ["x", "t"], ["d"]), helper.make_node("Sqrt", ["d"], ["r"]),
+             helper.make_node("Mul", ["r", "r"], ["p"]), helper.make_node("Add", ["p", "t"], ["q"]),
+             helper.make_node("Resize", ["q", "", "s"], ["y"], mode="nearest")]
+    return _model(nodes, [("t", np.array(threshold, np.float32)), ("s", np.array([1, 1, 2, 2], np.float32))],
+                  ("n", 3, "h", "w"))
+
+
+@pytest.mark.parametrize("run", ["whole", "tiled", "yuv_io"])
+def test_nan_output_fails_naming_frame_and_model(run: str, tmp_path: Path) -> None:
+    model = tmp_path / "nan.onnx"
+    model.write_bytes(_nan_below_model())
+    frames = [np.full((3, 16, 24), 0.5, np.float32) for _ in range(3)]
+    frames[2][1, 5, 7] = 0.0  # one green sample of frame 2: NaN there
+    if run == "yuv_io":  # integer YUV planes in: black (16, 128, 128) is RGB 0 inside the graph
+        planes = [[np.full((16, 24), v, np.uint8) for v in (126, 128, 128)] for _ in range(3)]
+        planes[2][0][5, 7] = 16
+        out = kz_onnx(_clip_of_frames(planes, vs.YUV444P8, _Matrix=1, _Range=0, _Transfer=1, _Primaries=1),
+                      model, provider="cpu", yuv_io=True)
+        assert out.format.id == vs.YUV444P8
+    else:
+        out = kz_onnx(_clip_of_frames(frames, vs.RGBS, _Range=1), model, provider="cpu",
+                      tile=8 if run == "tiled" else None)
+        assert np.abs(_stack(out, 1) - frames[1].repeat(2, axis=1).repeat(2, axis=2)).max() <= 1e-6
+    out.get_frame(1)
+    with pytest.raises(vs.Error, match=rf"kizunasr.onnx: {tmp_path}/nan.onnx: frame 2: the model's output has NaN "
+                                       "or Inf values.*pass fp16=False"):
+        out.get_frame(2)

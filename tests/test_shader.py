@@ -571,3 +571,49 @@ def test_when_enlarged_for_display_counts_as_true() -> None:
     assert ss.infer_output_size(_pass("MAIN", when), 16, 12) == (32, 24)
     never = "//!WHEN MAIN.w 0 <\n" + double
     assert ss.infer_output_size(_pass("MAIN", never), 16, 12) == (16, 12)
+
+
+HUGE = """//!HOOK {hook}
+//!BIND HOOKED
+{save}//!WIDTH HOOKED.w {factor} *
+//!DESC huge
+vec4 hook() {{ return HOOKED_tex(HOOKED_pos); }}
+"""
+
+
+@pytest.mark.parametrize(("factor", "save", "renderer", "size"), [
+    (100000, "", "direct", None),  # the report: a pass 100000x wider
+    (1000, "", "vs-placebo", None),  # 16x16 validation renders fit, the 64x48 frame does not
+    (1000, "", "direct", (64, 48)),  # an explicit output size does not make the pass fit
+    (1000, "//!SAVE BIG\n", "direct", None),  # a saved texture counts too
+])
+def test_texture_beyond_libplacebo_limit_is_refused(tmp_path: Path, factor: int, save: str, renderer: str,
+                                                    size: tuple[int, int] | None) -> None:
+    """In a child process: libplacebo aborts on textures beyond the GPU's limit, which must show as a crash."""
+    import subprocess
+    import sys
+
+    glsl = tmp_path / "huge.glsl"
+    glsl.write_text(HUGE.format(hook="LUMA" if not save else "MAIN", save=save, factor=factor))
+    width, height = size or (None, None)
+    code = ("import vapoursynth as vs\nfrom kizunasr_vs.runtime.placebo import shader\n"
+            "clip = vs.core.std.BlankClip(width=64, height=48, format=vs.YUV444P8, length=1)\n"
+            f"try:\n    shader(clip, {str(glsl)!r}, {width}, {height}, renderer={renderer!r}).get_frame(0)\n"
+            "except vs.Error as e:\n    print(e)\nelse:\n    print('rendered')\n")
+    child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                           cwd=Path(__file__).resolve().parents[1])
+    assert child.returncode == 0, child.stderr[-2000:]
+    assert child.stdout.strip() == (f"shader 'huge.glsl': pass 'huge': its {'BIG' if save else 'LUMA'} texture is "
+                                    f"{64 * factor}x48, beyond libplacebo's texture limit of 16384 per side (the "
+                                    "GPU driver would abort the process); lower the factor in its //!WIDTH or "
+                                    "//!HEIGHT")
+
+
+def test_texture_limit_in_size_inference() -> None:
+    assert ss.infer_output_size(HUGE.format(hook="MAIN", save="", factor=256), 64, 48) == (16384, 48)
+    with pytest.raises(ss.TextureTooLarge, match="16448x48, beyond libplacebo's texture limit of 16384"):
+        ss.infer_output_size(HUGE.format(hook="MAIN", save="", factor=257), 64, 48)
+    with pytest.raises(vs.Error, match=r"shader: the clip is 16385x8, beyond"):
+        shader(core.std.BlankClip(width=16385, height=8, format=vs.YUV444P8, length=1), INVERT)
+    with pytest.raises(vs.Error, match=r"shader: the output of '.*' is 20000x12, beyond"):
+        shader(core.std.BlankClip(width=W, height=H, format=vs.YUV444P8, length=1), INVERT, 20000, 12)

@@ -21,6 +21,7 @@ import vapoursynth as vs
 from kizunasr_vs.cli.encode import parse_size
 from kizunasr_vs.cli.upscale import find_default_model
 from kizunasr_vs.core.resources import shader_path
+from kizunasr_vs.models.errors import ModelError
 from kizunasr_vs.runtime import placebo_direct
 
 PASSTHROUGH_2X = """//!HOOK MAIN
@@ -256,7 +257,11 @@ def run(args: argparse.Namespace) -> int:
     sizes = [parse_size(s) for s in (args.size or ["640x480"])]
     if args.gpu_cost:
         return run_gpu_cost(args, sizes)
-    model = args.model or find_default_model()
+    try:
+        model = args.model or find_default_model()
+    except ModelError as exc:
+        print(f"kizunasr bench: {exc}", file=sys.stderr)
+        return 2
     if args.calibrate:
         if model is None:
             print("kizunasr bench: --calibrate needs --model", file=sys.stderr)

@@ -115,6 +115,15 @@ def parse_size(text: str) -> tuple[int, int]:
     return int(width), int(height)
 
 
+def error_line(exc: BaseException) -> str:
+    """The error's message; for a frame error, its last line without the traceback VapourSynth puts before
+    the error a Python frame callback raised."""
+    lines = str(exc).strip().splitlines()
+    if not isinstance(exc, vs.Error) or len(lines) < 2:
+        return str(exc)
+    return lines[-1].removeprefix("vapoursynth.Error: ")
+
+
 def encode_with_progress(clip: vs.VideoNode, output: Path, settings: EncodeSettings, label: str) -> int:
     """Encode with a tqdm bar (frames, fps, ETA); returns an exit code."""
     with tqdm(total=clip.num_frames, unit="frame", desc=label, dynamic_ncols=True) as bar:
@@ -126,7 +135,7 @@ def encode_with_progress(clip: vs.VideoNode, output: Path, settings: EncodeSetti
             encode(clip, output, settings, progress)
         except (EncodeError, vs.Error) as exc:
             bar.close()
-            print(f"kizunasr: {exc}", file=sys.stderr)
+            print(f"kizunasr: {error_line(exc)}", file=sys.stderr)
             return 1
     print(f"wrote {output}", file=sys.stderr)
     return 0

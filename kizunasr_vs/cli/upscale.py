@@ -25,6 +25,7 @@ from kizunasr_vs.cli.encode import (
 from kizunasr_vs.core.formats import resolve_color
 from kizunasr_vs.core.resources import shader_path
 from kizunasr_vs.core.sample import sample_clip
+from kizunasr_vs.models.errors import ModelError
 from kizunasr_vs.runtime.encoder import EncodeError, check_output_path
 from kizunasr_vs.runtime.source import open_video
 
@@ -52,11 +53,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def find_default_model() -> Path | None:
-    """The first preferred AnimeJaNai model in $KIZUNASR_MODELS_DIR, if any."""
-    folder = os.environ.get("KIZUNASR_MODELS_DIR")
-    for name in PREFERRED_MODELS if folder else ():
-        if (Path(folder or "") / name).is_file():
-            return Path(folder or "") / name
+    """The first preferred AnimeJaNai model in $KIZUNASR_MODELS_DIR, if any, checked against the registry's
+    sha256 (ChecksumError, with the command that replaces it, when the file is damaged)."""
+    if not os.environ.get("KIZUNASR_MODELS_DIR"):
+        return None
+    from kizunasr_vs.models.registry import load_registry
+    from kizunasr_vs.models.store import model_path, store_path
+
+    entries = {e.file: e for e in load_registry().values()}
+    for name in PREFERRED_MODELS:
+        if name in entries and store_path(entries[name]).is_file():
+            return model_path(entries[name].name)
     return None
 
 
@@ -88,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
         check_span(args.start, args.end)
         source, first = trim(open_video(args.input) if args.input else sample_clip(), args.start, args.end)
         clip, what = upscale_2x(source, args)
-    except (vs.Error, ValueError, EncodeError) as exc:
+    except (vs.Error, ValueError, EncodeError, ModelError) as exc:
         print(f"kizunasr upscale: {exc}", file=sys.stderr)
         return 2
     name = args.input.name if args.input else "built-in sample"

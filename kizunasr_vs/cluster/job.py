@@ -7,6 +7,7 @@ import logging
 import os
 import shutil
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,7 @@ log = logging.getLogger(__name__)
 # halfway (after writing hold-INDEX.pid into the work directory) until the test kills that worker.
 FAIL_ENV = "KIZUNASR_CLUSTER_FAIL_CHUNKS"
 HOLD_ENV = "KIZUNASR_CLUSTER_HOLD_CHUNKS"
+DEATHS_PER_CHUNK = 3  # a chunk whose worker dies this often fails the job (it is likely what kills them)
 
 Progress = Callable[[int, int, list[WorkerStatus]], None]
 """``progress(frames_done, frames_total, workers)``, called about twice a second."""
@@ -108,48 +110,92 @@ def _error_text(exc: BaseException) -> str:
     return str(cause) if isinstance(cause, ChunkFailed) else str(exc).strip().splitlines()[-1]
 
 
+class _Workers:
+    """The chunk actors of one job: those ready for a chunk, those still starting (a replacement whose node may
+    never have room is simply never given work), and each actor's slot."""
+
+    def __init__(self, ray: Any, actor_class: Any, resources: dict[str, float], board: Any) -> None:
+        self.ray, self.actor_class, self.resources, self.board = ray, actor_class, resources, board
+        self.idle: list[Any] = []
+        self.starting: dict[Any, Any] = {}  # ready() ref -> actor
+        self.slots: dict[Any, int] = {}
+
+    def start(self, slot: int) -> None:
+        actor = self.actor_class.options(**self.resources).remote(slot, self.board)
+        self.slots[actor] = slot
+        self.starting[actor.ready.remote()] = actor
+
+    def started(self, ref: Any) -> None:
+        """A ready() answer: the actor joins the idle ones, or is dropped if it could not start."""
+        actor = self.starting.pop(ref)
+        try:
+            self.ray.get(ref)
+        except Exception as exc:  # noqa: BLE001 - RayActorError, RuntimeEnvSetupError...
+            log.warning("worker %d could not start: %s", self.slots[actor], _error_text(exc))
+            return
+        self.idle.append(actor)
+
+    def kill_all(self) -> None:
+        for actor in self.slots:
+            self.ray.kill(actor)
+
+
 def _dispatch(job: ClusterJob, spec: ChunkSpec, todo: list[Chunk], done_frames: int, total: int,
               progress: Progress | None) -> None:
-    """Run ``todo`` on one actor per worker slot; raises ClusterError at the first failed chunk
-    (after the chunks already running have finished, so that their segments are kept for a rerun)."""
+    """Run ``todo`` on one actor per worker slot; raises ClusterError at the first failed chunk (after the chunks
+    already running have finished, so that their segments are kept for a rerun).
+
+    A worker that dies (SIGKILL, out of memory, its node lost) takes no segment with it: its chunk goes back in the
+    queue, up to ``DEATHS_PER_CHUNK`` times, and a replacement worker is started, which gets chunks once it runs.
+    """
     ray = import_ray()
     chunk_actor, progress_actor = actor_classes()
     slots, resources = worker_slots(job.workers, job.gpus_per_worker)
     board = progress_actor.remote()
-    actors = [chunk_actor.options(**resources).remote(slot, board) for slot in range(min(slots, len(todo)))]
+    workers = _Workers(ray, chunk_actor, resources, board)
+    for slot in range(min(slots, len(todo))):
+        workers.start(slot)
     pending = list(reversed(todo))
     running: dict[Any, tuple[Any, Chunk]] = {}
     finished: set[int] = set()
+    deaths: Counter[int] = Counter()
     failure: tuple[Chunk, str] | None = None
-
-    def submit(actor: Any) -> None:
-        chunk = pending.pop()
-        running[actor.encode.remote(spec, chunk)] = (actor, chunk)
-
     try:
-        for actor in actors:
-            if pending:
-                submit(actor)
-        while running:
-            ready, _ = ray.wait(list(running), num_returns=1, timeout=0.5)
+        while running or (pending and failure is None):
+            if not (running or workers.starting or workers.idle):
+                raise ClusterError(f"{spec.source}: no worker could be started on the cluster")
+            ready, _ = ray.wait([*running, *workers.starting], num_returns=1, timeout=0.5)
             for ref in ready:
+                if ref in workers.starting:
+                    workers.started(ref)
+                    continue
                 actor, chunk = running.pop(ref)
                 try:
                     ray.get(ref)
                     finished.add(chunk.index)
-                except Exception as exc:  # noqa: BLE001 - RayTaskError, ActorDiedError...
-                    if failure is None:
-                        failure = (chunk, _error_text(exc))
-                if pending and failure is None:
-                    submit(actor)
+                    workers.idle.append(actor)
+                except ray.exceptions.RayActorError as exc:  # the worker process died; the chunk did not fail
+                    deaths[chunk.index] += 1
+                    if deaths[chunk.index] >= DEATHS_PER_CHUNK:
+                        failure = failure or (chunk, f"its worker died {DEATHS_PER_CHUNK} times: {_error_text(exc)}")
+                    else:
+                        log.warning("worker %d died in chunk %d (%s); the chunk goes back in the queue",
+                                    workers.slots[actor], chunk.index, _error_text(exc))
+                        pending.append(chunk)
+                    workers.start(workers.slots[actor])
+                except Exception as exc:  # noqa: BLE001 - RayTaskError wrapping ChunkFailed...
+                    failure = failure or (chunk, _error_text(exc))
+                    workers.idle.append(actor)
+            while workers.idle and pending and failure is None:
+                actor, chunk = workers.idle.pop(), pending.pop()
+                running[actor.encode.remote(spec, chunk)] = (actor, chunk)
             if progress is not None:
-                workers = sorted(ray.get(board.snapshot.remote()).values(), key=lambda w: w.slot)
+                states = sorted(ray.get(board.snapshot.remote()).values(), key=lambda w: w.slot)
                 frames = sum(c.frames for c in todo if c.index in finished)
-                frames += sum(w.done for w in workers if w.chunk is not None and w.chunk.index not in finished)
-                progress(min(total, done_frames + frames), total, workers)
+                frames += sum(w.done for w in states if w.chunk is not None and w.chunk.index not in finished)
+                progress(min(total, done_frames + frames), total, states)
     finally:
-        for actor in actors:
-            ray.kill(actor)
+        workers.kill_all()
         ray.kill(board)
     if failure is not None:
         chunk, cause = failure

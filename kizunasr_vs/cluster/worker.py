@@ -140,7 +140,10 @@ def actor_classes() -> tuple[Any, Any]:
     """The Ray actor classes (ChunkActor, ProgressActor); built on first use so Ray stays optional."""
     import ray
 
-    @ray.remote(max_restarts=3, max_task_retries=3)
+    # No restarts by Ray: the driver puts a dead worker's chunk back in its queue and starts a replacement
+    # (job._dispatch). With Ray's restarts and task retries, losing a node failed the whole job (the retry found
+    # the actor "temporarily unavailable"), and a restart can only run where the resources are free.
+    @ray.remote(max_restarts=0, max_task_retries=0)
     class ChunkActor:
         """One worker: keeps its ChunkEncoder (and so its model) for all the chunks it gets."""
 
@@ -150,6 +153,9 @@ def actor_classes() -> tuple[Any, Any]:
             gpus = tuple(str(g) for g in ray.get_gpu_ids())
             self.status = WorkerStatus(slot, ray.util.get_node_ip_address(), os.getpid(), gpus)
             board.set.remote(self.status)
+
+        def ready(self) -> None:
+            """Answers once the worker runs (placed on a node, started)."""
 
         def encode(self, spec: ChunkSpec, chunk: Chunk) -> str:
             def report(done: int) -> None:

@@ -8,6 +8,7 @@ from kizunasr_vs.models.download import ensure, fetch
 from kizunasr_vs.models.errors import (
     ChecksumError,
     DownloadError,
+    InvalidModelError,
     ModelError,
     ModelMissingError,
     RegistryError,
@@ -16,6 +17,6 @@ from kizunasr_vs.models.errors import (
 from kizunasr_vs.models.registry import ModelEntry, get_entry, load_registry, suited
 from kizunasr_vs.models.store import import_file, model_path, models_dir, verify
 
-__all__ = ["ChecksumError", "DownloadError", "ModelEntry", "ModelError", "ModelMissingError", "RegistryError",
-           "UnknownModelError", "ensure", "fetch", "get_entry", "import_file", "load_registry", "model_path",
-           "models_dir", "suited", "verify"]
+__all__ = ["ChecksumError", "DownloadError", "InvalidModelError", "ModelEntry", "ModelError", "ModelMissingError",
+           "RegistryError", "UnknownModelError", "ensure", "fetch", "get_entry", "import_file", "load_registry",
+           "model_path", "models_dir", "suited", "verify"]

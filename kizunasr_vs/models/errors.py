@@ -28,5 +28,9 @@ class ChecksumError(ModelError):
     """A file's sha256 is not the one the registry expects; nothing was kept."""
 
 
+class InvalidModelError(ModelError):
+    """A file offered as a model is not ONNX, or onnxruntime cannot run it; nothing was imported."""
+
+
 class DownloadError(ModelError):
     """A download failed (HTTP error, or connection errors after all retries)."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import json
+import logging
 import os
 import re
 from dataclasses import replace
@@ -11,8 +13,8 @@ from pathlib import Path
 
 import platformdirs
 
-from kizunasr_vs.core.files import check_output, replacing, sha256_file
-from kizunasr_vs.models.errors import ChecksumError, ModelMissingError, RegistryError
+from kizunasr_vs.core.files import check_output, replacing, sha256_file, write_atomic
+from kizunasr_vs.models.errors import ChecksumError, InvalidModelError, ModelMissingError, RegistryError
 from kizunasr_vs.models.registry import (
     NAME_RE,
     ModelEntry,
@@ -21,7 +23,10 @@ from kizunasr_vs.models.registry import (
     load_registry,
 )
 
+log = logging.getLogger(__name__)
+
 ENV_MODELS_DIR = "KIZUNASR_MODELS_DIR"
+VERIFIED_FILE = ".verified.json"  # in the models directory: {path: [size, mtime_ns, sha256]}
 
 
 class State(enum.StrEnum):
@@ -64,12 +69,64 @@ def missing_message(entry: ModelEntry) -> str:
     return msg
 
 
+_hashes: dict[tuple[str, int, int], str] = {}  # (path, size, mtime_ns) -> sha256, for this process
+
+
+def _stamp(path: Path) -> tuple[str, int, int]:
+    st = path.stat()
+    return str(path.resolve()), st.st_size, st.st_mtime_ns
+
+
+def _read_verified(record: Path) -> dict[str, list[object]]:
+    try:
+        data = json.loads(record.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def cached_sha256(path: Path) -> str:
+    """sha256 of ``path``, hashed once per (path, size, mtime_ns): remembered in memory and in
+    ``.verified.json`` in the models directory (best effort: a read-only directory only loses the record)."""
+    stamp = _stamp(path)
+    if stamp in _hashes:
+        return _hashes[stamp]
+    record = models_dir() / VERIFIED_FILE
+    known = _read_verified(record)
+    row = known.get(stamp[0])
+    if isinstance(row, list) and len(row) == 3 and row[:2] == list(stamp[1:]) and isinstance(row[2], str):
+        digest = row[2]
+    else:
+        digest = sha256_file(path)
+        known[stamp[0]] = [stamp[1], stamp[2], digest]
+        try:
+            write_atomic(record, json.dumps(known, indent=1) + "\n")
+        except OSError as exc:
+            log.debug("cannot record verified hashes in %s: %s", record, exc)
+    _hashes[stamp] = digest
+    return digest
+
+
+def corrupt_message(entry: ModelEntry, path: Path, found: str) -> str:
+    """The installed file is not the registered model: say so and how to replace it."""
+    fix = (f"kizunasr models fetch --force {entry.name}" if entry.url or not entry.path
+           else f"kizunasr models import {entry.path} --name {entry.name}")
+    return (f"model {entry.name!r} at {path} is damaged or changed: sha256 {found}, expected {entry.sha256}; "
+            f"replace it with: {fix}")
+
+
 def model_path(name: str) -> Path:
-    """Path of an installed model; raises ModelMissingError (with the fetch command) or UnknownModelError."""
+    """Path of an installed, intact model; raises ModelMissingError (with the fetch command),
+    ChecksumError (with the command that replaces it) or UnknownModelError.
+
+    The sha256 is checked once per file version (see ``cached_sha256``), not per call or per run."""
     entry = get_entry(name)
     path = installed_path(entry)
     if path is None:
         raise ModelMissingError(missing_message(entry))
+    found = cached_sha256(path)
+    if found != entry.sha256:
+        raise ChecksumError(corrupt_message(entry, path, found))
     return path
 
 
@@ -103,6 +160,29 @@ def _copy_verified(src: Path, dest: Path, sha256: str) -> None:
                                 f"expected {sha256}); nothing was kept")
 
 
+PROBE = 16  # side of the test input run by check_runs (a model with a fixed input size gets that size)
+
+
+def check_runs(path: Path) -> int:
+    """Refuse a file that is not an image model onnxruntime can run: it must parse as ONNX, pass
+    ``onnx.checker``, and turn one small input of its declared type into a [1, C, H*s, W*s] output.
+    Returns the scale s; raises InvalidModelError naming the fault."""
+    import onnx
+    import vapoursynth as vs
+
+    from kizunasr_vs.runtime.ort_session import CPU, WHO, create_session, detect_scale, load_model, model_info
+
+    try:
+        loaded = load_model(path)
+        onnx.checker.check_model(loaded.proto)
+        info = model_info(loaded)
+        session = create_session(loaded.proto.SerializeToString(), str(path), [(CPU, {})], 1)
+        return detect_scale(session, info, str(path), (info.height or PROBE, info.width or PROBE))
+    except (vs.Error, onnx.checker.ValidationError) as exc:
+        reason = str(exc).removeprefix(f"{WHO}: ").removeprefix(f"{path}: ")
+        raise InvalidModelError(f"{path} is not a usable ONNX model: {reason}; nothing was imported") from None
+
+
 def _name_from_file(path: Path) -> str:
     name = re.sub(r"[^a-z0-9._-]+", "-", path.stem.lower()).strip("-._")
     return name or "model"
@@ -111,6 +191,7 @@ def _name_from_file(path: Path) -> str:
 def import_file(path: str | os.PathLike[str], name: str | None = None, overwrite: bool = False) -> ModelEntry:
     """Copy a local model file into the models directory, atomically, and return its entry.
 
+    A file that is not a runnable ONNX model is refused (InvalidModelError, see ``check_runs``).
     Without `name`, a file whose sha256 matches a registered model installs as that model;
     otherwise the name comes from the file name. A registered name must match the file's
     sha256 (ChecksumError otherwise; a local user entry is re-registered instead). An unknown
@@ -134,6 +215,7 @@ def import_file(path: str | os.PathLike[str], name: str | None = None, overwrite
     if entry is not None and (entry.source == "builtin" or entry.url is not None):
         raise ChecksumError(f"{src} is not model {name!r}: sha256 {digest}, expected {entry.sha256}; "
                             "nothing was kept (import it under another --name)")
+    check_runs(src)
     suffix = src.suffix or ".onnx"
     new = ModelEntry(name=name, file=f"{name}{suffix}", sha256=digest, size=src.stat().st_size,
                      path=str(src), url=None, source="user",

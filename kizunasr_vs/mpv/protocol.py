@@ -50,11 +50,15 @@ class MpvIpc:
         self._reader.start()
 
     def _dispatch_line(self, line: bytes) -> None:
-        """One JSON message; a line that does not parse (e.g. invalid UTF-8 in a file name) is logged and skipped."""
+        """One JSON message; a line that does not parse (e.g. invalid UTF-8 in a file name) or is not an object
+        is logged and skipped."""
         try:
             message = json.loads(line.decode("utf-8", errors="surrogateescape"))
         except ValueError:
             log.warning("mpv IPC: skipping a line that is not JSON: %r", line[:200])
+            return
+        if not isinstance(message, dict):  # mpv sends objects only: anything else is noise, not a reason to stop
+            log.debug("mpv IPC: skipping a message that is not a JSON object: %r", line[:200])
             return
         self._dispatch(message)
 

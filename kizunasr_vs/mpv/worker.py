@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import os
 import shutil
 import tempfile
@@ -85,6 +86,26 @@ def resolve(profile: str) -> Profile:
 def realtime_shaders(steps: list[Step]) -> list[str]:
     """Full paths of the chain's shader files (mpv 0.35 has no per-shader params)."""
     return [str(shader_path(str(s["shader"])).resolve()) for s in steps if "shader" in s]
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _size_number(value: Any) -> bool:
+    return _is_number(value) and value > 0 and float(value).is_integer()
+
+
+def _video_size(value: Any) -> tuple[int | None, int | None]:
+    """(width, height) from mpv's ``video-params``; (None, None) without video; ValueError when malformed."""
+    if value is None or (isinstance(value, dict) and not value.get("h")):
+        return None, None
+    if not isinstance(value, dict):
+        raise ValueError(f"video-params is not a map: {value!r}")
+    width, height = value.get("w", 0), value.get("h", 0)
+    if not (_size_number(width) and _size_number(height)):
+        raise ValueError(f"video-params w/h are not positive whole numbers: {width!r} x {height!r}")
+    return int(width), int(height)
 
 
 class Worker:
@@ -189,21 +210,24 @@ class Worker:
             else:
                 self.invalidate("resume")
         elif name == "video-params":
-            height = int(value["h"]) if isinstance(value, dict) and value.get("h") else None
+            width, height = _video_size(value)
             if height != s.height:
-                s.height = height
-                s.width = int(value["w"]) if height else None
+                s.height, s.width = height, width
                 with self.jobs.cv:
                     s.warm_up = height is not None
                 self.invalidate("video-params")
                 self.apply_shaders()
                 self.schedule()
         elif name == "osd-dimensions":
+            if value is not None and not (isinstance(value, dict) and all(map(_is_number, value.values()))):
+                raise ValueError(f"osd-dimensions is not a map of numbers: {value!r}")
             if value != s.dims:
                 s.dims = value
                 self.invalidate("resize")
                 self.schedule()
         elif name == "path" and value != s.path:
+            if value is not None and not isinstance(value, str):
+                raise ValueError(f"path is not a string: {value!r}")
             s.path = value
             self.invalidate("file")
             self.schedule()
@@ -248,11 +272,14 @@ class Worker:
         return "\n".join(lines)
 
     def handle(self, ev: Event) -> None:
-        kind = ev.get("event")
-        if kind == "property-change" and ev.get("id") in OBSERVED:
-            self.on_property(OBSERVED[ev["id"]], ev.get("data"))
+        """One event from mpv; ValueError for a malformed one (``run`` logs and skips it)."""
+        kind, oid, args = ev.get("event"), ev.get("id"), ev.get("args", [])
+        if kind == "property-change" and isinstance(oid, int) and oid in OBSERVED:
+            self.on_property(OBSERVED[oid], ev.get("data"))
         elif kind == "client-message":
-            self.on_message([str(a) for a in ev.get("args", [])])
+            if not isinstance(args, list):
+                raise ValueError(f"client-message args are not a list: {args!r}")
+            self.on_message([str(a) for a in args])
         elif kind in ("seek", "end-file", "start-file"):
             self.invalidate(kind)
         elif kind == "playback-restart":
@@ -355,7 +382,10 @@ class Worker:
                 ev = self.ipc.events.get()
                 if ev is None:
                     break
-                self.handle(ev)
+                try:
+                    self.handle(ev)
+                except ValueError as exc:  # one odd message (another client, a buggy script) must not end the worker
+                    log.debug("ignoring a malformed mpv message %.200r: %s", ev, exc)
         finally:
             self.stop = True
             self.jobs.close()

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import vapoursynth as vs
 
+from kizunasr_vs.models.errors import ModelError
 from kizunasr_vs.profiles.chain import build_pipeline, resize_to
 from kizunasr_vs.profiles.loader import Profile, ProfileError, load_profile
 from kizunasr_vs.profiles.select import PREFERENCES, auto_profile
@@ -27,7 +28,8 @@ def upscale(clip: vs.VideoNode, profile: str | Path | Profile = "auto",
             target: tuple[int, int] | None = None, provider: str = "auto") -> vs.VideoNode:
     """Upscale ``clip`` with the profile's encode chain for its height; resize to ``target`` if given.
 
-    Raises ``vs.Error`` with the profile problem, a missing model's fetch command, or a stage failure.
+    Raises ``vs.Error`` with the profile problem, a missing or damaged model's fetch command, or a stage
+    failure.
     """
     try:
         chosen = resolve_profile(profile)
@@ -36,7 +38,7 @@ def upscale(clip: vs.VideoNode, profile: str | Path | Profile = "auto",
         raise vs.Error(f"upscale: {exc}") from exc
     try:
         out = build_pipeline(steps, provider).apply(clip)
-    except (FileNotFoundError, LookupError) as exc:
+    except (FileNotFoundError, LookupError, ModelError) as exc:
         raise vs.Error(f"upscale: profile '{chosen.name}': {exc}") from exc
     if target is not None:
         width, height = target

@@ -48,7 +48,7 @@ from kizunasr_vs.runtime.ort_session import (
     provider_options,
     run_session,
 )
-from kizunasr_vs.runtime.plane_io import bound_planes, plane_name, split_plane_io
+from kizunasr_vs.runtime.plane_io import add_finite_probe, bound_planes, plane_name, split_plane_io
 from kizunasr_vs.runtime.tiling import Tile, apply_tiled, plan_tiles
 from kizunasr_vs.runtime.torch_backend import (
     TORCH_COMPILED,
@@ -301,6 +301,7 @@ def _build_direct_runner(
         graph = split_plane_io(proto, info.channels)
         inputs = [plane_name(info.input_name, c) for c in range(info.channels)]
         outputs = [plane_name(info.output_name, c) for c in range(info.channels)]
+    add_finite_probe(graph, info.output_name)
     specs = provider_options(providers, loaded.sha256, use_fp16)
     threads = max(1, _cpu_count() // count)
     sessions = [create_session(graph.SerializeToString(), loaded.name, specs, threads) for _ in range(count)]
@@ -327,12 +328,23 @@ def _stream_count(streams: int | None, gpu: bool) -> int:
     return count
 
 
-def _direct_frame(n: int, f: list[vs.VideoFrame], runner: DirectRunner) -> vs.VideoFrame:
+def _nonfinite(n: int, name: str) -> vs.Error:
+    """The model's output for frame ``n`` has NaN or Inf values: stop rather than write black frames."""
+    return vs.Error(f"{WHO}: {name}: frame {n}: the model's output has NaN or Inf values, which would be "
+                    "written as black or broken frames; a model run in fp16 can overflow (pass fp16=False), "
+                    "otherwise the model is broken for this input: check or replace it")
+
+
+def _direct_frame(n: int, f: list[vs.VideoFrame], runner: DirectRunner, name: str) -> vs.VideoFrame:
     """ModifyFrame callback: the model reads ``f[1]``'s planes and writes a copy of the blank ``f[0]``."""
     blank, src = f
     out = _new_frame(blank, src)
-    with runner.pool.borrow() as session, bound_planes(session, runner.inputs, runner.outputs, src, out) as binding:
+    probe = np.zeros((), np.float32)
+    with runner.pool.borrow() as session, \
+            bound_planes(session, runner.inputs, runner.outputs, src, out, probe) as binding:
         session.run_with_iobinding(binding)
+    if not np.isfinite(probe):
+        raise _nonfinite(n, name)
     return out
 
 
@@ -345,12 +357,14 @@ def _new_frame(like: vs.VideoFrame, props_of: vs.VideoFrame) -> vs.VideoFrame:
     return out
 
 
-def _torch_frame(n: int, f: list[vs.VideoFrame], runner: TorchRunner) -> vs.VideoFrame:
+def _torch_frame(n: int, f: list[vs.VideoFrame], runner: TorchRunner, name: str) -> vs.VideoFrame:
     """ModifyFrame callback for the PyTorch backend: fp16 RGB/gray planes or integer YUV planes, in and out."""
     blank, src = f
     out = _new_frame(blank, src)
-    runner.run_planes([np.asarray(src[p]) for p in range(src.format.num_planes)],
-                      [np.asarray(out[p]) for p in range(out.format.num_planes)])
+    finite = runner.run_planes([np.asarray(src[p]) for p in range(src.format.num_planes)],
+                               [np.asarray(out[p]) for p in range(out.format.num_planes)])
+    if not finite:
+        raise _nonfinite(n, name)
     return out
 
 
@@ -410,30 +424,32 @@ def _build_torch_runner(loaded: LoadedModel, info: ModelInfo, src: vs.VideoNode,
     return runner
 
 
-def _upscale_frame(n: int, f: list[vs.VideoFrame], runner: Runner, tiles: list[Tile]) -> vs.VideoFrame:
+def _upscale_frame(n: int, f: list[vs.VideoFrame], runner: Runner, tiles: list[Tile], name: str) -> vs.VideoFrame:
     """ModifyFrame callback: run the model on ``f[1]`` into a copy of the blank ``f[0]``."""
     blank, src = f
     out = _new_frame(blank, src)
     image = np.stack([np.asarray(src[p]) for p in range(src.format.num_planes)])
     result = apply_tiled(image, tiles, runner.scale, runner.infer)
+    if not np.isfinite(result).all():
+        raise _nonfinite(n, name)
     for p in range(out.format.num_planes):
         np.copyto(np.asarray(out[p]), result[p])
     return out
 
 
-def _model_clip(src: vs.VideoNode, runner: Runner | DirectRunner | TorchRunner, tiles: list[Tile],
+def _model_clip(src: vs.VideoNode, runner: Runner | DirectRunner | TorchRunner, tiles: list[Tile], name: str,
                 out_format: int | None = None) -> vs.VideoNode:
     """The model's output as a clip (in ``out_format``, default ``src``'s), split over ``pool.size``
-    concurrently running branches."""
+    concurrently running branches; a frame whose output is not finite raises ``vs.Error`` naming the model."""
     s = runner.scale
     blank = vs.core.std.BlankClip(src, width=src.width * s, height=src.height * s, keep=True, format=out_format)
     selector: Callable[[int, list[vs.VideoFrame]], vs.VideoFrame]
     if isinstance(runner, TorchRunner):
-        selector = functools.partial(_torch_frame, runner=runner)
+        selector = functools.partial(_torch_frame, runner=runner, name=name)
     elif isinstance(runner, DirectRunner):
-        selector = functools.partial(_direct_frame, runner=runner)
+        selector = functools.partial(_direct_frame, runner=runner, name=name)
     else:
-        selector = functools.partial(_upscale_frame, runner=runner, tiles=tiles)
+        selector = functools.partial(_upscale_frame, runner=runner, tiles=tiles, name=name)
     branches = min(runner.streams if isinstance(runner, TorchRunner) else runner.pool.size, src.num_frames)
     if branches == 1:
         return vs.core.std.ModifyFrame(blank, clips=[blank, src], selector=selector)
@@ -508,7 +524,7 @@ def onnx(
                     raise
                 log.info("%s: colour conversion stays with zimg (the model does not take YUV planes)", loaded.name)
             else:
-                out = _model_clip(clip, yuv_runner, tiles, out_fmt.id)
+                out = _model_clip(clip, yuv_runner, tiles, loaded.name, out_fmt.id)
                 return vs.core.std.SetFrameProps(out, _Matrix=color.matrix, _Range=color.range,
                                                  _ChromaLocation=color.chroma_location, _Transfer=color.transfer,
                                                  _Primaries=color.primaries)
@@ -530,7 +546,7 @@ def onnx(
             src = src.resize.Point(format=vs.RGBH if info.channels == 3 else vs.GRAYH)
     else:
         runner = _cached_runner(loaded, info, provider, fp16, streams, tiles, pad_multiple or 1)
-    out = _model_clip(src, runner, tiles)
+    out = _model_clip(src, runner, tiles, loaded.name)
     if info.channels == 1 and fmt.color_family == vs.YUV:
         out = _join_chroma(clip, out, color)
     return restore_format(out, fmt, color, output_format)

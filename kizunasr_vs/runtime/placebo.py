@@ -44,7 +44,9 @@ from kizunasr_vs.runtime.libplacebo import PL_COLOR_LEVELS_FULL, PL_COLOR_LEVELS
 from kizunasr_vs.runtime.shader_merge import can_share_render, merged_text
 from kizunasr_vs.runtime.shader_source import (
     ShaderSource,
+    TextureTooLarge,
     apply_params,
+    check_texture_size,
     check_user_shader,
     infer_output_size,
     load_shader,
@@ -150,9 +152,11 @@ def shader(
     yuv = vs.core.std.SetFrameProps(yuv, _Range=render.range)
     sizes = []
     w, h = yuv.width, yuv.height
+    check_texture_size(w, h, "shader: the clip")
     for i, src in enumerate(sources):
         last = i == len(sources) - 1
         out_w, out_h = _target_size(src, w, h, (width, height) if last else (None, None), last)
+        check_texture_size(out_w, out_h, f"shader: the output of '{src.name}'")
         _validate(src, render, out_w / w, out_h / h)
         sizes.append((out_w, out_h))
         w, h = out_w, out_h
@@ -271,11 +275,13 @@ def _target_size(
 ) -> tuple[int, int]:
     """The explicit size where given, else the size the shader produces."""
     ew, eh = explicit
-    if ew is not None and eh is not None:
-        return ew, eh
     try:
-        iw, ih = infer_output_size(src, in_w, in_h)
+        iw, ih = infer_output_size(src, in_w, in_h)  # also with both given: its passes' textures must fit
+    except TextureTooLarge:
+        raise
     except vs.Error as exc:
+        if ew is not None and eh is not None:
+            return ew, eh
         if last:
             raise
         raise vs.Error(f"{exc} (width/height apply to the last shader of a chain: put this shader "

@@ -60,15 +60,36 @@ def split_plane_io(model: onnx.ModelProto, channels: int) -> onnx.ModelProto:
     return out
 
 
+FINITE_PROBE = "kz_finite_probe"
+
+
+def add_finite_probe(model: onnx.ModelProto, tensor: str) -> onnx.ModelProto:
+    """``model`` with one more output, FINITE_PROBE: the float32 sum of ``tensor`` times 0, a scalar that is 0
+    when every value of ``tensor`` is finite and NaN otherwise (Inf * 0 is NaN). One reduction where the model
+    runs (on the GPU with a GPU provider): four bytes reach the host, not the whole tensor."""
+    graph = model.graph
+    zero = f"{FINITE_PROBE}__zero"
+    graph.initializer.append(numpy_helper.from_array(np.zeros((), np.float32), zero))
+    as_float, zeroed = f"{FINITE_PROBE}__float", f"{FINITE_PROBE}__zeroed"
+    graph.node.extend([
+        helper.make_node("Cast", [tensor], [as_float], to=onnx.TensorProto.FLOAT, name=as_float),
+        helper.make_node("Mul", [as_float, zero], [zeroed], name=zeroed),
+        helper.make_node("ReduceSum", [zeroed], [FINITE_PROBE], keepdims=0, name=FINITE_PROBE),
+    ])
+    graph.output.append(helper.make_tensor_value_info(FINITE_PROBE, onnx.TensorProto.FLOAT, []))
+    return model
+
+
 def _contiguous(array: np.ndarray) -> bool:
     return bool(array.flags.c_contiguous)
 
 
 @contextmanager
 def bound_planes(session: ort.InferenceSession, inputs: list[str], outputs: list[str], src: vs.VideoFrame,
-                 dst: vs.VideoFrame) -> Iterator[ort.IOBinding]:
+                 dst: vs.VideoFrame, probe: np.ndarray | None = None) -> Iterator[ort.IOBinding]:
     """An IO binding from ``src``'s planes to the graph's ``inputs`` and from ``outputs`` to ``dst``'s planes,
-    each in the plane's own sample type; copies only where a plane has padded rows."""
+    each in the plane's own sample type; copies only where a plane has padded rows. ``probe`` (a float32
+    scalar array) receives the graph's FINITE_PROBE output (see ``add_finite_probe``)."""
     binding = session.io_binding()
     keep: list[np.ndarray] = []
     for name, c in zip(inputs, range(src.format.num_planes), strict=True):
@@ -84,6 +105,8 @@ def bound_planes(session: ort.InferenceSession, inputs: list[str], outputs: list
         if buffer is not target:
             pending.append((buffer, target))
         binding.bind_output(name, "cpu", 0, buffer.dtype, [1, 1, *buffer.shape], buffer.ctypes.data)
+    if probe is not None:
+        binding.bind_output(FINITE_PROBE, "cpu", 0, probe.dtype, [], probe.ctypes.data)
     yield binding
     for buffer, target in pending:
         np.copyto(target, buffer)

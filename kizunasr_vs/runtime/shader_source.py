@@ -33,7 +33,21 @@ _FIRED = ("LUMA", "CHROMA", "NATIVE", "MAINPRESUB", "LINEAR", "SIGMOID", "PREKER
 _RESIZABLE = frozenset({"RGB", "LUMA", "CHROMA", "ALPHA", "XYZ", "NATIVE", "MAINPRESUB"})
 _PASS_HEADERS = ("HOOK", "BIND", "SAVE", "DESC", "OFFSET", "WIDTH", "HEIGHT", "WHEN", "COMPONENTS", "COMPUTE")
 _PARAM_HEADERS = ("PARAM", "DESC", "MINIMUM", "MAXIMUM", "TYPE")
+# libplacebo aborts the process (SIGABRT) on a texture beyond the GPU's max_tex_2d_dim: 16384 on lavapipe and most
+# Vulkan drivers (NVIDIA allows 32768; the smaller bound holds everywhere and is 4x a 4K frame).
+MAX_TEXTURE_SIZE = 16384
 _INT_LIMITS = {"int": (-(2**31), 2**31 - 1), "uint": (0, 2**32 - 1), "DEFINE": (-(2**31), 2**31 - 1)}
+
+
+class TextureTooLarge(vs.Error):
+    """A texture size beyond MAX_TEXTURE_SIZE: no width=/height= can help, the shader must change."""
+
+
+def check_texture_size(width: int, height: int, what: str) -> None:
+    """Raise TextureTooLarge when ``width`` x ``height`` does not fit one libplacebo texture."""
+    if max(width, height) > MAX_TEXTURE_SIZE:
+        raise TextureTooLarge(f"{what} is {width}x{height}, beyond libplacebo's texture limit of {MAX_TEXTURE_SIZE} "
+                              "per side (the GPU driver would abort the process)")
 
 
 @dataclass(frozen=True)
@@ -388,6 +402,7 @@ class _Sim:
                 continue
             new = (self._size(p, p.width or "HOOKED.w", ctx), self._size(p, p.height or "HOOKED.h", ctx))
             target = p.save or stage
+            check_texture_size(*new, f"pass '{p.desc}': its {target} texture")
             self.sizes[target] = new
             if target == stage:
                 if new != current and stage not in _RESIZABLE:
@@ -430,7 +445,8 @@ def infer_output_size(
 
     Texture sizes are simulated for a 4:4:4 YUV input: LUMA/CHROMA/NATIVE/MAIN start at the input
     size; passes resize the texture they hook (or save), LUMA resizes the image. A shader whose
-    size depends on OUTPUT (the display size) or on an unknown texture raises ``vs.Error``.
+    size depends on OUTPUT (the display size) or on an unknown texture raises ``vs.Error``; a texture
+    larger than libplacebo allows raises ``TextureTooLarge``.
     """
     items = [shaders] if isinstance(shaders, ShaderSource | str) else list(shaders)
     size = (in_w, in_h)
@@ -438,6 +454,9 @@ def infer_output_size(
         src = item if isinstance(item, ShaderSource) else ShaderSource(_inline_name(item), item)
         try:
             size = _Sim(src.text, *size).run()
+        except TextureTooLarge as exc:
+            raise TextureTooLarge(f"shader '{src.name}': {exc}; lower the factor in its //!WIDTH or //!HEIGHT") \
+                from exc
         except vs.Error as exc:
             raise vs.Error(
                 f"shader '{src.name}': cannot work out its output size: {exc}; "

@@ -325,7 +325,8 @@ class TorchRunner:
                 worker = _Worker(
                     torch.cuda.Stream(self.device),
                     [torch.empty(s, dtype=in_type).pin_memory() for s in in_shapes],
-                    [torch.empty(s, dtype=p.dtype).pin_memory() for s, p in zip(out_shapes, probe, strict=True)],
+                    [torch.empty(s, dtype=p.dtype).pin_memory() for s, p in zip(out_shapes, probe[:-1], strict=True)]
+                    + [torch.empty(1, dtype=torch.bool).pin_memory()],  # the output is finite
                     [torch.zeros(s, dtype=in_type, device=self.device) for s in in_shapes],
                 )
                 if graphs:
@@ -340,14 +341,17 @@ class TorchRunner:
         return [(1, 1, h, w)] + [(1, 1, h >> layout.sub_h, w >> layout.sub_w)] * 2
 
     def _eager_forward(self, planes: list[Any]) -> list[Any]:
-        """One frame on the GPU: input planes to output planes (see the class docstring)."""
+        """One frame on the GPU: input planes to output planes (see the class docstring), then a one-element
+        bool tensor: every value of the model's output is finite (one reduction on the GPU)."""
         torch = self.torch
         if self.convert is not None:
             rgb = self.convert.to_model(*planes).half().contiguous(memory_format=torch.channels_last)
-            return list(self.convert.from_model(self.module(rgb)))
-        x = torch.cat(planes, dim=1).contiguous(memory_format=torch.channels_last)
-        y = self.module(x)
-        return [y[:, c:c + 1] for c in range(y.shape[1])]
+            y = self.module(rgb)
+            out = list(self.convert.from_model(y))
+        else:
+            y = self.module(torch.cat(planes, dim=1).contiguous(memory_format=torch.channels_last))
+            out = [y[:, c:c + 1] for c in range(y.shape[1])]
+        return [*out, torch.isfinite(y).all().reshape(1)]
 
     def _record(self, worker: _Worker) -> None:
         """Warm up on the worker's stream (cuDNN picks its algorithms), then record one frame as a CUDA graph."""
@@ -371,8 +375,9 @@ class TorchRunner:
         finally:
             self._workers.put(worker)
 
-    def run_planes(self, planes: list[np.ndarray], outputs: list[np.ndarray]) -> None:
-        """Planes in (fp16, or integer with a layout), planes out (written in place): one frame."""
+    def run_planes(self, planes: list[np.ndarray], outputs: list[np.ndarray]) -> bool:
+        """Planes in (fp16, or integer with a layout), planes out (written in place): one frame. False when
+        the model's output had NaN or Inf values."""
         torch = self.torch
         with self._worker() as w, torch.inference_mode(), torch.cuda.stream(w.stream):
             try:
@@ -389,8 +394,9 @@ class TorchRunner:
                     host.copy_(result, non_blocking=True)
             finally:  # no copy may still use the worker's buffers when the next frame gets them
                 w.stream.synchronize()
-            for target, host in zip(outputs, w.host_out, strict=True):
+            for target, host in zip(outputs, w.host_out[:-1], strict=True):
                 np.copyto(target, _numpy(host)[0, 0])
+            return bool(w.host_out[-1][0])
 
 
 def _numpy(tensor: Any) -> np.ndarray:
