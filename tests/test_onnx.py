@@ -309,7 +309,7 @@ def test_error_corrupt_model(tmp_path: Path) -> None:
     with pytest.raises(vs.Error, match="cannot read model .*bad.onnx"):
         kz_onnx(_rgb(), bad)
     truncated = _luma_model()[:-20]
-    with pytest.raises(vs.Error, match="kizunasr.onnx"):
+    with pytest.raises(vs.Error, match="^onnx: "):
         kz_onnx(_gray(), truncated)
 
 

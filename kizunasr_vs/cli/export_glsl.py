@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from kizunasr_vs.models.errors import ModelError
+from kizunasr_vs.models.store import find_model
 from kizunasr_vs.runtime.glsl_compiler import CompileError, export_glsl
 
 
@@ -28,21 +29,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
-def resolve_model(name: str) -> Path:
-    """An existing file as given, else a registry name through the model store."""
-    path = Path(name).expanduser()
-    if path.is_file() or name.lower().endswith(".onnx"):
-        return path
-    from kizunasr_vs.models.store import model_path
-
-    return model_path(name)
-
-
 def run(args: argparse.Namespace) -> int:
     try:
-        model = resolve_model(args.model)
-        if not model.is_file():
-            raise FileNotFoundError(f"model file not found: {model}")
+        model = find_model(args.model)
         out = export_glsl(model, args.output, args.hook, args.precision)
     except CompileError as e:
         print(f"kizunasr export-glsl: cannot compile {args.model}: {e}", file=sys.stderr)

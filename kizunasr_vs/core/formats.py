@@ -58,6 +58,8 @@ def is_hd(width: int, height: int) -> bool:
 
 def check_format(clip: vs.VideoNode, who: str) -> vs.VideoFormat:
     """Return the clip's format or raise ``vs.Error`` naming what is unsupported and the fix."""
+    if not isinstance(clip, vs.VideoNode):
+        raise vs.Error(f"{who}: the first argument must be a video clip (vs.VideoNode), not {clip!r}")
     fmt = clip.format
     if fmt is None or fmt.id == 0 or clip.width == 0 or clip.height == 0:
         raise vs.Error(

@@ -13,6 +13,7 @@ from pathlib import Path
 import platformdirs
 
 from kizunasr_vs.core.files import sha256_file
+from kizunasr_vs.core.resources import find_relative, not_found
 from kizunasr_vs.models.errors import ChecksumError, ModelMissingError, RegistryError
 from kizunasr_vs.models.registry import (
     NAME_RE,
@@ -72,6 +73,26 @@ def model_path(name: str) -> Path:
     if path is None:
         raise ModelMissingError(missing_message(entry))
     return path
+
+
+def find_model(name: str | os.PathLike[str]) -> Path:
+    """A model file by registry name (ModelMissingError says how to fetch it), by file name in the models folder
+    (``.onnx`` optional), else as a path: absolute, or relative to the running ``.vpy`` script's folder, then the
+    current folder. FileNotFoundError names the places searched."""
+    text = os.fspath(name)
+    searched: list[str] = []
+    if text and Path(text).name == text:  # a bare name
+        if text in load_registry():
+            return model_path(text)
+        for candidate in (models_dir() / text, models_dir() / f"{text}.onnx"):
+            if candidate.is_file():
+                return candidate
+        searched += ["the model registry (kizunasr models list)", f"the models folder ({models_dir()})"]
+    found = find_relative(text, searched)
+    if found is None:
+        raise FileNotFoundError(not_found("model", text, searched) + " (`kizunasr models list` shows the known "
+                                "models, `kizunasr models fetch NAME` downloads one)")
+    return found
 
 
 def check(entry: ModelEntry) -> State:

@@ -226,7 +226,7 @@ def _check_size_args(width: int | None, height: int | None) -> None:
 
 def _prepare(shaders: ShaderArg | Sequence[ShaderArg], params: Mapping[str, float | int]) -> list[ShaderSource]:
     """Load the shaders, check their headers and apply ``params`` to those that declare them."""
-    items = [shaders] if isinstance(shaders, str | os.PathLike) else list(shaders)
+    items = [shaders] if isinstance(shaders, str | os.PathLike) or not isinstance(shaders, Sequence) else list(shaders)
     if not items:
         raise vs.Error("shader: no shaders given")
     sources = [load_shader(item) for item in items]

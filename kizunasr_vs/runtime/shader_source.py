@@ -18,10 +18,11 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
 
 import numpy as np
 import vapoursynth as vs
+
+from kizunasr_vs.core.resources import shader_path
 
 Size = tuple[int, int]
 
@@ -85,15 +86,16 @@ class _Block:
 
 
 def load_shader(path_or_text: str | os.PathLike[str]) -> ShaderSource:
-    """Load a shader from a path, or wrap source text (a ``str`` containing ``//!``)."""
+    """Load a shader by built-in name or path (``resources.shader_path``), or wrap source text (a ``str``
+    containing ``//!``)."""
     if isinstance(path_or_text, str) and "//!" in path_or_text:
         return ShaderSource(_inline_name(path_or_text), path_or_text)
-    path = Path(os.fspath(path_or_text)).expanduser()
-    if not path.is_file():
-        raise vs.Error(
-            f"shader: shader file '{path}' not found; check the path (relative paths are resolved "
-            f"from {os.getcwd()}) or pass the shader source text itself"
-        )
+    if not isinstance(path_or_text, str | os.PathLike):
+        raise vs.Error(f"shader: shaders must be built-in names, paths or shader source text, not {path_or_text!r}")
+    try:
+        path = shader_path(path_or_text)
+    except FileNotFoundError as exc:
+        raise vs.Error(f"shader: {exc} (or pass the shader source text itself)") from None
     return ShaderSource(path.name, path.read_text(encoding="utf-8", errors="replace"))
 
 
