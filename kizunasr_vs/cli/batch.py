@@ -18,7 +18,6 @@ from kizunasr_vs.cli.encode import (
     add_chain_options,
     add_common_options,
     encode_with_progress,
-    parse_size,
     settings_for,
     trim,
 )
@@ -59,7 +58,7 @@ def cluster_encode(args: argparse.Namespace, input_path: Path, output: Path, wor
 
     source = open_video(input_path)
     trimmed, first = trim(source, args.start, args.end)
-    job = ClusterJob(input_path, output, args.profile, parse_size(args.target) if args.target else None,
+    job = ClusterJob(input_path, output, args.profile, args.target,
                      args.provider, args.codec, args.crf, first, first + trimmed.num_frames, args.chunk_frames,
                      workers, args.gpus_per_worker)
     lines: list[tqdm] = []
@@ -87,7 +86,7 @@ def single_encode(args: argparse.Namespace, input_path: Path, output: Path) -> N
 
     check_output_path(output)
     source, first = trim(open_video(input_path), args.start, args.end)
-    clip = upscale(source, args.profile, parse_size(args.target) if args.target else None, provider=args.provider)
+    clip = upscale(source, args.profile, args.target, provider=args.provider)
     if encode_with_progress(clip, output, settings_for(args, input_path, clip, first), input_path.name) != 0:
         raise EncodeError("encoding failed (see above)")
 

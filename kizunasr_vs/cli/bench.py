@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import vapoursynth as vs
 
-from kizunasr_vs.cli.encode import parse_size
+from kizunasr_vs.cli import options
 from kizunasr_vs.cli.upscale import find_default_model
 from kizunasr_vs.core.resources import shader_path
 from kizunasr_vs.runtime import placebo_direct
@@ -34,13 +34,13 @@ vec4 hook() { return HOOKED_tex(HOOKED_pos); }
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bench", help="measure filter fps next to raw onnxruntime / vs-placebo",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--size", action="append", help="input size WxH (repeatable; default 640x480)")
+    p.add_argument("--size", action="append", type=options.size, help="input size WxH (repeatable; default 640x480)")
     p.add_argument("--frames", type=int, default=8, help="frames timed per measurement (default 8)")
-    p.add_argument("--model", type=Path, help="ONNX model (default: smallest in $KIZUNASR_MODELS_DIR)")
-    p.add_argument("--shader", action="append",
+    p.add_argument("--model", type=options.model,
+                   help="registry name, file in the models folder, or .onnx path (default: the smallest found)")
+    p.add_argument("--shader", action="append", type=options.shader,
                    help="shader to time; repeat for a chain (default: a pass-through 2x hook)")
-    p.add_argument("--provider", default="auto",
-                   help="auto, cpu, cuda, tensorrt, torch or torch-compile (PyTorch backend, eager or compiled)")
+    options.add_provider(p)
     p.add_argument("--streams", type=int, action="append", help="onnx sessions in flight (repeatable)")
     p.add_argument("--instances", type=int, action="append",
                    help="vs-placebo instances for the shader where our own renderer cannot run (repeatable)")
@@ -215,7 +215,7 @@ def calibrate(model: Path, sizes: list[tuple[int, int]], frames: int) -> list[di
 
 
 def run(args: argparse.Namespace) -> int:
-    sizes = [parse_size(s) for s in (args.size or ["640x480"])]
+    sizes = args.size or [(640, 480)]
     model = args.model or find_default_model()
     if args.calibrate:
         if model is None:

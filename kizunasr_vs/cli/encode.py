@@ -9,16 +9,17 @@ from pathlib import Path
 import vapoursynth as vs
 from tqdm import tqdm
 
+from kizunasr_vs.cli import options
 from kizunasr_vs.runtime.encoder import CODECS, EncodeError, EncodeSettings, check_output_path, encode
 from kizunasr_vs.runtime.source import open_video
 
 
 def add_common_options(p: argparse.ArgumentParser) -> None:
     """Options shared by `encode` and `upscale`."""
-    p.add_argument("--provider", default="auto",
-                   help="model backend: auto, cpu, cuda, tensorrt, torch, torch-compile (see README)")
+    options.add_provider(p)
     p.add_argument("--codec", default="hevc", choices=sorted(CODECS), help="video codec (default: hevc, 10-bit)")
-    p.add_argument("--crf", type=int, default=18, help="constant rate factor (default 18; ignored by ffv1)")
+    p.add_argument("--crf", type=options.crf, default=18,
+                   help="constant rate factor, 0-51 (default 18; ignored by ffv1)")
     p.add_argument("--start", help="first frame to encode: a frame number or a time like 1:30 or 90.5s")
     p.add_argument("--end", help="frame (exclusive) or time where encoding stops")
 
@@ -27,7 +28,7 @@ def add_chain_options(p: argparse.ArgumentParser) -> None:
     """Options choosing the encode chain, shared by `encode` and `batch`."""
     p.add_argument("--profile", default="auto",
                    help="performance, balanced, quality, auto (default), auto:<preference>, or a .json file")
-    p.add_argument("--target", help="final size WxH (resized with Spline36 after the chain)")
+    p.add_argument("--target", type=options.size, help="final size WxH (resized with Spline36 after the chain)")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -71,13 +72,6 @@ def trim(clip: vs.VideoNode, start: str | None, end: str | None) -> tuple[vs.Vid
     return clip[first:last], first
 
 
-def parse_size(text: str) -> tuple[int, int]:
-    width, _, height = text.lower().partition("x")
-    if not (width.isdigit() and height.isdigit()):
-        raise ValueError(f"size '{text}' must look like 3840x2160")
-    return int(width), int(height)
-
-
 def encode_with_progress(clip: vs.VideoNode, output: Path, settings: EncodeSettings, label: str) -> int:
     """Encode with a tqdm bar (frames, fps, ETA); returns an exit code."""
     with tqdm(total=clip.num_frames, unit="frame", desc=label, dynamic_ncols=True) as bar:
@@ -113,8 +107,7 @@ def run(args: argparse.Namespace) -> int:
         check_output_path(args.output)
         source, first = trim(open_video(args.input), args.start, args.end)
         profile = resolve_profile(args.profile)
-        target = parse_size(args.target) if args.target else None
-        clip = upscale(source, profile, target, provider=args.provider)
+        clip = upscale(source, profile, args.target, provider=args.provider)
     except (vs.Error, ValueError, EncodeError) as exc:
         print(f"kizunasr encode: {exc}", file=sys.stderr)
         return 2

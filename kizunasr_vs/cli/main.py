@@ -21,6 +21,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in (doctor, upscale, encode, batch, models, bench, export_glsl, mpv_cmds, worker):
         module.add_parser(sub)
+    for command in sub.choices.values():  # -v after the sub-command too (SUPPRESS: no default to override)
+        command.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                             help="log more detail")
     return parser
 
 
