@@ -190,6 +190,31 @@ def parse_params(text: str) -> list[ShaderParam]:
     return [_parse_param(text, b) for b in split_blocks(text) if _kind(b) == "PARAM"]
 
 
+def params_as_defines(text: str) -> str:
+    """The shader for renderers without ``//!PARAM`` (mpv < 0.36, whose parser logs "Unrecognized command
+    'PARAM ...'"): the PARAM blocks removed, their defaults ``#define``d at the top of every pass."""
+    params = parse_params(text)
+    if not params:
+        return text
+    defines = "".join(f"#define {p.name} {_define_value(p)}\n" for p in params)
+    first = text.find("//!")
+    out = [text[:first]]
+    for block in split_blocks(text):
+        kind = _kind(block)
+        if kind == "PARAM":
+            continue
+        out += [f"//!{header}\n" for header in block.headers]
+        out.append((defines if kind == "PASS" else "") + text[block.body_start:block.body_end])
+    return "".join(out)
+
+
+def _define_value(param: ShaderParam) -> str:
+    """A float default as a float literal (GLSL ES has no int -> float conversion); others as written."""
+    if param.type == "float" and re.fullmatch(r"[+-]?\d+", param.default):
+        return param.default + ".0"
+    return param.default
+
+
 def _parse_param(text: str, block: _Block) -> ShaderParam:
     name, ptype, enum = "", "", False
     bounds: dict[str, str] = {}
