@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
@@ -125,3 +126,16 @@ def test_upscale_takes_a_registry_name_a_profile_and_a_target(tmp_path: Path) ->
     assert result.returncode == 0, result.stderr
     assert "profile performance" in result.stderr
     assert video_stream(tmp_path / "b.mkv")["width"] == 2560  # the SD chain runs edge2x twice
+
+
+def test_every_sub_command_has_a_plain_description() -> None:
+    from kizunasr_vs.cli.main import build_parser
+
+    parser = build_parser()
+    (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    assert set(sub.choices) >= {"doctor", "upscale", "encode", "batch", "models", "bench", "export-glsl",
+                                "install-mpv", "play", "worker"}
+    for name, command in sub.choices.items():
+        text = command.format_help()
+        assert command.description and command.description[0].isupper(), name
+        assert "`" not in text, f"{name}: {text}"

@@ -136,3 +136,18 @@ def test_example_vpy_runs_in_vspipe(tmp_path: Path) -> None:
     header = data.split(b"\n", 1)[0].decode()
     assert " W320 " in header and " H240 " in header
     assert data.count(b"FRAME") == 3
+
+
+def test_output_as_o_and_8_bit_h264(tmp_path: Path) -> None:
+    """-o like upscale's, -v after the sub-command, --bit-depth 8 (what hardware H.264 decoders play)."""
+    clip = make_clip(tmp_path, 160, 120, 12)
+    out = tmp_path / "o8.mkv"
+    result = kizunasr("encode", str(clip), "-o", str(out), "--profile", "performance", "--codec", "h264",
+                      "--bit-depth", "8", "--end", "2", "-v")
+    assert result.returncode == 0, result.stderr
+    video = [s for s in streams(out) if s["codec_type"] == "video"][0]
+    assert (video["codec_name"], video["pix_fmt"], video["profile"]) == ("h264", "yuv420p", "High")
+    result = kizunasr("encode", str(clip), str(tmp_path / "a.mkv"), "-o", str(tmp_path / "b.mkv"))
+    assert result.returncode == 2 and "give the output once" in result.stderr
+    result = kizunasr("encode", str(clip))
+    assert result.returncode == 2 and "the output file is required (-o OUTPUT)" in result.stderr

@@ -60,7 +60,7 @@ def cluster_encode(args: argparse.Namespace, input_path: Path, output: Path, wor
     trimmed, first = trim(source, args.start, args.end)
     job = ClusterJob(input_path, output, args.profile, args.target,
                      args.provider, args.codec, args.crf, first, first + trimmed.num_frames, args.chunk_frames,
-                     workers, args.gpus_per_worker)
+                     workers, args.gpus_per_worker, ten_bit=args.bit_depth == 10)
     lines: list[tqdm] = []
     with tqdm(total=trimmed.num_frames, unit="frame", desc=input_path.name, dynamic_ncols=True) as bar:
 

@@ -17,7 +17,9 @@ from kizunasr_vs.runtime.source import open_video
 def add_common_options(p: argparse.ArgumentParser) -> None:
     """Options shared by `encode` and `upscale`."""
     options.add_provider(p)
-    p.add_argument("--codec", default="hevc", choices=sorted(CODECS), help="video codec (default: hevc, 10-bit)")
+    p.add_argument("--codec", default="hevc", choices=sorted(CODECS), help="video codec (default: hevc)")
+    p.add_argument("--bit-depth", type=int, choices=(8, 10), default=10,
+                   help="4:2:0 at 8 or 10 bits (default 10; many hardware decoders play H.264 at 8 bits only)")
     p.add_argument("--crf", type=options.crf, default=18,
                    help="constant rate factor, 0-51 (default 18; ignored by ffv1)")
     p.add_argument("--start", help="first frame to encode: a frame number or a time like 1:30 or 90.5s")
@@ -35,7 +37,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("encode", help="upscale a video file with a profile's encode chain and encode it",
                        description=__doc__)
     p.add_argument("input", type=Path, help="video file")
-    p.add_argument("output", type=Path, help="output file (.mkv keeps subtitles and fonts)")
+    options.add_output(p, "output file (.mkv keeps subtitles and fonts)", required=True)
     add_chain_options(p)
     add_common_options(p)
     from kizunasr_vs.cli.batch import add_cluster_options
@@ -91,7 +93,7 @@ def encode_with_progress(clip: vs.VideoNode, output: Path, settings: EncodeSetti
 
 def settings_for(args: argparse.Namespace, source: Path | None, clip: vs.VideoNode, first: int) -> EncodeSettings:
     fps = clip.fps.numerator / clip.fps.denominator if clip.fps.denominator else 24.0
-    return EncodeSettings(codec=args.codec, crf=args.crf, copy_streams_from=source,
+    return EncodeSettings(codec=args.codec, crf=args.crf, ten_bit=args.bit_depth == 10, copy_streams_from=source,
                           source_start=first / fps, source_duration=clip.num_frames / fps if source else None)
 
 

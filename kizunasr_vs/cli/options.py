@@ -49,6 +49,24 @@ def shader(text: str) -> Path:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def add_output(p: argparse.ArgumentParser, help: str, required: bool = False) -> None:
+    """``-o/--output FILE``, and the older positional OUTPUT; ``resolve_output`` folds them into ``args.output``."""
+    p.add_argument("output_pos", nargs="?", type=Path, metavar="OUTPUT", help="the same as -o (older form)")
+    p.add_argument("-o", "--output", type=Path, help=help)
+    p.set_defaults(output_required=required)
+
+
+def resolve_output(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """``args.output`` from -o or the positional OUTPUT (a usage error when both or, if required, neither)."""
+    if not hasattr(args, "output_pos"):
+        return
+    if args.output and args.output_pos:
+        parser.error(f"{args.command}: give the output once, as -o OUTPUT or as the last argument")
+    args.output = args.output or args.output_pos
+    if args.output is None and args.output_required:
+        parser.error(f"{args.command}: the output file is required (-o OUTPUT)")
+
+
 def add_provider(p: argparse.ArgumentParser) -> None:
     p.add_argument("--provider", default="auto", choices=PROVIDERS,
                    help="model backend (default auto: TensorRT, else CUDA, else the CPU; torch and torch-compile "

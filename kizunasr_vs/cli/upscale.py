@@ -28,9 +28,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("upscale", help="upscale a video 2x (default: a built-in sample) and encode it",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("input", nargs="?", type=Path, help="video file (default: built-in sample)")
-    p.add_argument("output_pos", nargs="?", type=Path, metavar="OUTPUT", help="same as -o (kept for compatibility)")
-    p.add_argument("-o", "--output", type=Path,
-                   help="output file (default: INPUT_2x.mkv beside INPUT, or out/sample_2x.mkv)")
+    options.add_output(p, "output file (default: INPUT_2x.mkv beside INPUT, or out/sample_2x.mkv)")
     choice = p.add_mutually_exclusive_group()
     choice.add_argument("--model", type=options.model,
                         help="model: registry name, file in the models folder, or .onnx path")
@@ -71,8 +69,8 @@ def upscale_2x(clip: vs.VideoNode, args: argparse.Namespace) -> tuple[vs.VideoNo
 
 
 def default_output(args: argparse.Namespace) -> Path:
-    if args.output or args.output_pos:
-        return Path(args.output or args.output_pos)
+    if args.output:
+        return Path(args.output)
     if args.input:
         return Path(args.input.with_name(f"{args.input.stem}_2x.mkv"))
     DEFAULT_SAMPLE_OUTPUT.parent.mkdir(parents=True, exist_ok=True)
@@ -80,9 +78,6 @@ def default_output(args: argparse.Namespace) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.output and args.output_pos:
-        print("kizunasr upscale: give the output once (-o OUTPUT or the second argument)", file=sys.stderr)
-        return 2
     try:
         source, first = trim(open_video(args.input) if args.input else sample_clip(), args.start, args.end)
         clip, what = upscale_2x(source, args)
