@@ -139,3 +139,12 @@ def test_every_sub_command_has_a_plain_description() -> None:
         text = command.format_help()
         assert command.description and command.description[0].isupper(), name
         assert "`" not in text, f"{name}: {text}"
+
+
+def test_export_glsl_takes_the_output_either_way(tmp_path: Path) -> None:
+    shared_model("2x_AnimeJaNai_HD_V3_SuperUltraCompact-fp32.onnx")
+    env = {**os.environ, "PYTHONPATH": str(REPO), "KIZUNASR_MODELS_DIR": str(models_dir())}
+    for args in (["a.glsl"], ["-o", "b.glsl"]):
+        result = kizunasr("export-glsl", "animejanai-hd-v3-superultracompact", *args, cwd=tmp_path, env=env)
+        assert result.returncode == 0, result.stderr
+        assert (tmp_path / args[-1]).read_text().startswith("//")

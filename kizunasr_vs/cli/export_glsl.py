@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
+from kizunasr_vs.cli import options
 from kizunasr_vs.models.errors import ModelError
 from kizunasr_vs.models.store import find_model
 from kizunasr_vs.runtime.glsl_compiler import CompileError, export_glsl
@@ -21,7 +21,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export-glsl", help="compile an ONNX model (file or registry name) to an mpv GLSL shader",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model", help="ONNX model file, or a registry name (kizunasr models list)")
-    p.add_argument("-o", "--output", type=Path, required=True, help="shader file to write")
+    options.add_output(p, "shader file to write", required=True)
     p.add_argument("--hook", choices=("MAIN", "LUMA"), default="MAIN", type=str.upper,
                    help="MAIN for RGB models (default), LUMA for 1-channel models")
     p.add_argument("--precision", choices=("fp16", "fp32"), default="fp32", type=str.lower,
