@@ -129,3 +129,21 @@ def test_vpy_resolves_relative_paths_from_its_folder(tmp_path: Path) -> None:
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert "Width: 128" in result.stdout and "Height: 96" in result.stdout
+
+
+def test_readme_vpy_example_runs_as_written(tmp_path: Path) -> None:
+    """The README's .vpy example, unchanged, in vspipe next to an episode.mkv, with the models in
+    $KIZUNASR_MODELS_DIR: a model by registry name, then a built-in shader by name."""
+    shared_model("2x_AnimeJaNai_HD_V3_Compact-fp32.onnx")
+    readme = (REPO / "README.md").read_text()
+    example = readme.split("```python\n", 1)[1].split("```", 1)[0]
+    assert 'kz.onnx(clip, "animejanai-hd-v3-compact")' in example and "episode.mkv" in example
+    (tmp_path / "example.vpy").write_text(example)
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=5", "-t", "0.4",
+                    "-c:v", "libx264", "-pix_fmt", "yuv420p", str(tmp_path / "episode.mkv")], check=True, timeout=60)
+    env = {**os.environ, "PYTHONPATH": str(REPO), "KIZUNASR_MODELS_DIR": str(models_dir())}
+    result = subprocess.run([str(VSPIPE), "-e", "0", "-c", "y4m", "example.vpy", "out.y4m"], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    header = (tmp_path / "out.y4m").read_bytes()[:80].split(b"\n")[0].split()
+    assert b"W320" in header and b"H240" in header
