@@ -6,7 +6,7 @@ from pathlib import Path
 
 import vapoursynth as vs
 
-from kizunasr_vs.core.formats import check_format
+from kizunasr_vs.core.formats import check_format, named_errors
 from kizunasr_vs.profiles.chain import build_pipeline, resize_to
 from kizunasr_vs.profiles.loader import Profile, ProfileError, load_profile
 from kizunasr_vs.profiles.select import PREFERENCES, auto_profile
@@ -39,6 +39,7 @@ def parse_target(target: str | tuple[int, int] | None) -> tuple[int, int] | None
     return int(target[0]), int(target[1])
 
 
+@named_errors("upscale")
 def upscale(clip: vs.VideoNode, profile: str | Path | Profile = "auto",
             target: str | tuple[int, int] | None = None, provider: str = "auto") -> vs.VideoNode:
     """Upscale ``clip`` with the profile's encode chain for its height; resize to ``target`` (a (width, height)

@@ -35,6 +35,7 @@ from kizunasr_vs.core.formats import (
     RANGE_LIMITED,
     ColorInfo,
     check_format,
+    named_errors,
     resolve_color,
     restore_format,
     to_yuv444p16,
@@ -92,6 +93,7 @@ MAX_INSTANCES = 2
 MAX_RENDERERS = 4  # vs-placebo filters one shader() call builds (renders x instances): fewer instances beyond
 
 
+@named_errors("shader")
 def shader(
     clip: vs.VideoNode,
     shaders: ShaderArg | Sequence[ShaderArg],
