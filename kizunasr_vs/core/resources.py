@@ -75,11 +75,12 @@ def shader_path(name: str | os.PathLike[str]) -> Path:
     builtin = builtin_shader(os.fspath(name))
     if builtin is not None:
         return builtin
-    searched: list[str] = []
+    bare = Path(os.fspath(name)).name == os.fspath(name)
+    searched = [f"built-in shaders ({data_dir('glsl')})"] if bare else []
     found = find_relative(name, searched)
     if found is not None:
         return found
-    raise FileNotFoundError(not_found("shader", name, [f"built-in shaders ({data_dir('glsl')})", *searched]))
+    raise FileNotFoundError(not_found("shader", name, searched))
 
 
 def not_found(what: str, name: str | os.PathLike[str], searched: list[str]) -> str:
