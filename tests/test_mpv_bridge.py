@@ -23,7 +23,7 @@ from kizunasr_vs.mpv.install import install
 from kizunasr_vs.mpv.pause_job import Rect, render_still
 from kizunasr_vs.profiles import load_profile
 from tests.conftest import REPO, models_dir
-from tests.mpv_harness import Mpv, bgra_to_rgb, make_clip, skip_reason, write_profile, xvfb
+from tests.mpv_harness import WINDOW, Mpv, bgra_to_rgb, make_clip, skip_reason, write_profile, xvfb
 
 SUC = "2x_AnimeJaNai_HD_V3_SuperUltraCompact-fp32.onnx"
 ODD_NAME = "clip with spaces 'single' \"double\" 日本語 ü.mkv"
@@ -258,20 +258,21 @@ def test_installed_script_sets_the_chain_with_no_worker_and_a_clean_log(display:
     expected = [str(folder / "mpv-0.35" / n if old else folder / n) for n in names]
     assert all(Path(p).is_file() for p in expected)
     m = Mpv(display, media["480"], tmp_path, {"profile": "auto", "worker_command": "kizunasr-not-installed worker"},
-            ["--pause", "--osd-level=0"], config_dir=config)  # no OSD text in the screenshots (the log has it)
+            ["--pause"], config_dir=config)
+    below_osd = slice(WINDOW[1] // 2, None)  # the OSD lines are at the top; compare the picture below them
     try:
         m.wait_property("glsl-shaders", lambda v: v == expected)
-        shaded = settled_screenshot(m, "shaded")
+        shaded = settled_screenshot(m, "shaded")[below_osd]
         log = m.log_text()
         assert "worker 'kizunasr-not-installed' not found" in log
         assert "set worker_command in ~~/script-opts/kizunasr.conf" in log and "or put kizunasr on PATH" in log
         assert "Unrecognized command" not in log and "Lua error" not in log
         m.ipc.set("glsl-shaders", [str(folder / n) for n in names])  # the originals: the same picture
-        np.testing.assert_array_equal(settled_screenshot(m, "originals"), shaded)
+        np.testing.assert_array_equal(settled_screenshot(m, "originals")[below_osd], shaded)
         assert ("Unrecognized command 'PARAM" in m.log_text()) == old  # what the copies avoid
         m.ipc.send(["script-message", "kizunasr-clear"])
         m.wait_property("glsl-shaders", lambda v: v == [])
-        plain = settled_screenshot(m, "plain")
+        plain = settled_screenshot(m, "plain")[below_osd]
         assert np.abs(shaded - plain).mean() > 0.1, "the realtime shaders changed nothing in the window"
     finally:
         m.close()
