@@ -148,3 +148,10 @@ def test_export_glsl_takes_the_output_either_way(tmp_path: Path) -> None:
         result = kizunasr("export-glsl", "animejanai-hd-v3-superultracompact", *args, cwd=tmp_path, env=env)
         assert result.returncode == 0, result.stderr
         assert (tmp_path / args[-1]).read_text().startswith("//")
+
+
+def test_verbose_after_the_sub_command() -> None:
+    for args in (["models", "list", "-v"], ["models", "-v", "list"], ["-v", "models", "list"]):
+        result = kizunasr(*args)
+        assert result.returncode == 0, f"{args}: {result.stderr}"
+        assert "models directory:" in result.stdout

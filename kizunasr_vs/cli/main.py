@@ -24,10 +24,19 @@ def build_parser() -> argparse.ArgumentParser:
         module.add_parser(sub)
     helps = {action.dest: action.help or "" for action in sub._choices_actions}
     for name, command in sub.choices.items():
-        command.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,  # after it too
-                             help="log more detail")
         command.description = plain(command.description or helps[name])
+    _add_verbose(sub)
     return parser
+
+
+def _add_verbose(sub: argparse._SubParsersAction) -> None:
+    """-v after the sub-command (and after a sub-sub-command such as `models list`) too; SUPPRESS: no default that
+    would override the top-level -v."""
+    for command in sub.choices.values():
+        command.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log more detail")
+        for action in command._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                _add_verbose(action)
 
 
 def plain(text: str) -> str:
