@@ -86,8 +86,9 @@ def test_missing_model_names_what_was_searched(monkeypatch: pytest.MonkeyPatch, 
     with pytest.raises(vs.Error, match=r"^onnx: model 'x\.onnx' not found; searched: the model registry .*, the "
                                        rf"models folder \({tmp_path / 'models'}\), {tmp_path} \(`kizunasr models"):
         kz.onnx(_clip(vs.RGBS), "x.onnx")
-    with pytest.raises(vs.Error, match="kizunasr models fetch animejanai-hd-v3-compact"):
-        kz.onnx(_clip(vs.RGBS), "animejanai-hd-v3-compact")
+    for name in ("animejanai-hd-v3-compact", "2x_AnimeJaNai_HD_V3_Compact-fp32.onnx"):
+        with pytest.raises(vs.Error, match="kizunasr models fetch animejanai-hd-v3-compact"):
+            kz.onnx(_clip(vs.RGBS), name)
 
 
 @pytest.mark.parametrize(("call", "message"), [

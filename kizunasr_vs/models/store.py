@@ -81,14 +81,19 @@ def find_model(name: str | os.PathLike[str]) -> Path:
     current folder. FileNotFoundError names the places searched."""
     text = os.fspath(name)
     searched: list[str] = []
+    registered = None
     if text and Path(text).name == text:  # a bare name
-        if text in load_registry():
+        registry = load_registry()
+        if text in registry:
             return model_path(text)
         for candidate in (models_dir() / text, models_dir() / f"{text}.onnx"):
             if candidate.is_file():
                 return candidate
+        registered = next((e for e in registry.values() if text in (e.file, e.file.removesuffix(".onnx"))), None)
         searched += ["the model registry (kizunasr models list)", f"the models folder ({models_dir()})"]
     found = find_relative(text, searched)
+    if found is None and registered is not None:  # a registered model's file name: say how to get it
+        raise ModelMissingError(missing_message(registered))
     if found is None:
         raise FileNotFoundError(not_found("model", text, searched) + " (`kizunasr models list` shows the known "
                                 "models, `kizunasr models fetch NAME` downloads one)")
