@@ -214,7 +214,9 @@ end)
 mp.register_script_message("kizunasr-profile", function(name)
     if name and name ~= "" then state.profile, state.resolved, state.cleared = name, nil, false end
     apply_shaders()
-    if not state.running then mp.osd_message("KizunaSR profile: " .. profile_name() .. " (no AI still: worker not running)") end
+    if not state.running then
+        mp.osd_message("KizunaSR profile: " .. profile_name() .. " (no AI still: worker not running)")
+    end
 end)
 mp.register_script_message("kizunasr-toggle-ai", function()
     state.ai = not state.ai
