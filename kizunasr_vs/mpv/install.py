@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kizunasr_vs.core.files import write_atomic
-from kizunasr_vs.core.resources import data_dir
+from kizunasr_vs.core.resources import cache_dir, data_dir
 from kizunasr_vs.runtime.shader_source import params_as_defines
 
 MANIFEST = "kizunasr-install.json"
@@ -89,6 +89,25 @@ def worker_command() -> str:
     else:
         argv = [str(Path(sys.executable).absolute()), "-m", "kizunasr_vs", "worker"]
     return json.dumps(argv) if any(any(c.isspace() for c in a) for a in argv) else " ".join(argv)
+
+
+def old_mpv(version: str) -> bool:
+    """True for an mpv older than 0.36 ("mpv 0.35.1"), which does not know ``//!PARAM``."""
+    match = re.search(r"(\d+)\.(\d+)", version)
+    return match is not None and (int(match[1]), int(match[2])) < (0, 36)
+
+
+def mpv035_copy(shader: Path) -> Path:
+    """``shader`` itself, or for one with ``//!PARAM`` blocks its copy for mpv < 0.36 (``params_as_defines``) in the
+    user cache, named by its content, written when missing."""
+    text = shader.read_text(encoding="utf-8")
+    compat = params_as_defines(text)
+    if compat == text:
+        return shader
+    dest = cache_dir() / "mpv-0.35" / f"{sha256(compat.encode())[:12]}-{shader.name}"
+    if not dest.is_file():
+        write_atomic(dest, compat)
+    return dest
 
 
 def sha256(data: bytes) -> str:
