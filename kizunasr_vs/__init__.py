@@ -3,8 +3,8 @@
 Use in a ``.vpy`` script::
 
     import kizunasr_vs as kz
-    clip = kz.shader(clip, "glsl/kizuna_edge2x.glsl")
-    clip = kz.onnx(clip, "model.onnx")
+    clip = kz.onnx(clip, "animejanai-hd-v3-compact")   # registry name, file in the models folder, or path
+    clip = kz.shader(clip, "kizuna_cas")               # built-in shader name, path, or shader text
 
 The filters are imported on first use, so ``import kizunasr_vs`` stays cheap.
 """

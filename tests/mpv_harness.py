@@ -66,16 +66,20 @@ class Mpv:
     """mpv with the KizunaSR script; ``ipc`` is the test's own JSON IPC connection."""
 
     def __init__(self, display: str, media: Path, workdir: Path, script_opts: dict[str, str],
-                 extra: Sequence[str] = (), env: dict[str, str] | None = None) -> None:
+                 extra: Sequence[str] = (), env: dict[str, str] | None = None, config_dir: Path | None = None) -> None:
+        """The script from the repository (shaders and profiles from glsl/ and profiles/), or with ``config_dir``
+        the one `kizunasr install-mpv` put there, with its defaults (~~/shaders/kizunasr ...)."""
         self.workdir = workdir
         self.sockdir = Path(tempfile.mkdtemp(prefix="kzmpv"))  # short path: AF_UNIX limit
         self.socket = str(self.sockdir / "ipc.sock")
         self.log = workdir / "mpv.log"
         self.stderr = workdir / "mpv.stderr"
-        opts = {"worker_command": WORKER_COMMAND, **script_opts}
-        cmd = ["mpv", "--no-config", "--vo=gpu", "--gpu-sw=yes", "--no-audio", "--keep-open=always",
+        repo = {"shader_dir": str(REPO / "glsl"), "profiles_dir": str(REPO / "profiles")} if config_dir is None else {}
+        opts = {"worker_command": WORKER_COMMAND, **repo, **script_opts}
+        config = [f"--config-dir={config_dir}"] if config_dir else ["--no-config", f"--script={LUA}"]
+        cmd = ["mpv", *config, "--vo=gpu", "--gpu-sw=yes", "--no-audio", "--keep-open=always",
                "--loop-file=inf", "--force-window=yes", f"--geometry={WINDOW[0]}x{WINDOW[1]}+0+0",
-               "--no-keepaspect-window", "--hwdec=no", f"--script={LUA}", f"--input-ipc-server={self.socket}",
+               "--no-keepaspect-window", "--hwdec=no", f"--input-ipc-server={self.socket}",
                f"--log-file={self.log}", "--screenshot-png-compression=1", "--osd-bar=no"]
         cmd += [f"--script-opts-append=kizunasr-{k}={v}" for k, v in opts.items()]
         cmd += [*extra, str(media)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from kizunasr_vs.runtime import placebo_direct
-from tests.conftest import REPO, shared_model
+from tests.conftest import REPO, models_dir, shared_model
 
 KIZUNASR = [sys.executable, "-m", "kizunasr_vs"]
 
@@ -80,3 +81,77 @@ def test_bench_times_a_shader_chain_next_to_one_placebo_shader_per_shader() -> N
     assert row["provider"] in (f"direct streams={placebo_direct.DEFAULT_STREAMS}", "vs-placebo instances=2")
     assert row["baseline"] == "placebo.Shader per shader"
     assert row["filter_fps"] > 0 and row["baseline_fps"] > 0
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("bench", "--size", "abc"), "argument --size: 'abc' is not a size like 1920x1080"),
+    (("bench", "--model", "no-such-model"), "argument --model: model 'no-such-model' not found; searched: "),
+    (("bench", "--provider", "gpu"), "argument --provider: invalid choice: 'gpu'"),
+    (("encode", "missing.mkv", "out.mkv", "--crf", "99"), "argument --crf: '99' is not a CRF from 0 to 51"),
+    (("encode", "missing.mkv", "out.mkv", "--target", "4k"), "argument --target: '4k' is not a size"),
+    (("encode", "missing.mkv", "out.mkv", "--provider", "gpu"), "argument --provider: invalid choice: 'gpu'"),
+    (("upscale", "--shader", "nope"), "argument --shader: shader 'nope' not found; searched: built-in shaders"),
+])
+def test_bad_options_are_usage_errors_before_any_source_is_opened(args: tuple[str, ...], message: str,
+                                                                  tmp_path: Path) -> None:
+    result = kizunasr(*args, cwd=tmp_path)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr and "does not exist" not in result.stderr
+
+
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed")
+def test_upscale_picks_the_model_for_the_source_height_and_takes_o(tmp_path: Path) -> None:
+    """The sample is 360 lines: the SD model, not the smallest HD one; -o and -v after the sub-command."""
+    shared_model("2x_AnimeJaNai_SD_V1beta34_Compact-fp32.onnx")
+    env = {**os.environ, "PYTHONPATH": str(REPO), "KIZUNASR_MODELS_DIR": str(models_dir())}
+    result = kizunasr("upscale", "-v", "--end", "1", "--codec", "h264", "--provider", "cpu", "-o", "x.mkv",
+                      cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "model 2x_AnimeJaNai_SD_V1beta34_Compact-fp32.onnx" in result.stderr
+    assert video_stream(tmp_path / "x.mkv")["width"] == 1280
+
+
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed")
+def test_upscale_takes_a_registry_name_a_profile_and_a_target(tmp_path: Path) -> None:
+    shared_model("2x_AnimeJaNai_HD_V3_SuperUltraCompact-fp32.onnx")
+    env = {**os.environ, "PYTHONPATH": str(REPO), "KIZUNASR_MODELS_DIR": str(models_dir())}
+    result = kizunasr("upscale", "--end", "1", "--codec", "h264", "--model", "animejanai-hd-v3-superultracompact",
+                      "--provider", "cpu", "--target", "1000x500", "-o", "a.mkv", cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "model 2x_AnimeJaNai_HD_V3_SuperUltraCompact-fp32.onnx" in result.stderr
+    assert (video_stream(tmp_path / "a.mkv")["width"], video_stream(tmp_path / "a.mkv")["height"]) == (1000, 500)
+    result = kizunasr("upscale", "--end", "1", "--codec", "h264", "--profile", "performance", "-o", "b.mkv",
+                      cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "profile performance" in result.stderr
+    assert video_stream(tmp_path / "b.mkv")["width"] == 2560  # the SD chain runs edge2x twice
+
+
+def test_every_sub_command_has_a_plain_description() -> None:
+    from kizunasr_vs.cli.main import build_parser
+
+    parser = build_parser()
+    (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    assert set(sub.choices) >= {"doctor", "upscale", "encode", "batch", "models", "bench", "export-glsl",
+                                "train", "install-mpv", "play", "worker"}
+    for name, command in sub.choices.items():
+        text = command.format_help()
+        assert command.description and command.description[0].isupper(), name
+        assert "`" not in text, f"{name}: {text}"
+
+
+def test_export_glsl_takes_the_output_either_way(tmp_path: Path) -> None:
+    shared_model("2x_AnimeJaNai_HD_V3_SuperUltraCompact-fp32.onnx")
+    env = {**os.environ, "PYTHONPATH": str(REPO), "KIZUNASR_MODELS_DIR": str(models_dir())}
+    for args in (["a.glsl"], ["-o", "b.glsl"]):
+        result = kizunasr("export-glsl", "animejanai-hd-v3-superultracompact", *args, cwd=tmp_path, env=env)
+        assert result.returncode == 0, result.stderr
+        assert (tmp_path / args[-1]).read_text().startswith("//")
+
+
+def test_verbose_after_the_sub_command() -> None:
+    for args in (["models", "list", "-v"], ["models", "-v", "list"], ["-v", "models", "list"]):
+        result = kizunasr(*args)
+        assert result.returncode == 0, f"{args}: {result.stderr}"
+        assert "models directory:" in result.stdout

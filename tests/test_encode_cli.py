@@ -152,7 +152,22 @@ def test_model_with_nan_output_fails_with_one_line(tmp_path: Path) -> None:
     result = kizunasr("encode", str(clip), str(out), "--profile", str(profile), "--codec", "ffv1",
                       "--provider", "cpu")
     assert result.returncode == 1
-    errors = [line for line in result.stderr.splitlines() if line.startswith("kizunasr: kizunasr.onnx")]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("kizunasr: onnx:")]
     assert len(errors) == 1 and "Traceback" not in result.stderr, result.stderr
-    assert errors[0].startswith(f"kizunasr: kizunasr.onnx: {model}: frame 0: the model's output has NaN or Inf")
+    assert errors[0].startswith(f"kizunasr: onnx: {model}: frame 0: the model's output has NaN or Inf")
     assert not out.exists()
+
+
+def test_output_as_o_and_8_bit_h264(tmp_path: Path) -> None:
+    """-o like upscale's, -v after the sub-command, --bit-depth 8 (what hardware H.264 decoders play)."""
+    clip = make_clip(tmp_path, 160, 120, 12)
+    out = tmp_path / "o8.mkv"
+    result = kizunasr("encode", str(clip), "-o", str(out), "--profile", "performance", "--codec", "h264",
+                      "--bit-depth", "8", "--end", "2", "-v")
+    assert result.returncode == 0, result.stderr
+    video = [s for s in streams(out) if s["codec_type"] == "video"][0]
+    assert (video["codec_name"], video["pix_fmt"], video["profile"]) == ("h264", "yuv420p", "High")
+    result = kizunasr("encode", str(clip), str(tmp_path / "a.mkv"), "-o", str(tmp_path / "b.mkv"))
+    assert result.returncode == 2 and "give the output once" in result.stderr
+    result = kizunasr("encode", str(clip))
+    assert result.returncode == 2 and "the output file is required (-o OUTPUT)" in result.stderr

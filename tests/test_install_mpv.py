@@ -71,9 +71,13 @@ def test_install_copies_everything(data: Path, config: Path, capsys: pytest.Capt
     assert cli("install-mpv", "--config-dir", str(config)) == 0
     assert (config / "scripts/kizunasr.lua").read_bytes() == (data / "mpv_scripts/kizunasr.lua").read_bytes()
     shaders = sorted(p.name for p in (data / "glsl").glob("*.glsl"))
-    assert sorted(p.name for p in (config / "shaders/kizunasr").iterdir()) == shaders
+    assert sorted(p.name for p in (config / "shaders/kizunasr").iterdir() if p.is_file()) == shaders
     for name in shaders:
         assert (config / "shaders/kizunasr" / name).read_bytes() == (data / "glsl" / name).read_bytes()
+    with_params = [n for n in shaders if "//!PARAM" in (data / "glsl" / n).read_text()]
+    assert with_params and sorted(p.name for p in (config / install.COMPAT_DIR).iterdir()) == with_params
+    for name in with_params:
+        assert "//!PARAM" not in (config / install.COMPAT_DIR / name).read_text()
     for name in ("performance.json", "balanced.json", "quality.json"):
         assert (config / "script-opts/kizunasr-profiles" / name).read_bytes() == (data / "profiles" / name).read_bytes()
     opts = (config / "script-opts/kizunasr.conf").read_text()
@@ -81,7 +85,7 @@ def test_install_copies_everything(data: Path, config: Path, capsys: pytest.Capt
     assert opts == install.script_opts(template, install.worker_command())
     worker = next(ln for ln in opts.splitlines() if ln.startswith("worker_command="))
     assert Path(worker.split("=", 1)[1].split()[0]).is_absolute() and worker.endswith(" worker")
-    for line in ("profile=auto", "ai_on_pause=yes", "debounce_ms=250", "osd=yes"):
+    for line in ("profile=auto", "ai_on_pause=yes", "debounce_ms=250", "osd=yes", "shader_dir=~~/shaders/kizunasr"):
         assert line in opts.splitlines()
     conf = (config / "input.conf").read_text()
     assert install.BEGIN in conf and install.END in conf
@@ -242,7 +246,10 @@ def test_play_sets_shaders_and_overlays_on_pause(tmp_path: Path, monkeypatch: py
 
     media = tmp_path / "clip.mp4"
     make_clip(media)
-    expected = [str(play.shader_file(s["shader"])) for s in load_profile("performance").for_height(120).realtime]
+    from kizunasr_vs.runtime.shader_source import params_as_defines
+
+    monkeypatch.setenv("KIZUNASR_CACHE_DIR", str(tmp_path / "cache"))
+    originals = [REPO / "glsl" / s["shader"] for s in load_profile("performance").for_height(120).realtime]
     with xvfb() as display:
         monkeypatch.setenv("DISPLAY", display)
         monkeypatch.setenv("LIBGL_ALWAYS_SOFTWARE", "1")
@@ -253,7 +260,11 @@ def test_play_sets_shaders_and_overlays_on_pause(tmp_path: Path, monkeypatch: py
         worker.start()
         try:
             assert player.wait_started(30), "playback did not start"
-            assert player.shaders == expected
+            expected = player.shaders
+            assert len(expected) == len(originals)
+            for path, original in zip(expected, originals, strict=True):  # mpv < 0.36: the copies without PARAM
+                want = params_as_defines(original.read_text()) if player.old_mpv else original.read_text()
+                assert Path(path).read_text() == want and (path == str(original)) != player.old_mpv
             assert [str(p) for p in player.mpv.glsl_shaders] == expected
             player.mpv.pause = True
             deadline = time.monotonic() + 90
@@ -287,3 +298,23 @@ def test_play_without_libmpv_fails_clearly(tmp_path: Path) -> None:
                             env=dict(os.environ), cwd=REPO)
     assert result.returncode == 1, result.stdout + result.stderr
     assert "libmpv" in result.stderr
+
+
+def test_mpv035_copies_render_like_the_originals() -> None:
+    """The PARAM-less copies (defaults #defined) give libplacebo's output for the PARAM defaults, bit for bit."""
+    import numpy as np
+    import vapoursynth as vs
+
+    import kizunasr_vs as kz
+    from kizunasr_vs.core.sample import sample_clip
+    from kizunasr_vs.runtime.shader_source import params_as_defines
+
+    clip = sample_clip(frames=1, width=64, height=48, format=vs.YUV444P16)  # line art, flat areas, gradients
+    shaders = [p for p in sorted((REPO / "glsl").glob("*.glsl")) if "//!PARAM" in p.read_text()]
+    assert shaders
+    for path in shaders:
+        text = path.read_text()
+        ours, theirs = kz.shader(clip, params_as_defines(text)), kz.shader(clip, text)
+        a, b = ours.get_frame(0), theirs.get_frame(0)
+        for i in range(3):
+            np.testing.assert_array_equal(np.asarray(a[i]), np.asarray(b[i]), err_msg=path.name)

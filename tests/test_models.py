@@ -476,7 +476,8 @@ def test_cli_fetch_from_user_entry(server: Server, capsys: pytest.CaptureFixture
 
 @needs_shared
 def test_upscale_default_model_is_verified(isolated: Path, tmp_path: Path) -> None:
-    """`kizunasr upscale` picks a model file from the models directory by name: it is checked too."""
+    """`kizunasr upscale` picks an installed model by the source's height (an HD source: the HD model in the
+    models directory): it is checked too."""
     import subprocess
     import sys
 
@@ -484,10 +485,13 @@ def test_upscale_default_model_is_verified(isolated: Path, tmp_path: Path) -> No
     data = bytearray((SHARED_MODELS / SUC).read_bytes())
     data[-100] ^= 0x10
     (isolated / SUC).write_bytes(bytes(data))
-    result = subprocess.run([sys.executable, "-m", "kizunasr_vs", "upscale"],  # the built-in sample
+    source = tmp_path / "hd.mkv"  # 720 lines: the HD models' range (the built-in sample is SD)
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=size=1280x720:rate=24", "-frames:v", "2",
+                    "-pix_fmt", "yuv420p", "-c:v", "libx264", str(source)], check=True, timeout=60)
+    result = subprocess.run([sys.executable, "-m", "kizunasr_vs", "upscale", str(source)],
                             capture_output=True, text=True, cwd=tmp_path, timeout=120,
                             env={**os.environ, "PYTHONPATH": str(REPO)})
     assert result.returncode == 2, result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith(f"kizunasr upscale: model '{SUC_NAME}' at ")
     assert result.stderr.strip().endswith(f"replace it with: kizunasr models fetch --force {SUC_NAME}")
-    assert not (tmp_path / "out").exists()
+    assert not (tmp_path / "hd_2x.mkv").exists()

@@ -7,8 +7,11 @@ lavapipe (2 cores), so the pause tests use small test profiles (kizuna_cas; Supe
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import signal
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,11 +19,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from kizunasr_vs.mpv.install import install
 from kizunasr_vs.mpv.pause_job import Rect, render_still
-from kizunasr_vs.mpv.worker import realtime_shaders
 from kizunasr_vs.profiles import load_profile
-from tests.conftest import models_dir
-from tests.mpv_harness import Mpv, bgra_to_rgb, make_clip, skip_reason, write_profile, xvfb
+from tests.conftest import REPO, models_dir
+from tests.mpv_harness import WINDOW, Mpv, bgra_to_rgb, make_clip, skip_reason, write_profile, xvfb
 
 SUC = "2x_AnimeJaNai_HD_V3_SuperUltraCompact-fp32.onnx"
 ODD_NAME = "clip with spaces 'single' \"double\" 日本語 ü.mkv"
@@ -86,6 +89,11 @@ def settled_screenshot(m: Mpv, name: str, timeout: float = 10.0) -> np.ndarray:
     return shot
 
 
+def realtime_shaders(steps: list[dict]) -> list[str]:
+    """The chain's files in the repository's glsl/ (the harness points the script's shader_dir there)."""
+    return [str(REPO / "glsl" / str(s["shader"])) for s in steps if "shader" in s]
+
+
 def test_render_still_fits_rect_as_bgra() -> None:
     """The pure part: RGB in, the chain, Spline36 to the rect, opaque BGRA out (no mpv)."""
     rgb = np.zeros((48, 64, 3), np.uint8)
@@ -127,6 +135,7 @@ def test_realtime_shaders_1080p(display: str, media: dict[str, Path], tmp_path: 
         assert expected and expected != realtime_shaders(load_profile("performance").for_height(480).realtime)
         m.wait_event("shaders", where=lambda e: e["height"] == 1080)
         assert m.ipc.get("glsl-shaders") == expected
+        m.wait_event("hello", timeout=30)  # the script sets the chain at once; the worker answers the keys below
         mark = len(m.seen)
         m.ipc.send(["keypress", "ctrl+3"])  # the script's default binding -> script-message kizunasr-profile quality
         m.wait_event("shaders", where=lambda e: e["profile"] == "quality", since=mark)
@@ -223,5 +232,69 @@ def test_odd_file_name(display: str, media: dict[str, Path], tmp_path: Path, pro
         m.wait_event("shaders", where=lambda e: len(e["shaders"]) == 1)
         m.wait_event("overlay", timeout=25)
         assert m.ipc.get("filename") == ODD_NAME
+    finally:
+        m.close()
+
+
+def _mpv_version() -> tuple[int, int]:
+    out = subprocess.run(["mpv", "--version"], capture_output=True, text=True, check=True).stdout
+    match = re.search(r"(\d+)\.(\d+)", out)
+    assert match, out
+    return int(match[1]), int(match[2])
+
+
+def test_installed_script_sets_the_chain_with_no_worker_and_a_clean_log(display: str, media: dict[str, Path],
+                                                                          tmp_path: Path) -> None:
+    """`install-mpv`'s layout, mpv's own config dir, no worker on PATH: the script sets the performance chain for
+    480 lines from the installed profile and shaders (on mpv < 0.36 the copies without //!PARAM, so the log has no
+    "Unrecognized command"), the shaders change the picture, and the OSD says how to get the worker."""
+    config = tmp_path / "mpv"
+    install(config, command="kizunasr-not-installed worker")
+    ranges = json.loads((REPO / "profiles" / "performance.json").read_text())["ranges"]
+    names = [step["shader"] for step in ranges[0]["realtime"]]
+    assert ranges[0]["max_height"] >= 480 and names
+    folder = config / "shaders" / "kizunasr"
+    old = _mpv_version() < (0, 36)
+    expected = [str(folder / "mpv-0.35" / n if old else folder / n) for n in names]
+    assert all(Path(p).is_file() for p in expected)
+    m = Mpv(display, media["480"], tmp_path, {"profile": "auto", "worker_command": "kizunasr-not-installed worker"},
+            ["--pause"], config_dir=config)
+    below_osd = slice(WINDOW[1] // 2, None)  # the OSD lines are at the top; compare the picture below them
+    try:
+        m.wait_property("glsl-shaders", lambda v: v == expected)
+        shaded = settled_screenshot(m, "shaded")[below_osd]
+        log = m.log_text()
+        assert "worker 'kizunasr-not-installed' not found" in log
+        assert "set worker_command in ~~/script-opts/kizunasr.conf" in log and "or put kizunasr on PATH" in log
+        assert "Unrecognized command" not in log and "Lua error" not in log
+        m.ipc.set("glsl-shaders", [str(folder / n) for n in names])  # the originals: the same picture
+        np.testing.assert_array_equal(settled_screenshot(m, "originals")[below_osd], shaded)
+        assert ("Unrecognized command 'PARAM" in m.log_text()) == old  # what the copies avoid
+        m.ipc.send(["script-message", "kizunasr-clear"])
+        m.wait_property("glsl-shaders", lambda v: v == [])
+        plain = settled_screenshot(m, "plain")[below_osd]
+        assert np.abs(shaded - plain).mean() > 0.1, "the realtime shaders changed nothing in the window"
+    finally:
+        m.close()
+
+
+def test_missing_model_is_one_osd_line_and_no_traceback(display: str, media: dict[str, Path],
+                                                         tmp_path: Path) -> None:
+    """A pause chain whose model is not installed: "computing..." while the still is tried, then one OSD line
+    saying how to fetch it, one short line in the worker's log, no traceback (warm-up included)."""
+    profile = write_profile(tmp_path / "kz_missing.json", [{"model": "animejanai-hd-v3-compact"}])
+    m = start(display, media["480"], tmp_path, str(profile), paused=True,
+              env={"KIZUNASR_MODELS_DIR": str(tmp_path / "no-models")})
+    try:
+        ev = m.wait_event("error", timeout=40)
+        assert "kizunasr models fetch animejanai-hd-v3-compact" in ev["message"]
+        time.sleep(1)
+        osd = [e["text"] for e in m.events("osd")]
+        assert osd[0] == "KizunaSR AI still: computing... (animejanai-hd-v3-compact)"
+        assert osd[1].startswith("KizunaSR AI still failed: model 'animejanai-hd-v3-compact' is not installed")
+        assert len(osd) == 2 and "\n" not in osd[1]
+        worker_log = m.stderr.read_text(errors="replace")
+        assert "Traceback" not in worker_log
+        assert worker_log.count("AI still not made: model 'animejanai-hd-v3-compact' is not installed") == 1
     finally:
         m.close()

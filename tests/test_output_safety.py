@@ -113,15 +113,17 @@ def test_export_glsl_keeps_an_existing_shader_without_overwrite(tmp_path: Path) 
 def test_models_import_keeps_another_model_of_that_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KIZUNASR_MODELS_DIR", str(tmp_path / "models"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    from tests.test_models import tiny_model  # import runs the model: two real ones that differ
+
     first, second = tmp_path / "a.onnx", tmp_path / "b.onnx"
-    first.write_bytes(b"first model")
-    second.write_bytes(b"second model")
+    first.write_bytes(tiny_model(2.0))
+    second.write_bytes(tiny_model(4.0))
     store.import_file(first, name="mine")
     with pytest.raises(ValueError, match="exists; add --overwrite"):
         store.import_file(second, name="mine")
-    assert (tmp_path / "models" / "mine.onnx").read_bytes() == b"first model"
+    assert (tmp_path / "models" / "mine.onnx").read_bytes() == first.read_bytes()
     store.import_file(second, name="mine", overwrite=True)
-    assert (tmp_path / "models" / "mine.onnx").read_bytes() == b"second model"
+    assert (tmp_path / "models" / "mine.onnx").read_bytes() == second.read_bytes()
 
 
 # --- 3. outputs follow the umask ----------------------------------------------------------------------------

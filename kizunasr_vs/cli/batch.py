@@ -20,7 +20,6 @@ from kizunasr_vs.cli.encode import (
     check_outputs,
     check_span,
     encode_with_progress,
-    parse_size,
     settings_for,
     trim,
 )
@@ -62,9 +61,9 @@ def cluster_encode(args: argparse.Namespace, input_path: Path, output: Path, wor
 
     source = open_video(input_path)
     trimmed, first = trim(source, args.start, args.end)
-    job = ClusterJob(input_path, output, args.profile, parse_size(args.target) if args.target else None,
+    job = ClusterJob(input_path, output, args.profile, args.target,
                      args.provider, args.codec, args.crf, first, first + trimmed.num_frames, args.chunk_frames,
-                     workers, args.gpus_per_worker)
+                     workers, args.gpus_per_worker, ten_bit=args.bit_depth == 10)
     lines: list[tqdm] = []
     with tqdm(total=trimmed.num_frames, unit="frame", desc=input_path.name, dynamic_ncols=True) as bar:
 
@@ -90,7 +89,7 @@ def single_encode(args: argparse.Namespace, input_path: Path, output: Path) -> N
 
     check_output_path(output, args.codec)
     source, first = trim(open_video(input_path), args.start, args.end)
-    clip = upscale(source, args.profile, parse_size(args.target) if args.target else None, provider=args.provider)
+    clip = upscale(source, args.profile, args.target, provider=args.provider)
     settings = settings_for(args, input_path, clip, first, resolve_color(source))
     if encode_with_progress(clip, output, settings, input_path.name) != 0:
         raise EncodeError("encoding failed (see above)")

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import vapoursynth as vs
 
-from kizunasr_vs.cli.encode import parse_size
+from kizunasr_vs.cli import options
 from kizunasr_vs.cli.upscale import find_default_model
 from kizunasr_vs.core.resources import shader_path
 from kizunasr_vs.models.errors import ModelError
@@ -36,13 +36,14 @@ vec4 hook() { return HOOKED_tex(HOOKED_pos); }
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bench", help="measure filter fps next to raw onnxruntime / vs-placebo",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--size", action="append", help="input size WxH (repeatable; default 640x480)")
+    p.add_argument("--size", action="append", type=options.size, help="input size WxH (repeatable; default 640x480)")
     p.add_argument("--frames", type=int, default=8, help="frames timed per measurement (default 8)")
-    p.add_argument("--model", type=Path, help="ONNX model (default: smallest in $KIZUNASR_MODELS_DIR)")
-    p.add_argument("--shader", action="append",
-                   help="shader to time; repeat for a chain (default: a pass-through 2x hook)")
-    p.add_argument("--provider", default="auto",
-                   help="auto, cpu, cuda, tensorrt, torch or torch-compile (PyTorch backend, eager or compiled)")
+    p.add_argument("--model", type=options.model,
+                   help="registry name, file in the models folder, or .onnx path (default: the smallest found)")
+    p.add_argument("--shader", action="append", type=options.shader_chain,
+                   help="shader to time (built-in name or path); repeat for a chain (default: a pass-through 2x "
+                        "hook)")
+    options.add_provider(p)
     p.add_argument("--streams", type=int, action="append", help="onnx sessions in flight (repeatable)")
     p.add_argument("--instances", type=int, action="append",
                    help="vs-placebo instances for the shader where our own renderer cannot run (repeatable)")
@@ -237,13 +238,13 @@ def run_fidelity(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_gpu_cost(args: argparse.Namespace, sizes: list[tuple[int, int]]) -> int:
+def run_gpu_cost(args: argparse.Namespace, sizes: list[tuple[int, int]], shaders: list[str]) -> int:
     from kizunasr_vs.cli import gpu_cost
 
-    if not args.shader:
+    if not shaders:
         print("kizunasr bench: --gpu-cost needs at least one --shader", file=sys.stderr)
         return 2
-    rows = {f"{w}x{h}": gpu_cost.measure(args.shader, w, h, args.frames) for w, h in sizes}
+    rows = {f"{w}x{h}": gpu_cost.measure(shaders, w, h, args.frames) for w, h in sizes}
     if args.json:
         print(json.dumps({size: [asdict(c) for c in costs] for size, costs in rows.items()}, indent=2))
     else:
@@ -254,9 +255,10 @@ def run_gpu_cost(args: argparse.Namespace, sizes: list[tuple[int, int]]) -> int:
 def run(args: argparse.Namespace) -> int:
     if args.fidelity is not None:
         return run_fidelity(args)
-    sizes = [parse_size(s) for s in (args.size or ["640x480"])]
+    sizes = args.size or [(640, 480)]
+    shaders = [part for spec in args.shader or [] for part in spec.split(",")]  # outside --fidelity: one list
     if args.gpu_cost:
-        return run_gpu_cost(args, sizes)
+        return run_gpu_cost(args, sizes, shaders)
     try:
         model = args.model or find_default_model()
     except ModelError as exc:
@@ -287,7 +289,7 @@ def run(args: argparse.Namespace) -> int:
                                                   yuv_io))
         if "shader" not in args.skip:
             for instances in args.instances or [1]:
-                results.append(bench_shader(args.shader, width, height, args.frames, instances))
+                results.append(bench_shader(shaders, width, height, args.frames, instances))
     if args.json:
         print(json.dumps({"results": results, "vs_threads": vs.core.num_threads}, indent=2))
         return 0

@@ -10,6 +10,7 @@ from pathlib import Path
 import vapoursynth as vs
 from tqdm import tqdm
 
+from kizunasr_vs.cli import options
 from kizunasr_vs.core.files import check_output
 from kizunasr_vs.core.formats import ColorInfo, resolve_color
 from kizunasr_vs.runtime.encoder import CODECS, EncodeError, EncodeSettings, check_output_path, encode
@@ -18,10 +19,12 @@ from kizunasr_vs.runtime.source import open_video
 
 def add_common_options(p: argparse.ArgumentParser) -> None:
     """Options shared by `encode` and `upscale`."""
-    p.add_argument("--provider", default="auto",
-                   help="model backend: auto, cpu, cuda, tensorrt, torch, torch-compile (see README)")
-    p.add_argument("--codec", default="hevc", choices=sorted(CODECS), help="video codec (default: hevc, 10-bit)")
-    p.add_argument("--crf", type=int, default=18, help="constant rate factor (default 18; ignored by ffv1)")
+    options.add_provider(p)
+    p.add_argument("--codec", default="hevc", choices=sorted(CODECS), help="video codec (default: hevc)")
+    p.add_argument("--bit-depth", type=int, choices=(8, 10), default=10,
+                   help="4:2:0 at 8 or 10 bits (default 10; many hardware decoders play H.264 at 8 bits only)")
+    p.add_argument("--crf", type=options.crf, default=18,
+                   help="constant rate factor, 0-51 (default 18; ignored by ffv1)")
     p.add_argument("--start", help="first frame to encode: a frame number or a time like 1:30 or 90.5s")
     p.add_argument("--end", help="frame (exclusive) or time where encoding stops")
     p.add_argument("-y", "--overwrite", action="store_true", help="replace output files that exist")
@@ -31,14 +34,14 @@ def add_chain_options(p: argparse.ArgumentParser) -> None:
     """Options choosing the encode chain, shared by `encode` and `batch`."""
     p.add_argument("--profile", default="auto",
                    help="performance, balanced, quality, auto (default), auto:<preference>, or a .json file")
-    p.add_argument("--target", help="final size WxH (resized with Spline36 after the chain)")
+    p.add_argument("--target", type=options.size, help="final size WxH (resized with Spline36 after the chain)")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("encode", help="upscale a video file with a profile's encode chain and encode it",
                        description=__doc__)
     p.add_argument("input", type=Path, help="video file")
-    p.add_argument("output", type=Path, help="output file (.mkv keeps subtitles and fonts)")
+    options.add_output(p, "output file (.mkv keeps subtitles and fonts)", required=True)
     add_chain_options(p)
     add_common_options(p)
     from kizunasr_vs.cli.batch import add_cluster_options
@@ -108,13 +111,6 @@ def trim(clip: vs.VideoNode, start: str | None, end: str | None) -> tuple[vs.Vid
     return clip[first:last], first
 
 
-def parse_size(text: str) -> tuple[int, int]:
-    width, _, height = text.lower().partition("x")
-    if not (width.isdigit() and height.isdigit()):
-        raise ValueError(f"size '{text}' must look like 3840x2160")
-    return int(width), int(height)
-
-
 def error_line(exc: BaseException) -> str:
     """The error's message; for a frame error, its last line without the traceback VapourSynth puts before
     the error a Python frame callback raised."""
@@ -145,7 +141,7 @@ def settings_for(args: argparse.Namespace, source: Path | None, clip: vs.VideoNo
                  color: ColorInfo | None = None) -> EncodeSettings:
     """Encode settings from the options; ``color``: the source's colours (``resolve_color``)."""
     fps = clip.fps.numerator / clip.fps.denominator if clip.fps.denominator else 24.0
-    return EncodeSettings(codec=args.codec, crf=args.crf, copy_streams_from=source,
+    return EncodeSettings(codec=args.codec, crf=args.crf, ten_bit=args.bit_depth == 10, copy_streams_from=source,
                           source_start=first / fps, source_duration=clip.num_frames / fps if source else None,
                           color=color)
 
@@ -168,8 +164,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         source, first = trim(open_video(args.input), args.start, args.end)
         profile = resolve_profile(args.profile)
-        target = parse_size(args.target) if args.target else None
-        clip = upscale(source, profile, target, provider=args.provider)
+        clip = upscale(source, profile, args.target, provider=args.provider)
     except (vs.Error, ValueError, EncodeError) as exc:
         print(f"kizunasr encode: {exc}", file=sys.stderr)
         return 2

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
+from kizunasr_vs.cli import options
 from kizunasr_vs.core.files import check_output
 from kizunasr_vs.models.errors import ModelError
+from kizunasr_vs.models.store import find_model
 from kizunasr_vs.runtime.glsl_compiler import CompileError, export_glsl
 
 
@@ -21,8 +22,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export-glsl", help="compile an ONNX model (file or registry name) to an mpv GLSL shader",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model", help="ONNX model file, or a registry name (kizunasr models list)")
-    p.add_argument("-o", "--output", type=Path, required=True, help="shader file to write")
-    p.add_argument("-y", "--overwrite", action="store_true", help="replace OUT if it exists")
+    options.add_output(p, "shader file to write", required=True)
+    p.add_argument("-y", "--overwrite", action="store_true", help="replace OUTPUT if it exists")
     p.add_argument("--hook", choices=("MAIN", "LUMA"), default="MAIN", type=str.upper,
                    help="MAIN for RGB models (default), LUMA for 1-channel models")
     p.add_argument("--precision", choices=("fp16", "fp32"), default="fp32", type=str.lower,
@@ -30,21 +31,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
-def resolve_model(name: str) -> Path:
-    """An existing file as given, else a registry name through the model store."""
-    path = Path(name).expanduser()
-    if path.is_file() or name.lower().endswith(".onnx"):
-        return path
-    from kizunasr_vs.models.store import model_path
-
-    return model_path(name)
-
-
 def run(args: argparse.Namespace) -> int:
     try:
-        model = resolve_model(args.model)
-        if not model.is_file():
-            raise FileNotFoundError(f"model file not found: {model}")
+        model = find_model(args.model)
         check_output(args.output, [model], args.overwrite)
         out = export_glsl(model, args.output, args.hook, args.precision)
     except CompileError as e:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import sys
 from collections.abc import Sequence
 
 from kizunasr_vs import __version__
-from kizunasr_vs.cli import batch, bench, doctor, encode, export_glsl, models, mpv_cmds, train, upscale, worker
+from kizunasr_vs.cli import batch, bench, doctor, encode, export_glsl, models, mpv_cmds, options, train, upscale, worker
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -21,12 +22,34 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in (doctor, upscale, encode, batch, models, bench, export_glsl, train, mpv_cmds, worker):
         module.add_parser(sub)
+    helps = {action.dest: action.help or "" for action in sub._choices_actions}
+    for name, command in sub.choices.items():
+        command.description = plain(command.description or helps[name])
+    _add_verbose(sub)
     return parser
+
+
+def _add_verbose(sub: argparse._SubParsersAction) -> None:
+    """-v after the sub-command (and after a sub-sub-command such as `models list`) too; SUPPRESS: no default that
+    would override the top-level -v."""
+    for command in sub.choices.values():
+        command.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log more detail")
+        for action in command._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                _add_verbose(action)
+
+
+def plain(text: str) -> str:
+    """A description as help text: no leading "`kizunasr cmd ARGS`: " (the usage line says it), no Markdown/reST
+    code marks (``x``, `x`), a capital first letter."""
+    text = re.sub(r"`+", "", re.sub(r"^`kizunasr [^`]*`:\s*", "", text))
+    return text[:1].upper() + text[1:]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    options.resolve_output(parser, args)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="kizunasr: %(levelname)s: %(message)s")
     try:

@@ -1,19 +1,20 @@
-"""`kizunasr upscale [INPUT] [OUTPUT]`: upscale 2x with one model or shader and encode (a thin `encode`).
+"""Upscale a video 2x with one model or shader (or a profile's encode chain) and encode it.
 
 With no INPUT, a built-in generated anime-like sample is upscaled, so the command works offline.
-The upscaler is ``--model`` or ``--shader``, else the smallest AnimeJaNai model found in
-``$KIZUNASR_MODELS_DIR``, else KizunaSR's line-art shader (glsl/kizuna_edge2x.glsl).
+The upscaler is --model or --shader, or --profile's encode chain; else the smallest installed model
+trained for the source's height (the SD model for SD sources; `kizunasr models list`), else
+KizunaSR's line-art shader kizuna_edge2x.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 import vapoursynth as vs
 
+from kizunasr_vs.cli import options
 from kizunasr_vs.cli.encode import (
     add_common_options,
     check_outputs,
@@ -29,12 +30,6 @@ from kizunasr_vs.models.errors import ModelError
 from kizunasr_vs.runtime.encoder import EncodeError, check_output_path
 from kizunasr_vs.runtime.source import open_video
 
-# Smallest first: the default favours speed; pass --model for another.
-PREFERRED_MODELS = (
-    "2x_AnimeJaNai_HD_V3_SuperUltraCompact-fp32.onnx",
-    "2x_AnimeJaNai_HD_V3_UltraCompact-fp32.onnx",
-    "2x_AnimeJaNai_HD_V3_Compact-fp32.onnx",
-)
 DEFAULT_SHADER = "kizuna_edge2x.glsl"
 DEFAULT_SAMPLE_OUTPUT = Path("out") / "sample_2x.mkv"
 
@@ -43,27 +38,29 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("upscale", help="upscale a video 2x (default: a built-in sample) and encode it",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("input", nargs="?", type=Path, help="video file (default: built-in sample)")
-    p.add_argument("output", nargs="?", type=Path,
-                   help="output file (default: INPUT_2x.mkv beside INPUT, or out/sample_2x.mkv)")
+    options.add_output(p, "output file (default: INPUT_2x.mkv beside INPUT, or out/sample_2x.mkv)")
     choice = p.add_mutually_exclusive_group()
-    choice.add_argument("--model", type=Path, help="ONNX model file to use")
-    choice.add_argument("--shader", help="mpv user shader (file in glsl/ or a path) to use instead")
+    choice.add_argument("--model", type=options.model,
+                        help="model: registry name, file in the models folder, or .onnx path")
+    choice.add_argument("--shader", type=options.shader, help="shader: built-in name (kizuna_edge2x) or path")
+    choice.add_argument("--profile", help="use this profile's encode chain instead (as in encode): performance, "
+                                          "balanced, quality, auto, auto:<preference> or a .json file")
+    p.add_argument("--target", type=options.size, help="final size WxH (resized with Spline36 at the end)")
     add_common_options(p)
     p.set_defaults(run=run)
 
 
-def find_default_model() -> Path | None:
-    """The first preferred AnimeJaNai model in $KIZUNASR_MODELS_DIR, if any, checked against the registry's
-    sha256 (ChecksumError, with the command that replaces it, when the file is damaged)."""
-    if not os.environ.get("KIZUNASR_MODELS_DIR"):
-        return None
+def find_default_model(height: int | None = None) -> Path | None:
+    """The first installed registry model (smallest first) trained for sources of ``height`` (any when None),
+    checked against the registry's sha256 (ChecksumError, with the command that replaces it, when the file is
+    damaged)."""
     from kizunasr_vs.models.registry import load_registry
-    from kizunasr_vs.models.store import model_path, store_path
+    from kizunasr_vs.models.store import installed_path, model_path
 
-    entries = {e.file: e for e in load_registry().values()}
-    for name in PREFERRED_MODELS:
-        if name in entries and store_path(entries[name]).is_file():
-            return model_path(entries[name].name)
+    for entry in load_registry().values():
+        path = installed_path(entry)
+        if path is not None and (height is None or entry.suits_height(height)):
+            return model_path(entry.name)
     return None
 
 
@@ -71,18 +68,23 @@ def upscale_2x(clip: vs.VideoNode, args: argparse.Namespace) -> tuple[vs.VideoNo
     """The upscaled clip and a description of what upscaled it."""
     import kizunasr_vs
 
-    model = None if args.shader else (args.model or find_default_model())
+    if args.profile:
+        from kizunasr_vs.profiles.upscale import resolve_profile
+
+        profile = resolve_profile(args.profile)
+        return kizunasr_vs.upscale(clip, profile, provider=args.provider), f"profile {profile.name}"
+    model = None if args.shader else (args.model or find_default_model(clip.height))
     if model is not None:
         return kizunasr_vs.onnx(clip, str(model), provider=args.provider), f"model {model.name}"
-    shader = shader_path(args.shader or DEFAULT_SHADER)
+    shader = args.shader or shader_path(DEFAULT_SHADER)
     return kizunasr_vs.shader(clip, str(shader)), f"shader {shader.name}"
 
 
 def default_output(args: argparse.Namespace) -> Path:
     if args.output:
-        return args.output
+        return Path(args.output)
     if args.input:
-        return args.input.with_name(f"{args.input.stem}_2x.mkv")
+        return Path(args.input.with_name(f"{args.input.stem}_2x.mkv"))
     DEFAULT_SAMPLE_OUTPUT.parent.mkdir(parents=True, exist_ok=True)
     return DEFAULT_SAMPLE_OUTPUT
 
@@ -95,6 +97,10 @@ def run(args: argparse.Namespace) -> int:
         check_span(args.start, args.end)
         source, first = trim(open_video(args.input) if args.input else sample_clip(), args.start, args.end)
         clip, what = upscale_2x(source, args)
+        if args.target:
+            from kizunasr_vs.profiles.chain import resize_to
+
+            clip = resize_to(clip, *args.target)
     except (vs.Error, ValueError, EncodeError, ModelError) as exc:
         print(f"kizunasr upscale: {exc}", file=sys.stderr)
         return 2

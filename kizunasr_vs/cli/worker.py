@@ -18,7 +18,9 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("worker", help="serve mpv_scripts/kizunasr.lua: realtime shaders, AI still on pause")
+    p = sub.add_parser("worker", help="serve mpv_scripts/kizunasr.lua: the AI still on pause",
+                       description="The process the mpv script starts: resolves the profile and makes the AI still "
+                                   "on pause, over mpv's JSON IPC socket. Not run by hand.")
     _add_arguments(p)
     p.set_defaults(run=run)
 

@@ -60,6 +60,7 @@ class ClusterJob:
     chunk_frames: int | None = None  # None: about 10 s, cut at the source's keyframes
     workers: int | None = None  # at most this many workers (None: one per GPU, or per CPU without GPUs)
     gpus_per_worker: float | None = None  # share of a GPU per worker (0.5: two per card)
+    ten_bit: bool = True  # 4:2:0 10-bit (False: 8-bit, which every hardware H.264 decoder plays)
 
 
 @dataclass
@@ -95,7 +96,7 @@ def _prepare(job: ClusterJob, source: vs.VideoNode | None) -> tuple[ChunkSpec, l
         raise vs.Error(f"upscale: {exc}") from exc
     upscaled = upscale(clip, profile, job.target, job.provider)  # stage errors (missing model...) show here
     fps = clip.fps.numerator / clip.fps.denominator if clip.fps.denominator else 24.0
-    settings = dataclasses.replace(segment_settings(job.codec, job.crf), color=resolve_color(clip))
+    settings = dataclasses.replace(segment_settings(job.codec, job.crf, job.ten_bit), color=resolve_color(clip))
     key = work_key(job.input, {"name": profile.name, "chain": chain},
                    {"target": job.target, "provider": job.provider, "video": settings.video_args(),
                     "extra": settings.extra_args, "range": [job.first, last]})

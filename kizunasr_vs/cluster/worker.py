@@ -65,9 +65,9 @@ class WorkerStatus:
         return f"worker {self.slot} [{self.node} pid {self.pid} {device}]: {work}"
 
 
-def segment_settings(codec: str, crf: int) -> EncodeSettings:
+def segment_settings(codec: str, crf: int, ten_bit: bool = True) -> EncodeSettings:
     """Video-only settings for one segment, with a closed GOP."""
-    return EncodeSettings(codec=codec, crf=crf, extra_args=list(CLOSED_GOP.get(codec, [])))
+    return EncodeSettings(codec=codec, crf=crf, ten_bit=ten_bit, extra_args=list(CLOSED_GOP.get(codec, [])))
 
 
 def _hold_for_kill(spec: ChunkSpec, chunk: Chunk) -> None:

@@ -17,8 +17,11 @@ Fallbacks (logged once per clip description):
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import ParamSpec, TypeVar
 
 import vapoursynth as vs
 
@@ -56,8 +59,33 @@ def is_hd(width: int, height: int) -> bool:
     return width >= 1280 or height >= 720
 
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def named_errors(name: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Make every ``vs.Error`` the filter ``name`` raises start with its name ("onnx: ...", "shader 'x.glsl': ..."),
+    one style for all filters, whichever helper raised it."""
+
+    def wrap(func: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(func)
+        def named(*args: P.args, **kwargs: P.kwargs) -> R:
+            try:
+                return func(*args, **kwargs)
+            except vs.Error as exc:
+                if str(exc).startswith(name):
+                    raise
+                raise vs.Error(f"{name}: {exc}") from exc
+
+        return named
+
+    return wrap
+
+
 def check_format(clip: vs.VideoNode, who: str) -> vs.VideoFormat:
     """Return the clip's format or raise ``vs.Error`` naming what is unsupported and the fix."""
+    if not isinstance(clip, vs.VideoNode):
+        raise vs.Error(f"{who}: the first argument must be a video clip (vs.VideoNode), not {clip!r}")
     fmt = clip.format
     if fmt is None or fmt.id == 0 or clip.width == 0 or clip.height == 0:
         raise vs.Error(
@@ -156,7 +184,7 @@ def to_gray_float(clip: vs.VideoNode, info: ColorInfo) -> vs.VideoNode:
     """The luma plane as GRAYS (full range, 0..1), for 1-channel models."""
     fmt = check_format(clip, "kizunasr")
     if fmt.color_family == vs.RGB:
-        raise vs.Error("kizunasr: a 1-channel (luma) model needs a YUV or GRAY clip; this clip is RGB")
+        raise vs.Error("a 1-channel (luma) model needs a YUV or GRAY clip; this clip is RGB")
     luma = clip if fmt.color_family == vs.GRAY else vs.core.std.ShufflePlanes(clip, 0, vs.GRAY)
     return luma.resize.Point(format=vs.GRAYS, range_in=info.range, range=RANGE_FULL)
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import platformdirs
 
 from kizunasr_vs.core.files import check_output, replacing, sha256_file, write_atomic
+from kizunasr_vs.core.resources import find_relative, not_found
 from kizunasr_vs.models.errors import ChecksumError, InvalidModelError, ModelMissingError, RegistryError
 from kizunasr_vs.models.registry import (
     NAME_RE,
@@ -128,6 +129,31 @@ def model_path(name: str) -> Path:
     if found != entry.sha256:
         raise ChecksumError(corrupt_message(entry, path, found))
     return path
+
+
+def find_model(name: str | os.PathLike[str]) -> Path:
+    """A model file by registry name (ModelMissingError says how to fetch it), by file name in the models folder
+    (``.onnx`` optional), else as a path: absolute, or relative to the running ``.vpy`` script's folder, then the
+    current folder. FileNotFoundError names the places searched."""
+    text = os.fspath(name)
+    searched: list[str] = []
+    registered = None
+    if text and Path(text).name == text:  # a bare name
+        registry = load_registry()
+        if text in registry:
+            return model_path(text)
+        for candidate in (models_dir() / text, models_dir() / f"{text}.onnx"):
+            if candidate.is_file():
+                return candidate
+        registered = next((e for e in registry.values() if text in (e.file, e.file.removesuffix(".onnx"))), None)
+        searched += ["the model registry (kizunasr models list)", f"the models folder ({models_dir()})"]
+    found = find_relative(text, searched)
+    if found is None and registered is not None:  # a registered model's file name: say how to get it
+        raise ModelMissingError(missing_message(registered))
+    if found is None:
+        raise FileNotFoundError(not_found("model", text, searched) + " (`kizunasr models list` shows the known "
+                                "models, `kizunasr models fetch NAME` downloads one)")
+    return found
 
 
 def check(entry: ModelEntry) -> State:

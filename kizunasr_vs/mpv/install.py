@@ -5,6 +5,8 @@ Layout in the config dir (mpv's ``~~``: ``$MPV_HOME``, else ``$XDG_CONFIG_HOME/m
 
     scripts/kizunasr.lua                     the mpv script (mpv_scripts/kizunasr.lua)
     shaders/kizunasr/*.glsl                  the shader library (glsl/*.glsl), ~~/shaders/kizunasr/NAME
+    shaders/kizunasr/mpv-0.35/*.glsl         copies without //!PARAM blocks (their defaults #defined), which
+                                             the Lua script uses on mpv < 0.36 (it logs "Unrecognized command")
     script-opts/kizunasr.conf                options; worker_command = this kizunasr executable + " worker"
     script-opts/kizunasr-profiles/*.json     copies of the built-in profiles (for the Lua script and for
                                              reading; the worker uses the package's own profiles and the
@@ -32,13 +34,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kizunasr_vs.core.files import write_atomic
-from kizunasr_vs.core.resources import data_dir
+from kizunasr_vs.core.resources import cache_dir, data_dir
+from kizunasr_vs.runtime.shader_source import params_as_defines
 
 MANIFEST = "kizunasr-install.json"
 LUA = "scripts/kizunasr.lua"
 DRY = {"installed": "would install", "updated": "would update", "replaced": "would replace",
        "removed": "would remove"}
 INPUT_CONF = "input.conf"
+COMPAT_DIR = "shaders/kizunasr/mpv-0.35"
 BEGIN = "# >>> kizunasr >>>"
 END = "# <<< kizunasr <<<"
 
@@ -87,6 +91,25 @@ def worker_command() -> str:
     return json.dumps(argv) if any(any(c.isspace() for c in a) for a in argv) else " ".join(argv)
 
 
+def old_mpv(version: str) -> bool:
+    """True for an mpv older than 0.36 ("mpv 0.35.1"), which does not know ``//!PARAM``."""
+    match = re.search(r"(\d+)\.(\d+)", version)
+    return match is not None and (int(match[1]), int(match[2])) < (0, 36)
+
+
+def mpv035_copy(shader: Path) -> Path:
+    """``shader`` itself, or for one with ``//!PARAM`` blocks its copy for mpv < 0.36 (``params_as_defines``) in the
+    user cache, named by its content, written when missing."""
+    text = shader.read_text(encoding="utf-8")
+    compat = params_as_defines(text)
+    if compat == text:
+        return shader
+    dest = cache_dir() / "mpv-0.35" / f"{sha256(compat.encode())[:12]}-{shader.name}"
+    if not dest.is_file():
+        write_atomic(dest, compat)
+    return dest
+
+
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -103,7 +126,12 @@ def items(command: str | None = None) -> list[Item]:
     lua = scripts / "kizunasr.lua"
     if lua.is_file():
         out.append(Item(LUA, lua.read_bytes()))
-    out += [Item(f"shaders/kizunasr/{p.name}", p.read_bytes()) for p in sorted(data_dir("glsl").glob("*.glsl"))]
+    for shader in sorted(data_dir("glsl").glob("*.glsl")):
+        data = shader.read_bytes()
+        text = data.decode("utf-8")
+        out.append(Item(f"shaders/kizunasr/{shader.name}", data))
+        if params_as_defines(text) != text:
+            out.append(Item(f"{COMPAT_DIR}/{shader.name}", params_as_defines(text).encode()))
     conf = (scripts / "script-opts" / "kizunasr.conf").read_text(encoding="utf-8")
     out.append(Item("script-opts/kizunasr.conf", script_opts(conf, command or worker_command()).encode()))
     out += [Item(f"script-opts/kizunasr-profiles/{p.name}", p.read_bytes())
@@ -315,7 +343,7 @@ def uninstall(config: Path, dry_run: bool = False) -> list[Outcome]:
             done.append(Outcome(removed, rel))
     done += _uninstall_input_conf(config, manifest.get("input_conf") or {}, dry_run)
     if not dry_run:
-        for folder in ("shaders/kizunasr", "script-opts/kizunasr-profiles"):
+        for folder in (COMPAT_DIR, "shaders/kizunasr", "script-opts/kizunasr-profiles"):
             _remove_if_empty(config / folder)
         (config / MANIFEST).unlink()
     return done

@@ -24,6 +24,7 @@ import numpy as np
 import vapoursynth as vs
 
 from kizunasr_vs.core.resources import shader_path
+from kizunasr_vs.mpv.install import mpv035_copy, old_mpv
 from kizunasr_vs.mpv.pause_job import PauseJobs, Rect, StillRenderer, Timings
 from kizunasr_vs.profiles.loader import Profile
 
@@ -44,9 +45,10 @@ def load_mpv() -> ModuleType | None:
     return mpv
 
 
-def shader_file(name: str) -> Path:
-    """Absolute path of a profile step's shader."""
-    return shader_path(name).resolve()
+def shader_file(name: str, old_mpv: bool = False) -> Path:
+    """Absolute path of a profile step's shader; for mpv < 0.36 its copy without ``//!PARAM`` blocks."""
+    path = shader_path(name).resolve()
+    return mpv035_copy(path) if old_mpv else path
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,7 @@ class Player:
         self.started = threading.Event()
         self.mpv = mpv.MPV(vo="gpu", input_default_bindings=True, input_vo_keyboard=True, osc=True, config=False,
                            **(extra or {}))
+        self.old_mpv = old_mpv(str(self.mpv.mpv_version))
         self.overlay = self.mpv.create_image_overlay()
         self.mpv.observe_property("video-params", self._on_params)
         self.mpv.observe_property("pause", self._on_pause)
@@ -96,8 +99,8 @@ class Player:
         if not height or height == self.height:
             return
         self.height = int(height)
-        self.shaders = [str(shader_file(s["shader"])) for s in self.profile.for_height(self.height).realtime
-                        if "shader" in s]
+        steps = self.profile.for_height(self.height).realtime
+        self.shaders = [str(shader_file(s["shader"], self.old_mpv)) for s in steps if "shader" in s]
         self.mpv.glsl_shaders = self.shaders
         log.info("profile %s, source height %d: %d realtime shaders", self.profile.name, self.height,
                  len(self.shaders))

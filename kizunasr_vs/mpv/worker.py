@@ -1,18 +1,21 @@
-"""The mpv worker: realtime shaders while playing, the AI still on pause.
+"""The mpv worker: the AI still on pause.
 
-Design. mpv's Lua has no sockets and cannot run VapourSynth, so ``mpv_scripts/kizunasr.lua``
-only makes sure mpv has a JSON IPC socket (``input-ipc-server``), starts this worker
+Design. mpv's Lua has no sockets and cannot run VapourSynth, so ``mpv_scripts/kizunasr.lua`` sets the
+realtime shader chain itself (from the installed profiles and shaders, so playback needs no Python),
+makes sure mpv has a JSON IPC socket (``input-ipc-server``), starts this worker
 (``kizunasr worker --ipc SOCKET --profile P``) as an async subprocess, binds keys and restarts
-the worker at the next pause if it died. Everything else happens here, over mpv's JSON IPC:
+the worker at the next pause if it died. The rest happens here, over mpv's JSON IPC:
 
 * observes ``pause``, ``video-params``, ``osd-dimensions`` and ``path``, plus ``seek`` /
   ``playback-restart`` / file events and the ``kizunasr-*`` script messages (a ``script-message``
   reaches every client, this one included);
-* on a new source height or profile sets ``glsl-shaders`` to the profile's realtime chain;
+* resolves the profile (``auto`` to one this machine meets) and says which with a ``profile`` event,
+  which the Lua script uses to pick the realtime chain;
 * on pause (debounced, so frame stepping does not flood) grabs the frame with
   ``screenshot-to-file TMP.png video`` (source resolution, no shaders, no OSD), runs the pause
-  chain (pause_job.py), scales it to the video rect from ``osd-dimensions`` and shows it with
-  ``overlay-add`` (BGRA file, copied by mpv at once);
+  chain (pause_job.py; the OSD says "AI still: computing..." meanwhile), scales it to the video rect
+  from ``osd-dimensions`` and shows it with ``overlay-add`` (BGRA file, copied by mpv at once); a
+  missing model or shader is one OSD line and one log line (no traceback);
 * resume, seek, file change, resize, profile change or AI off bump a generation counter and send
   ``overlay-remove``. A job checks its generation after every phase and again, under the same lock
   as the invalidation, right before ``overlay-add``; results of an old generation are dropped,
@@ -39,8 +42,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import vapoursynth as vs
 
-from kizunasr_vs.core.resources import shader_path
+from kizunasr_vs.models.errors import ModelError
 from kizunasr_vs.mpv.pause_job import (
     PauseJobs,
     Rect,
@@ -83,9 +87,14 @@ def resolve(profile: str) -> Profile:
     return resolve_profile(profile)
 
 
-def realtime_shaders(steps: list[Step]) -> list[str]:
-    """Full paths of the chain's shader files (mpv 0.35 has no per-shader params)."""
-    return [str(shader_path(str(s["shader"])).resolve()) for s in steps if "shader" in s]
+# What a still can fail on that needs a word to the user, not a traceback: a missing model or shader file, a
+# profile or filter error (each message says what to do).
+EXPECTED = (FileNotFoundError, ModelError, ProfileError, vs.Error)
+
+
+def short(exc: BaseException) -> str:
+    """The first line of an error message."""
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
 def _is_number(value: Any) -> bool:
@@ -125,6 +134,7 @@ class Worker:
         self.renderer = StillRenderer(provider)
         self.tmp = Path(tempfile.mkdtemp(prefix="kizunasr-worker-"))
         self.stop = False
+        self.computing = False  # the "computing" OSD line is up
 
     # -- output -----------------------------------------------------------------------------
 
@@ -136,20 +146,25 @@ class Worker:
             self.ipc.send(["script-message", "kizunasr-event", json.dumps(data)], wait=False)
 
     def osd(self, text: str, seconds: float = 3.0) -> None:
+        """An OSD line (mpv does not log show-text, so an ``osd`` event tells other clients and tests)."""
         if not self.show_osd:
             return
         with contextlib.suppress(MpvError):
             self.ipc.send(["show-text", text, int(seconds * 1000)], wait=False)
+        self.emit("osd", text=text)
 
     # -- profile and shaders ----------------------------------------------------------------
 
     def load_profile(self) -> bool:
+        """Resolve the profile; the ``profile`` event tells the Lua script (which sets the realtime chain) what
+        ``auto`` chose."""
         try:
             self.profile = resolve(self.profile_name)
         except (ProfileError, ValueError, OSError) as exc:
             self.osd(f"KizunaSR: profile '{self.profile_name}': {exc}", 6)
             self.emit("error", message=str(exc))
             return False
+        self.emit("profile", name=self.profile.name, requested=self.profile_name)
         return True
 
     def chains(self) -> tuple[list[Step], list[Step]]:
@@ -163,28 +178,15 @@ class Worker:
             return [], []
         return r.realtime, r.pause
 
-    def apply_shaders(self) -> None:
-        """Set ``glsl-shaders`` to the realtime chain when it differs."""
-        try:
-            paths = realtime_shaders(self.chains()[0])
-        except FileNotFoundError as exc:
-            self.osd(f"KizunaSR: {exc}", 6)
-            paths = []
-        try:
-            if self.ipc.get("glsl-shaders", []) != paths:
-                self.ipc.set("glsl-shaders", paths)
-        except MpvError as exc:
-            log.warning("cannot set glsl-shaders: %s", exc)
-            return
-        self.emit("shaders", shaders=paths, height=self.state.height,
-                  profile=self.profile.name if self.profile else None)
-
     # -- generations ------------------------------------------------------------------------
 
     def invalidate(self, reason: str) -> None:
         """Drop the shown overlay and any job in flight or queued."""
 
         def remove_overlay() -> None:
+            if self.computing:
+                self.computing = False
+                self.osd("", 0.001)
             if self.state.overlay:
                 self.state.overlay = False
                 with contextlib.suppress(MpvError):
@@ -216,7 +218,6 @@ class Worker:
                 with self.jobs.cv:
                     s.warm_up = height is not None
                 self.invalidate("video-params")
-                self.apply_shaders()
                 self.schedule()
         elif name == "osd-dimensions":
             if value is not None and not (isinstance(value, dict) and all(map(_is_number, value.values()))):
@@ -241,7 +242,6 @@ class Worker:
             self.state.cleared = False
             self.invalidate("profile")
             if self.load_profile():
-                self.apply_shaders()
                 realtime, pause = self.chains()
                 self.osd(f"KizunaSR profile: {self.profile.name if self.profile else '?'}\n"
                          f"playing: {len(realtime)} shaders, pause: {chain_label(pause)}")
@@ -254,7 +254,6 @@ class Worker:
         elif name == "kizunasr-clear":
             self.state.cleared = True
             self.invalidate("clear")
-            self.apply_shaders()
             self.osd("KizunaSR: shaders cleared (choose a profile to restore)")
         elif name == "kizunasr-status":
             self.osd(self.status_text(), 6)
@@ -304,15 +303,23 @@ class Worker:
             return
         start = time.perf_counter()
         rect = Rect.from_osd(self.state.dims) or Rect(0, 0, 16, 16)  # the real rect: the first pause reuses the graph
-        self.renderer.render(np.zeros((self.state.height or 0, self.state.width, 3), np.uint8), steps, rect)
+        try:
+            self.renderer.render(np.zeros((self.state.height or 0, self.state.width, 3), np.uint8), steps, rect)
+        except EXPECTED as exc:  # the pause that follows says it to the user
+            log.debug("warm-up skipped: %s", short(exc))
+            return
         self.emit("warmed", chain=chain_label(steps), ms=round((time.perf_counter() - start) * 1000))
 
     def job_failed(self, gen: int, exc: Exception) -> None:
         if isinstance(exc, MpvError):
             log.warning("pause job %d: %s", gen, exc)  # mpv is going away or refused a command
             return
-        log.error("pause job %d failed", gen, exc_info=exc)
-        self.osd(f"KizunaSR AI still failed: {exc}", 6)
+        self.computing = False
+        if isinstance(exc, EXPECTED):
+            log.warning("AI still not made: %s", short(exc))
+        else:
+            log.error("pause job %d failed", gen, exc_info=exc)
+        self.osd(f"KizunaSR AI still failed: {short(exc)}", 6)
         self.emit("error", gen=gen, message=str(exc))
 
     def grab(self, shot: Path) -> None:
@@ -337,6 +344,8 @@ class Worker:
             return
         label = chain_label(steps)
         self.emit("job-start", gen=gen, chain=label)
+        self.computing = True
+        self.osd(f"KizunaSR AI still: computing... ({label})", 120)
         t = Timings()
         shot = self.tmp / f"grab_{gen}.png"
         try:
@@ -364,6 +373,7 @@ class Worker:
             if old != raw:
                 old.unlink(missing_ok=True)
         self.state.last = t.as_dict()
+        self.computing = False
         self.osd(f"KizunaSR AI: {label} ({t.total:.0f} ms)", 2)
         self.emit("overlay", gen=gen, chain=label, timings=t.as_dict(), rect=[rect.x, rect.y, rect.w, rect.h],
                   source=[rgb.shape[1], rgb.shape[0]], time_pos=pos, file=str(raw))

@@ -16,12 +16,10 @@ RESIZE_KERNELS = {"lanczos": "Lanczos", "spline36": "Spline36", "bicubic": "Bicu
 
 
 def resolve_model(name: str) -> Path:
-    """An .onnx path as given, or a registry name through the model store (clear error when missing)."""
-    if name.endswith(".onnx"):
-        return Path(name)
-    from kizunasr_vs.models.store import model_path
+    """A registry name, a file in the models folder, or a path (see ``models.store.find_model``)."""
+    from kizunasr_vs.models.store import find_model
 
-    return model_path(name)
+    return find_model(name)
 
 
 def _shader_stage(steps: list[Step]) -> Stage:

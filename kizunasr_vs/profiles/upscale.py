@@ -6,6 +6,7 @@ from pathlib import Path
 
 import vapoursynth as vs
 
+from kizunasr_vs.core.formats import check_format, named_errors
 from kizunasr_vs.models.errors import ModelError
 from kizunasr_vs.profiles.chain import build_pipeline, resize_to
 from kizunasr_vs.profiles.loader import Profile, ProfileError, load_profile
@@ -24,13 +25,35 @@ def resolve_profile(profile: str | Path | Profile) -> Profile:
     return load_profile(profile)
 
 
+def parse_target(target: str | tuple[int, int] | None) -> tuple[int, int] | None:
+    """``(width, height)`` from a pair or a "WxH" string such as "3840x2160"; ValueError says what is wrong."""
+    if target is None:
+        return None
+    if isinstance(target, str):
+        width, _, height = target.strip().lower().partition("x")
+        if not (width.isdigit() and height.isdigit()):
+            raise ValueError(f"target '{target}' must look like 3840x2160 (or be a (width, height) pair)")
+        target = (int(width), int(height))
+    if (not isinstance(target, tuple | list) or len(target) != 2
+            or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in target)):
+        raise ValueError(f"target must be a positive (width, height) pair or a string like 3840x2160, not {target!r}")
+    return int(target[0]), int(target[1])
+
+
+@named_errors("upscale")
 def upscale(clip: vs.VideoNode, profile: str | Path | Profile = "auto",
-            target: tuple[int, int] | None = None, provider: str = "auto") -> vs.VideoNode:
-    """Upscale ``clip`` with the profile's encode chain for its height; resize to ``target`` if given.
+            target: str | tuple[int, int] | None = None, provider: str = "auto") -> vs.VideoNode:
+    """Upscale ``clip`` with the profile's encode chain for its height; resize to ``target`` (a (width, height)
+    pair or "WxH") if given.
 
     Raises ``vs.Error`` with the profile problem, a missing or damaged model's fetch command, or a stage
     failure.
     """
+    check_format(clip, "upscale")
+    try:
+        size = parse_target(target)
+    except ValueError as exc:
+        raise vs.Error(f"upscale: {exc}") from None
     try:
         chosen = resolve_profile(profile)
         steps = chosen.for_height(clip.height).encode
@@ -40,11 +63,8 @@ def upscale(clip: vs.VideoNode, profile: str | Path | Profile = "auto",
         out = build_pipeline(steps, provider).apply(clip)
     except (FileNotFoundError, LookupError, ModelError) as exc:
         raise vs.Error(f"upscale: profile '{chosen.name}': {exc}") from exc
-    if target is not None:
-        width, height = target
-        if width <= 0 or height <= 0:
-            raise vs.Error(f"upscale: target must be positive (width, height), got {target}")
-        out = resize_to(out, width, height)
+    if size is not None:
+        out = resize_to(out, *size)
     return out
 
 

@@ -26,6 +26,7 @@ from kizunasr_vs.core.formats import (
     RANGE_FULL,
     ColorInfo,
     check_format,
+    named_errors,
     resolve_color,
     restore_format,
     to_gray_float,
@@ -469,6 +470,7 @@ def _join_chroma(clip: vs.VideoNode, luma: vs.VideoNode, color: ColorInfo) -> vs
     return vs.core.std.ShufflePlanes([luma, chroma], planes=[0, 1, 2], colorfamily=vs.YUV)
 
 
+@named_errors(WHO)
 def onnx(
     clip: vs.VideoNode,
     model: str | os.PathLike[str] | bytes,

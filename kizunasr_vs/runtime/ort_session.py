@@ -29,9 +29,12 @@ import vapoursynth as vs
 from google.protobuf.message import DecodeError
 from onnx import TensorProto
 
+from kizunasr_vs.models.errors import ModelError
+from kizunasr_vs.models.store import find_model
+
 log = logging.getLogger("kizunasr")
 
-WHO = "kizunasr.onnx"
+WHO = "onnx"
 TRT = "TensorrtExecutionProvider"
 CUDA = "CUDAExecutionProvider"
 CPU = "CPUExecutionProvider"
@@ -185,13 +188,13 @@ def load_model(model: str | os.PathLike[str] | bytes) -> LoadedModel:
     if isinstance(model, bytes | bytearray):
         data, name = bytes(model), "<model bytes>"
     else:
-        path = Path(model).expanduser()
+        if not isinstance(model, str | os.PathLike):
+            raise vs.Error(f"{WHO}: model must be a registry name, a file name or path, or bytes, not {model!r}")
+        try:
+            path = find_model(model)
+        except (FileNotFoundError, ModelError) as exc:
+            raise vs.Error(f"{WHO}: {exc}") from None
         name = str(path)
-        if not path.is_file():
-            raise vs.Error(
-                f"{WHO}: model file not found: {path}; "
-                "download it with `kizunasr models fetch` or check the path"
-            )
         data = path.read_bytes()
     try:
         proto = onnx.load_from_string(data)

@@ -35,6 +35,7 @@ from kizunasr_vs.core.formats import (
     RANGE_LIMITED,
     ColorInfo,
     check_format,
+    named_errors,
     resolve_color,
     restore_format,
     to_yuv444p16,
@@ -94,6 +95,7 @@ MAX_INSTANCES = 2
 MAX_RENDERERS = 4  # vs-placebo filters one shader() call builds (renders x instances): fewer instances beyond
 
 
+@named_errors("shader")
 def shader(
     clip: vs.VideoNode,
     shaders: ShaderArg | Sequence[ShaderArg],
@@ -230,7 +232,7 @@ def _check_size_args(width: int | None, height: int | None) -> None:
 
 def _prepare(shaders: ShaderArg | Sequence[ShaderArg], params: Mapping[str, float | int]) -> list[ShaderSource]:
     """Load the shaders, check their headers and apply ``params`` to those that declare them."""
-    items = [shaders] if isinstance(shaders, str | os.PathLike) else list(shaders)
+    items = [shaders] if isinstance(shaders, str | os.PathLike) or not isinstance(shaders, Sequence) else list(shaders)
     if not items:
         raise vs.Error("shader: no shaders given")
     sources = [load_shader(item) for item in items]

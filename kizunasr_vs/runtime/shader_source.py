@@ -18,10 +18,11 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
 
 import numpy as np
 import vapoursynth as vs
+
+from kizunasr_vs.core.resources import shader_path
 
 Size = tuple[int, int]
 
@@ -99,15 +100,16 @@ class _Block:
 
 
 def load_shader(path_or_text: str | os.PathLike[str]) -> ShaderSource:
-    """Load a shader from a path, or wrap source text (a ``str`` containing ``//!``)."""
+    """Load a shader by built-in name or path (``resources.shader_path``), or wrap source text (a ``str``
+    containing ``//!``)."""
     if isinstance(path_or_text, str) and "//!" in path_or_text:
         return ShaderSource(_inline_name(path_or_text), path_or_text)
-    path = Path(os.fspath(path_or_text)).expanduser()
-    if not path.is_file():
-        raise vs.Error(
-            f"shader: shader file '{path}' not found; check the path (relative paths are resolved "
-            f"from {os.getcwd()}) or pass the shader source text itself"
-        )
+    if not isinstance(path_or_text, str | os.PathLike):
+        raise vs.Error(f"shader: shaders must be built-in names, paths or shader source text, not {path_or_text!r}")
+    try:
+        path = shader_path(path_or_text)
+    except FileNotFoundError as exc:
+        raise vs.Error(f"shader: {exc} (or pass the shader source text itself)") from None
     return ShaderSource(path.name, path.read_text(encoding="utf-8", errors="replace"))
 
 
@@ -200,6 +202,31 @@ def parse_passes(text: str) -> list[ShaderPass]:
 def parse_params(text: str) -> list[ShaderParam]:
     """The ``//!PARAM`` blocks of a shader, with their bounds and default value text."""
     return [_parse_param(text, b) for b in split_blocks(text) if _kind(b) == "PARAM"]
+
+
+def params_as_defines(text: str) -> str:
+    """The shader for renderers without ``//!PARAM`` (mpv < 0.36, whose parser logs "Unrecognized command
+    'PARAM ...'"): the PARAM blocks removed, their defaults ``#define``d at the top of every pass."""
+    params = parse_params(text)
+    if not params:
+        return text
+    defines = "".join(f"#define {p.name} {_define_value(p)}\n" for p in params)
+    first = text.find("//!")
+    out = [text[:first]]
+    for block in split_blocks(text):
+        kind = _kind(block)
+        if kind == "PARAM":
+            continue
+        out += [f"//!{header}\n" for header in block.headers]
+        out.append((defines if kind == "PASS" else "") + text[block.body_start:block.body_end])
+    return "".join(out)
+
+
+def _define_value(param: ShaderParam) -> str:
+    """A float default as a float literal (GLSL ES has no int -> float conversion); others as written."""
+    if param.type == "float" and re.fullmatch(r"[+-]?\d+", param.default):
+        return param.default + ".0"
+    return param.default
 
 
 def _parse_param(text: str, block: _Block) -> ShaderParam:
