@@ -154,3 +154,21 @@ def test_tiers_train_together_and_resume_only_in_step(tmp_path: Path, capsys: py
     train([], run, ["s"], Recipe(steps=3, batch=2, patch=8, workers=0), device="cpu", progress=False)
     assert main(["train", "--tier", "s", "--tier", "m", "-o", str(run), "--steps", "4", "--workers", "0"]) == 2
     assert "different steps" in capsys.readouterr().err
+
+
+def test_init_starts_a_new_run_from_another_runs_networks(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--init: weights from another run, step count and optimiser fresh (fine-tuning on one's own frames)."""
+    from kizunasr_vs.train.loop import train
+
+    base = tmp_path / "base"
+    train([], base, ["s"], Recipe(steps=3, batch=2, patch=8, workers=0), device="cpu", progress=False)
+    tuned = tmp_path / "tuned"
+    common = ["--steps", "1", "--batch", "2", "--patch", "8", "--workers", "0", "--lr", "1e-12", "--device", "cpu"]
+    assert main(["train", "--tier", "s", "-o", str(tuned), "--init", str(base), *common]) == 0
+    a = load_checkpoint(checkpoint_path(base, "s"))
+    b = load_checkpoint(checkpoint_path(tuned, "s"))
+    assert a is not None and b is not None and b["step"] == 1
+    for key, value in a["model"].items():
+        torch.testing.assert_close(b["model"][key], value, atol=1e-6, rtol=0)
+    assert main(["train", "--tier", "s", "-o", str(tmp_path / "other"), "--init", str(tmp_path / "none"), *common]) == 2
+    assert "no checkpoint of tier 's'" in capsys.readouterr().err

@@ -27,6 +27,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=int, default=30000, help="training steps (default 30000)")
     p.add_argument("--batch", type=int, default=64, help="patches per step (default 64)")
     p.add_argument("--drawn", type=float, default=0.3, help="share of drawn cel pictures (default 0.3)")
+    p.add_argument("--init", type=Path, metavar="RUN_DIR",
+                   help="start from the networks of another run (fine-tuning, e.g. on your own frames)")
+    p.add_argument("--patch", type=int, default=48, help="low-resolution patch side (default 48)")
+    p.add_argument("--jpeg", type=float, default=0.2, help="share of inputs JPEG-compressed (default 0.2)")
+    p.add_argument("--blur", type=float, default=0.1, help="share of inputs blurred before reduction (default 0.1)")
+    p.add_argument("--soft", type=float, default=0.3,
+                   help="share of targets made soft like upscaled productions (default 0.3)")
+    p.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (default 0.002)")
     p.add_argument("--workers", type=int, default=4, help="data-loader processes (default 4)")
     p.add_argument("--device", default="auto", help="auto (CUDA when there is one), cpu, cuda, cuda:1 ...")
     p.add_argument("--check-image", type=Path, help="image to check the GLSL against the ONNX on "
@@ -45,8 +53,10 @@ def run(args: argparse.Namespace) -> int:
     from kizunasr_vs.train.export import export_all
     from kizunasr_vs.train.loop import Recipe, train
 
-    if args.steps < 1 or args.batch < 1 or not 0 <= args.drawn <= 1 or args.workers < 0:
-        print("kizunasr train: --steps and --batch must be >= 1, --drawn in [0, 1], --workers >= 0", file=sys.stderr)
+    shares = (args.drawn, args.jpeg, args.blur, args.soft)
+    if args.steps < 1 or args.batch < 1 or args.patch < 8 or not all(0 <= v <= 1 for v in shares) or args.workers < 0:
+        print("kizunasr train: --steps and --batch must be >= 1, --patch >= 8, --drawn/--jpeg/--blur/--soft in "
+              "[0, 1], --workers >= 0", file=sys.stderr)
         return 2
     try:
         images = find_images(args.frames) if args.frames else []
@@ -54,10 +64,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"kizunasr train: {exc}", file=sys.stderr)
         return 2
     tiers = list(dict.fromkeys(args.tier or ["m"]))
-    recipe = Recipe(steps=args.steps, batch=args.batch, drawn_fraction=1.0 if not images else args.drawn,
-                    workers=args.workers)
+    recipe = Recipe(steps=args.steps, batch=args.batch, patch=args.patch, lr=args.lr, workers=args.workers,
+                    drawn_fraction=1.0 if not images else args.drawn, blur_prob=args.blur, jpeg_prob=args.jpeg,
+                    soft_prob=args.soft)
     try:
-        models = train(images, args.out, tiers, recipe, args.device, progress=sys.stderr.isatty())
+        models = train(images, args.out, tiers, recipe, args.device, progress=sys.stderr.isatty(), init=args.init)
     except ValueError as exc:
         print(f"kizunasr train: {exc}", file=sys.stderr)
         return 2

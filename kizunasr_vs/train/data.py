@@ -3,7 +3,9 @@
 Each sample is (LR luma patch, HR luma patch) as float32 arrays 1 x P x P and 1 x 2P x 2P. A source image is
 first shrunk by a random factor (0.5-1: frames are often softer than their pixel count), cropped, flipped or
 turned, degraded (``degrade``), and with probability 1/2 both patches move to limited range (16-235), since
-mpv hands the LUMA hook a video's luma as it is coded.
+mpv hands the LUMA hook a video's luma as it is coded. With ``soft_prob`` the HR patch itself is first made
+soft, reduced 0.6-0.9x and enlarged back: most anime is produced below 1080p and upscaled, so a 1080p frame's
+detail is softer than its pixel grid, and a network that only saw sharp targets over-sharpens them.
 """
 
 from __future__ import annotations
@@ -38,8 +40,10 @@ class PairStream(IterableDataset):
     """An endless stream of (LR, HR) luma patch pairs; each data-loader worker draws its own. With no images,
     every patch comes from drawn pictures."""
 
-    def __init__(self, images: Sequence[Path], patch: int, drawn_fraction: float, seed: int) -> None:
+    def __init__(self, images: Sequence[Path], patch: int, drawn_fraction: float, seed: int,
+                 blur_prob: float = 0.1, jpeg_prob: float = 0.2, soft_prob: float = 0.3) -> None:
         super().__init__()
+        self.blur_prob, self.jpeg_prob, self.soft_prob = blur_prob, jpeg_prob, soft_prob
         self.images = list(images)
         self.patch = patch
         self.drawn_fraction = drawn_fraction
@@ -81,11 +85,15 @@ class PairStream(IterableDataset):
     def sample(self, rng: np.random.Generator, cache: dict[int, Image.Image],
                drawn: list[Image.Image]) -> tuple[np.ndarray, np.ndarray]:
         hr = self.crop(rng, cache, drawn)
+        if rng.random() < self.soft_prob:  # a frame made at a lower resolution and upscaled in production
+            side = hr.width
+            small = max(8, round(side * rng.uniform(0.6, 0.9)))
+            hr = hr.resize((small, small), Image.Resampling.BICUBIC).resize((side, side), Image.Resampling.BICUBIC)
         if rng.random() < 0.5:
             hr = hr.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
         if rng.random() < 0.5:
             hr = hr.transpose(Image.Transpose.ROTATE_90)
-        lr_y, hr_y = luma_pair(hr, rng)
+        lr_y, hr_y = luma_pair(hr, rng, self.blur_prob, self.jpeg_prob)
         if rng.random() < 0.5:
             lr_y, hr_y = lr_y * LIMITED_SCALE + LIMITED_OFFSET, hr_y * LIMITED_SCALE + LIMITED_OFFSET
         return lr_y.astype(np.float32), hr_y.astype(np.float32)

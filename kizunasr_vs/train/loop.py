@@ -35,6 +35,9 @@ class Recipe:
     lr: float = 2e-3
     l2_from: float = 0.75  # fraction of the steps after which the loss is L2 (PSNR) instead of L1
     drawn_fraction: float = 0.3  # share of patches from drawn cel pictures
+    blur_prob: float = 0.1  # share of patches blurred before the reduction
+    jpeg_prob: float = 0.2  # share of patches JPEG-compressed after it
+    soft_prob: float = 0.3  # share of patches whose target is a production-upscaled (soft) picture
     workers: int = 4
     seed: int = 0
     checkpoint_every: int = 1000
@@ -65,9 +68,10 @@ def load_checkpoint(path: Path) -> dict[str, Any] | None:
     return torch.load(path, map_location="cpu", weights_only=True) if path.is_file() else None
 
 
-def _start(folder: Path, tiers: Sequence[str], recipe: Recipe, dev: torch.device
+def _start(folder: Path, tiers: Sequence[str], recipe: Recipe, dev: torch.device, init: Path | None
            ) -> tuple[list[LumaNet], list[torch.optim.Optimizer], int]:
-    """Fresh or resumed networks and optimisers, and the step they share (all tiers of a run move together)."""
+    """Resumed, initialised (weights from ``init``'s checkpoints, step 0) or fresh networks and optimisers, and the
+    step they share (all tiers of a run move together)."""
     models: list[LumaNet] = []
     optimisers: list[torch.optim.Optimizer] = []
     steps: set[int] = set()
@@ -78,6 +82,11 @@ def _start(folder: Path, tiers: Sequence[str], recipe: Recipe, dev: torch.device
         if state is not None:
             model.load_state_dict(state["model"])
             optimiser.load_state_dict(state["optimiser"])
+        elif init is not None:
+            start_from = load_checkpoint(checkpoint_path(init, tier))
+            if start_from is None:
+                raise ValueError(f"--init: no checkpoint of tier {tier!r} in {init}")
+            model.load_state_dict(start_from["model"])
         steps.add(int(state["step"]) if state else 0)
         models.append(model)
         optimisers.append(optimiser)
@@ -88,15 +97,16 @@ def _start(folder: Path, tiers: Sequence[str], recipe: Recipe, dev: torch.device
 
 
 def train(images: list[Path], folder: Path, tiers: Sequence[str], recipe: Recipe, device: str = "auto",
-          progress: bool = True) -> list[LumaNet]:
+          progress: bool = True, init: Path | None = None) -> list[LumaNet]:
     """Train (or go on training) networks of ``tiers`` on ``images``, on the same batches; returns them on the
-    CPU, in eval mode."""
+    CPU, in eval mode. ``init``: a run folder whose networks a new run starts from (fine-tuning)."""
     folder.mkdir(parents=True, exist_ok=True)
     dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
                        ("cpu" if device == "auto" else device))
     torch.manual_seed(recipe.seed)
-    models, optimisers, start = _start(folder, tiers, recipe, dev)
-    stream = PairStream(images, recipe.patch, recipe.drawn_fraction, recipe.seed + start)
+    models, optimisers, start = _start(folder, tiers, recipe, dev, init)
+    stream = PairStream(images, recipe.patch, recipe.drawn_fraction, recipe.seed + start,
+                        recipe.blur_prob, recipe.jpeg_prob, recipe.soft_prob)
     loader = DataLoader(stream, batch_size=recipe.batch, num_workers=recipe.workers,
                         persistent_workers=recipe.workers > 0, pin_memory=dev.type == "cuda")
     batches = iter(loader)
