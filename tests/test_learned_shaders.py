@@ -86,8 +86,10 @@ def test_mpv_loads_every_pass(vo: str, tmp_path: Path) -> None:
     media = tmp_path / "in.y4m"
     h.write_y4m(media, [y, uv, uv], chroma="420mpeg2", full_range=False)
     shaders = [glsl(t) for t in TIERS]
+    # each shader runs only while the picture is still enlarged 1.2x or more: 48 -> 96 -> 192 -> 384 < 400 wide
+    extra = ["--geometry=400x300", "--no-osc", "--osd-level=0", "--no-border"]
     with h.xvfb() as display:
-        run = h.run_mpv(display, media, shaders, tmp_path, vo=vo, timeout=180)
+        run = h.run_mpv(display, media, shaders, tmp_path, vo=vo, timeout=180, mode="window", extra=extra)
     assert run.returncode == 0, run.log[-3000:]
     if vo == "gpu-next" and "Registering hook pass" not in run.log:
         pytest.skip("vo=gpu-next not available in this mpv build")
@@ -99,3 +101,36 @@ def test_mpv_loads_every_pass(vo: str, tmp_path: Path) -> None:
             first = next(line for line in body if line.startswith("const") or "texelFetch" in line)
             assert first in compiled, f"{path.name}: pass {desc!r} was not compiled by mpv"
     assert run.screenshot is not None
+
+
+@pytest.mark.slow
+def test_mpv_skips_the_shader_when_the_picture_is_not_enlarged(tmp_path: Path) -> None:
+    """A window the size of the video (a 4K source on a 4K screen): the learned shader does not run, the picture
+    equals plain playback; in a window twice the size it runs and the picture differs from plain playback."""
+    from tests import glsl_helpers as h
+
+    reason = h.have_mpv()
+    if reason:
+        pytest.skip(reason)
+    with Image.open(shared_media("anime4k_bird_LR.png")) as im:
+        rgb = np.asarray(im.convert("RGB"))[100:148, 200:264].astype(np.float64)
+    y = np.clip(16 + 219 * (rgb @ fidelity.LUMA_709) / 255, 16, 235).astype(np.uint8)
+    uv = np.full((24, 32), 128, np.uint8)
+    media = tmp_path / "in.y4m"
+    h.write_y4m(media, [y, uv, uv], chroma="420mpeg2", full_range=False)
+
+    def shot(scale: int, shaders: list[Path]) -> np.ndarray:
+        extra = [f"--geometry={64 * scale}x{48 * scale}", "--keepaspect-window", "--no-osc", "--osd-level=0",
+                 "--no-border", "--dither-depth=no", "--scale=bilinear", "--cscale=bilinear"]
+        with h.xvfb() as display:
+            run = h.run_mpv(display, media, shaders, tmp_path, mode="window", extra=extra, timeout=180)
+        assert run.returncode == 0 and run.screenshot is not None, run.log[-3000:]
+        with Image.open(run.screenshot) as im:
+            return np.asarray(im.convert("RGB"), np.int16)
+
+    learned = [glsl("s")]
+    same = np.abs(shot(1, learned) - shot(1, []))
+    enlarged = np.abs(shot(2, learned) - shot(2, []))
+    # a loaded hook changes mpv's render path (intermediate textures): 8-bit rounding may differ by one level
+    assert same.max() <= 1 and same.mean() < 0.2  # measured 0.04; running at 1x gives several levels
+    assert enlarged.max() >= 8 and enlarged.mean() > 0.5
