@@ -32,6 +32,11 @@ EXPECTED = {
 NON_EXPANDING = {"kizuna_edge2x.glsl", "kizuna_antiring.glsl", "kizuna_antiring2x.glsl", "kizuna_cas.glsl",
                  "kizuna_deband.glsl", "kizuna_linethin.glsl", "kizuna_passthrough.glsl"}
 TOL16 = 2e-3  # 16-bit planes + fp16 intermediate textures in libplacebo
+# learned 2x networks (kizuna_cnn_x2_*): run only when enlarged; their weights keep a flat picture flat to within
+# one 8-bit level (not exactly, as hand-written kernels that sum to one do), and they may overshoot on 1-pixel
+# checkerboards like any sharp upscaler, within [0, 1]
+LEARNED = {n for n in SHADERS if n.startswith("kizuna_cnn_x2_")}
+LEARNED_FLAT_TOL = 1 / 255
 
 needs_placebo = pytest.mark.skipif(not hasattr(core, "placebo"), reason="vs-placebo is not installed")
 needs_media = pytest.mark.skipif(not (h.MEDIA / "anime4k_bird_LR.png").is_file(),
@@ -54,7 +59,7 @@ def input_for(name: str, rgb: np.ndarray) -> tuple[vs.VideoNode, dict[str, objec
     clip = h.rgb_to_yuv444(rgb)
     if name == "kizuna_chroma_guided.glsl":
         return core.resize.Bilinear(clip, format=vs.YUV420P16), {"chroma_loc": 1}
-    if name == "kizuna_edge2x.glsl":
+    if name == "kizuna_edge2x.glsl" or name in LEARNED:
         return clip, {"width": clip.width * 2, "height": clip.height * 2}
     if name == "kizuna_antiring.glsl":  # POSTKERNEL only runs when the main scaler upscales
         return clip, {"width": clip.width * 2, "height": clip.height * 2}
@@ -160,8 +165,9 @@ def test_flat_stays_flat(name: str) -> None:
         clip = h.clip_444([np.full((16, 24), v) for v in yuv])
         _, kw = input_for(name, np.zeros((16, 24, 3)))
         out = h.run_shader(clip, name, width=kw.get("width"), height=kw.get("height"))
+    tol = LEARNED_FLAT_TOL if name in LEARNED else TOL16
     for plane, value in zip(h.planes(out), yuv, strict=True):
-        assert np.abs(plane - value).max() < TOL16, f"{name}: flat input changed"
+        assert np.abs(plane - value).max() < tol, f"{name}: flat input changed"
 
 
 @needs_placebo
@@ -179,7 +185,8 @@ def test_output_stays_in_range(name: str) -> None:
     size = {"width": kw.get("width"), "height": kw.get("height")}
     y = h.planes(h.run_shader(h.gray_444(card), name, **size))[0]
     low = 0.1 if name in NON_EXPANDING else 0.0
-    assert y.min() >= low - TOL16 and y.max() <= 0.9 + TOL16, f"{name}: [{y.min()}, {y.max()}]"
+    high = 1.0 if name in LEARNED else 0.9
+    assert y.min() >= low - TOL16 and y.max() <= high + TOL16, f"{name}: [{y.min()}, {y.max()}]"
     # colour: RGB from the output YUV (BT.709 full range) inside [0, 1] for the MAIN-hook filters
     if name in ("kizuna_cas.glsl", "kizuna_linedarken.glsl", "kizuna_linethin.glsl", "kizuna_antiring2x.glsl"):
         rgb = np.clip(rng.random((32, 48, 3)) * 1.4 - 0.2, 0, 1)

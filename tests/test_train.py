@@ -15,6 +15,9 @@ from kizunasr_vs.cli.main import main
 from tests.conftest import shared_media
 
 torch = pytest.importorskip("torch", reason="PyTorch (the torch extra) is not installed: pip install '.[torch]'")
+# Adam imports torch._dynamo, which loads triton's LLVM; done after Mesa's lavapipe (LLVM too) is live in the
+# process, as when earlier tests have rendered, it segfaults. Import it now, at collection, before any render.
+pytest.importorskip("torch._dynamo")
 
 from kizunasr_vs.train import arch, degrade, lineart  # noqa: E402
 from kizunasr_vs.train.data import LIMITED_OFFSET, LIMITED_SCALE, PairStream, find_images  # noqa: E402

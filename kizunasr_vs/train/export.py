@@ -112,6 +112,21 @@ class ExportReport:
         return f"wrote {self.onnx} and {self.glsl}; {check}"
 
 
+def glsl_header(name: str, tier: str, recipe: str) -> str:
+    """The comment on top of an exported shader: what it is, for which sources, what it costs, where from."""
+    from kizunasr_vs.train.arch import TIERS
+
+    t = TIERS[tier]
+    macs = 9 * (t.features + t.body * t.features**2 + (t.features + 1) * 4)
+    return (f"KizunaSR {name}: a 2x luma network trained by KizunaSR (MIT), compiled from {name}.onnx.\n"
+            "What: learned 2x upscaler of the luma plane (chroma is left to the player's scaler); runs only when "
+            "the picture is shown at least 1.2x larger.\n"
+            "Sources: anime and other cel-shaded video, 480p-1080p; YUV (mpv hooks LUMA), any range.\n"
+            f"Cost: {t.body + 3} compute passes at the source size, about {macs / 1000:.1f}k multiply-adds per "
+            "source pixel.\n"
+            f"Recipe: {recipe}")
+
+
 def check_luma(image: Path | None, seed: int = 0) -> np.ndarray:
     """The luma of ``image`` (a centre crop of at most 256 x 256), or of a drawn picture."""
     from PIL import Image
@@ -134,8 +149,7 @@ def export_all(model: torch.nn.Module, folder: Path, name: str, tier: str, recip
     image."""
     recipe_json = json.dumps({"tier": tier, **asdict(recipe)}, indent=1)
     onnx_path = to_onnx(model, folder / f"{name}.onnx")
-    note = (f"KizunaSR {name}: a 2x luma network trained by KizunaSR (MIT), compiled from {name}.onnx.\n"
-            f"Recipe: {json.dumps(json.loads(recipe_json))}")
+    note = glsl_header(name, tier, json.dumps(json.loads(recipe_json)))
     glsl_path = to_glsl(onnx_path, folder / f"{name}.glsl", note)
     write_atomic(folder / f"{name}.json", recipe_json + "\n")
     missing = _missing_for_check()
