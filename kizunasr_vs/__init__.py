@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 from kizunasr_vs.core.stage import ConditionalStage, FunctionStage, Pipeline, Stage
 
 if TYPE_CHECKING:
+    from kizunasr_vs.models.api import onnx
     from kizunasr_vs.profiles.upscale import upscale
-    from kizunasr_vs.runtime.onnx_filter import onnx
     from kizunasr_vs.runtime.placebo import shader
 
 __version__ = "0.1.0"
@@ -27,7 +27,7 @@ __all__ = ["ConditionalStage", "FunctionStage", "Pipeline", "Stage", "onnx", "sh
 
 _LAZY = {
     "shader": "kizunasr_vs.runtime.placebo",
-    "onnx": "kizunasr_vs.runtime.onnx_filter",
+    "onnx": "kizunasr_vs.models.api",
     "upscale": "kizunasr_vs.profiles.upscale",
 }
 

@@ -29,8 +29,7 @@ import vapoursynth as vs
 from google.protobuf.message import DecodeError
 from onnx import TensorProto
 
-from kizunasr_vs.models.errors import ModelError
-from kizunasr_vs.models.store import find_model
+from kizunasr_vs.core.resources import find_relative, not_found
 
 log = logging.getLogger("kizunasr")
 
@@ -190,10 +189,11 @@ def load_model(model: str | os.PathLike[str] | bytes) -> LoadedModel:
     else:
         if not isinstance(model, str | os.PathLike):
             raise vs.Error(f"{WHO}: model must be a registry name, a file name or path, or bytes, not {model!r}")
-        try:
-            path = find_model(model)
-        except (FileNotFoundError, ModelError) as exc:
-            raise vs.Error(f"{WHO}: {exc}") from None
+        searched: list[str] = []
+        path = find_relative(model, searched)  # registry names are resolved above this layer (models.api)
+        if path is None:
+            raise vs.Error(f"{WHO}: {not_found('model', model, searched)} (`kizunasr models list` shows the known "
+                           "models, `kizunasr models fetch NAME` downloads one)")
         name = str(path)
         data = path.read_bytes()
     try:
