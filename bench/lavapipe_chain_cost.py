@@ -13,7 +13,7 @@ import time
 
 import vapoursynth as vs
 
-from kizunasr_vs.cli.gpu_cost import PASSTHROUGH, noise_clip
+from kizunasr_vs.cli.bench import PASSTHROUGH_2X, _noise_clip
 from kizunasr_vs.core.resources import shader_path
 from kizunasr_vs.runtime.placebo import shader
 
@@ -37,8 +37,8 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=16)
     args = parser.parse_args()
     w, h = (int(v) for v in args.size.split("x"))
-    src = noise_clip(w, h, args.frames + WARM)
-    base = fps([PASSTHROUGH], src)
+    src = _noise_clip(w, h, args.frames + WARM, vs.YUV444P16)
+    base = fps([PASSTHROUGH_2X], src)
     print(f"pass-through 2x: {base:.2f} fps ({args.size} -> 2x)")
     for chain in args.chains:
         texts = [shader_path(s).read_text(encoding="utf-8") for s in chain.split(",")]

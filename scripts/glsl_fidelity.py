@@ -36,6 +36,9 @@ from pathlib import Path
 import numpy as np
 import vapoursynth as vs
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from kizunasr_vs.core import metrics  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 GLSL = REPO / "glsl"
 DEFAULT_MEDIA = Path(os.environ.get("KIZUNASR_SHARED", REPO.parent / "shared")) / "media"
@@ -145,36 +148,12 @@ def run_shaders(clip: vs.VideoNode, names: Sequence[str], width: int | None = No
 
 
 def psnr(a: np.ndarray, b: np.ndarray, border: int = 4) -> float:
-    a, b = _crop(a, border), _crop(b, border)
-    mse = float(np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2))
-    return float("inf") if mse == 0 else 10.0 * np.log10(1.0 / mse)
-
-
-def _crop(a: np.ndarray, border: int) -> np.ndarray:
-    return a[border:-border, border:-border] if border else a
-
-
-def _gauss_filter(img: np.ndarray, sigma: float = 1.5, radius: int = 5) -> np.ndarray:
-    x = np.arange(-radius, radius + 1, dtype=np.float64)
-    k = np.exp(-0.5 * (x / sigma) ** 2)
-    k /= k.sum()
-    # 'valid' separable convolution
-    tmp = np.apply_along_axis(lambda r: np.convolve(r, k, mode="valid"), 1, img)
-    return np.apply_along_axis(lambda c: np.convolve(c, k, mode="valid"), 0, tmp)
+    return metrics.psnr(a, b, border)
 
 
 def ssim(a: np.ndarray, b: np.ndarray, border: int = 4) -> float:
     """Mean SSIM (Wang et al. 2004) of two [0, 1] images."""
-    a = _crop(np.asarray(a, np.float64), border)
-    b = _crop(np.asarray(b, np.float64), border)
-    c1, c2 = 0.01**2, 0.03**2
-    mu_a, mu_b = _gauss_filter(a), _gauss_filter(b)
-    saa = _gauss_filter(a * a) - mu_a**2
-    sbb = _gauss_filter(b * b) - mu_b**2
-    sab = _gauss_filter(a * b) - mu_a * mu_b
-    num = (2 * mu_a * mu_b + c1) * (2 * sab + c2)
-    den = (mu_a**2 + mu_b**2 + c1) * (saa + sbb + c2)
-    return float(np.mean(num / den))
+    return metrics.ssim(a, b, border)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -134,3 +134,31 @@ def test_mpv_skips_the_shader_when_the_picture_is_not_enlarged(tmp_path: Path) -
     # a loaded hook changes mpv's render path (intermediate textures): 8-bit rounding may differ by one level
     assert same.max() <= 1 and same.mean() < 0.2  # measured 0.04; running at 1x gives several levels
     assert enlarged.max() >= 8 and enlarged.mean() > 0.5
+
+
+def test_bench_fidelity_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`kizunasr bench --fidelity`: its lanczos row equals a PSNR computed here with zimg and numpy; the learned
+    shader's row beats it; an empty folder is a clear error."""
+    import json
+    import shutil
+
+    from kizunasr_vs.cli.main import main
+
+    shutil.copy(shared_media("realesrgan_0030.jpg"), tmp_path)
+    assert main(["bench", "--fidelity", str(tmp_path), "--shader", "kizuna_cnn_x2_s", "--json"]) == 0
+    rows = {(r["method"], r["degradation"]): r for r in json.loads(capsys.readouterr().out)["fidelity"]}
+    with Image.open(tmp_path / "realesrgan_0030.jpg") as im:
+        hr = np.asarray(im.convert("RGB"))[:220, :220]
+    small = vs.core.resize.Bicubic(fidelity._rgb_clip(hr), 110, 110, filter_param_a=0, filter_param_b=0.5)
+    yuv = vs.core.resize.Point(small, format=vs.YUV444P16, matrix_s="709", range_s="limited")
+    up = vs.core.resize.Lanczos(yuv, 220, 220, filter_param_a=3, format=vs.GRAYS, range_in_s="limited",
+                                range_s="full")
+    y = np.array(up.get_frame(0)[0], np.float64)[4:-4, 4:-4]
+    truth = ((hr / 255.0) @ np.array([0.2126, 0.7152, 0.0722]))[4:-4, 4:-4]
+    expected = 10 * np.log10(1 / np.mean((y - truth) ** 2))
+    assert abs(rows[("lanczos", "clean")]["psnr"] - expected) < 0.05
+    assert rows[("kizuna_cnn_x2_s", "clean")]["psnr"] > rows[("lanczos", "clean")]["psnr"]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["bench", "--fidelity", str(empty)]) == 2
+    assert "no images" in capsys.readouterr().err

@@ -4,7 +4,7 @@ Upload, download and the host side cost the same for every shader and swamp smal
 ``copies`` times in one render, each run but the last followed by a 2x box reduction (a compute pass hooking the
 same stage). (ms/frame of that render - ms/frame of the shader once) / (copies - 1) is the GPU time of one run and
 one reduction. A pass-through 2x shader measured the same way in the same run is the baseline: a shader's cost is
-what it adds to it. Renders go through ``kizunasr_vs.shader`` on a 16-bit noise clip. Run it on the GPU you
+what it adds to it. Renders go through ``kizunasr_vs.shader`` on bench's noise clip (YUV444P16). Run it on the GPU you
 care about: on lavapipe the figures describe the CPU.
 """
 
@@ -16,22 +16,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import vapoursynth as vs
 
-from kizunasr_vs.core.formats import RANGE_LIMITED
+from kizunasr_vs.cli.bench import PASSTHROUGH_2X, _noise_clip
 from kizunasr_vs.core.resources import shader_path
 from kizunasr_vs.runtime.shader_source import split_blocks
-
-PASSTHROUGH = """//!DESC kizunasr pass-through 2x
-//!HOOK MAIN
-//!BIND HOOKED
-//!WIDTH HOOKED.w 2 *
-//!HEIGHT HOOKED.h 2 *
-vec4 hook() {
-    return HOOKED_tex(HOOKED_pos);
-}
-"""
 
 REDUCE = """//!DESC kizunasr 2x box reduction between repeated runs
 //!HOOK {hook}
@@ -71,22 +60,6 @@ def repeated(text: str, copies: int) -> str:
     return (without_params(text).rstrip() + "\n\n" + REDUCE.format(hook=hook) + "\n") * (copies - 1) + text
 
 
-def noise_clip(width: int, height: int, frames: int) -> vs.VideoNode:
-    """``frames`` frames of one YUV444P16 noise picture (BT.709, limited range)."""
-    rng = np.random.default_rng(0)
-    planes = [(rng.random((height, width)) * 40000 + 8000).astype(np.uint16) for _ in range(3)]
-    blank = vs.core.std.BlankClip(format=vs.YUV444P16, width=width, height=height, length=1)
-
-    def fill(n: int, f: vs.VideoFrame) -> vs.VideoFrame:
-        f = f.copy()
-        for p in range(3):
-            np.copyto(np.asarray(f[p]), planes[p])
-        return f
-
-    clip = vs.core.std.ModifyFrame(blank, blank, fill)
-    return vs.core.std.SetFrameProps(clip, _Range=RANGE_LIMITED, _Matrix=1, _Primaries=1, _Transfer=1) * frames
-
-
 WARM_FRAMES = 12  # untimed: every stream of the renderer compiles its pipelines on its first frame
 
 
@@ -105,10 +78,10 @@ def ms_per_frame(text: str, src: vs.VideoNode) -> float:
 
 def measure(shaders: Sequence[str], width: int, height: int, frames: int = 32, copies: int = 9) -> list[Cost]:
     """The pass-through first and last (drift shows between them), each shader in between."""
-    src = noise_clip(width, height, frames + WARM_FRAMES)
-    named = [("pass-through", PASSTHROUGH)]
+    src = _noise_clip(width, height, frames + WARM_FRAMES, vs.YUV444P16)
+    named = [("pass-through", PASSTHROUGH_2X)]
     named += [(Path(s).stem, Path(shader_path(s)).read_text(encoding="utf-8")) for s in shaders]
-    named += [("pass-through again", PASSTHROUGH)]
+    named += [("pass-through again", PASSTHROUGH_2X)]
     costs = []
     for name, text in named:
         once = ms_per_frame(text, src)
