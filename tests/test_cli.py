@@ -83,6 +83,18 @@ def test_bench_times_a_shader_chain_next_to_one_placebo_shader_per_shader() -> N
     assert row["filter_fps"] > 0 and row["baseline_fps"] > 0
 
 
+def test_bench_gpu_cost_times_every_pass_next_to_a_pass_through() -> None:
+    """The learned s shader has 6 passes: its rows must count at least 6 timed passes a frame, the pass-through
+    rows at least 1, and every GPU time must be positive (libplacebo's timers on lavapipe)."""
+    result = kizunasr("bench", "--gpu-cost", "--size", "64x48", "--frames", "2", "--shader", "kizuna_cnn_x2_s",
+                      "--json")
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)["64x48"]
+    assert [r["shader"] for r in rows] == ["pass-through", "kizuna_cnn_x2_s", "pass-through again"]
+    assert rows[1]["passes"] >= 6 and rows[0]["passes"] >= 1
+    assert all(r["gpu_ms"] > 0 and r["wall_ms"] > 0 for r in rows)
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (("bench", "--size", "abc"), "argument --size: 'abc' is not a size like 1920x1080"),
     (("bench", "--model", "no-such-model"), "argument --model: model 'no-such-model' not found; searched: "),

@@ -116,3 +116,31 @@ def test_split_packed_takes_every_samples_th_column(samples: int) -> None:
     planes = planes_of(placebo_direct.split_packed(clip, samples))
     for c in range(3):
         assert np.array_equal(planes[c], packed[:, c::samples])
+
+
+def test_gpu_timer_sees_every_pass_of_every_frame() -> None:
+    """libplacebo's pass reports reach the timer: per frame, at least one report per pass of the shader (a 4-pass
+    chain over a 1-pass one adds 3), each timed once its timer query has come back, with a sane layout."""
+    one = "//!HOOK MAIN\n//!BIND HOOKED\n//!DESC p0\nvec4 hook() { return HOOKED_tex(HOOKED_pos); }\n"
+    four = "".join(one.replace("p0", f"p{i}") for i in range(4))
+    clip = _noise_clip(vs.YUV444P16, 1) * 4  # 20 frames
+    per_frame = []
+    for text in (one, four):
+        with placebo_direct.gpu_timing() as timer:
+            out = shader(clip, [text], renderer="direct", streams=2)
+            for _ in out[:8].frames(close=True):
+                pass
+            timer.reset()
+            for _ in out[8:].frames(close=True):
+                pass
+            assert timer.ms() > 0 and timer.untimed == 0
+            per_frame.append(timer.passes / (out.num_frames - 8))
+    assert per_frame[0] >= 1 and per_frame[1] - per_frame[0] == 3, per_frame
+
+
+def test_no_timer_outside_gpu_timing() -> None:
+    out = shader(_noise_clip(vs.YUV444P16, 1), [WHITE], renderer="direct")
+    with placebo_direct.gpu_timing() as timer:
+        for _ in out.frames(close=True):
+            pass
+    assert timer.passes == 0

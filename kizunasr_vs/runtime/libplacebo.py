@@ -92,6 +92,10 @@ class PlaneData(ctypes.Structure):
 VULKAN_PARAMS_SIZE, VULKAN_ALLOW_SOFTWARE = 128, 64
 RENDER_PARAMS_SIZE = 288
 RENDER_UPSCALER, RENDER_DOWNSCALER, RENDER_SIGMOID, RENDER_HOOKS, RENDER_NUM_HOOKS = 0, 8, 56, 136, 144
+RENDER_INFO_CALLBACK, RENDER_INFO_PRIV = 240, 248  # from the 7.365 headers (render params: 288 bytes there too)
+RENDER_INFO_PASS = 0  # pl_render_info.pass
+# pl_dispatch_info: GPU ns of the pass's recent runs, their count, the last and the largest
+DISPATCH_SAMPLES, DISPATCH_MAX_SAMPLES, DISPATCH_NUM_SAMPLES, DISPATCH_LAST, DISPATCH_PEAK = 16, 256, 2064, 2072, 2080
 FILTER_CONFIG_SIZE, FILTER_FUNCTION_SIZE = 80, 40
 FILTER_KERNEL, FILTER_CLAMP, FILTER_BLUR, FILTER_TAPER = 24, 60, 64, 68
 FMT_NUM_COMPONENTS, FMT_TEXEL_SIZE = 24, 128  # pl_fmt_t
@@ -104,6 +108,7 @@ _DEFAULT_POINTERS = {56: "pl_sigmoid_default_params", 64: "pl_color_adjustment_n
                      88: "pl_dither_default_params"}
 
 LOG_CB = ctypes.CFUNCTYPE(None, c_void_p, c_int, c_char_p)
+INFO_CB = ctypes.CFUNCTYPE(None, c_void_p, c_void_p)  # (priv, const struct pl_render_info *)
 
 
 class Lib:

@@ -20,13 +20,15 @@ input frame's props.
 from __future__ import annotations
 
 import collections
+import contextlib
 import ctypes
 import functools
 import logging
 import os
 import threading
 import time
-from ctypes import byref, c_float, c_int, c_void_p
+from collections.abc import Iterator
+from ctypes import byref, c_float, c_int, c_uint64, c_void_p
 from dataclasses import dataclass
 
 import numpy as np
@@ -104,6 +106,67 @@ def _align(value: int, to: int) -> int:
     return -(-value // to) * to
 
 
+class GpuTimer:
+    """GPU time of every libplacebo pass of the renders made while it is active (``gpu_timing()``).
+
+    libplacebo times each pass with GPU timer queries and reports the last finished run of that pass, which
+    lags a few frames behind: render some frames, ``reset()``, then read the sums over many more. Every report
+    is checked against the layout (its peak must be the largest of its samples); ``ms()`` raises otherwise."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.callback = pl.INFO_CB(self._on_pass)
+        self.layout_error = ""
+        self.reset()
+
+    def reset(self) -> None:
+        with self._lock:
+            self.ns = 0  # summed GPU time of every timed pass
+            self.passes = 0
+            self.untimed = 0  # passes reported before their first timer sample
+
+    def _on_pass(self, _priv: int | None, info: int | None) -> None:
+        dispatch = pl.read_pointer(info or 0, pl.RENDER_INFO_PASS)
+        if not dispatch:
+            return
+        count = c_int.from_address(dispatch + pl.DISPATCH_NUM_SAMPLES).value
+        last, peak = (c_uint64.from_address(dispatch + offset).value
+                      for offset in (pl.DISPATCH_LAST, pl.DISPATCH_PEAK))
+        with self._lock:
+            self.passes += 1
+            if not 0 <= count <= pl.DISPATCH_MAX_SAMPLES:
+                self.layout_error = f"a pass reported {count} timer samples"
+            elif count == 0:
+                self.untimed += 1
+            else:
+                samples = (c_uint64 * count).from_address(dispatch + pl.DISPATCH_SAMPLES)
+                if max(samples) != peak:
+                    self.layout_error = "a pass's peak time is not the largest of its samples"
+                self.ns += last
+
+    def ms(self) -> float:
+        """GPU milliseconds summed over the passes since ``reset()``."""
+        with self._lock:
+            if self.layout_error:
+                raise vs.Error(f"shader: libplacebo's pass timings do not have the expected layout "
+                               f"({self.layout_error})")
+            return self.ns / 1e6
+
+
+_active_timer: GpuTimer | None = None
+
+
+@contextlib.contextmanager
+def gpu_timing() -> Iterator[GpuTimer]:
+    """Streams created inside report every pass to the yielded timer (a Python call per pass: for benches)."""
+    global _active_timer
+    timer = _active_timer = GpuTimer()
+    try:
+        yield timer
+    finally:
+        _active_timer = None
+
+
 class _RenderParams:
     """``pl_render_params`` as vs-placebo's Shader fills it: one hook, default sigmoid, ewa_lanczos scalers
     (a copy with clamp, blur and taper at 0), everything else 0."""
@@ -125,6 +188,10 @@ class _RenderParams:
                               (pl.RENDER_HOOKS, ctypes.addressof(self.hooks))):
             c_void_p.from_buffer(self.raw, offset).value = value
         c_int.from_buffer(self.raw, pl.RENDER_NUM_HOOKS).value = 1
+        self.timer = _active_timer  # kept alive with its callback as long as these params
+        if self.timer is not None:
+            c_void_p.from_buffer(self.raw, pl.RENDER_INFO_CALLBACK).value = \
+                ctypes.cast(self.timer.callback, c_void_p).value
 
 
 class Stream:
