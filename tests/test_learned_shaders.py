@@ -162,3 +162,21 @@ def test_bench_fidelity_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     empty.mkdir()
     assert main(["bench", "--fidelity", str(empty)]) == 2
     assert "no images" in capsys.readouterr().err
+
+
+def test_bench_fidelity_keeps_shaders_of_the_same_name_apart(tmp_path: Path) -> None:
+    """Two shaders whose files share a stem (say an old and a new build) get a row each, the second named by its
+    path: a nearest 2x under the learned shader's name scores well below the learned shader."""
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    with Image.open(shared_media("realesrgan_0030.jpg")) as im:
+        im.convert("RGB").crop((0, 0, 96, 64)).save(frames / "crop.png")
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "kizuna_cnn_x2_s.glsl").write_text(
+        "//!HOOK LUMA\n//!BIND HOOKED\n//!WIDTH HOOKED.w 2 *\n//!HEIGHT HOOKED.h 2 *\n"
+        "vec4 hook() { return HOOKED_texOff(0.0); }\n")
+    scores, _ = fidelity.run_fidelity(frames, [str(glsl("s")), str(other / "kizuna_cnn_x2_s.glsl")], [])
+    clean = {s.method: s.psnr for s in scores if s.degradation == "clean"}
+    assert set(clean) == {"lanczos", "kizuna_cnn_x2_s", str(other / "kizuna_cnn_x2_s.glsl")}
+    assert clean["kizuna_cnn_x2_s"] > clean[str(other / "kizuna_cnn_x2_s.glsl")] + 1

@@ -59,8 +59,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "and H.264-compressed")
     p.add_argument("--profile", action="append", default=[], help="with --fidelity: a profile to score")
     p.add_argument("--gpu-cost", action="store_true",
-                   help="instead of fps: GPU ms of each --shader at each --size, from repeated runs in one render, "
-                        "next to a pass-through (run it on the GPU in question)")
+                   help="instead of fps: GPU ms per frame of each --shader at each --size from libplacebo's GPU "
+                        "timers, next to a pass-through (run it on the GPU in question)")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.set_defaults(run=run)
 

@@ -193,7 +193,8 @@ def run_fidelity(folder: Path, shaders: Sequence[str], profiles: Sequence[str]) 
     lr_height = frames[0][1].shape[0] // 2
     methods: dict[str, Method] = {"lanczos": lanczos}
     for spec in shaders:
-        methods[Path(spec).stem if "," not in spec else spec] = shader_method(spec.split(","))
+        name = Path(spec).stem if "," not in spec else spec
+        methods[spec if name in methods else name] = shader_method(spec.split(","))  # same stem: the path
     for name in profiles:
         methods[f"profile {name}"] = profile_method(name, lr_height)
     scores = evaluate(frames, methods)

@@ -2,13 +2,13 @@
 
 Our renderer hands every render pass to a timer (``placebo_direct.gpu_timing``) that sums the GPU time libplacebo
 measured for it with timer queries; upload, download and host work are not in it. A pass-through 2x shader
-measured the same way in the same run is the baseline: a shader's cost is what it adds to it (libplacebo's own
-passes, such as the colour conversion, are in both). The wall time per frame (4 frames in flight) is reported
-next to it. Renders go through ``kizunasr_vs.shader`` on bench's noise clip (YUV444P16). Run it on the GPU you
-care about: on lavapipe the figures describe the CPU.
+measured the same way in the same run is the baseline (libplacebo's own passes, such as the colour conversion,
+are in both). Frames are rendered one at a time, as mpv renders them (``streams=1``); the wall time per frame is
+reported next to it. Renders go through ``kizunasr_vs.shader`` on bench's noise clip (YUV444P16). Run it on the
+GPU you care about: on lavapipe the figures describe the CPU.
 
 An earlier version took the slope of repeated runs in one render; that hid the GPU time of a shader whose
-single render was bound by something else than the GPU, so it is gone.
+render was bound by something else than the GPU, so it is gone.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ WARM_FRAMES = 12  # untimed: pipelines compile on each stream's first frame, and
 @dataclass(frozen=True)
 class Cost:
     shader: str
-    wall_ms: float  # wall time per frame of the render, frames in flight
+    wall_ms: float  # wall time per frame of the render, one frame at a time
     gpu_ms: float  # GPU time per frame, every pass of the render
     passes: float  # render passes per frame
 
@@ -41,7 +41,7 @@ def measure_one(text: str, src: vs.VideoNode) -> tuple[float, float, float]:
 
     frames = src.num_frames - WARM_FRAMES
     with gpu_timing() as timer:
-        out = shader(src, [text], width=src.width * 2, height=src.height * 2, renderer="direct")
+        out = shader(src, [text], width=src.width * 2, height=src.height * 2, renderer="direct", streams=1)
         for _ in out[:WARM_FRAMES].frames(close=True):
             pass
         timer.reset()

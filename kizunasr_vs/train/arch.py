@@ -29,9 +29,9 @@ class Tier:
 
 
 TIERS = {
-    "s": Tier("s", features=12, body=3),
-    "m": Tier("m", features=16, body=5),
-    "l": Tier("l", features=24, body=6),
+    "s": Tier("s", features=16, body=5),
+    "m": Tier("m", features=20, body=6),
+    "l": Tier("l", features=32, body=6),
 }
 
 
