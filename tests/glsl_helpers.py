@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import vapoursynth as vs
 
-from kizunasr_vs.runtime import shader_source
-from kizunasr_vs.runtime.placebo import captured_stderr
+from kizunasr_vs.shader import source as shader_source
+from kizunasr_vs.shader.placebo import captured_stderr
 
 REPO = Path(__file__).resolve().parents[1]
 GLSL = REPO / "glsl"
@@ -172,8 +172,8 @@ def render_raw(clip: vs.VideoNode, text: str, width: int | None = None, height: 
 
 
 def kz_shader_available() -> bool:
-    """``kizunasr_vs.shader`` exists (both runtime modules present and the package imports)."""
-    if not (REPO / "kizunasr_vs" / "runtime" / "placebo.py").is_file():
+    """``kizunasr_vs.shader`` exists (the shader filter module present and the package imports)."""
+    if not (REPO / "kizunasr_vs" / "shader" / "placebo.py").is_file():
         return False
     try:
         import kizunasr_vs  # noqa: F401

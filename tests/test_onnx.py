@@ -19,10 +19,10 @@ import pytest
 import vapoursynth as vs
 from onnx import TensorProto, helper, numpy_helper
 
-from kizunasr_vs.runtime import onnx_filter, ort_session
-from kizunasr_vs.runtime.fp16 import convert_float_to_float16
-from kizunasr_vs.runtime.onnx_filter import onnx as kz_onnx
-from kizunasr_vs.runtime.tiling import apply_tiled, plan_tiles
+from kizunasr_vs.onnx import onnx_filter, ort_session
+from kizunasr_vs.onnx.fp16 import convert_float_to_float16
+from kizunasr_vs.onnx.onnx_filter import onnx as kz_onnx
+from kizunasr_vs.onnx.tiling import apply_tiled, plan_tiles
 from tests.vsarrays import clip_from_planes, planes_of
 
 REPO = Path(__file__).resolve().parents[1]

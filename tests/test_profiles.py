@@ -123,7 +123,7 @@ def test_grouped_shader_stage_matches_the_steps_run_one_by_one() -> None:
     from kizunasr_vs.core.resources import shader_path
     from kizunasr_vs.core.sample import draw_frame
     from kizunasr_vs.profiles.chain import build_pipeline
-    from kizunasr_vs.runtime.placebo import shader
+    from kizunasr_vs.shader.placebo import shader
     from tests.vsarrays import clip_from_planes, planes_of
 
     steps = load_profile("performance").ranges[0].encode
@@ -145,8 +145,8 @@ def test_shader_chains_run_in_list_order_in_mpv_too() -> None:
     """mpv runs a realtime chain in one render, hooks stage by stage (LUMA before MAIN): each shader must hook
     no earlier stage than the ones before it, or playback would run them in another order than an encode."""
     from kizunasr_vs.core.resources import shader_path
-    from kizunasr_vs.runtime.shader_merge import shader_facts
-    from kizunasr_vs.runtime.shader_source import load_shader
+    from kizunasr_vs.shader.merge import shader_facts
+    from kizunasr_vs.shader.source import load_shader
 
     for name in available_profiles():
         profile = load_profile(name)

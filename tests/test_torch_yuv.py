@@ -13,7 +13,7 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from kizunasr_vs.runtime.yuv_io import PLANES_IN, PLANES_OUT, YuvLayout, plane_dtype, wrap_yuv_io
+from kizunasr_vs.onnx.yuv_io import PLANES_IN, PLANES_OUT, YuvLayout, plane_dtype, wrap_yuv_io
 
 torch = pytest.importorskip("torch")
 
@@ -54,8 +54,8 @@ def _wrapped_reference(model: onnx.ModelProto, layout: YuvLayout, planes: list[n
 @pytest.mark.parametrize("layout", LAYOUTS, ids=lambda lay: f"m{lay.matrix}r{lay.range}c{lay.chroma_location}"
                          f"s{lay.sub_w}{lay.sub_h}b{lay.bits_in}-{lay.bits_out}")
 def test_torch_conversion_matches_the_wrapped_onnx_graph(layout: YuvLayout) -> None:
-    from kizunasr_vs.runtime.torch_backend import build_module
-    from kizunasr_vs.runtime.torch_yuv import YuvConverter
+    from kizunasr_vs.onnx.torch_backend import build_module
+    from kizunasr_vs.onnx.torch_yuv import YuvConverter
 
     model = _model()
     planes = _planes(layout, 24, 40)
@@ -84,7 +84,7 @@ def test_torch_backend_on_cuda_matches_onnxruntime_on_yuv_frames(monkeypatch: py
         pytest.skip("needs a CUDA device (runs on the GPU machine)")
     import vapoursynth as vs
 
-    from kizunasr_vs.runtime.onnx_filter import onnx as kz_onnx
+    from kizunasr_vs.onnx.onnx_filter import onnx as kz_onnx
     from tests.test_onnx import SUC, _real_model
     from tests.test_yuv_io import _yuv_clip
     from tests.vsarrays import planes_of

@@ -1,4 +1,4 @@
-"""YUV planes straight into the model's graph (runtime/yuv_io.py) against a numpy reference of the same
+"""YUV planes straight into the model's graph (onnx/yuv_io.py) against a numpy reference of the same
 conversion around onnxruntime's own output of the original model, and against the zimg path."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import pytest
 import vapoursynth as vs
 from onnx import TensorProto, helper
 
-from kizunasr_vs.runtime import onnx_filter
-from kizunasr_vs.runtime.onnx_filter import onnx as kz_onnx
+from kizunasr_vs.onnx import onnx_filter
+from kizunasr_vs.onnx.onnx_filter import onnx as kz_onnx
 from tests.test_onnx import _image, _ort_direct, _real_model, _resize_model, _rgbs
 from tests.vsarrays import planes_of
 

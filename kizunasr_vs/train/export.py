@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from kizunasr_vs.compiler.glsl import compile_onnx_to_glsl
 from kizunasr_vs.core.files import write_atomic
-from kizunasr_vs.runtime.glsl_compiler import compile_onnx_to_glsl
 from kizunasr_vs.train.loop import Recipe
 
 MIN_GLSL_PSNR = 45.0
@@ -62,7 +62,7 @@ def run_glsl(glsl_path: Path, y: np.ndarray) -> np.ndarray:
     import vapoursynth as vs
 
     from kizunasr_vs.core.formats import RANGE_FULL
-    from kizunasr_vs.runtime.placebo import shader
+    from kizunasr_vs.shader.placebo import shader
 
     core = vs.core
     h, w = y.shape
