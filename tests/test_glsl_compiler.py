@@ -27,6 +27,7 @@ from PIL import Image
 
 from kizunasr_vs.compiler import cache as glsl_cache
 from kizunasr_vs.compiler.glsl import CompileError, compile_onnx_to_glsl, export_glsl
+from kizunasr_vs.core.metrics import psnr
 from tests.conftest import shared_media, shared_model
 
 OP_PSNR = 50.0
@@ -208,12 +209,6 @@ def luma_model() -> onnx.ModelProto:
 
 
 # ----- running -------------------------------------------------------------------------------
-
-
-def psnr(out: np.ndarray, ref: np.ndarray) -> float:
-    """PSNR in dB for values in 0..1 (peak 1)."""
-    mse = float(np.mean((out - ref) ** 2))
-    return 10 * np.log10(1 / mse) if mse > 0 else float("inf")
 
 
 def onnxruntime_out(model: onnx.ModelProto | Path, x: np.ndarray) -> np.ndarray:
