@@ -15,7 +15,7 @@ import vapoursynth as vs
 
 from kizunasr_vs.cli.bench import PASSTHROUGH_2X, _noise_clip
 from kizunasr_vs.core.resources import shader_path
-from kizunasr_vs.runtime.placebo import shader
+from kizunasr_vs.shader.placebo import shader
 
 WARM = 8
 

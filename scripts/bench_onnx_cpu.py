@@ -23,7 +23,7 @@ import vapoursynth as vs
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from kizunasr_vs.runtime.onnx_filter import onnx as kz_onnx  # noqa: E402
+from kizunasr_vs.onnx.onnx_filter import onnx as kz_onnx  # noqa: E402
 
 SHARED = Path(os.environ.get("KIZUNASR_SHARED", REPO.parent / "shared"))
 DEFAULT_MODEL = SHARED / "models" / "2x_AnimeJaNai_HD_V3_SuperUltraCompact-fp32.onnx"

@@ -38,7 +38,7 @@ def child(mode: str, count: int, merge: bool, shaders: list[str], size: tuple[in
 
     import kizunasr_vs
     from kizunasr_vs.cli.bench import WARM_FRAMES, _noise_clip, placebo_alone, time_clip
-    from kizunasr_vs.runtime.shader_source import load_shader
+    from kizunasr_vs.shader.source import load_shader
 
     src = _noise_clip(*size, frames + WARM_FRAMES, vs.YUV444P16)
     if mode == "alone":

@@ -47,8 +47,8 @@ def child(count: int, frames: int, shader: str | None, size: tuple[int, int], he
     import vapoursynth as vs
 
     from kizunasr_vs.cli.bench import PASSTHROUGH_2X, WARM_FRAMES, _noise_clip, time_clip
-    from kizunasr_vs.runtime import placebo_direct
-    from kizunasr_vs.runtime.shader_source import ShaderSource, infer_output_size
+    from kizunasr_vs.shader import placebo_direct
+    from kizunasr_vs.shader.source import ShaderSource, infer_output_size
 
     if heap:
         keep_heap()

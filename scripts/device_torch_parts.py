@@ -22,8 +22,8 @@ import vapoursynth as vs
 
 import kizunasr_vs as kz
 from kizunasr_vs.cli.bench import WARM_FRAMES, time_clip
-from kizunasr_vs.runtime.torch_backend import TorchRunner
-from kizunasr_vs.runtime.yuv_io import YuvLayout
+from kizunasr_vs.onnx.torch_backend import TorchRunner
+from kizunasr_vs.onnx.yuv_io import YuvLayout
 
 W, H = 1920, 1080
 

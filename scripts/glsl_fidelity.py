@@ -109,8 +109,8 @@ def downscale2x(rgb: np.ndarray) -> np.ndarray:
 
 
 def _kz_shader() -> Callable[..., vs.VideoNode] | None:
-    """``kizunasr_vs.shader`` if the runtime is there, else None (use core.placebo.Shader)."""
-    if not (REPO / "kizunasr_vs" / "runtime" / "placebo.py").is_file():
+    """``kizunasr_vs.shader`` if its filter module is there, else None (use core.placebo.Shader)."""
+    if not (REPO / "kizunasr_vs" / "shader" / "placebo.py").is_file():
         return None
     try:
         import kizunasr_vs

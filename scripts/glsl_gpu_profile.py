@@ -77,8 +77,8 @@ def chain_shader(n: int) -> str:
 
 
 def model_shader(model: Path, variant: str, precision: str) -> str:
-    from kizunasr_vs.runtime.glsl_compiler.emit import Emitter
-    from kizunasr_vs.runtime.glsl_compiler.graph import normalise
+    from kizunasr_vs.compiler.emit import Emitter
+    from kizunasr_vs.compiler.graph import normalise
 
     em = Emitter(normalise(model), "MAIN", precision,  # type: ignore[arg-type]
                  compute=variant != "frag", tile="tile" in variant, pack="pack" in variant)

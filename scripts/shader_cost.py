@@ -2,7 +2,7 @@
 
 Usage: python scripts/shader_cost.py [--size 1920x1080] [--frames 30] [--compile MODEL.onnx ...]
 Chains measured: pass-through 2x (baseline), edge2x, the performance profile's 1080p chain, and each
-``--compile``d ONNX model (fp16 and fp32 GLSL from kizunasr_vs.runtime.glsl_compiler).
+``--compile``d ONNX model (fp16 and fp32 GLSL from kizunasr_vs.compiler.glsl).
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def main() -> None:
                                     ("kizuna_edge2x.glsl", "kizuna_antiring2x.glsl", "kizuna_cas.glsl")],
     }
     for model in args.compile:
-        from kizunasr_vs.runtime.glsl_compiler import compile_onnx_to_glsl
+        from kizunasr_vs.compiler.glsl import compile_onnx_to_glsl
 
         for precision in ("fp16", "fp32"):
             chains[f"{model.stem} GLSL {precision}"] = [compile_onnx_to_glsl(model, hook="MAIN", precision=precision)]

@@ -18,12 +18,12 @@ from pathlib import Path
 import numpy as np
 import vapoursynth as vs
 
-from kizunasr_vs.runtime import shader_source
-from kizunasr_vs.runtime.placebo import captured_stderr
+from kizunasr_vs.shader import source as shader_source
+from kizunasr_vs.shader.placebo import captured_stderr
+from tests.conftest import REPO, shared_dir
 
-REPO = Path(__file__).resolve().parents[1]
 GLSL = REPO / "glsl"
-MEDIA = Path(os.environ.get("KIZUNASR_SHARED", REPO.parent / "shared")) / "media"
+MEDIA = shared_dir() / "media"
 LUMA_709 = np.array([0.2126, 0.7152, 0.0722])
 PL_BT709 = 2  # libplacebo pl_color_system for BT.709 (placebo.Shader's `matrix`)
 
@@ -172,8 +172,8 @@ def render_raw(clip: vs.VideoNode, text: str, width: int | None = None, height: 
 
 
 def kz_shader_available() -> bool:
-    """``kizunasr_vs.shader`` exists (both runtime modules present and the package imports)."""
-    if not (REPO / "kizunasr_vs" / "runtime" / "placebo.py").is_file():
+    """``kizunasr_vs.shader`` exists (the shader filter module present and the package imports)."""
+    if not (REPO / "kizunasr_vs" / "shader" / "placebo.py").is_file():
         return False
     try:
         import kizunasr_vs  # noqa: F401
@@ -213,10 +213,11 @@ def free_display() -> int:
 
 
 @contextlib.contextmanager
-def xvfb() -> Iterator[str]:
-    """Start ``Xvfb :N`` and yield ``":N"``; the server is killed at exit."""
+def xvfb(width: int = 640, height: int = 480) -> Iterator[str]:
+    """Start ``Xvfb :N`` (one screen of ``width`` x ``height``) and yield ``":N"`` once it accepts
+    connections; the server is killed at exit. The one Xvfb helper of the tests."""
     n = free_display()
-    proc = subprocess.Popen(["Xvfb", f":{n}", "-screen", "0", "640x480x24", "-nolisten", "tcp"],
+    proc = subprocess.Popen(["Xvfb", f":{n}", "-screen", "0", f"{width}x{height}x24", "-nolisten", "tcp"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         sock = f"/tmp/.X11-unix/X{n}"

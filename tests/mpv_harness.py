@@ -12,14 +12,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from kizunasr_vs.mpv.protocol import MpvIpc
-from tests.glsl_helpers import REPO, free_display
+from tests.glsl_helpers import REPO
 
 LUA = REPO / "mpv_scripts" / "kizunasr.lua"
 WORKER_COMMAND = f"{sys.executable} -m kizunasr_vs.cli.worker"
@@ -41,25 +41,6 @@ def make_clip(path: Path, width: int, height: int, seconds: float = 10, fps: int
                     f"testsrc2=size={width}x{height}:rate={fps}", "-t", str(seconds), "-c:v", "libx264",
                     "-preset", "ultrafast", "-g", "1", "-pix_fmt", "yuv420p", str(path)], check=True, timeout=60)
     return path
-
-
-@contextlib.contextmanager
-def xvfb(width: int = 800, height: int = 600) -> Iterator[str]:
-    """``Xvfb :N`` for the session; yields ``":N"``."""
-    n = free_display()
-    proc = subprocess.Popen(["Xvfb", f":{n}", "-screen", "0", f"{width}x{height}x24", "-nolisten", "tcp"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 10
-        while not Path(f"/tmp/.X11-unix/X{n}").exists():
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"Xvfb :{n} did not start")
-            time.sleep(0.05)
-        time.sleep(0.2)
-        yield f":{n}"
-    finally:
-        proc.terminate()
-        proc.wait(5)
 
 
 class Mpv:

@@ -1,4 +1,4 @@
-"""The measured choice behind provider="auto" (runtime/backend_choice.py) and its use by kizunasr_vs.onnx."""
+"""The measured choice behind provider="auto" (onnx/backend_choice.py) and its use by kizunasr_vs.onnx."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import vapoursynth as vs
 
-from kizunasr_vs.runtime import backend_choice, onnx_filter
-from kizunasr_vs.runtime.ort_session import load_model
+from kizunasr_vs.onnx import backend_choice, onnx_filter
+from kizunasr_vs.onnx.ort_session import load_model
 from tests.conftest import REPO
 from tests.test_onnx import _resize_model
 from tests.vsarrays import clip_from_planes

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from kizunasr_vs.runtime import placebo_direct
+from kizunasr_vs.shader import placebo_direct
 from tests.conftest import REPO, models_dir, shared_model
 
 KIZUNASR = [sys.executable, "-m", "kizunasr_vs"]

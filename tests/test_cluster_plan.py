@@ -12,7 +12,7 @@ import pytest
 
 from kizunasr_vs.cluster.address import ClusterError, plan_slots
 from kizunasr_vs.cluster.plan import plan_chunks
-from kizunasr_vs.runtime.source import keyframe_indices
+from kizunasr_vs.media.source import keyframe_indices
 
 
 def test_chunks_end_on_keyframes_near_the_chunk_size() -> None:

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import vapoursynth as vs
 
-from kizunasr_vs.runtime.encoder import EncodeError, EncodeSettings, encode
-from kizunasr_vs.runtime.source import open_video
+from kizunasr_vs.media.encoder import EncodeError, EncodeSettings, encode
+from kizunasr_vs.media.source import open_video
 
 pytestmark = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed")
 
@@ -70,7 +70,7 @@ def test_odd_size_for_420_is_a_clear_error(tmp_path: Path) -> None:
 SLOW_ENCODE = """
 import sys, time, vapoursynth as vs
 from pathlib import Path
-from kizunasr_vs.runtime.encoder import EncodeSettings, encode
+from kizunasr_vs.media.encoder import EncodeSettings, encode
 clip = vs.core.std.BlankClip(format=vs.YUV420P8, width=320, height=240, length=100000)
 def slow(n, f):
     time.sleep(0.01)

@@ -1,4 +1,4 @@
-"""glsl_compiler: ONNX conv nets compiled to mpv user shaders, checked against onnxruntime.
+"""compiler.glsl: ONNX conv nets compiled to mpv user shaders, checked against onnxruntime.
 
 Each generated shader runs through vs-placebo (Mesa lavapipe here) in a subprocess, which keeps
 libplacebo's GLSL error output (printed on fd 2, the frame then comes back unshaded) apart and
@@ -25,8 +25,9 @@ import pytest
 from onnx import helper, numpy_helper
 from PIL import Image
 
-from kizunasr_vs.runtime import glsl_cache
-from kizunasr_vs.runtime.glsl_compiler import CompileError, compile_onnx_to_glsl, export_glsl
+from kizunasr_vs.compiler import cache as glsl_cache
+from kizunasr_vs.compiler.glsl import CompileError, compile_onnx_to_glsl, export_glsl
+from kizunasr_vs.core.metrics import psnr
 from tests.conftest import shared_media, shared_model
 
 OP_PSNR = 50.0
@@ -208,12 +209,6 @@ def luma_model() -> onnx.ModelProto:
 
 
 # ----- running -------------------------------------------------------------------------------
-
-
-def psnr(out: np.ndarray, ref: np.ndarray) -> float:
-    """PSNR in dB for values in 0..1 (peak 1)."""
-    mse = float(np.mean((out - ref) ** 2))
-    return 10 * np.log10(1 / mse) if mse > 0 else float("inf")
 
 
 def onnxruntime_out(model: onnx.ModelProto | Path, x: np.ndarray) -> np.ndarray:

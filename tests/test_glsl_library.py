@@ -8,6 +8,7 @@ known pixel values of a documented formula, zimg kernels, or numpy statistics.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import re
 import sys
@@ -18,6 +19,7 @@ import numpy as np
 import pytest
 import vapoursynth as vs
 
+from kizunasr_vs.core import metrics
 from tests import glsl_helpers as h
 
 core = vs.core
@@ -43,12 +45,8 @@ LEARNED_REACH = 20  # output pixels from the edge that a network's receptive fie
 needs_placebo = pytest.mark.skipif(not hasattr(core, "placebo"), reason="vs-placebo is not installed")
 needs_media = pytest.mark.skipif(not (h.MEDIA / "anime4k_bird_LR.png").is_file(),
                                  reason=f"test images not found in {h.MEDIA}")
-
-
-def psnr(a: np.ndarray, b: np.ndarray, border: int = 4) -> float:
-    a = a[border:-border, border:-border]
-    b = b[border:-border, border:-border]
-    return float(10 * np.log10(1.0 / np.mean((a - b) ** 2)))
+# PSNR with 4 pixels cropped on every side (edge handling is not what these tests compare)
+psnr = functools.partial(metrics.psnr, border=4)
 
 
 def bird_lr(h0: int = 60, w0: int = 120, size: tuple[int, int] = (96, 160)) -> np.ndarray:

@@ -246,7 +246,7 @@ def test_play_sets_shaders_and_overlays_on_pause(tmp_path: Path, monkeypatch: py
 
     media = tmp_path / "clip.mp4"
     make_clip(media)
-    from kizunasr_vs.runtime.shader_source import params_as_defines
+    from kizunasr_vs.shader.source import params_as_defines
 
     monkeypatch.setenv("KIZUNASR_CACHE_DIR", str(tmp_path / "cache"))
     originals = [REPO / "glsl" / s["shader"] for s in load_profile("performance").for_height(120).realtime]
@@ -308,7 +308,7 @@ def test_mpv035_copies_render_like_the_originals() -> None:
 
     import kizunasr_vs as kz
     from kizunasr_vs.core.sample import sample_clip
-    from kizunasr_vs.runtime.shader_source import params_as_defines
+    from kizunasr_vs.shader.source import params_as_defines
 
     clip = sample_clip(frames=1, width=64, height=48, format=vs.YUV444P16)  # line art, flat areas, gradients
     shaders = [p for p in sorted((REPO / "glsl").glob("*.glsl")) if "//!PARAM" in p.read_text()]

@@ -14,7 +14,7 @@ from PIL import Image
 from kizunasr_vs.cli import fidelity
 from kizunasr_vs.core.metrics import psnr
 from kizunasr_vs.core.resources import data_dir
-from kizunasr_vs.runtime.placebo import shader
+from kizunasr_vs.shader.placebo import shader
 from tests.conftest import REPO, shared_media
 
 TIERS = ("s", "m", "l")

@@ -27,10 +27,9 @@ from kizunasr_vs.models.errors import (
     RegistryError,
     UnknownModelError,
 )
+from tests.conftest import REPO, shared_dir
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED_MODELS = Path(os.environ["KIZUNASR_SHARED"]) / "models" if os.environ.get("KIZUNASR_SHARED") \
-    else REPO.parent / "shared" / "models"
+SHARED_MODELS = shared_dir() / "models"
 SUC = "2x_AnimeJaNai_HD_V3_SuperUltraCompact-fp32.onnx"
 SUC_NAME = "animejanai-hd-v3-superultracompact"
 PINNED = {"70297aaba73b56d96c800c0c472ba54825cb3574": 4, "9d1a721206400667999af7146ac82771e0d3922d": 2}

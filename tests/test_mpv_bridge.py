@@ -22,8 +22,9 @@ import pytest
 from kizunasr_vs.mpv.install import install
 from kizunasr_vs.mpv.pause_job import Rect, render_still
 from kizunasr_vs.profiles import load_profile
-from tests.conftest import REPO, models_dir
-from tests.mpv_harness import WINDOW, Mpv, bgra_to_rgb, make_clip, skip_reason, write_profile, xvfb
+from tests.conftest import REPO, models_dir, shared_model
+from tests.glsl_helpers import xvfb
+from tests.mpv_harness import WINDOW, Mpv, bgra_to_rgb, make_clip, skip_reason, write_profile
 
 SUC = "2x_AnimeJaNai_HD_V3_SuperUltraCompact-fp32.onnx"
 ODD_NAME = "clip with spaces 'single' \"double\" 日本語 ü.mkv"
@@ -42,7 +43,7 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def display() -> Iterator[str]:
     if skip_reason():
         pytest.skip(f"mpv bridge tests: {skip_reason()}")
-    with xvfb() as d:
+    with xvfb(800, 600) as d:
         yield d
 
 
@@ -55,8 +56,7 @@ def profiles(tmp_path: Path) -> dict[str, str]:
 
 @pytest.fixture
 def model_env() -> dict[str, str]:
-    if not (models_dir() / SUC).is_file():
-        pytest.skip(f"model {SUC} not found in {models_dir()} (set KIZUNASR_MODELS_DIR or KIZUNASR_SHARED)")
+    shared_model(SUC)  # skips the test without it
     return {"KIZUNASR_MODELS_DIR": str(models_dir())}
 
 

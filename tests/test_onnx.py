@@ -6,7 +6,6 @@ models are built here with onnx.helper so every result has an exact numpy refere
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -19,37 +18,20 @@ import pytest
 import vapoursynth as vs
 from onnx import TensorProto, helper, numpy_helper
 
-from kizunasr_vs.runtime import onnx_filter, ort_session
-from kizunasr_vs.runtime.fp16 import convert_float_to_float16
-from kizunasr_vs.runtime.onnx_filter import onnx as kz_onnx
-from kizunasr_vs.runtime.tiling import apply_tiled, plan_tiles
+from kizunasr_vs.onnx import onnx_filter, ort_session
+from kizunasr_vs.onnx.fp16 import convert_float_to_float16
+from kizunasr_vs.onnx.onnx_filter import onnx as kz_onnx
+from kizunasr_vs.onnx.tiling import apply_tiled, plan_tiles
+from tests.conftest import shared_media, shared_model
 from tests.vsarrays import clip_from_planes, planes_of
 
-REPO = Path(__file__).resolve().parents[1]
 SUC = "2x_AnimeJaNai_HD_V3_SuperUltraCompact-fp32.onnx"
 core = vs.core
 
 
-def _shared_dir(sub: str, env: str | None = None) -> Path:
-    if env and os.environ.get(env):
-        return Path(os.environ[env])
-    if os.environ.get("KIZUNASR_SHARED"):
-        return Path(os.environ["KIZUNASR_SHARED"]) / sub
-    return REPO.parent / "shared" / sub
-
-
-def _real_model(name: str = SUC) -> Path:
-    path = _shared_dir("models", "KIZUNASR_MODELS_DIR") / name
-    if not path.is_file():
-        pytest.skip(f"real model {name} not found at {path} (set KIZUNASR_MODELS_DIR or KIZUNASR_SHARED)")
-    return path
-
-
 def _image(h: int, w: int, y: int = 100, x: int = 200) -> np.ndarray:
     """A [3, h, w] float32 0..1 crop of a real anime image."""
-    path = _shared_dir("media") / "anime4k_bird_LR.png"
-    if not path.is_file():
-        pytest.skip(f"test image not found at {path} (set KIZUNASR_SHARED)")
+    path = shared_media("anime4k_bird_LR.png")
     from PIL import Image
 
     rgb = np.asarray(Image.open(path).convert("RGB"))[y:y + h, x:x + w]
@@ -141,7 +123,7 @@ def _resize_model(scales: Sequence[float], channels: int = 3, dtype: int = Tenso
 # --- (1, 2) real model vs direct onnxruntime, tiled vs untiled -----------------------------------
 
 def test_real_model_matches_direct_onnxruntime() -> None:
-    model = _real_model()
+    model = shared_model(SUC)
     image = _image(64, 96)
     out = kz_onnx(_rgbs(image), str(model), provider="cpu")
     assert (out.format.id, out.width, out.height) == (vs.RGBS, 192, 128)
@@ -166,7 +148,7 @@ def test_tiled_sessions_are_built_once_per_model_and_settings(monkeypatch: pytes
 
 
 def test_tiled_equals_untiled() -> None:
-    model = _real_model()
+    model = shared_model(SUC)
     image = _image(64, 96)
     clip = _rgbs(image)
     whole = _stack(kz_onnx(clip, model, provider="cpu"))
@@ -175,7 +157,7 @@ def test_tiled_equals_untiled() -> None:
 
 
 def test_model_as_bytes() -> None:
-    model = _real_model()
+    model = shared_model(SUC)
     image = _image(48, 64)
     out = kz_onnx(_rgbs(image), model.read_bytes(), provider="cpu")
     assert np.abs(_stack(out) - _ort_direct(model, image)).max() <= 1e-5
@@ -262,7 +244,7 @@ def test_fixed_shape_model_on_50x30() -> None:
 # --- (4) YUV420P8 with the real model vs a zimg + onnxruntime + zimg reference ---------------------
 
 def test_yuv420p8_real_model_matches_reference_pipeline() -> None:
-    model = _real_model()
+    model = shared_model(SUC)
     rgb = _rgbs(_image(64, 96))
     yuv = core.resize.Bicubic(rgb, format=vs.YUV420P8, matrix=1, range=0, range_in=1)
     props = dict(_Matrix=1, _Range=0, _ChromaLocation=0, _Transfer=1, _Primaries=1, Label="user")
@@ -405,7 +387,7 @@ def test_fp16_converter_tiny_model() -> None:
 
 
 def test_fp16_real_model() -> None:
-    model = _real_model()
+    model = shared_model(SUC)
     image = _image(48, 64)
     converted = convert_float_to_float16(onnx.load(str(model))).SerializeToString()
     want = _ort_direct(model, image)
@@ -427,7 +409,7 @@ def two_threads() -> Iterator[None]:
 @pytest.mark.parametrize("streams", [1, 2])
 def test_concurrent_frames_match_reference(two_threads: None, streams: int,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    model = _real_model()
+    model = shared_model(SUC)
     images = [_image(48, 64, y=20 * i, x=30 * i) for i in range(6)]
     clip = _clip_of_frames([list(img) for img in images], vs.RGBS, _Range=1, _Transfer=1, _Primaries=1)
     spans: list[tuple[float, float]] = []
@@ -499,7 +481,7 @@ def test_apply_tiled_equals_whole_for_local_filter() -> None:
 # --- (8) sessions stay warm, TensorRT only when it loads ---------------------------------------------
 
 def test_sessions_are_reused_across_graphs_and_evicted(monkeypatch: pytest.MonkeyPatch) -> None:
-    model = _real_model()
+    model = shared_model(SUC)
     monkeypatch.setattr(onnx_filter, "_RUNNERS", type(onnx_filter._RUNNERS)())
     builds: list[object] = []
     real_build = onnx_filter._build_direct_runner

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from kizunasr_vs.core.files import remove_stale, replacing, write_atomic
+from kizunasr_vs.media.encoder import CODECS, MUXER_CODECS, MUXERS
 from kizunasr_vs.models import store
-from kizunasr_vs.runtime.encoder import CODECS, MUXER_CODECS, MUXERS
 from tests.conftest import REPO, shared_model
 from tests.test_encode_cli import make_clip
 

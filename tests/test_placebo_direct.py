@@ -11,8 +11,8 @@ import pytest
 import vapoursynth as vs
 
 from kizunasr_vs.core.resources import shader_path
-from kizunasr_vs.runtime import libplacebo, placebo, placebo_direct
-from kizunasr_vs.runtime.placebo import shader
+from kizunasr_vs.shader import libplacebo, placebo, placebo_direct
+from kizunasr_vs.shader.placebo import shader
 from tests.vsarrays import clip_from_planes, planes_of
 
 pytestmark = pytest.mark.skipif(not placebo_direct.available(),

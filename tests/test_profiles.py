@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from kizunasr_vs.core.metrics import psnr
 from kizunasr_vs.profiles import ProfileError, available_profiles, load_profile
 from kizunasr_vs.profiles.loader import _validator, load_profile_file
 from kizunasr_vs.profiles.select import Machine, auto_profile
@@ -123,7 +124,7 @@ def test_grouped_shader_stage_matches_the_steps_run_one_by_one() -> None:
     from kizunasr_vs.core.resources import shader_path
     from kizunasr_vs.core.sample import draw_frame
     from kizunasr_vs.profiles.chain import build_pipeline
-    from kizunasr_vs.runtime.placebo import shader
+    from kizunasr_vs.shader.placebo import shader
     from tests.vsarrays import clip_from_planes, planes_of
 
     steps = load_profile("performance").ranges[0].encode
@@ -137,16 +138,16 @@ def test_grouped_shader_stage_matches_the_steps_run_one_by_one() -> None:
         one_by_one = shader(one_by_one, str(shader_path(step["shader"])), merge=False)
     want = np.stack(planes_of(one_by_one)).astype(np.float64)
     assert got.shape == want.shape == (3, 48 * 4, 64 * 4)  # edge2x twice
-    psnr = 10 * np.log10(255.0**2 / max(float(np.mean((got - want) ** 2)), 1e-12))
-    assert psnr >= 50, f"{psnr:.1f} dB"  # 54.1 measured
+    db = psnr(got, want, peak=255.0)
+    assert db >= 50, f"{db:.1f} dB"  # 54.1 measured
 
 
 def test_shader_chains_run_in_list_order_in_mpv_too() -> None:
     """mpv runs a realtime chain in one render, hooks stage by stage (LUMA before MAIN): each shader must hook
     no earlier stage than the ones before it, or playback would run them in another order than an encode."""
     from kizunasr_vs.core.resources import shader_path
-    from kizunasr_vs.runtime.shader_merge import shader_facts
-    from kizunasr_vs.runtime.shader_source import load_shader
+    from kizunasr_vs.shader.merge import shader_facts
+    from kizunasr_vs.shader.source import load_shader
 
     for name in available_profiles():
         profile = load_profile(name)

@@ -18,8 +18,8 @@ import pytest
 import vapoursynth as vs
 
 from kizunasr_vs.core.resources import shader_path
-from kizunasr_vs.runtime import shader_source as ss
-from kizunasr_vs.runtime.placebo import shader
+from kizunasr_vs.shader import source as ss
+from kizunasr_vs.shader.placebo import shader
 from tests.vsarrays import clip_from_planes, planes_of
 
 core = vs.core
@@ -230,8 +230,8 @@ def test_chain_keeps_values_above_white_between_shaders() -> None:
 
 def test_shipped_shaders_merge_into_one_file_libplacebo_accepts() -> None:
     """The shaders in glsl/ (comment preambles, PARAM blocks last) chain into one file without errors."""
-    from kizunasr_vs.runtime.placebo import _Render, _validation_error
-    from kizunasr_vs.runtime.shader_merge import can_share_render, merged_text
+    from kizunasr_vs.shader.merge import can_share_render, merged_text
+    from kizunasr_vs.shader.placebo import _Render, _validation_error
 
     names = ["kizuna_deband.glsl", "kizuna_edge2x.glsl", "kizuna_linedarken.glsl", "kizuna_cas.glsl"]
     sources = [ss.load_shader(shader_path(name)) for name in names]
@@ -260,7 +260,7 @@ def test_luma_shader_after_main_shader_keeps_list_order() -> None:
 
 def test_longest_runs_share_a_render(monkeypatch: pytest.MonkeyPatch) -> None:
     """MAIN, MAIN | LUMA, MAIN, MAIN: two renders, the list's order kept (the inversions cancel)."""
-    from kizunasr_vs.runtime import placebo
+    from kizunasr_vs.shader import placebo
 
     renders: list[list[int]] = []  # hooks per render of each chain built
     real = placebo._render_chain
@@ -277,7 +277,7 @@ def test_longest_runs_share_a_render(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_shader_facts() -> None:
-    from kizunasr_vs.runtime.shader_merge import shader_facts
+    from kizunasr_vs.shader.merge import shader_facts
 
     saves_then_binds = shader_facts(_pass("MAIN", "//!SAVE TMP\n") + _pass("MAIN", "//!BIND TMP\n"))
     assert (saves_then_binds.borrowed, saves_then_binds.saves, saves_then_binds.steps) == (set(), {"TMP"}, (3, 3))
@@ -322,7 +322,7 @@ IFDEF_FOO = _stage_pass("MAIN", "\n#ifdef FOO\n    c.rgb = 1.0 - c.rgb;\n#endif\
         "sigmoid-light", "chroma-reads-luma", "param-define", "param-define-before"])
 def test_lists_give_what_one_render_per_shader_gives(chain: list[str], size: tuple[int, int] | None) -> None:
     """Cases where one render for the whole list would differ from one render per shader (by 15-255 codes
-    before the rules of shader_merge caught them): the list must give what one render per shader gives."""
+    before the rules of shader/merge.py caught them): the list must give what one render per shader gives."""
     chain = [str(shader_path(item)) if item.endswith(".glsl") else item for item in chain]
     rgb = np.round(random_rgb(14) * 255)
     clip = clip_from_planes(list(rgb), vs.RGB24, _Matrix=0, _Range=1)
@@ -449,7 +449,7 @@ def test_unknown_directive_is_rejected() -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# shader_source units (no GPU)
+# shader/source.py units (no GPU)
 
 
 def test_load_shader(tmp_path: Path) -> None:
@@ -596,7 +596,7 @@ def test_texture_beyond_libplacebo_limit_is_refused(tmp_path: Path, factor: int,
     glsl = tmp_path / "huge.glsl"
     glsl.write_text(HUGE.format(hook="LUMA" if not save else "MAIN", save=save, factor=factor))
     width, height = size or (None, None)
-    code = ("import vapoursynth as vs\nfrom kizunasr_vs.runtime.placebo import shader\n"
+    code = ("import vapoursynth as vs\nfrom kizunasr_vs.shader.placebo import shader\n"
             "clip = vs.core.std.BlankClip(width=64, height=48, format=vs.YUV444P8, length=1)\n"
             f"try:\n    shader(clip, {str(glsl)!r}, {width}, {height}, renderer={renderer!r}).get_frame(0)\n"
             "except vs.Error as e:\n    print(e)\nelse:\n    print('rendered')\n")

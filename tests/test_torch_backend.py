@@ -11,7 +11,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from kizunasr_vs.runtime.torch_backend import TorchBackendError, check_supported, fold_shapes, needs_folding
+from kizunasr_vs.onnx.torch_backend import TorchBackendError, check_supported, fold_shapes, needs_folding
 from tests.conftest import shared_model
 from tests.test_onnx import _ort_direct
 
@@ -56,7 +56,7 @@ def test_span_models_are_supported_once_their_shapes_are_folded() -> None:
 
 def test_module_matches_onnxruntime() -> None:
     torch = pytest.importorskip("torch", reason="PyTorch is optional and not installed here")
-    from kizunasr_vs.runtime.torch_backend import build_module
+    from kizunasr_vs.onnx.torch_backend import build_module
 
     path = shared_model("2x_AnimeJaNai_HD_V3_SuperUltraCompact-fp32.onnx")
     x = np.random.default_rng(0).random((1, 3, 24, 32), dtype=np.float32)
@@ -68,7 +68,7 @@ def test_module_matches_onnxruntime() -> None:
 
 def test_folded_span_module_matches_onnxruntime() -> None:
     torch = pytest.importorskip("torch", reason="PyTorch is optional and not installed here")
-    from kizunasr_vs.runtime.torch_backend import build_module
+    from kizunasr_vs.onnx.torch_backend import build_module
 
     model = onnx.load(str(shared_model(SPAN)))
     x = np.random.default_rng(2).random((1, 3, 24, 34), dtype=np.float32)

@@ -13,7 +13,8 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from kizunasr_vs.runtime.yuv_io import PLANES_IN, PLANES_OUT, YuvLayout, plane_dtype, wrap_yuv_io
+from kizunasr_vs.core.metrics import psnr
+from kizunasr_vs.onnx.yuv_io import PLANES_IN, PLANES_OUT, YuvLayout, plane_dtype, wrap_yuv_io
 
 torch = pytest.importorskip("torch")
 
@@ -54,8 +55,8 @@ def _wrapped_reference(model: onnx.ModelProto, layout: YuvLayout, planes: list[n
 @pytest.mark.parametrize("layout", LAYOUTS, ids=lambda lay: f"m{lay.matrix}r{lay.range}c{lay.chroma_location}"
                          f"s{lay.sub_w}{lay.sub_h}b{lay.bits_in}-{lay.bits_out}")
 def test_torch_conversion_matches_the_wrapped_onnx_graph(layout: YuvLayout) -> None:
-    from kizunasr_vs.runtime.torch_backend import build_module
-    from kizunasr_vs.runtime.torch_yuv import YuvConverter
+    from kizunasr_vs.onnx.torch_backend import build_module
+    from kizunasr_vs.onnx.torch_yuv import YuvConverter
 
     model = _model()
     planes = _planes(layout, 24, 40)
@@ -84,12 +85,13 @@ def test_torch_backend_on_cuda_matches_onnxruntime_on_yuv_frames(monkeypatch: py
         pytest.skip("needs a CUDA device (runs on the GPU machine)")
     import vapoursynth as vs
 
-    from kizunasr_vs.runtime.onnx_filter import onnx as kz_onnx
-    from tests.test_onnx import SUC, _real_model
+    from kizunasr_vs.onnx.onnx_filter import onnx as kz_onnx
+    from tests.conftest import shared_model
+    from tests.test_onnx import SUC
     from tests.test_yuv_io import _yuv_clip
     from tests.vsarrays import planes_of
 
-    path = _real_model(SUC)
+    path = shared_model(SUC)
     yuv = _yuv_clip(64, 96)
     planes = [p.reshape(1, 1, *p.shape) for p in planes_of(yuv)]
     reference = _wrapped_reference(onnx.load(str(path)), YuvLayout(1, 0, 0, 1, 1, 8, 10), planes)
@@ -101,8 +103,7 @@ def test_torch_backend_on_cuda_matches_onnxruntime_on_yuv_frames(monkeypatch: py
         assert (out.format.id, out.width, out.height) == (vs.YUV420P10, 192, 128)
         runs.append(planes_of(out))
         for got, want, name in zip(runs[-1], expected, "YUV", strict=True):
-            mse = float(np.mean((got.astype(np.float64) - want) ** 2))
-            assert 10 * np.log10(1023.0**2 / max(mse, 1e-12)) >= 45, f"{name} with graphs={graphs}"
+            assert psnr(got, want, peak=1023.0) >= 45, f"{name} with graphs={graphs}"
     # cudnn.benchmark may pick other convolution algorithms for the captured and the eager run: equal
     # within fp16 rounding, not bit for bit
     for with_graph, without, name in zip(*runs, "YUV", strict=True):

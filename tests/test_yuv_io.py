@@ -1,4 +1,4 @@
-"""YUV planes straight into the model's graph (runtime/yuv_io.py) against a numpy reference of the same
+"""YUV planes straight into the model's graph (onnx/yuv_io.py) against a numpy reference of the same
 conversion around onnxruntime's own output of the original model, and against the zimg path."""
 
 from __future__ import annotations
@@ -11,9 +11,11 @@ import pytest
 import vapoursynth as vs
 from onnx import TensorProto, helper
 
-from kizunasr_vs.runtime import onnx_filter
-from kizunasr_vs.runtime.onnx_filter import onnx as kz_onnx
-from tests.test_onnx import _image, _ort_direct, _real_model, _resize_model, _rgbs
+from kizunasr_vs.core.metrics import psnr
+from kizunasr_vs.onnx import onnx_filter
+from kizunasr_vs.onnx.onnx_filter import onnx as kz_onnx
+from tests.conftest import shared_model
+from tests.test_onnx import SUC, _image, _ort_direct, _resize_model, _rgbs
 from tests.vsarrays import planes_of
 
 core = vs.core
@@ -96,7 +98,7 @@ def reference(run: Callable[[np.ndarray], np.ndarray], planes: list[np.ndarray],
 ])
 def test_yuv_io_matches_numpy_reference(fmt: int, out_fmt: int | None, matrix: int, full: bool,
                                         chromaloc: int) -> None:
-    model = _real_model()
+    model = shared_model(SUC)
     yuv = _yuv_clip(48, 64, fmt, matrix, full, chromaloc, _Transfer=1, _Primaries=1, Label="kept")
     out = kz_onnx(yuv, model, provider="cpu", fp16=False, yuv_io=True, output_format=out_fmt)
     target = core.get_video_format(out_fmt or fmt)
@@ -122,14 +124,13 @@ def test_yuv_io_matches_numpy_reference(fmt: int, out_fmt: int | None, matrix: i
 def test_yuv_io_close_to_the_zimg_path(fmt: int, matrix: int, full: bool, chromaloc: int,
                                        floors: tuple[float, float]) -> None:
     """zimg (an independent implementation) converts on the other path; only the chroma resampler differs."""
-    model = _real_model()
+    model = shared_model(SUC)
     yuv = _yuv_clip(64, 96, fmt, matrix, full, chromaloc, _Transfer=1, _Primaries=1)
     ours = planes_of(kz_onnx(yuv, model, provider="cpu", yuv_io=True))
     zimg = planes_of(kz_onnx(yuv, model, provider="cpu", yuv_io=False))
     top = 2.0 ** yuv.format.bits_per_sample - 1
     for got, want, floor in zip(ours, zimg, (floors[0], floors[1], floors[1]), strict=True):
-        mse = np.mean((got.astype(np.float64) - want) ** 2)
-        assert 10 * np.log10(top**2 / max(mse, 1e-12)) >= floor
+        assert psnr(got, want, peak=top) >= floor
 
 
 def test_yuv_io_with_an_fp16_model() -> None:
@@ -168,7 +169,7 @@ def test_default_falls_back_to_zimg_when_the_model_cannot_take_yuv(monkeypatch: 
 
 
 def test_yuv_io_refuses_what_it_cannot_convert() -> None:
-    model = _real_model()
+    model = shared_model(SUC)
     rgb = _rgbs(_image(16, 16))
     with pytest.raises(vs.Error, match="yuv_io needs .*got RGBS"):
         kz_onnx(rgb, model, provider="cpu", yuv_io=True)

@@ -24,8 +24,8 @@ from kizunasr_vs.cli.encode import (
     trim,
 )
 from kizunasr_vs.core.formats import resolve_color
-from kizunasr_vs.runtime.encoder import EncodeError, check_output_path
-from kizunasr_vs.runtime.source import open_video
+from kizunasr_vs.media.encoder import EncodeError, check_output_path
+from kizunasr_vs.media.source import open_video
 
 if TYPE_CHECKING:
     from kizunasr_vs.cluster import ClusterAddress

@@ -13,8 +13,8 @@ from tqdm import tqdm
 from kizunasr_vs.cli import options
 from kizunasr_vs.core.files import check_output
 from kizunasr_vs.core.formats import ColorInfo, resolve_color
-from kizunasr_vs.runtime.encoder import CODECS, EncodeError, EncodeSettings, check_output_path, encode
-from kizunasr_vs.runtime.source import open_video
+from kizunasr_vs.media.encoder import CODECS, EncodeError, EncodeSettings, check_output_path, encode
+from kizunasr_vs.media.source import open_video
 
 
 def add_common_options(p: argparse.ArgumentParser) -> None:

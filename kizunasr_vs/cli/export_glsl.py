@@ -12,10 +12,10 @@ import argparse
 import sys
 
 from kizunasr_vs.cli import options
+from kizunasr_vs.compiler.glsl import CompileError, export_glsl
 from kizunasr_vs.core.files import check_output
 from kizunasr_vs.models.errors import ModelError
 from kizunasr_vs.models.store import find_model
-from kizunasr_vs.runtime.glsl_compiler import CompileError, export_glsl
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

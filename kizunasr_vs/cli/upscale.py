@@ -26,9 +26,9 @@ from kizunasr_vs.cli.encode import (
 from kizunasr_vs.core.formats import resolve_color
 from kizunasr_vs.core.resources import shader_path
 from kizunasr_vs.core.sample import sample_clip
+from kizunasr_vs.media.encoder import EncodeError, check_output_path
+from kizunasr_vs.media.source import open_video
 from kizunasr_vs.models.errors import ModelError
-from kizunasr_vs.runtime.encoder import EncodeError, check_output_path
-from kizunasr_vs.runtime.source import open_video
 
 DEFAULT_SHADER = "kizuna_edge2x.glsl"
 DEFAULT_SAMPLE_OUTPUT = Path("out") / "sample_2x.mkv"

@@ -1,6 +1,6 @@
 """Distributed encoding over a Ray cluster: chunked, resumable, joined losslessly by stream copy.
 
-Layering: may import core, runtime, models and profiles; never cli. Ray is imported lazily
+Layering: may import core, shader, onnx, compiler, media, models and profiles; never cli. Ray is imported lazily
 (the optional ``cluster`` extra), so importing this package does not need it.
 """
 

@@ -53,7 +53,7 @@ def import_ray() -> Any:
 
 
 def _local_gpus() -> int:
-    from kizunasr_vs.runtime.hardware import nvidia_gpus
+    from kizunasr_vs.core.hardware import nvidia_gpus
 
     try:
         return len(nvidia_gpus())

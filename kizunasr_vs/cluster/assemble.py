@@ -6,7 +6,7 @@ import subprocess
 from pathlib import Path
 
 from kizunasr_vs.core.files import remove_stale, replacing
-from kizunasr_vs.runtime.encoder import PARTIAL, EncodeError, check_output_path
+from kizunasr_vs.media.encoder import PARTIAL, EncodeError, check_output_path
 
 
 def _concat_list(segments: list[Path], directory: Path) -> Path:

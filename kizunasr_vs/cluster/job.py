@@ -28,9 +28,9 @@ from kizunasr_vs.cluster.plan import (
 )
 from kizunasr_vs.cluster.worker import ChunkFailed, ChunkSpec, FaultHooks, WorkerStatus, actor_classes, segment_settings
 from kizunasr_vs.core.formats import resolve_color
+from kizunasr_vs.media.encoder import EncodeError, check_output_path
+from kizunasr_vs.media.source import keyframe_indices, open_video
 from kizunasr_vs.profiles.loader import Profile, ProfileError
-from kizunasr_vs.runtime.encoder import EncodeError, check_output_path
-from kizunasr_vs.runtime.source import keyframe_indices, open_video
 
 log = logging.getLogger(__name__)
 

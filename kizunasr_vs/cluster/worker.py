@@ -13,9 +13,9 @@ from typing import Any
 import vapoursynth as vs
 
 from kizunasr_vs.cluster.plan import Chunk
+from kizunasr_vs.media.encoder import EncodeError, EncodeSettings, encode
+from kizunasr_vs.media.source import open_video
 from kizunasr_vs.profiles.loader import Profile
-from kizunasr_vs.runtime.encoder import EncodeError, EncodeSettings, encode
-from kizunasr_vs.runtime.source import open_video
 
 # Segments must start with a keyframe that nothing before it references (closed GOP), so that
 # joining them by stream copy decodes exactly; ffv1 here is intra-only (-g 1) anyway.

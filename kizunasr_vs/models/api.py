@@ -1,6 +1,6 @@
 """``kizunasr_vs.onnx`` as users call it: the model may be a registry name or a file in the models folder.
 
-The filter itself (``runtime.onnx_filter.onnx``) sits below the model registry and takes paths or bytes; this
+The filter itself (``onnx.onnx_filter.onnx``) sits below the model registry and takes paths or bytes; this
 resolves names first (``store.find_model``: registry, models folder, then paths), with the same error style.
 """
 
@@ -13,12 +13,12 @@ import vapoursynth as vs
 
 from kizunasr_vs.models.errors import ModelError
 from kizunasr_vs.models.store import find_model
-from kizunasr_vs.runtime import onnx_filter
+from kizunasr_vs.onnx import onnx_filter
 
 
 def onnx(clip: vs.VideoNode, model: str | os.PathLike[str] | bytes, *args: Any, **kwargs: Any) -> vs.VideoNode:
     """Run an ONNX model on ``clip``: a registry name, a file in the models folder, a path or bytes; the other
-    arguments are those of :func:`kizunasr_vs.runtime.onnx_filter.onnx`."""
+    arguments are those of :func:`kizunasr_vs.onnx.onnx_filter.onnx`."""
     if isinstance(clip, vs.VideoNode) and isinstance(model, str | os.PathLike):
         try:
             model = find_model(model)

@@ -6,8 +6,8 @@ import logging
 import subprocess
 from dataclasses import dataclass, field
 
+from kizunasr_vs.core import hardware
 from kizunasr_vs.profiles.loader import Profile, load_profile
-from kizunasr_vs.runtime import hardware
 
 log = logging.getLogger("kizunasr")
 

@@ -15,8 +15,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from kizunasr_vs.compiler.glsl import compile_onnx_to_glsl
 from kizunasr_vs.core.files import write_atomic
-from kizunasr_vs.runtime.glsl_compiler import compile_onnx_to_glsl
+from kizunasr_vs.core.metrics import psnr
 from kizunasr_vs.train.loop import Recipe
 
 MIN_GLSL_PSNR = 45.0
@@ -62,7 +63,7 @@ def run_glsl(glsl_path: Path, y: np.ndarray) -> np.ndarray:
     import vapoursynth as vs
 
     from kizunasr_vs.core.formats import RANGE_FULL
-    from kizunasr_vs.runtime.placebo import shader
+    from kizunasr_vs.shader.placebo import shader
 
     core = vs.core
     h, w = y.shape
@@ -78,12 +79,6 @@ def run_glsl(glsl_path: Path, y: np.ndarray) -> np.ndarray:
     clip = core.std.SetFrameProps(clip, _Range=RANGE_FULL, _Matrix=1, _Primaries=1, _Transfer=1)
     out = core.resize.Point(shader(clip, [str(glsl_path)]), format=vs.GRAYS, range_in=1, range=1)
     return np.array(out.get_frame(0)[0], dtype=np.float32)
-
-
-def psnr(a: np.ndarray, b: np.ndarray, peak: float = 1.0) -> float:
-    """PSNR of two images in [0, peak]; inf when equal."""
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return float("inf") if mse == 0 else 10 * np.log10(peak * peak / mse)
 
 
 def glsl_vs_onnx_psnr(onnx_path: Path, glsl_path: Path, y: np.ndarray) -> float:

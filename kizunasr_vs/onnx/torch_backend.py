@@ -29,10 +29,10 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
+from kizunasr_vs.compiler.graph import text_attr
 from kizunasr_vs.core.resources import cache_dir
-from kizunasr_vs.runtime.glsl_compiler.graph import text_attr
-from kizunasr_vs.runtime.torch_yuv import YuvConverter, plane_tensor_type
-from kizunasr_vs.runtime.yuv_io import YuvLayout
+from kizunasr_vs.onnx.torch_yuv import YuvConverter, plane_tensor_type
+from kizunasr_vs.onnx.yuv_io import YuvLayout
 
 SUPPORTED_OPS = {"Conv", "PRelu", "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Add", "Sub", "Mul", "Div", "Clip",
                  "DepthToSpace", "Resize", "Concat", "Identity", "Constant", "Pad", "Reshape", "Transpose", "Slice",

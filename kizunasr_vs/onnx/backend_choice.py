@@ -33,7 +33,7 @@ def machine_key() -> str:
     """GPU, onnxruntime and torch versions: what a measured choice is only valid for."""
     import onnxruntime as ort
 
-    from kizunasr_vs.runtime.hardware import nvidia_gpus
+    from kizunasr_vs.core.hardware import nvidia_gpus
 
     try:
         import torch

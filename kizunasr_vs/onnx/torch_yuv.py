@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from kizunasr_vs.core.formats import RANGE_FULL
-from kizunasr_vs.runtime.yuv_io import CHROMA_LEFT, YuvLayout, code_scale, rgb_to_ycbcr_matrix
+from kizunasr_vs.onnx.yuv_io import CHROMA_LEFT, YuvLayout, code_scale, rgb_to_ycbcr_matrix
 
 
 def _upsample_centred(x: Any, axis: int, torch: Any) -> Any:

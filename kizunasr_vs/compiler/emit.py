@@ -26,8 +26,8 @@ from typing import Literal
 
 import numpy as np
 
-from kizunasr_vs.runtime.glsl_compiler.errors import CompileError
-from kizunasr_vs.runtime.glsl_compiler.graph import (
+from kizunasr_vs.compiler.errors import CompileError
+from kizunasr_vs.compiler.graph import (
     Binary,
     Concat,
     Conv,

@@ -40,10 +40,10 @@ from kizunasr_vs.core.formats import (
     restore_format,
     to_yuv444p16,
 )
-from kizunasr_vs.runtime import placebo_direct
-from kizunasr_vs.runtime.libplacebo import PL_COLOR_LEVELS_FULL, PL_COLOR_LEVELS_LIMITED
-from kizunasr_vs.runtime.shader_merge import can_share_render, merged_text
-from kizunasr_vs.runtime.shader_source import (
+from kizunasr_vs.shader import placebo_direct
+from kizunasr_vs.shader.libplacebo import PL_COLOR_LEVELS_FULL, PL_COLOR_LEVELS_LIMITED
+from kizunasr_vs.shader.merge import can_share_render, merged_text
+from kizunasr_vs.shader.source import (
     ShaderSource,
     TextureTooLarge,
     apply_params,
@@ -117,7 +117,7 @@ def shader(
     ``output_format``) and keeps the input's frame props.
 
     Shaders run in list order. Consecutive shaders share one render where that gives what
-    rendering them one by one gives (``shader_merge``: e.g. no shader hooking an earlier stage than the
+    rendering them one by one gives (``merge``: e.g. no shader hooking an earlier stage than the
     one before it, or reading the render's input or another stage's texture); a shared render uploads
     and downloads a frame once and keeps the images between shaders in 16-bit float on the GPU (values
     beyond white survive). Otherwise, or with ``merge=False``, each shader renders on its own, with a

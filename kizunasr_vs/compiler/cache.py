@@ -1,4 +1,4 @@
-"""Cache of GLSL shaders compiled from ONNX models (see :mod:`kizunasr_vs.runtime.glsl_compiler`).
+"""Cache of GLSL shaders compiled from ONNX models (see :mod:`kizunasr_vs.compiler.glsl`).
 
 Shaders live in ``glsl/`` of the user cache dir (``core.resources.cache_dir``: ``$KIZUNASR_CACHE_DIR``,
 else the platform's: ``$XDG_CACHE_HOME/kizunasr``, ``~/.cache/kizunasr`` on Linux).
@@ -12,9 +12,9 @@ import hashlib
 import os
 from pathlib import Path
 
+from kizunasr_vs.compiler.glsl import COMPILER_VERSION, Hook, Precision, export_glsl
 from kizunasr_vs.core.files import sha256_file
 from kizunasr_vs.core.resources import cache_dir as user_cache_dir
-from kizunasr_vs.runtime.glsl_compiler import COMPILER_VERSION, Hook, Precision, export_glsl
 
 
 def cache_dir() -> Path:
@@ -33,7 +33,7 @@ def cache_path(model_path: str | os.PathLike[str], hook: Hook = "MAIN", precisio
 def cached_glsl(model_path: str | os.PathLike[str], hook: Hook = "MAIN", precision: Precision = "fp32") -> Path:
     """Path of the compiled shader for ``model_path``, compiling it on first use.
 
-    Raises :class:`~kizunasr_vs.runtime.glsl_compiler.CompileError` (nothing cached) if the
+    Raises :class:`~kizunasr_vs.compiler.glsl.CompileError` (nothing cached) if the
     model cannot be compiled, and ``FileNotFoundError`` if it does not exist.
     """
     path = cache_path(model_path, hook, precision)

@@ -32,9 +32,9 @@ from kizunasr_vs.core.formats import (
     to_gray_float,
     to_rgbs,
 )
-from kizunasr_vs.runtime.backend_choice import lookup as lookup_backend
-from kizunasr_vs.runtime.fp16 import convert_float_to_float16
-from kizunasr_vs.runtime.ort_session import (
+from kizunasr_vs.onnx.backend_choice import lookup as lookup_backend
+from kizunasr_vs.onnx.fp16 import convert_float_to_float16
+from kizunasr_vs.onnx.ort_session import (
     TRT,
     WHO,
     LoadedModel,
@@ -49,16 +49,16 @@ from kizunasr_vs.runtime.ort_session import (
     provider_options,
     run_session,
 )
-from kizunasr_vs.runtime.plane_io import add_finite_probe, bound_planes, plane_name, split_plane_io
-from kizunasr_vs.runtime.tiling import Tile, apply_tiled, plan_tiles
-from kizunasr_vs.runtime.torch_backend import (
+from kizunasr_vs.onnx.plane_io import add_finite_probe, bound_planes, plane_name, split_plane_io
+from kizunasr_vs.onnx.tiling import Tile, apply_tiled, plan_tiles
+from kizunasr_vs.onnx.torch_backend import (
     TORCH_COMPILED,
     TORCH_PROVIDERS,
     TorchBackendError,
     TorchRunner,
     torch_cuda_available,
 )
-from kizunasr_vs.runtime.yuv_io import PLANES_IN, PLANES_OUT, YuvLayout, plane_dtype, wrap_yuv_io, yuv_layout
+from kizunasr_vs.onnx.yuv_io import PLANES_IN, PLANES_OUT, YuvLayout, plane_dtype, wrap_yuv_io, yuv_layout
 
 log = logging.getLogger(__name__)
 
@@ -488,7 +488,7 @@ def onnx(
 
     provider: "auto" (TensorRT > CUDA > CPU; the torch backend instead of CUDA where `kizunasr bench
         --calibrate` measured it faster for this model and size), "tensorrt", "cuda", "cpu", "torch"
-        (the optional PyTorch backend on CUDA in fp16; whole frames only; see runtime/torch_backend.py)
+        (the optional PyTorch backend on CUDA in fp16; whole frames only; see torch_backend.py)
         or "torch-compile" (the same through torch.compile: slower to start, fastest on an H100).
     fp16: run in half precision; None = on for GPU providers with fp32 models, off on CPU.
     tile: owned tile size, int or (width, height); None = whole frame (unless the model's input
@@ -497,7 +497,7 @@ def onnx(
     output_format: a ``vs.PresetVideoFormat`` for the result; None = the input's format.
     pad_multiple: model needs H and W divisible by this (crops are grown or edge-padded).
     yuv_io: convert integer YUV to the model's RGB and back inside the session (on the GPU with a
-        GPU provider or the torch backend; see runtime/yuv_io.py and torch_yuv.py) instead of with zimg
+        GPU provider or the torch backend; see yuv_io.py and torch_yuv.py) instead of with zimg
         on the CPU; None = on for GPU providers where the clip, the output format and the run allow it.
     """
     fmt = check_format(clip, WHO)

@@ -18,7 +18,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from kizunasr_vs.runtime.shader_source import parse_passes, split_blocks, texture_refs
+from kizunasr_vs.shader.source import parse_passes, split_blocks, texture_refs
 
 # The step of one render at which each hook stage fires. The plane stages (step 0) fire plane after plane.
 STAGE_STEP = {"RGB": 0, "LUMA": 0, "CHROMA": 0, "ALPHA": 0, "XYZ": 0, "CHROMA_SCALED": 1, "ALPHA_SCALED": 1,

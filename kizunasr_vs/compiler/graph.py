@@ -26,7 +26,7 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from kizunasr_vs.runtime.glsl_compiler.errors import CompileError
+from kizunasr_vs.compiler.errors import CompileError
 
 PointwiseKind = Literal["relu", "prelu", "leaky", "clip", "affine"]
 BinaryKind = Literal["add", "sub", "mul"]

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 import vapoursynth as vs
 
-from kizunasr_vs.runtime import libplacebo as pl
+from kizunasr_vs.shader import libplacebo as pl
 
 log = logging.getLogger("kizunasr")
 

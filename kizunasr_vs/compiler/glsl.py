@@ -57,10 +57,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from kizunasr_vs.compiler.emit import Emitter, Hook, Precision
+from kizunasr_vs.compiler.errors import CompileError
+from kizunasr_vs.compiler.graph import ModelLike, normalise
 from kizunasr_vs.core.files import write_atomic
-from kizunasr_vs.runtime.glsl_compiler.emit import Emitter, Hook, Precision
-from kizunasr_vs.runtime.glsl_compiler.errors import CompileError
-from kizunasr_vs.runtime.glsl_compiler.graph import ModelLike, normalise
 
 COMPILER_VERSION = "4"  # 4: packed passes
 
