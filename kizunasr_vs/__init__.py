@@ -18,17 +18,20 @@ from kizunasr_vs.core.stage import ConditionalStage, FunctionStage, Pipeline, St
 
 if TYPE_CHECKING:
     from kizunasr_vs.models.api import onnx
+    from kizunasr_vs.onnx.backends import OrtCPU, OrtCUDA, OrtTensorRT, Torch
     from kizunasr_vs.profiles.upscale import upscale
     from kizunasr_vs.shader.placebo import shader
 
 __version__ = "0.1.0"
-__all__ = ["ConditionalStage", "FunctionStage", "Pipeline", "Stage", "onnx", "shader", "upscale", "__version__"]
+__all__ = ["ConditionalStage", "FunctionStage", "OrtCPU", "OrtCUDA", "OrtTensorRT", "Pipeline", "Stage", "Torch",
+           "onnx", "shader", "upscale", "__version__"]
 
 
 _LAZY = {
     "shader": "kizunasr_vs.shader.placebo",
     "onnx": "kizunasr_vs.models.api",
     "upscale": "kizunasr_vs.profiles.upscale",
+    **{name: "kizunasr_vs.onnx.backends" for name in ("OrtCPU", "OrtCUDA", "OrtTensorRT", "Torch")},
 }
 
 # The packages kizunasr_vs.shader and kizunasr_vs.onnx share their names with the filters kz.shader() and

@@ -33,6 +33,8 @@ from kizunasr_vs.core.formats import (
     to_rgbs,
 )
 from kizunasr_vs.onnx.backend_choice import lookup as lookup_backend
+from kizunasr_vs.onnx.backends import Backend, Torch
+from kizunasr_vs.onnx.backends import resolve as resolve_backend
 from kizunasr_vs.onnx.fp16 import convert_float_to_float16
 from kizunasr_vs.onnx.ort_session import (
     TRT,
@@ -399,12 +401,12 @@ TORCH_STREAMS = 8
 
 
 def _build_torch_runner(loaded: LoadedModel, info: ModelInfo, src: vs.VideoNode, streams: int | None,
-                        provider: str, layout: YuvLayout | None = None) -> TorchRunner:
-    """A TorchRunner for this model, frame size, stream count, plane layout and provider ("torch" or
-    "torch-compile"), reused across calls (like the sessions)."""
+                        provider: str, layout: YuvLayout | None = None, cuda_graphs: bool = True) -> TorchRunner:
+    """A TorchRunner for this model, frame size, stream count, plane layout, provider ("torch" or
+    "torch-compile") and CUDA-graph choice, reused across calls (like the sessions)."""
     count = _stream_count(streams if streams is not None else TORCH_STREAMS, True)
     compiled = provider == TORCH_COMPILED or _env_flag("KIZUNASR_TORCH_COMPILE", False)
-    graphs = _env_flag("KIZUNASR_TORCH_GRAPHS", True)  # =0: no CUDA graphs (to measure what they bring)
+    graphs = cuda_graphs and _env_flag("KIZUNASR_TORCH_GRAPHS", True)  # =0: no CUDA graphs (to measure them)
     key = (loaded.sha256, info.channels, src.height, src.width, count, layout, compiled, graphs)
 
     def build() -> TorchRunner:
@@ -483,11 +485,15 @@ def onnx(
     output_format: int | None = None,
     pad_multiple: int | None = None,
     yuv_io: bool | None = None,
+    backend: str | Backend | None = None,
 ) -> vs.VideoNode:
     """Upscale ``clip`` with an ONNX model (path or bytes) through onnxruntime.
 
-    provider: "auto" (TensorRT > CUDA > CPU; the torch backend instead of CUDA where `kizunasr bench
-        --calibrate` measured it faster for this model and size), "tensorrt", "cuda", "cpu", "torch"
+    backend: ``OrtCPU()``, ``OrtCUDA(fp16, streams)``, ``OrtTensorRT(fp16, streams)`` or
+        ``Torch(compile, cuda_graphs, streams)`` (``kizunasr_vs.onnx.backends``), or a name as for provider.
+    provider: alias of ``backend`` with a name: "auto" (TensorRT > CUDA > CPU; the torch backend instead of
+        CUDA where `kizunasr bench --calibrate` measured it faster for this model and size), "tensorrt",
+        "cuda", "cpu", "torch"
         (the optional PyTorch backend on CUDA in fp16; whole frames only; see torch_backend.py)
         or "torch-compile" (the same through torch.compile: slower to start, fastest on an H100).
     fp16: run in half precision; None = on for GPU providers with fp32 models, off on CPU.
@@ -507,8 +513,13 @@ def onnx(
     color = resolve_color(clip)
     tiles = _plan(clip.height, clip.width, info, tile, overlap, pad_multiple)
     whole = _whole_frame(tiles, clip.height, clip.width)
-    if provider == "auto" and whole:
-        provider = _calibrated_torch(loaded, clip.width, clip.height) or provider
+    if backend is not None and provider != "auto":
+        raise vs.Error(f"{WHO}: pass backend= or provider= (its alias), not both")
+    requested = backend if backend is not None else provider
+    calibrated = _calibrated_torch(loaded, clip.width, clip.height) if requested == "auto" and whole else None
+    chosen = resolve_backend(requested, fp16, streams, calibrated)  # once: every branch below runs this one
+    provider, fp16, streams = chosen.provider, chosen.fp16, chosen.streams
+    cuda_graphs = chosen.cuda_graphs if isinstance(chosen, Torch) else True
     torch_backend = provider in TORCH_PROVIDERS
     direct = whole and (torch_backend or choose_providers(provider)[0] != TRT)
     if _wants_yuv_io(yuv_io, provider, direct):
@@ -518,7 +529,7 @@ def onnx(
             try:
                 yuv_runner: DirectRunner | TorchRunner
                 if torch_backend:
-                    yuv_runner = _build_torch_runner(loaded, info, clip, streams, provider, layout)
+                    yuv_runner = _build_torch_runner(loaded, info, clip, streams, provider, layout, cuda_graphs)
                 else:
                     yuv_runner = _cached_direct_runner(loaded, info, provider, fp16, streams, layout)
             except vs.Error:
@@ -541,7 +552,7 @@ def onnx(
         if not whole:
             raise vs.Error(f"{WHO}: the torch backend runs whole frames only; pass tile=None")
         src = src.resize.Point(format=vs.RGBH if info.channels == 3 else vs.GRAYH)
-        runner = _build_torch_runner(loaded, info, src, streams, provider)
+        runner = _build_torch_runner(loaded, info, src, streams, provider, cuda_graphs=cuda_graphs)
     elif direct:
         runner = _cached_direct_runner(loaded, info, provider, fp16, streams)
         if runner.io_dtype == np.float16:

@@ -40,8 +40,8 @@ SUPPORTED_OPS = {"Conv", "PRelu", "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Add",
 _PAD_MODES = {"constant": "constant", "reflect": "reflect", "edge": "replicate"}
 
 
-TORCH_COMPILED = "torch-compile"
-TORCH_PROVIDERS = ("torch", TORCH_COMPILED)  # the provider names that select this backend in kizunasr_vs.onnx
+TORCH, TORCH_COMPILED = "torch", "torch-compile"
+TORCH_PROVIDERS = (TORCH, TORCH_COMPILED)  # the provider names that select this backend in kizunasr_vs.onnx
 _ARITHMETIC = {"Add": operator.add, "Sub": operator.sub, "Mul": operator.mul, "Div": operator.truediv}
 
 
