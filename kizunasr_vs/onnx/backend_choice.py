@@ -33,7 +33,7 @@ def machine_key() -> str:
     """GPU, onnxruntime and torch versions: what a measured choice is only valid for."""
     import onnxruntime as ort
 
-    from kizunasr_vs.core.hardware import nvidia_gpus
+    from kizunasr_vs.core import hardware
 
     try:
         import torch
@@ -41,8 +41,7 @@ def machine_key() -> str:
         torch_version = str(torch.__version__)
     except ImportError:
         torch_version = "none"
-    gpus = nvidia_gpus()
-    gpu = gpus[0].split("(UUID")[0].split(":", 1)[-1].strip() if gpus else "no-gpu"  # "GPU 0: NAME (UUID: ..)"
+    gpu = hardware.gpu().name or "no-gpu"
     return f"{gpu} | onnxruntime {ort.__version__} | torch {torch_version}"
 
 
