@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from kizunasr_vs.core.files import write_atomic
-from kizunasr_vs.core.resources import cache_dir
+from kizunasr_vs.core.paths import cache_dir
 
 log = logging.getLogger(__name__)
 

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import vapoursynth as vs
 
+from kizunasr_vs.core import paths
 from kizunasr_vs.core.formats import (
     RANGE_FULL,
     ColorInfo,
@@ -387,12 +388,6 @@ def release_runners() -> None:
             torch.cuda.empty_cache()
 
 
-def _env_flag(name: str, default: bool) -> bool:
-    """An on/off environment setting: "1" is on, anything else off, unset is ``default``."""
-    value = os.environ.get(name)
-    return default if value is None else value == "1"
-
-
 # H100, 1080p, torch-compile, 4 / 8 streams, YUV: SuperUltraCompact 224 / 217 fps (another run: 223 / 248),
 # SPAN 162 / 160, Compact 86 / 95; RGB: 155 / 188, 131 / 153, 93 / 98
 TORCH_STREAMS = 8
@@ -403,8 +398,8 @@ def _build_torch_runner(loaded: LoadedModel, info: ModelInfo, src: vs.VideoNode,
     """A TorchRunner for this model, frame size, stream count, plane layout and provider ("torch" or
     "torch-compile"), reused across calls (like the sessions)."""
     count = _stream_count(streams if streams is not None else TORCH_STREAMS, True)
-    compiled = provider == TORCH_COMPILED or _env_flag("KIZUNASR_TORCH_COMPILE", False)
-    graphs = _env_flag("KIZUNASR_TORCH_GRAPHS", True)  # =0: no CUDA graphs (to measure what they bring)
+    compiled = provider == TORCH_COMPILED or paths.torch_compile_forced()
+    graphs = paths.torch_graphs()  # =0: no CUDA graphs (to measure what they bring)
     key = (loaded.sha256, info.channels, src.height, src.width, count, layout, compiled, graphs)
 
     def build() -> TorchRunner:

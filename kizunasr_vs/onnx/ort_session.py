@@ -29,6 +29,7 @@ from google.protobuf.message import DecodeError
 from onnx import TensorProto
 
 from kizunasr_vs.core import hardware
+from kizunasr_vs.core.paths import trt_cache_root
 from kizunasr_vs.core.resources import find_relative, not_found
 
 log = logging.getLogger("kizunasr")
@@ -106,7 +107,7 @@ def gpu_name(device_id: int = 0) -> str:
 
 def trt_cache_dir(model_sha256: str, fp16: bool, device_id: int = 0) -> Path:
     """The TensorRT engine cache folder for this onnxruntime, GPU, model and precision."""
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "kizunasr" / "trt"
+    base = trt_cache_root()
     key = f"ort{ort.__version__}_{gpu_name(device_id)}_{model_sha256[:16]}_{'fp16' if fp16 else 'fp32'}"
     return base / re.sub(r"[^A-Za-z0-9._-]+", "_", key)
 

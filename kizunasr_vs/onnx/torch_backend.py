@@ -30,7 +30,7 @@ import onnx
 from onnx import numpy_helper
 
 from kizunasr_vs.compiler.graph import text_attr
-from kizunasr_vs.core.resources import cache_dir
+from kizunasr_vs.core.paths import torchinductor_cache_dir
 from kizunasr_vs.onnx.torch_yuv import YuvConverter, plane_tensor_type
 from kizunasr_vs.onnx.yuv_io import YuvLayout
 
@@ -307,7 +307,7 @@ class TorchRunner:
         if compile_model:
             # the whole frame, conversions included, so that inductor fuses them into the model's kernels;
             # its kernels and autotuning results are kept in the user cache across runs
-            os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(cache_dir() / "torchinductor"))
+            os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(torchinductor_cache_dir()))
             self.forward = torch.compile(self._eager_forward, mode="max-autotune-no-cudagraphs", dynamic=False)
         self.channels, self.streams = channels, streams
         in_shapes, in_type = self._plane_shapes(layout, height, width, 1), torch.half

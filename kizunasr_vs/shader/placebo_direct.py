@@ -24,7 +24,6 @@ import contextlib
 import ctypes
 import functools
 import logging
-import os
 import threading
 import time
 from collections.abc import Iterator
@@ -34,6 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 import vapoursynth as vs
 
+from kizunasr_vs.core.paths import direct_profile
 from kizunasr_vs.shader import libplacebo as pl
 
 log = logging.getLogger("kizunasr")
@@ -43,7 +43,7 @@ MAX_STREAMS = 16
 _POLL_S = 0.002  # sleep between polls of a busy buffer (each poll takes the device lock)
 _TIMEOUT_S = 120.0  # a download that takes longer than this is reported as a hang
 _recent_errors: collections.deque[str] = collections.deque(maxlen=8)
-PROFILE: dict[str, float] | None = {} if os.environ.get("KIZUNASR_DIRECT_PROFILE") else None
+PROFILE: dict[str, float] | None = {} if direct_profile() else None
 
 
 @dataclass(frozen=True)
