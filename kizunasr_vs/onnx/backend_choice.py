@@ -1,12 +1,12 @@
 """The measured backend choice behind ``provider="auto"``: onnxruntime or the PyTorch backend, per model.
 
-Which backend is faster depends on the model and the GPU (on an H100 the compiled torch backend ran
-SPAN Balanced 2.2x as fast as onnxruntime's CUDA EP; eager torch can lose to it on Compact), so
-``auto`` does not guess: ``kizunasr bench --calibrate`` times the CUDA EP, "torch" and "torch-compile"
-through ``kizunasr_vs.onnx`` on this machine and records the winner here, keyed by model (sha256),
-frame size, GPU and library versions. ``auto`` then uses the torch backend only where a calibration
-on this exact machine measured it faster; a new driver, GPU or library version makes old records
-invisible (a rerun of the calibration replaces them).
+Which backend is faster depends on the model and the GPU (the compiled torch backend can win by a wide
+margin, eager torch can lose to onnxruntime's CUDA EP; docs/BENCHMARKS.md), so ``auto`` does not guess:
+``kizunasr bench --calibrate`` times the CUDA EP, "torch" and "torch-compile" through ``kizunasr_vs.onnx``
+on this machine and records the winner here, keyed by model (sha256), frame size, GPU and library
+versions. ``auto`` then uses the torch backend only where a calibration on this exact machine measured it
+faster; a new driver, GPU or library version makes old records invisible (a rerun of the calibration
+replaces them).
 """
 
 from __future__ import annotations

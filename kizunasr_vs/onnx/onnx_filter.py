@@ -375,7 +375,7 @@ _TORCH_RUNNERS = RunnerCache(kept=2)  # each holds a model, activations and pinn
 
 def release_runners() -> None:
     """Drop every cached session and torch runner, giving their GPU memory back (benchmarks call this
-    between measurements: a cached 8-stream Compact runner plus sessions filled an 80 GB H100)."""
+    between measurements: cached runners and sessions of several models can fill the GPU's memory)."""
     with _RUNNERS_LOCK:
         _RUNNERS.clear()
         _TORCH_RUNNERS.clear()
@@ -388,9 +388,7 @@ def release_runners() -> None:
             torch.cuda.empty_cache()
 
 
-# H100, 1080p, torch-compile, 4 / 8 streams, YUV: SuperUltraCompact 224 / 217 fps (another run: 223 / 248),
-# SPAN 162 / 160, Compact 86 / 95; RGB: 155 / 188, 131 / 153, 93 / 98
-TORCH_STREAMS = 8
+TORCH_STREAMS = 8  # frames in flight per torch runner (4 against 8: docs/BENCHMARKS.md, the torch backend)
 
 
 def _build_torch_runner(loaded: LoadedModel, info: ModelInfo, src: vs.VideoNode, streams: int | None,
@@ -484,7 +482,7 @@ def onnx(
     provider: "auto" (TensorRT > CUDA > CPU; the torch backend instead of CUDA where `kizunasr bench
         --calibrate` measured it faster for this model and size), "tensorrt", "cuda", "cpu", "torch"
         (the optional PyTorch backend on CUDA in fp16; whole frames only; see torch_backend.py)
-        or "torch-compile" (the same through torch.compile: slower to start, fastest on an H100).
+        or "torch-compile" (the same through torch.compile: slower to start, the fastest in docs/BENCHMARKS.md).
     fp16: run in half precision; None = on for GPU providers with fp32 models, off on CPU.
     tile: owned tile size, int or (width, height); None = whole frame (unless the model's input
         size is fixed and smaller). overlap: context per side around each tile (default 16).
