@@ -9,11 +9,10 @@ A CHAIN is comma-separated shader names or files, e.g. kizuna_edge2x,kizuna_anti
 from __future__ import annotations
 
 import argparse
-import time
 
 import vapoursynth as vs
+from common import PASSTHROUGH_2X, noise_clip, pull_fps
 
-from kizunasr_vs.cli.bench import PASSTHROUGH_2X, _noise_clip
 from kizunasr_vs.core.resources import shader_path
 from kizunasr_vs.shader.placebo import shader
 
@@ -21,13 +20,7 @@ WARM = 8
 
 
 def fps(texts: list[str], src: vs.VideoNode) -> float:
-    out = shader(src, texts, width=src.width * 2, height=src.height * 2)
-    for _ in out[:WARM].frames(close=True):
-        pass
-    start = time.perf_counter()
-    for _ in out[WARM:].frames(close=True):
-        pass
-    return (out.num_frames - WARM) / (time.perf_counter() - start)
+    return pull_fps(shader(src, texts, width=src.width * 2, height=src.height * 2), WARM)
 
 
 def main() -> None:
@@ -37,7 +30,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=16)
     args = parser.parse_args()
     w, h = (int(v) for v in args.size.split("x"))
-    src = _noise_clip(w, h, args.frames + WARM, vs.YUV444P16)
+    src = noise_clip(w, h, args.frames + WARM, vs.YUV444P16)
     base = fps([PASSTHROUGH_2X], src)
     print(f"pass-through 2x: {base:.2f} fps ({args.size} -> 2x)")
     for chain in args.chains:

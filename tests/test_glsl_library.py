@@ -1,6 +1,6 @@
 """The hand-written GLSL shader library in glsl/: structure, vs-placebo (lavapipe) behaviour
 against numpy references, compile checks in real mpv under Xvfb, mpv/vs-placebo agreement and
-the fidelity report (scripts/glsl_fidelity.py).
+the fidelity report (bench/glsl_fidelity.py).
 
 Every expected value comes from an independent reference: the input itself, an analytic image,
 known pixel values of a documented formula, zimg kernels, or numpy statistics.
@@ -649,8 +649,9 @@ def test_mpv_and_vs_placebo_agree(display: str, mpv_media: dict[str, Path], mode
 
 @needs_placebo
 @needs_media
-def test_fidelity_report() -> None:
-    spec = importlib.util.spec_from_file_location("glsl_fidelity", h.REPO / "scripts" / "glsl_fidelity.py")
+def test_fidelity_report(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(h.REPO / "bench"))  # its `common` helper, as `python bench/...` finds it
+    spec = importlib.util.spec_from_file_location("glsl_fidelity", h.REPO / "bench" / "glsl_fidelity.py")
     assert spec is not None and spec.loader is not None
     mod = importlib.util.module_from_spec(spec)
     sys.modules["glsl_fidelity"] = mod  # dataclasses look their module up

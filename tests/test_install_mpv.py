@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from kizunasr_vs.cli import mpv_cmds
+from kizunasr_vs.core import paths
 from kizunasr_vs.mpv import install
 from tests.conftest import REPO
 
@@ -58,13 +59,13 @@ def tree(root: Path) -> dict[str, str]:
 
 def test_default_config_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("MPV_HOME", str(tmp_path / "home"))
-    assert install.default_config_dir() == tmp_path / "home"
+    assert paths.mpv_config_dir() == tmp_path / "home"
     monkeypatch.delenv("MPV_HOME")
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
-    assert install.default_config_dir() == tmp_path / "xdg" / "mpv"
+    assert paths.mpv_config_dir() == tmp_path / "xdg" / "mpv"
     monkeypatch.delenv("XDG_CONFIG_HOME")
     monkeypatch.setenv("HOME", str(tmp_path))
-    assert install.default_config_dir() == tmp_path / ".config" / "mpv"
+    assert paths.mpv_config_dir() == tmp_path / ".config" / "mpv"
 
 
 def test_install_copies_everything(data: Path, config: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -13,7 +13,7 @@ from PIL import Image
 
 from kizunasr_vs.cli import fidelity
 from kizunasr_vs.core.metrics import psnr
-from kizunasr_vs.core.resources import data_dir
+from kizunasr_vs.core.paths import data_dir
 from kizunasr_vs.shader.placebo import shader
 from tests.conftest import REPO, shared_media
 

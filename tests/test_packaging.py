@@ -30,7 +30,7 @@ def test_wheel_install_finds_its_data(tmp_path: Path) -> None:
                              capture_output=True, text=True, timeout=600)
     assert install.returncode == 0, install.stderr
     site_packages = sysconfig.get_path("purelib", vars={"base": str(prefix)})
-    code = ("import kizunasr_vs.core.resources as r, kizunasr_vs.profiles.loader as l\n"
+    code = ("import kizunasr_vs.core.paths as r, kizunasr_vs.profiles.loader as l\n"
             "print(r.__file__); print(r.data_dir('glsl')); print(r.data_dir('mpv_scripts'))\n"
             "print(l.available_profiles()['balanced'])\n")
     env = {**os.environ, "PYTHONPATH": site_packages}

@@ -1,7 +1,7 @@
 """The optional PyTorch backend: which graphs it accepts, and (where torch is installed) equality with onnxruntime.
 
 PyTorch is not a dependency and is absent in CI; the equality test then skips. On the GPU machine it
-ran through scripts/device_torch_check.py (78 dB PSNR against onnxruntime fp32 on a real 1080p image).
+ran through bench/device_torch_check.py (78 dB PSNR against onnxruntime fp32 on a real 1080p image).
 """
 
 from __future__ import annotations

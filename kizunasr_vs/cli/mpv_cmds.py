@@ -29,9 +29,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run_install(args: argparse.Namespace) -> int:
+    from kizunasr_vs.core.paths import mpv_config_dir
     from kizunasr_vs.mpv import install
 
-    config = (args.config_dir or install.default_config_dir()).expanduser()
+    config = (args.config_dir or mpv_config_dir()).expanduser()
     try:
         outcomes = (install.uninstall(config, dry_run=args.dry_run) if args.uninstall
                     else install.install(config, dry_run=args.dry_run, force=args.force))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 
 
@@ -26,10 +25,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from kizunasr_vs.core.paths import worker_log
     from kizunasr_vs.mpv.worker import serve
 
-    logging.getLogger("kizunasr.worker").setLevel(logging.INFO if os.environ.get("KIZUNASR_WORKER_LOG")
-                                                   else logging.WARNING)
+    logging.getLogger("kizunasr.worker").setLevel(logging.INFO if worker_log() else logging.WARNING)
     return serve(args.ipc, args.profile, args.ai, args.debounce_ms, args.provider, show_osd=args.osd)
 
 

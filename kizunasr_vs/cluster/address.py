@@ -53,10 +53,10 @@ def import_ray() -> Any:
 
 
 def _local_gpus() -> int:
-    from kizunasr_vs.core.hardware import nvidia_gpus
+    from kizunasr_vs.core import hardware
 
     try:
-        return len(nvidia_gpus())
+        return hardware.gpu().count
     except Exception:  # noqa: BLE001 - no driver, no GPUs
         return 0
 

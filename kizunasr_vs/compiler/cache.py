@@ -1,6 +1,6 @@
 """Cache of GLSL shaders compiled from ONNX models (see :mod:`kizunasr_vs.compiler.glsl`).
 
-Shaders live in ``glsl/`` of the user cache dir (``core.resources.cache_dir``: ``$KIZUNASR_CACHE_DIR``,
+Shaders live in ``glsl/`` of the user cache dir (``core.paths.cache_dir``: ``$KIZUNASR_CACHE_DIR``,
 else the platform's: ``$XDG_CACHE_HOME/kizunasr``, ``~/.cache/kizunasr`` on Linux).
 A file is keyed by the model's sha256, the hook, the precision and the compiler version, so an
 edited model or a new compiler gets a new file and a cached file is never recompiled.
@@ -14,7 +14,7 @@ from pathlib import Path
 
 from kizunasr_vs.compiler.glsl import COMPILER_VERSION, Hook, Precision, export_glsl
 from kizunasr_vs.core.files import sha256_file
-from kizunasr_vs.core.resources import cache_dir as user_cache_dir
+from kizunasr_vs.core.paths import cache_dir as user_cache_dir
 
 
 def cache_dir() -> Path:

@@ -483,9 +483,9 @@ class Emitter:
     def __init__(self, graph: Graph, hook: Hook, precision: Precision, *, compute: bool = True,
                  tile: bool = False, pack: bool = False) -> None:
         """``compute``: ``//!COMPUTE`` passes (default) rather than fragment passes; NVIDIA H100
-        runs fragment work on only 2 of its 66 TPCs (SuperUltraCompact 1080p: +160 ms fragment,
-        +31 ms compute). ``tile``: stage 3x3 conv inputs in shared memory (about 5 ms less on
-        H100 for SuperUltraCompact, but 3.5x slower and 3.5x longer to compile on lavapipe).
+        runs fragment work on only 2 of its 66 TPCs. ``tile``: stage 3x3 conv inputs in shared memory
+        (a little faster on a GPU, much slower to run and compile on lavapipe). Figures for both:
+        docs/BENCHMARKS.md, compiled models.
         ``pack`` (compute only): one pass per stored value instead of one per 4 channels; its
         groups of 4 channels sit side by side in one texture (``_grid`` texels per pixel), so each
         input texel is read once per pass instead of once per output group."""

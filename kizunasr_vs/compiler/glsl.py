@@ -11,8 +11,8 @@ Shader layout: one ``//!COMPUTE`` pass per stored tensor (one thread per pixel, 
 NVIDIA H100). A tensor of C channels is *packed*: its C/4 groups of 4 channels sit side by side in
 one ``//!COMPONENTS 4`` texture, a grid of texels per pixel (24 channels: 3 x 2), written by the
 thread of that pixel (``//!COMPUTE bw*gx bh*gy bw bh``), so each input texel is read once per pass
-rather than once per 4 output channels (on an H100, SuperUltraCompact 1080p: 11 passes instead of
-58, about 14 ms less). Intermediate textures are passed with ``//!SAVE`` / ``//!BIND`` (at most 16
+rather than once per 4 output channels (SuperUltraCompact: 11 passes instead of 58; its GPU time is in
+docs/BENCHMARKS.md). Intermediate textures are passed with ``//!SAVE`` / ``//!BIND`` (at most 16
 per pass; wider convolutions are split into partial sums), weights as ``const mat4`` literals,
 activations / constant arithmetic / residual adds fused into the conv pass, constant Mul/Add
 folded into the conv weights. The
@@ -35,10 +35,9 @@ Intermediate *storage* is chosen by the host, not the shader: libplacebo (mpv ``
 vs-placebo) stores every hook pass in ``rgba16f`` with no option to change it (mpv's
 ``--fbo-format`` is ignored there); mpv ``--vo=gpu`` honours ``--fbo-format=rgba32f``. The merged
 RGB image at MAIN is rgba16f too. So PSNR vs onnxruntime on libplacebo is bounded by half-precision
-rounding of every stored activation, not by the weights: measured on lavapipe (which converts to
-fp16 by truncation) SuperUltraCompact / UltraCompact give about 66 dB, Compact 63 dB; the shader
-output matches a numpy emulation of truncated-fp16 storage to 80 dB. Round-to-nearest GPUs should
-give about 76-79 dB (emulated), fp32 storage more.
+rounding of every stored activation, not by the weights (lavapipe, which converts to fp16 by
+truncation, is the worst case; round-to-nearest GPUs do better, fp32 storage better still: the figures are
+in docs/BENCHMARKS.md).
 
 Memory: libplacebo keeps every pass output texture alive until the frame is done: about
 ``gx x gy x W x H x 8`` bytes per stored tensor (``gx x gy`` >= channels / 4 texels per pixel;

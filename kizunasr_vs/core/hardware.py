@@ -1,7 +1,12 @@
-"""What this machine offers the backends: Vulkan device, GPUs, onnxruntime providers."""
+"""What this machine offers the backends: Vulkan device, GPUs, onnxruntime providers.
+
+The one place that asks "is there a GPU, which, how much memory": profiles (``auto``), the backend
+calibration (its machine key), the cluster (local GPU count) and ``kizunasr doctor`` all read ``gpu()``."""
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import re
 import shutil
 import subprocess
@@ -24,6 +29,29 @@ class VulkanDevice:
     name: str | None
     software: bool
     error: str | None = None
+
+
+@dataclass(frozen=True)
+class Gpu:
+    """The NVIDIA GPUs ``nvidia-smi`` lists (none without the driver) and the largest one's memory."""
+
+    listed: tuple[str, ...] = ()  # `nvidia-smi -L` lines: "GPU 0: NAME (UUID: ...)"
+    vram_gb: float = 0.0  # total memory of the largest GPU in GiB (0 without one)
+
+    @property
+    def present(self) -> bool:
+        return bool(self.listed)
+
+    @property
+    def count(self) -> int:
+        return len(self.listed)
+
+    @property
+    def name(self) -> str | None:
+        """The first GPU's name ("NVIDIA H200"), None without one."""
+        if not self.listed:
+            return None
+        return self.listed[0].split("(UUID")[0].split(":", 1)[-1].strip()
 
 
 @dataclass
@@ -60,6 +88,40 @@ def nvidia_gpus() -> list[str]:
     return [line.strip() for line in out.stdout.splitlines() if line.startswith("GPU")]
 
 
+def nvidia_vram_gb() -> float:
+    """Total memory of the largest NVIDIA GPU in GiB (0 without one)."""
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=memory.total", "--format=csv,noheader,nounits"],
+                             capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        return 0.0
+    sizes = [float(v) for v in out.stdout.split() if v.replace(".", "").isdigit()]
+    return max(sizes, default=0.0) / 1024
+
+
+@functools.cache
+def gpu() -> Gpu:
+    """This machine's NVIDIA GPUs, asked once per process."""
+    listed = tuple(nvidia_gpus())
+    return Gpu(listed, nvidia_vram_gb() if listed else 0.0)
+
+
+def cuda_device_name(device_id: int = 0) -> str:
+    """The name the CUDA driver API gives device ``device_id`` (as CUDA numbers them, so after
+    ``CUDA_VISIBLE_DEVICES``), or ``"unknown-gpu"`` where it cannot be read."""
+    try:
+        lib = ctypes.WinDLL("nvcuda.dll") if sys.platform == "win32" else ctypes.CDLL("libcuda.so.1")  # type: ignore[attr-defined,unused-ignore]
+        device = ctypes.c_int()
+        name = ctypes.create_string_buffer(256)
+        if lib.cuInit(0) or lib.cuDeviceGet(ctypes.byref(device), device_id):
+            return "unknown-gpu"
+        if lib.cuDeviceGetName(name, len(name), device):
+            return "unknown-gpu"
+        return name.value.decode(errors="replace") or "unknown-gpu"
+    except (OSError, AttributeError):
+        return "unknown-gpu"
+
+
 def onnxruntime_info() -> tuple[str | None, list[str]]:
     """onnxruntime's version and execution providers, or (None, []) if it is not installed."""
     try:
@@ -69,6 +131,12 @@ def onnxruntime_info() -> tuple[str | None, list[str]]:
     return ort.__version__, list(ort.get_available_providers())
 
 
+def onnxruntime_providers() -> list[str]:
+    """The execution providers of the installed onnxruntime (empty without it)."""
+    return onnxruntime_info()[1]
+
+
 def detect() -> Hardware:
+    """GPUs (``gpu()``) and onnxruntime's providers."""
     version, providers = onnxruntime_info()
-    return Hardware(gpus=nvidia_gpus(), providers=providers, onnxruntime_version=version)
+    return Hardware(gpus=list(gpu().listed), providers=providers, onnxruntime_version=version)

@@ -9,9 +9,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import platformdirs
-
 from kizunasr_vs.core.files import sha256_file, write_atomic
+from kizunasr_vs.core.paths import user_models_file
 from kizunasr_vs.models.errors import RegistryError, UnknownModelError
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -59,7 +58,7 @@ class ModelEntry:
 
 def user_config_path() -> Path:
     """`$XDG_CONFIG_HOME/kizunasr/models.json` (or the platform's equivalent)."""
-    return Path(platformdirs.user_config_dir("kizunasr")) / "models.json"
+    return user_models_file()
 
 
 def _int(raw: dict[str, Any], key: str, default: int | None, minimum: int) -> int | None:

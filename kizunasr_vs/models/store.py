@@ -11,8 +11,7 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
-import platformdirs
-
+from kizunasr_vs.core import paths
 from kizunasr_vs.core.files import check_output, replacing, sha256_file, write_atomic
 from kizunasr_vs.core.resources import find_relative, not_found
 from kizunasr_vs.models.errors import ChecksumError, InvalidModelError, ModelMissingError, RegistryError
@@ -26,7 +25,6 @@ from kizunasr_vs.models.registry import (
 
 log = logging.getLogger(__name__)
 
-ENV_MODELS_DIR = "KIZUNASR_MODELS_DIR"
 VERIFIED_FILE = ".verified.json"  # in the models directory: {path: [size, mtime_ns, sha256]}
 
 
@@ -40,10 +38,7 @@ class State(enum.StrEnum):
 
 def models_dir() -> Path:
     """`$KIZUNASR_MODELS_DIR` if set, else `<user cache dir>/kizunasr/models` (not created here)."""
-    env = os.environ.get(ENV_MODELS_DIR)
-    if env:
-        return Path(env).expanduser()
-    return Path(platformdirs.user_cache_dir("kizunasr")) / "models"
+    return paths.models_dir()
 
 
 def store_path(entry: ModelEntry) -> Path:

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kizunasr_vs.core.files import write_atomic
-from kizunasr_vs.core.resources import cache_dir, data_dir
+from kizunasr_vs.core.paths import cache_dir, data_dir
 from kizunasr_vs.shader.source import params_as_defines
 
 MANIFEST = "kizunasr-install.json"
@@ -65,14 +65,6 @@ class Outcome:
 
     def __str__(self) -> str:
         return f"{self.action} {self.path}" + (f": {self.note}" if self.note else "")
-
-
-def default_config_dir() -> Path:
-    """mpv's ``~~``: $MPV_HOME, else $XDG_CONFIG_HOME/mpv, else ~/.config/mpv."""
-    if os.environ.get("MPV_HOME"):
-        return Path(os.environ["MPV_HOME"]).expanduser()
-    xdg = os.environ.get("XDG_CONFIG_HOME")
-    return (Path(xdg).expanduser() if xdg else Path.home() / ".config") / "mpv"
 
 
 def worker_command() -> str:

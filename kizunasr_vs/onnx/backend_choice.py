@@ -1,12 +1,12 @@
 """The measured backend choice behind ``provider="auto"``: onnxruntime or the PyTorch backend, per model.
 
-Which backend is faster depends on the model and the GPU (on an H100 the compiled torch backend ran
-SPAN Balanced 2.2x as fast as onnxruntime's CUDA EP; eager torch can lose to it on Compact), so
-``auto`` does not guess: ``kizunasr bench --calibrate`` times the CUDA EP, "torch" and "torch-compile"
-through ``kizunasr_vs.onnx`` on this machine and records the winner here, keyed by model (sha256),
-frame size, GPU and library versions. ``auto`` then uses the torch backend only where a calibration
-on this exact machine measured it faster; a new driver, GPU or library version makes old records
-invisible (a rerun of the calibration replaces them).
+Which backend is faster depends on the model and the GPU (the compiled torch backend can win by a wide
+margin, eager torch can lose to onnxruntime's CUDA EP; docs/BENCHMARKS.md), so ``auto`` does not guess:
+``kizunasr bench --calibrate`` times the CUDA EP, "torch" and "torch-compile" through ``kizunasr_vs.onnx``
+on this machine and records the winner here, keyed by model (sha256), frame size, GPU and library
+versions. ``auto`` then uses the torch backend only where a calibration on this exact machine measured it
+faster; a new driver, GPU or library version makes old records invisible (a rerun of the calibration
+replaces them).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from kizunasr_vs.core.files import write_atomic
-from kizunasr_vs.core.resources import cache_dir
+from kizunasr_vs.core.paths import cache_dir
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ def machine_key() -> str:
     """GPU, onnxruntime and torch versions: what a measured choice is only valid for."""
     import onnxruntime as ort
 
-    from kizunasr_vs.core.hardware import nvidia_gpus
+    from kizunasr_vs.core import hardware
 
     try:
         import torch
@@ -41,8 +41,7 @@ def machine_key() -> str:
         torch_version = str(torch.__version__)
     except ImportError:
         torch_version = "none"
-    gpus = nvidia_gpus()
-    gpu = gpus[0].split("(UUID")[0].split(":", 1)[-1].strip() if gpus else "no-gpu"  # "GPU 0: NAME (UUID: ..)"
+    gpu = hardware.gpu().name or "no-gpu"
     return f"{gpu} | onnxruntime {ort.__version__} | torch {torch_version}"
 
 

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import vapoursynth as vs
 
+from kizunasr_vs.core import paths
 from kizunasr_vs.core.formats import (
     RANGE_FULL,
     ColorInfo,
@@ -376,7 +377,7 @@ _TORCH_RUNNERS = RunnerCache(kept=2)  # each holds a model, activations and pinn
 
 def release_runners() -> None:
     """Drop every cached session and torch runner, giving their GPU memory back (benchmarks call this
-    between measurements: a cached 8-stream Compact runner plus sessions filled an 80 GB H100)."""
+    between measurements: cached runners and sessions of several models can fill the GPU's memory)."""
     with _RUNNERS_LOCK:
         _RUNNERS.clear()
         _TORCH_RUNNERS.clear()
@@ -389,15 +390,7 @@ def release_runners() -> None:
             torch.cuda.empty_cache()
 
 
-def _env_flag(name: str, default: bool) -> bool:
-    """An on/off environment setting: "1" is on, anything else off, unset is ``default``."""
-    value = os.environ.get(name)
-    return default if value is None else value == "1"
-
-
-# H100, 1080p, torch-compile, 4 / 8 streams, YUV: SuperUltraCompact 224 / 217 fps (another run: 223 / 248),
-# SPAN 162 / 160, Compact 86 / 95; RGB: 155 / 188, 131 / 153, 93 / 98
-TORCH_STREAMS = 8
+TORCH_STREAMS = 8  # frames in flight per torch runner (4 against 8: docs/BENCHMARKS.md, the torch backend)
 
 
 def _build_torch_runner(loaded: LoadedModel, info: ModelInfo, src: vs.VideoNode, streams: int | None,
@@ -405,8 +398,8 @@ def _build_torch_runner(loaded: LoadedModel, info: ModelInfo, src: vs.VideoNode,
     """A TorchRunner for this model, frame size, stream count, plane layout, provider ("torch" or
     "torch-compile") and CUDA-graph choice, reused across calls (like the sessions)."""
     count = _stream_count(streams if streams is not None else TORCH_STREAMS, True)
-    compiled = provider == TORCH_COMPILED or _env_flag("KIZUNASR_TORCH_COMPILE", False)
-    graphs = cuda_graphs and _env_flag("KIZUNASR_TORCH_GRAPHS", True)  # =0: no CUDA graphs (to measure them)
+    compiled = provider == TORCH_COMPILED or paths.torch_compile_forced()
+    graphs = cuda_graphs and paths.torch_graphs()  # KIZUNASR_TORCH_GRAPHS=0: none (to measure what they bring)
     key = (loaded.sha256, info.channels, src.height, src.width, count, layout, compiled, graphs)
 
     def build() -> TorchRunner:
@@ -495,7 +488,7 @@ def onnx(
         CUDA where `kizunasr bench --calibrate` measured it faster for this model and size), "tensorrt",
         "cuda", "cpu", "torch"
         (the optional PyTorch backend on CUDA in fp16; whole frames only; see torch_backend.py)
-        or "torch-compile" (the same through torch.compile: slower to start, fastest on an H100).
+        or "torch-compile" (the same through torch.compile: slower to start, the fastest in docs/BENCHMARKS.md).
     fp16: run in half precision; None = on for GPU providers with fp32 models, off on CPU.
     tile: owned tile size, int or (width, height); None = whole frame (unless the model's input
         size is fixed and smaller). overlap: context per side around each tile (default 16).

@@ -15,7 +15,6 @@ import logging
 import os
 import queue
 import re
-import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,6 +28,8 @@ import vapoursynth as vs
 from google.protobuf.message import DecodeError
 from onnx import TensorProto
 
+from kizunasr_vs.core import hardware
+from kizunasr_vs.core.paths import trt_cache_root
 from kizunasr_vs.core.resources import find_relative, not_found
 
 log = logging.getLogger("kizunasr")
@@ -51,7 +52,7 @@ ProviderSpec = tuple[str, dict[str, str]]
 
 def available_providers() -> list[str]:
     """Execution providers offered by the installed onnxruntime build."""
-    return list(ort.get_available_providers())
+    return hardware.onnxruntime_providers()
 
 
 @functools.cache
@@ -101,22 +102,12 @@ def is_gpu(providers: Sequence[str]) -> bool:
 
 def gpu_name(device_id: int = 0) -> str:
     """The GPU's name from the CUDA driver API, or ``"unknown-gpu"`` where it cannot be read."""
-    try:
-        lib = ctypes.WinDLL("nvcuda.dll") if sys.platform == "win32" else ctypes.CDLL("libcuda.so.1")  # type: ignore[attr-defined,unused-ignore]
-        device = ctypes.c_int()
-        name = ctypes.create_string_buffer(256)
-        if lib.cuInit(0) or lib.cuDeviceGet(ctypes.byref(device), device_id):
-            return "unknown-gpu"
-        if lib.cuDeviceGetName(name, len(name), device):
-            return "unknown-gpu"
-        return name.value.decode(errors="replace") or "unknown-gpu"
-    except (OSError, AttributeError):
-        return "unknown-gpu"
+    return hardware.cuda_device_name(device_id)
 
 
 def trt_cache_dir(model_sha256: str, fp16: bool, device_id: int = 0) -> Path:
     """The TensorRT engine cache folder for this onnxruntime, GPU, model and precision."""
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "kizunasr" / "trt"
+    base = trt_cache_root()
     key = f"ort{ort.__version__}_{gpu_name(device_id)}_{model_sha256[:16]}_{'fp16' if fp16 else 'fp32'}"
     return base / re.sub(r"[^A-Za-z0-9._-]+", "_", key)
 

@@ -1,9 +1,8 @@
 """Optional PyTorch backend: an ONNX image model rebuilt as a torch module, run on CUDA in fp16.
 
-DEVICE.md reports the bare AnimeJaNai graphs 1.4x faster in PyTorch eager (channels_last) than in
-onnxruntime's CUDA EP and about 2.7x with ``torch.compile``. End to end through the filter on an H100
-(1080p YUV420P8 -> 2160p P10, ``torch.compile``d with the conversions and CUDA graphs), SPAN Balanced
-ran at 2.2x and SuperUltraCompact at 1.6-1.9x a bare CUDA EP session of the same model.
+Why: on NVIDIA GPUs the compact SR graphs run faster in PyTorch (fp16, channels_last, and more so through
+``torch.compile`` with the colour conversions and CUDA graphs) than in onnxruntime's CUDA EP, for some models
+by a wide margin (docs/BENCHMARKS.md, "the torch backend", has the figures).
 The graph is interpreted node by node from the ONNX file (weights from its initializers); only
 the feed-forward ops of compact SR networks are supported, anything else raises ``TorchBackendError``
 (``kizunasr_vs.onnx`` turns it into a ``vs.Error`` that suggests provider='cuda'). Graphs that compute
@@ -30,7 +29,7 @@ import onnx
 from onnx import numpy_helper
 
 from kizunasr_vs.compiler.graph import text_attr
-from kizunasr_vs.core.resources import cache_dir
+from kizunasr_vs.core.paths import torchinductor_cache_dir
 from kizunasr_vs.onnx.torch_yuv import YuvConverter, plane_tensor_type
 from kizunasr_vs.onnx.yuv_io import YuvLayout
 
@@ -307,7 +306,7 @@ class TorchRunner:
         if compile_model:
             # the whole frame, conversions included, so that inductor fuses them into the model's kernels;
             # its kernels and autotuning results are kept in the user cache across runs
-            os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(cache_dir() / "torchinductor"))
+            os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(torchinductor_cache_dir()))
             self.forward = torch.compile(self._eager_forward, mode="max-autotune-no-cudagraphs", dynamic=False)
         self.channels, self.streams = channels, streams
         in_shapes, in_type = self._plane_shapes(layout, height, width, 1), torch.half

@@ -47,7 +47,7 @@ def _downsample(x: Any, axis: int, cosited: bool, torch: Any) -> Any:
 
 def _mix(rows: list[list[float]], x: Any, torch: Any) -> Any:
     """Per-pixel 3x3 (or 1x3, 2x3) matrix product as weighted sums: elementwise work that fuses, where an
-    einsum at 2160p becomes a K=3 matrix multiplication costing about 0.6 ms on an H100."""
+    einsum becomes a separate K=3 matrix multiplication (docs/BENCHMARKS.md has its cost at 2160p)."""
     channels = [x[:, c:c + 1] for c in range(3)]
     return torch.cat([row[0] * channels[0] + row[1] * channels[1] + row[2] * channels[2] for row in rows], dim=1)
 

@@ -13,9 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-import platformdirs
 
-from kizunasr_vs.core.resources import data_dir
+from kizunasr_vs.core.paths import data_dir, user_profiles_dir
 
 Step = dict[str, Any]
 
@@ -50,10 +49,6 @@ class Profile:
                 return chains
         raise ProfileError(f"{self.path}: no range covers a source of height {height}; "
                            'add a last range with "max_height": null')
-
-
-def user_profiles_dir() -> Path:
-    return Path(platformdirs.user_config_dir("kizunasr")) / "profiles"
 
 
 def builtin_profiles_dir() -> Path:

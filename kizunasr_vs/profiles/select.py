@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import subprocess
 from dataclasses import dataclass, field
 
 from kizunasr_vs.core import hardware
@@ -24,22 +23,11 @@ class Machine:
     providers: list[str] = field(default_factory=list)
 
 
-def nvidia_vram_gb() -> float:
-    """Total memory of the largest NVIDIA GPU in GiB (0 without one)."""
-    try:
-        out = subprocess.run(["nvidia-smi", "--query-gpu=memory.total", "--format=csv,noheader,nounits"],
-                             capture_output=True, text=True, timeout=20)
-    except (OSError, subprocess.TimeoutExpired):
-        return 0.0
-    sizes = [float(v) for v in out.stdout.split() if v.replace(".", "").isdigit()]
-    return max(sizes, default=0.0) / 1024
-
-
 def detect_machine() -> Machine:
     """A GPU counts when onnxruntime can use it (CUDA or TensorRT provider and an NVIDIA GPU)."""
-    info = hardware.detect()
-    gpu = bool(info.gpus) and any(p in info.providers for p in GPU_PROVIDERS)
-    return Machine(gpu=gpu, vram_gb=nvidia_vram_gb() if gpu else 0.0, providers=info.providers)
+    found, providers = hardware.gpu(), hardware.onnxruntime_providers()
+    gpu = found.present and any(p in providers for p in GPU_PROVIDERS)
+    return Machine(gpu=gpu, vram_gb=found.vram_gb if gpu else 0.0, providers=providers)
 
 
 def unmet_requirements(profile: Profile, machine: Machine) -> list[str]:

@@ -89,8 +89,8 @@ class _Render:
         return placebo_direct.Colors(self.matrix, self.trc, levels)
 
 
-# Interleaved vs-placebo instances. On an NVIDIA H200 2 gave 1.7-1.96x one instance and 3-5 no more; six live
-# vs-placebo filters in one process crashed vs-placebo 2.0.4 (segfault), 8 did on an H100.
+# Interleaved vs-placebo instances: 2 gain, more do not, and six live vs-placebo filters in one process crashed
+# vs-placebo 2.0.4 (docs/BENCHMARKS.md, shader filter).
 MAX_INSTANCES = 2
 MAX_RENDERERS = 4  # vs-placebo filters one shader() call builds (renders x instances): fewer instances beyond
 

@@ -2,7 +2,7 @@
 
 vs-placebo's ``Shader`` uploads, renders and downloads each frame under one lock, into a buffer it
 allocates per frame, so one filter works on one frame at a time and the GPU idles while the host
-copies (13.4 fps for a pass-through 1080p -> 2160p on an H100). This renderer makes the same
+copies (docs/BENCHMARKS.md compares the two). This renderer makes the same
 libplacebo calls with the same parameters (so the output is the same, bit for bit), but:
 
 * one Vulkan device per process, shared by every stream;
@@ -24,7 +24,6 @@ import contextlib
 import ctypes
 import functools
 import logging
-import os
 import threading
 import time
 from collections.abc import Iterator
@@ -34,6 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 import vapoursynth as vs
 
+from kizunasr_vs.core.paths import direct_profile
 from kizunasr_vs.shader import libplacebo as pl
 
 log = logging.getLogger("kizunasr")
@@ -43,7 +43,7 @@ MAX_STREAMS = 16
 _POLL_S = 0.002  # sleep between polls of a busy buffer (each poll takes the device lock)
 _TIMEOUT_S = 120.0  # a download that takes longer than this is reported as a hang
 _recent_errors: collections.deque[str] = collections.deque(maxlen=8)
-PROFILE: dict[str, float] | None = {} if os.environ.get("KIZUNASR_DIRECT_PROFILE") else None
+PROFILE: dict[str, float] | None = {} if direct_profile() else None
 
 
 @dataclass(frozen=True)
@@ -388,8 +388,8 @@ def split_packed(packed: vs.VideoNode, samples: int) -> vs.VideoNode:
     """YUV444P16 from a GRAY16 clip holding ``samples`` values per pixel (Y, Cb, Cr[, pad]) side by side.
 
     Point resizing by 1/``samples`` with ``src_left`` c - (samples - 1) / 2 samples column ``samples * x + c``
-    exactly (zimg, in C on VapourSynth's threads: the numpy strided copy it replaces cost 20-45 ms per 2160p
-    frame on the GIL-bound frame path)."""
+    exactly (zimg, in C on VapourSynth's threads, where a numpy strided copy would hold the GIL on the frame
+    path)."""
     width = packed.width // samples
     planes = [packed.resize.Point(width, packed.height, src_left=c - (samples - 1) / 2, src_width=packed.width)
               for c in range(3)]

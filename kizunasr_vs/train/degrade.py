@@ -37,7 +37,7 @@ def draw_degradation(rng: np.random.Generator, p_blur: float = 0.1, p_jpeg: floa
     """A random degradation: any downscale filter; mild blur with ``p_blur``; JPEG 4:2:0 q 50-95 with ``p_jpeg``.
 
     Mostly clean: a network shown many blurred or blocky inputs learns to sharpen or smooth every input, and loses
-    to lanczos on clean ones (measured: 2 dB under it with p_blur 0.3 and p_jpeg 0.5 at q 35-92)."""
+    to lanczos on clean ones (docs/BENCHMARKS.md, learned shaders, has the measurement)."""
     resample = DOWNSCALE_FILTERS[int(rng.integers(len(DOWNSCALE_FILTERS)))]
     blur = float(rng.uniform(0.2, 0.5)) if rng.random() < p_blur else 0.0
     quality = int(rng.integers(50, 96)) if rng.random() < p_jpeg else None

@@ -1,7 +1,7 @@
 """On the GPU machine: does the filter's output (CUDA EP fp16, torch fp16) match onnxruntime's fp32 CPU output?
 
 Prints PSNR (dB, RGB 0..1) of each GPU path against the CPU fp32 reference on a real 1920x1080 image,
-fed as the same fp16-rounded RGB. Usage: python scripts/device_torch_check.py MODEL.onnx IMAGE.png
+fed as the same fp16-rounded RGB. Usage: python bench/device_torch_check.py MODEL.onnx IMAGE.png
 """
 
 from __future__ import annotations
@@ -10,25 +10,16 @@ import sys
 
 import numpy as np
 import onnxruntime as ort
-import vapoursynth as vs
-from PIL import Image
+from common import load_rgb, psnr, rgb_clip
 
 import kizunasr_vs as kz
 
 
 def main() -> None:
     model, image = sys.argv[1], sys.argv[2]
-    rgb = np.asarray(Image.open(image).convert("RGB").resize((1920, 1080), Image.BICUBIC), dtype=np.float32) / 255
-    rgb = rgb.transpose(2, 0, 1).astype(np.float16).astype(np.float32)  # what the fp16 paths see
-    blank = vs.core.std.BlankClip(format=vs.RGBS, width=1920, height=1080, length=1)
-
-    def fill(n: int, f: vs.VideoFrame) -> vs.VideoFrame:
-        out = f.copy()
-        for p in range(3):
-            np.copyto(np.asarray(out[p]), rgb[p])
-        return out
-
-    clip = vs.core.std.SetFrameProps(vs.core.std.ModifyFrame(blank, blank, fill), _Matrix=0, _Range=1)
+    hwc = load_rgb(image, (1920, 1080)).astype(np.float16).astype(np.float32)  # what the fp16 paths see
+    rgb = hwc.transpose(2, 0, 1)
+    clip = rgb_clip(hwc)
     session = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
     meta = session.get_inputs()[0]
     feed = rgb[None].astype(np.float16) if "float16" in meta.type else rgb[None]
@@ -36,8 +27,8 @@ def main() -> None:
     for provider in ("cuda", "torch"):
         frame = kz.onnx(clip, model, provider=provider).get_frame(0)
         got = np.stack([np.asarray(frame[p]) for p in range(3)])
-        mse = float(np.mean((np.clip(got, 0, 1) - np.clip(reference, 0, 1)) ** 2))
-        print(f"{provider}: PSNR {10 * np.log10(1 / mse):.2f} dB vs onnxruntime CPU fp32, max abs "
+        db = psnr(np.clip(got, 0, 1), np.clip(reference, 0, 1))
+        print(f"{provider}: PSNR {db:.2f} dB vs onnxruntime CPU fp32, max abs "
               f"{np.abs(got - reference).max():.4f}")
 
 

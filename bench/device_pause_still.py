@@ -1,6 +1,6 @@
 """The mpv worker's per-still time on a GPU: a 1080p frame through a pause chain, fitted to a 1920x1080 rectangle.
 
-Usage: python scripts/device_pause_still.py MODEL.onnx IMAGE.png [PROVIDER]
+Usage: python bench/device_pause_still.py MODEL.onnx IMAGE.png [PROVIDER]
 Prints the first pause (sessions created) and the warm pauses that follow (the sessions are cached).
 """
 

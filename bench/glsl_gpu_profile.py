@@ -1,6 +1,6 @@
 """Where the time of compiled-ONNX GLSL goes on a real GPU (vs-placebo), variant by variant.
 
-Usage: python scripts/glsl_gpu_profile.py [--size 1920x1080] [--frames 20] [--models DIR] [--only NAME ...]
+Usage: python bench/glsl_gpu_profile.py [--size 1920x1080] [--frames 20] [--models DIR] [--only NAME ...]
 
 Each measurement runs in its own subprocess (one vs-placebo renderer, libplacebo errors on
 stderr): ms/frame over ``--frames`` frames after a warm-up frame (which pays shader compiles),
@@ -35,8 +35,7 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from common import REPO as ROOT
 
 PASSTHROUGH = """//!HOOK MAIN
 //!BIND HOOKED

@@ -2,7 +2,7 @@
 the torch backend) in fp16 against the CPU fp32 zimg path on a real image: PSNR per plane (issue 7's fp16
 tolerance: >= 45 dB).
 
-Usage: python scripts/device_yuv_check.py MODEL.onnx IMAGE [PROVIDER ...]   (default: cuda torch)
+Usage: python bench/device_yuv_check.py MODEL.onnx IMAGE [PROVIDER ...]   (default: cuda torch)
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import sys
 
 import numpy as np
 import vapoursynth as vs
-from glsl_fidelity import load_rgb, rgb_clip  # scripts/ is on sys.path when a script runs
+from common import load_rgb, psnr, rgb_clip
 
 import kizunasr_vs as kz
 
@@ -27,8 +27,7 @@ def main() -> None:
         fg = kz.onnx(yuv, model, provider=provider, yuv_io=True).get_frame(0)
         for p, name in enumerate("YUV"):
             a, b = np.asarray(fg[p], dtype=np.float64), np.asarray(fc[p], dtype=np.float64)
-            mse = float(np.mean((a - b) ** 2))
-            print(f"{provider} {name}: PSNR {10 * np.log10(1023.0 ** 2 / max(mse, 1e-12)):.2f} dB (fp16, converted "
+            print(f"{provider} {name}: PSNR {psnr(a, b, peak=1023.0):.2f} dB (fp16, converted "
                   f"on the GPU, vs CPU fp32 zimg), max diff {np.abs(a - b).max():.0f}")
 
 

@@ -1,6 +1,6 @@
 """On the GPU machine: how the shader path scales with interleaved vs-placebo instances, 1080p -> 2160p.
 
-Usage: python scripts/device_shader_instances.py [--frames 96] [--counts 2 4 6 8] [--shader PATH] [--size WxH]
+Usage: python bench/device_shader_instances.py [--frames 96] [--counts 2 4 6 8] [--shader PATH] [--size WxH]
        [--heap-counts N ...] [--direct-streams N ...] [--plumbing] [--out F.json]
 
 Each count runs in its own subprocess (a vs-placebo crash shows as a return code, not a lost run):
@@ -24,8 +24,7 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from common import PASSTHROUGH_2X, WARM_FRAMES, noise_clip, time_clip
 
 HASHED_FRAMES = 8
 
@@ -46,14 +45,13 @@ def child(count: int, frames: int, shader: str | None, size: tuple[int, int], he
     import numpy as np
     import vapoursynth as vs
 
-    from kizunasr_vs.cli.bench import PASSTHROUGH_2X, WARM_FRAMES, _noise_clip, time_clip
     from kizunasr_vs.shader import placebo_direct
     from kizunasr_vs.shader.source import ShaderSource, infer_output_size
 
     if heap:
         keep_heap()
     text = Path(shader).read_text() if shader else PASSTHROUGH_2X
-    src = _noise_clip(*size, frames + WARM_FRAMES, vs.YUV444P16)
+    src = noise_clip(*size, frames + WARM_FRAMES, vs.YUV444P16)
     src = vs.core.std.SetFrameProps(src, _Range=0)  # limited: what Colors(..., levels=1) tells our renderer
     out_w, out_h = infer_output_size(ShaderSource("bench", text), *size)
 

@@ -19,7 +19,7 @@ usual 11x11 Gaussian (sigma 1.5) window with K1 = 0.01, K2 = 0.03.
 
 Usage::
 
-    python scripts/glsl_fidelity.py [--media DIR] [IMAGE ...]
+    python bench/glsl_fidelity.py [--media DIR] [IMAGE ...]
 
 Prints a table; no timings (lavapipe timings say nothing about a GPU).
 """
@@ -27,7 +27,6 @@ Prints a table; no timings (lavapipe timings say nothing about a GPU).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -35,13 +34,12 @@ from pathlib import Path
 
 import numpy as np
 import vapoursynth as vs
+from common import MEDIA, REPO, load_rgb, rgb_clip
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from kizunasr_vs.core import metrics  # noqa: E402
+from kizunasr_vs.core import metrics
 
-REPO = Path(__file__).resolve().parents[1]
 GLSL = REPO / "glsl"
-DEFAULT_MEDIA = Path(os.environ.get("KIZUNASR_SHARED", REPO.parent / "shared")) / "media"
+DEFAULT_MEDIA = MEDIA
 DEFAULT_IMAGES = ("anime4k_bird_HR.png", "realesrgan_0014.jpg", "realesrgan_0030.jpg")
 CHAIN = ("kizuna_edge2x.glsl", "kizuna_antiring2x.glsl", "kizuna_cas.glsl")
 LUMA_709 = np.array([0.2126, 0.7152, 0.0722])
@@ -51,30 +49,6 @@ core = vs.core
 
 # ---------------------------------------------------------------------------------------------
 # Images and clips
-
-
-def load_rgb(path: str | os.PathLike[str]) -> np.ndarray:
-    """An image file as float32 RGB in [0, 1], H x W x 3."""
-    from PIL import Image
-
-    with Image.open(path) as im:
-        return np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0
-
-
-def rgb_clip(rgb: np.ndarray) -> vs.VideoNode:
-    """A one-frame RGBS clip holding ``rgb`` (tagged full range, BT.709)."""
-    h, w, _ = rgb.shape
-    blank = core.std.BlankClip(format=vs.RGBS, width=w, height=h, length=1)
-    planes = [np.ascontiguousarray(rgb[..., i]) for i in range(3)]
-
-    def fill(n: int, f: vs.VideoFrame) -> vs.VideoFrame:
-        out = f.copy()
-        for i in range(3):
-            np.copyto(np.asarray(out[i]), planes[i])
-        return out
-
-    clip = core.std.ModifyFrame(blank, blank, fill)
-    return core.std.SetFrameProps(clip, _Matrix=0, _Transfer=1, _Primaries=1, _Range=1)
 
 
 def yuv444_clip(rgb: np.ndarray) -> vs.VideoNode:
@@ -148,6 +122,7 @@ def run_shaders(clip: vs.VideoNode, names: Sequence[str], width: int | None = No
 
 
 def psnr(a: np.ndarray, b: np.ndarray, border: int = 4) -> float:
+    """PSNR (dB) of two [0, 1] images, ``border`` pixels cropped."""
     return metrics.psnr(a, b, border)
 
 

@@ -1,6 +1,6 @@
 """Cost of shader chains through kizunasr_vs.shader, as ms/frame minus a pass-through shader's, in one run.
 
-Usage: python scripts/shader_cost.py [--size 1920x1080] [--frames 30] [--compile MODEL.onnx ...]
+Usage: python bench/shader_cost.py [--size 1920x1080] [--frames 30] [--compile MODEL.onnx ...]
 Chains measured: pass-through 2x (baseline), edge2x, the performance profile's 1080p chain, and each
 ``--compile``d ONNX model (fp16 and fp32 GLSL from kizunasr_vs.compiler.glsl).
 """
@@ -9,21 +9,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from pathlib import Path
 
 import vapoursynth as vs
+from common import PASSTHROUGH_2X, pull_fps
 
 import kizunasr_vs as kz
-from kizunasr_vs.cli.bench import PASSTHROUGH_2X
 from kizunasr_vs.core.resources import shader_path
-
-
-def fps(clip: vs.VideoNode) -> float:
-    clip.get_frame(0)
-    start = time.perf_counter()
-    frames = sum(1 for _ in clip[1:].frames(close=True))
-    return frames / (time.perf_counter() - start)
 
 
 def main() -> None:
@@ -50,7 +42,7 @@ def main() -> None:
     results = {}
     for name, shaders in chains.items():
         out = kz.shader(src, shaders)
-        results[name] = {"fps": fps(out), "size": f"{out.width}x{out.height}"}
+        results[name] = {"fps": pull_fps(out, warm=1), "size": f"{out.width}x{out.height}"}
     base = 1000 / results["pass-through 2x"]["fps"]
     for name, r in results.items():
         r["ms"] = 1000 / r["fps"]

@@ -1,6 +1,6 @@
 """On the GPU machine: fps of a profile's encode chain on a real decoded clip (bestsource), frames discarded.
 
-Usage: KIZUNASR_MODELS_DIR=... python scripts/device_encode_chain.py CLIP.mp4 PROFILE FRAMES [PROVIDER]
+Usage: KIZUNASR_MODELS_DIR=... python bench/device_encode_chain.py CLIP.mp4 PROFILE FRAMES [PROVIDER]
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@ N threads each with its own CUDA EP session on the filter's per-plane graph, inp
 (a) device buffers (the raw baseline) or (b) pageable host memory (what binding VapourSynth frame memory
 does). Prints fps per mode and thread count.
 
-Usage: python scripts/device_copy_modes.py MODEL.onnx [FRAMES]
+Usage: python bench/device_copy_modes.py MODEL.onnx [FRAMES]
 """
 
 from __future__ import annotations

@@ -3,17 +3,17 @@ onnx filter runs slower than the bare model: sources, conversions, frame writes,
 Resize, next to no GPU work) through ``kizunasr_vs.onnx``, which shows how fast frames move through
 ModifyFrame branches, frame allocation and host <-> device copies alone.
 
-Usage: python scripts/device_pipeline_parts.py
+Usage: python bench/device_pipeline_parts.py
 """
 
 from __future__ import annotations
 
 import numpy as np
 import vapoursynth as vs
+from common import WARM_FRAMES, noise_clip, time_clip
 from onnx import TensorProto, helper, numpy_helper
 
 import kizunasr_vs as kz
-from kizunasr_vs.cli.bench import WARM_FRAMES, _noise_clip, time_clip
 
 
 def copy_planes(n: int, f: list[vs.VideoFrame]) -> vs.VideoFrame:
@@ -36,8 +36,8 @@ def null_model() -> bytes:
 
 def main() -> None:
     length = 64 + WARM_FRAMES
-    noise = _noise_clip(1920, 1080, length, vs.RGBS)
-    yuv = _noise_clip(1920, 1080, length, vs.YUV420P8)
+    noise = noise_clip(1920, 1080, length, vs.RGBS)
+    yuv = noise_clip(1920, 1080, length, vs.YUV420P8)
     half = noise.resize.Point(format=vs.RGBH)
     big = vs.core.std.BlankClip(half, width=3840, height=2160, keep=True)
     write_only = vs.core.std.ModifyFrame(big, [big, half], copy_planes)

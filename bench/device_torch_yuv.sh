@@ -3,7 +3,7 @@
 # graphs. Checks (pytest where the device has it; PSNR against CPU fp32), then `kizunasr bench` YUV420P8 -> P10,
 # 1080p -> 2160p, for each MODELS entry with CUDA graphs on and off, next to raw onnxruntime in the same run.
 # Usage there: [MODELS="SUC SPAN C"] [GRAPHS="1 0"] [STREAMS="4"] [FRAMES=96] [COMPILE=1] [CHECKS=0]
-#              bash scripts/device_torch_yuv.sh            (JSON results in $OUT)
+#              bash bench/device_torch_yuv.sh            (JSON results in $OUT)
 set -euo pipefail
 source scripts/device_env.sh
 M=.devdata/models
@@ -13,7 +13,7 @@ declare -A NAME=([SUC]=2x_AnimeJaNai_HD_V3_SuperUltraCompact-fp32.onnx [UC]=2x_A
 export KIZUNASR_MODELS_DIR=$M KIZUNASR_SHARED=$PWD/.devdata
 if [ "${CHECKS:-1}" = 1 ]; then
   python3 -m pytest -q -p no:cacheprovider tests/test_torch_yuv.py tests/test_torch_backend.py 2>&1 | tail -5 || true
-  python3 scripts/device_yuv_check.py "$M/${NAME[SUC]}" .devdata/media/anime4k_bird_HR.png torch cuda 2>&1 \
+  python3 bench/device_yuv_check.py "$M/${NAME[SUC]}" .devdata/media/anime4k_bird_HR.png torch cuda 2>&1 \
     | tee "$OUT/yuv_check.txt" || true
 fi
 summary="import json, sys

@@ -1,6 +1,6 @@
 """On the GPU machine: a chain of user shaders through ``kizunasr_vs.shader`` next to vs-placebo alone.
 
-Usage: python scripts/device_shader_chain.py [--frames 64] [--size 1920x1080] SHADER [SHADER ...]
+Usage: python bench/device_shader_chain.py [--frames 64] [--size 1920x1080] SHADER [SHADER ...]
 
 Runs, each in its own subprocess (vs-placebo crashed with six live filters in one process on an H200):
 
@@ -23,11 +23,8 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+from common import WARM_FRAMES, noise_clip, psnr, time_clip
 from device_shader_instances import run_json_child
-from glsl_fidelity import psnr
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 RUNS = [("alone", 1, True), ("kz", 4, True), ("kz", 8, True), ("kz", 4, False), ("kz-vsp", 2, True), ("alone", 1, True)]
 
@@ -37,10 +34,10 @@ def child(mode: str, count: int, merge: bool, shaders: list[str], size: tuple[in
     import vapoursynth as vs
 
     import kizunasr_vs
-    from kizunasr_vs.cli.bench import WARM_FRAMES, _noise_clip, placebo_alone, time_clip
+    from kizunasr_vs.cli.bench import placebo_alone
     from kizunasr_vs.shader.source import load_shader
 
-    src = _noise_clip(*size, frames + WARM_FRAMES, vs.YUV444P16)
+    src = noise_clip(*size, frames + WARM_FRAMES, vs.YUV444P16)
     if mode == "alone":
         out = placebo_alone(src, [load_shader(path).text for path in shaders])
     elif mode == "kz":

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Issue 9's CPU figures: the SD benchmark clip (24 frames, performance profile, ffv1) through the single-process
 # path, `--cluster local:1` and `--cluster local:2`, in one run; prints wall time and fps for each.
-# Usage: bash scripts/cpu_cluster_bench.sh [CLIP] [FRAMES]
+# Usage: bash bench/cpu_cluster_bench.sh [CLIP] [FRAMES]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 clip=${1:-../shared/media/animejanai_bench_640x480.mp4}

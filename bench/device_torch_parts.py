@@ -5,7 +5,7 @@
   copies, uploads, graph, downloads; no VapourSynth);
 * ``filter``: kizunasr_vs.onnx(provider="torch") through VapourSynth (what `kizunasr bench` times).
 
-Usage: [KIZUNASR_TORCH_COMPILE=1] python scripts/device_torch_parts.py MODEL.onnx [--frames 96] [--streams 4]
+Usage: [KIZUNASR_TORCH_COMPILE=1] python bench/device_torch_parts.py MODEL.onnx [--frames 96] [--streams 4]
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ import numpy as np
 import onnx
 import torch
 import vapoursynth as vs
+from common import WARM_FRAMES, time_clip
 
 import kizunasr_vs as kz
-from kizunasr_vs.cli.bench import WARM_FRAMES, time_clip
 from kizunasr_vs.onnx.torch_backend import TorchRunner
 from kizunasr_vs.onnx.yuv_io import YuvLayout
 
