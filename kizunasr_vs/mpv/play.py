@@ -1,12 +1,10 @@
 """`kizunasr play FILE`: mpv through libmpv (python-mpv) with KizunaSR in-process.
 
 While playing, ``glsl-shaders`` is the profile's realtime chain for the source height (set once
-``video-params`` is known). On pause (debounced), a background thread grabs the frame
-(``screenshot-raw video``), runs the profile's pause chain and shows the result fitted to the
-video rectangle of ``osd-dimensions`` as an image overlay. Scheduling and rendering are the IPC
-worker's (pause_job.py): the pause chain's graph is kept between pauses, so a model is loaded once;
-resume, seek or a new file removes the overlay, and a job that finishes after that is dropped
-(generation counter). ``Player.last_overlay`` records the last overlay shown, with timings.
+``video-params`` is known). The AI still on pause is the IPC worker's ``StillController`` (still.py)
+through ``LibmpvPort``: the frame comes from ``screenshot-raw video`` and the still goes up as an image
+overlay fitted to the video rectangle of ``osd-dimensions``. ``Player.last_overlay`` records the last
+overlay shown, with timings.
 """
 
 from __future__ import annotations
@@ -25,8 +23,9 @@ import vapoursynth as vs
 
 from kizunasr_vs.core.resources import shader_path
 from kizunasr_vs.mpv.install import mpv035_copy, old_mpv
-from kizunasr_vs.mpv.pause_job import PauseJobs, Rect, StillRenderer, Timings
-from kizunasr_vs.profiles.loader import Profile
+from kizunasr_vs.mpv.pause_job import Rect
+from kizunasr_vs.mpv.still import StillController
+from kizunasr_vs.profiles.loader import Profile, Step
 
 log = logging.getLogger(__name__)
 DEBOUNCE_MS = 250
@@ -62,6 +61,62 @@ class Shown:
     timings: dict[str, float]
 
 
+class LibmpvPort:
+    """The still controller's port to an in-process libmpv player."""
+
+    gone: tuple[type[BaseException], ...] = ()
+
+    def __init__(self, player: Player) -> None:
+        self.player = player
+        self.overlay = player.mpv.create_image_overlay()
+
+    def grab(self) -> np.ndarray:
+        """The current frame at source size without our shaders, as H x W x 3 uint8 RGB.
+
+        mpv's ``screenshot-raw video`` renders through the user shaders (then scales back to the
+        source size), so the realtime chain is taken off for the grab and put back afterwards.
+        """
+        mpv = self.player.mpv
+        with self.player.still.jobs.cv:
+            shaders = list(mpv.glsl_shaders or [])
+            if shaders:
+                mpv.glsl_shaders = []
+            try:
+                image = mpv.screenshot_raw("video")
+            finally:
+                if shaders:
+                    mpv.glsl_shaders = shaders
+        return np.asarray(image.convert("RGB"))
+
+    def time_pos(self) -> float | None:
+        pos = self.player.mpv.time_pos
+        return float(pos) if isinstance(pos, int | float) else None
+
+    def prepare(self, planes: list[np.ndarray], gen: int) -> Any:
+        from PIL import Image
+
+        return Image.fromarray(np.dstack(planes), "RGB").convert("RGBA")
+
+    def show(self, prepared: Any, rect: Rect) -> dict[str, Any]:
+        self.overlay.update(prepared, pos=(rect.x, rect.y))
+        self.player.overlay_visible = True
+        return {}
+
+    def hide(self) -> None:
+        self.overlay.remove()
+        self.player.overlay_visible = False
+
+    def osd(self, text: str, seconds: float) -> None:
+        with contextlib.suppress(Exception):  # mpv may be shutting down
+            self.player.mpv.show_text(text, int(seconds * 1000))
+
+    def emit(self, kind: str, **data: Any) -> None:
+        log.info("%s %s", kind, data)
+        if kind == "overlay":
+            x, y, w, h = data["rect"]
+            self.player.last_overlay = Shown(data["gen"], (x, y), (w, h), tuple(data["source"]), data["timings"])
+
+
 class Player:
     """A libmpv player with KizunaSR's realtime shaders and the AI still on pause."""
 
@@ -79,18 +134,18 @@ class Player:
         self.height: int | None = None
         self.last_overlay: Shown | None = None
         self.overlay_visible = False
-        self.jobs = PauseJobs(debounce_ms / 1000, self._run_job, self._job_failed,
-                              lambda gen: log.info("pause job %d dropped (resumed or seeked)", gen))
-        self.renderer = StillRenderer(provider)
         self.started = threading.Event()
         self.mpv = mpv.MPV(vo="gpu", input_default_bindings=True, input_vo_keyboard=True, osc=True, config=False,
                            **(extra or {}))
         self.old_mpv = old_mpv(str(self.mpv.mpv_version))
-        self.overlay = self.mpv.create_image_overlay()
+        self.still = StillController(LibmpvPort(self), self._pause_chain, provider, debounce_ms)
         self.mpv.observe_property("video-params", self._on_params)
         self.mpv.observe_property("pause", self._on_pause)
         self.mpv.observe_property("osd-dimensions", self._on_resize)
         self.mpv.register_event_callback(self._on_event)
+
+    def _pause_chain(self) -> list[Step]:
+        return self.profile.for_height(self.height).pause if self.height is not None else []
 
     # -- mpv callbacks (python-mpv's event thread) ----------------------------------------------
 
@@ -104,88 +159,23 @@ class Player:
         self.mpv.glsl_shaders = self.shaders
         log.info("profile %s, source height %d: %d realtime shaders", self.profile.name, self.height,
                  len(self.shaders))
+        self.still.video_size(int((params or {}).get("w") or 0) or None, self.height)
         self.started.set()
 
     def _on_pause(self, _name: str, paused: bool | None) -> None:
-        if paused:
-            self.jobs.schedule()
-        else:
-            self._invalidate()
+        self.still.paused(bool(paused))
 
-    def _on_resize(self, _name: str, _dims: Any) -> None:
-        if self.overlay_visible or self.jobs.due is not None:
-            self._invalidate()
-            if self.mpv.pause:
-                self.jobs.schedule()
+    def _on_resize(self, _name: str, dims: Any) -> None:
+        self.still.video_rect(dims if isinstance(dims, dict) else None)
 
     def _on_event(self, event: Any) -> None:
         name = getattr(event, "event_id", None)
         kind = getattr(name, "name", str(name)) if name is not None else ""
-        if kind.lower().replace("_", "-") in ("seek", "start-file", "end-file"):
-            self._invalidate()
-            if kind.lower() == "seek" and self.mpv.pause:
-                self.jobs.schedule()
-
-    def _invalidate(self) -> None:
-        def remove_overlay() -> None:
-            if self.overlay_visible:
-                self.overlay.remove()
-                self.overlay_visible = False
-
-        self.jobs.invalidate(remove_overlay)
-
-    # -- the pause job (PauseJobs' thread) ------------------------------------------------------
-
-    def _job_failed(self, gen: int, exc: Exception) -> None:
-        log.error("pause job %d failed", gen, exc_info=exc)
-        self._osd(f"KizunaSR AI still failed: {exc}")
-
-    def _run_job(self, gen: int) -> None:
-        if self.height is None:
-            return
-        steps = self.profile.for_height(self.height).pause
-        rect = Rect.from_osd(self.mpv.osd_dimensions)
-        if not steps or rect is None:
-            return
-        t = Timings()
-        rgb = self.grab()
-        t.lap("grab")
-        self.jobs.check(gen)
-        planes = self.renderer.render(rgb, steps, rect)
-        t.lap("inference")
-        from PIL import Image
-
-        still = Image.fromarray(np.dstack(planes), "RGB").convert("RGBA")
-        t.lap("transfer")
-        with self.jobs.cv:
-            self.jobs.check(gen)
-            self.overlay.update(still, pos=(rect.x, rect.y))
-            self.overlay_visible = True
-        t.lap("display")
-        self.last_overlay = Shown(gen, (rect.x, rect.y), (rect.w, rect.h), (rgb.shape[1], rgb.shape[0]),
-                                  t.as_dict())
-        log.info("AI still shown: %s", self.last_overlay)
-
-    def grab(self) -> np.ndarray:
-        """The current frame at source size without our shaders, as H x W x 3 uint8 RGB.
-
-        mpv's ``screenshot-raw video`` renders through the user shaders (then scales back to the
-        source size), so the realtime chain is taken off for the grab and put back afterwards.
-        """
-        with self.jobs.cv:
-            shaders = list(self.mpv.glsl_shaders or [])
-            if shaders:
-                self.mpv.glsl_shaders = []
-            try:
-                image = self.mpv.screenshot_raw("video")
-            finally:
-                if shaders:
-                    self.mpv.glsl_shaders = shaders
-        return np.asarray(image.convert("RGB"))
-
-    def _osd(self, text: str) -> None:
-        with contextlib.suppress(Exception):  # mpv may be shutting down
-            self.mpv.show_text(text, 4000)
+        kind = kind.lower().replace("_", "-")
+        if kind in ("seek", "start-file", "end-file"):
+            self.still.invalidate(kind)
+            if kind == "seek":
+                self.still.schedule()
 
     # -- lifetime -------------------------------------------------------------------------------
 
@@ -195,17 +185,17 @@ class Player:
 
     def run(self) -> None:
         """Play the file until mpv quits (the window is closed, q, or :meth:`quit`)."""
-        self.jobs.start()
+        self.still.start()
         try:
             self.mpv.play(self.file)
             self.mpv.wait_for_shutdown()
         finally:
-            self.jobs.close()
+            self.still.close()
             self.mpv.terminate()
 
     def quit(self) -> None:
         """Ask mpv to quit (safe from any thread, also when mpv has already gone)."""
-        self.jobs.close(timeout=0)
+        self.still.close(timeout=0)
         with contextlib.suppress(Exception):  # already shut down
             self.mpv.quit()
 

@@ -13,9 +13,10 @@ the worker at the next pause if it died. The rest happens here, over mpv's JSON 
   which the Lua script uses to pick the realtime chain;
 * on pause (debounced, so frame stepping does not flood) grabs the frame with
   ``screenshot-to-file TMP.png video`` (source resolution, no shaders, no OSD), runs the pause
-  chain (pause_job.py; the OSD says "AI still: computing..." meanwhile), scales it to the video rect
-  from ``osd-dimensions`` and shows it with ``overlay-add`` (BGRA file, copied by mpv at once); a
-  missing model or shader is one OSD line and one log line (no traceback);
+  chain (still.py's ``StillController`` through this file's ``IpcPort``; the OSD says "AI still:
+  computing..." meanwhile), scales it to the video rect from ``osd-dimensions`` and shows it with
+  ``overlay-add`` (BGRA file, copied by mpv at once); a missing model or shader is one OSD line and
+  one log line (no traceback);
 * resume, seek, file change, resize, profile change or AI off bump a generation counter and send
   ``overlay-remove``. A job checks its generation after every phase and again, under the same lock
   as the invalidation, right before ``overlay-add``; results of an old generation are dropped,
@@ -37,25 +38,14 @@ import os
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import vapoursynth as vs
 
-from kizunasr_vs.models.errors import ModelError
-from kizunasr_vs.mpv.pause_job import (
-    PauseJobs,
-    Rect,
-    StillRenderer,
-    Timings,
-    chain_label,
-    load_rgb,
-    to_bgra,
-    write_bgra,
-)
+from kizunasr_vs.mpv.pause_job import Rect, chain_label, load_rgb, to_bgra, write_bgra
 from kizunasr_vs.mpv.protocol import Event, MpvError, MpvIpc
+from kizunasr_vs.mpv.still import StillController
 from kizunasr_vs.profiles.loader import Profile, ProfileError, Step
 
 log = logging.getLogger("kizunasr.worker")
@@ -65,36 +55,11 @@ OBSERVED = {1: "pause", 2: "video-params", 3: "osd-dimensions", 4: "path"}
 MESSAGES = ("kizunasr-profile", "kizunasr-toggle-ai", "kizunasr-clear", "kizunasr-status")
 
 
-@dataclass
-class State:
-    """What the worker knows about the player."""
-
-    paused: bool = False
-    height: int | None = None
-    width: int | None = None
-    warm_up: bool = False  # a model warm-up at the source size is pending
-    dims: dict[str, Any] | None = None
-    path: str | None = None
-    cleared: bool = False
-    overlay: bool = False
-    last: dict[str, Any] = field(default_factory=dict)
-
-
 def resolve(profile: str) -> Profile:
     """A profile by name, 'auto', 'auto:<preference>' or path."""
     from kizunasr_vs.profiles.upscale import resolve_profile
 
     return resolve_profile(profile)
-
-
-# What a still can fail on that needs a word to the user, not a traceback: a missing model or shader file, a
-# profile or filter error (each message says what to do).
-EXPECTED = (FileNotFoundError, ModelError, ProfileError, vs.Error)
-
-
-def short(exc: BaseException) -> str:
-    """The first line of an error message."""
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
 def _is_number(value: Any) -> bool:
@@ -117,26 +82,13 @@ def _video_size(value: Any) -> tuple[int | None, int | None]:
     return int(width), int(height)
 
 
-class Worker:
-    """One mpv connection: the event loop (main thread) and the pause job thread."""
+class IpcPort:
+    """The still controller's port to mpv over JSON IPC: ``screenshot-to-file`` in, ``overlay-add`` out."""
 
-    def __init__(self, ipc: MpvIpc, profile: str, ai: bool = True, debounce_ms: int = 250,
-                 provider: str = "auto", show_osd: bool = True) -> None:
-        self.ipc = ipc
-        self.show_osd = show_osd
-        self.profile_name = profile
-        self.profile: Profile | None = None
-        self.ai = ai
-        self.provider = provider
-        self.state = State()
-        self.jobs = PauseJobs(debounce_ms / 1000, self.run_job, self.job_failed,
-                              lambda gen: self.emit("dropped", gen=gen), self.idle)
-        self.renderer = StillRenderer(provider)
-        self.tmp = Path(tempfile.mkdtemp(prefix="kizunasr-worker-"))
-        self.stop = False
-        self.computing = False  # the "computing" OSD line is up
+    gone: tuple[type[BaseException], ...] = (MpvError,)
 
-    # -- output -----------------------------------------------------------------------------
+    def __init__(self, ipc: MpvIpc, tmp: Path, show_osd: bool = True) -> None:
+        self.ipc, self.tmp, self.show_osd = ipc, tmp, show_osd
 
     def emit(self, kind: str, **data: Any) -> None:
         """A status event for tests and other clients (``script-message kizunasr-event``)."""
@@ -152,6 +104,64 @@ class Worker:
         with contextlib.suppress(MpvError):
             self.ipc.send(["show-text", text, int(seconds * 1000)], wait=False)
         self.emit("osd", text=text)
+
+    def grab(self) -> np.ndarray:
+        """The decoded frame on screen at source size: ``screenshot-sw`` skips the GPU renderer (and our shaders)."""
+        shot = self.tmp / "grab.png"
+        sw = self.ipc.get("screenshot-sw", False)
+        if not sw:
+            self.ipc.send(["set_property", "screenshot-sw", True], wait=False)
+        try:
+            self.ipc.send(["screenshot-to-file", str(shot), "video"])
+            return load_rgb(shot)
+        finally:
+            if not sw:
+                self.ipc.send(["set_property", "screenshot-sw", False], wait=False)
+            shot.unlink(missing_ok=True)
+
+    def time_pos(self) -> float | None:
+        pos = self.ipc.get("time-pos")
+        return float(pos) if _is_number(pos) else None
+
+    def prepare(self, planes: list[np.ndarray], gen: int) -> Path:
+        raw = self.tmp / f"overlay_{gen}.bgra"
+        write_bgra(raw, to_bgra(planes))
+        return raw
+
+    def show(self, prepared: Path, rect: Rect) -> dict[str, Any]:
+        self.ipc.send({"name": "overlay-add", "id": OVERLAY_ID, "x": rect.x, "y": rect.y, "file": str(prepared),
+                       "offset": 0, "fmt": "bgra", "w": rect.w, "h": rect.h, "stride": rect.w * 4}, timeout=5)
+        for old in self.tmp.glob("overlay_*.bgra"):  # mpv copied the file at overlay-add
+            if old != prepared:
+                old.unlink(missing_ok=True)
+        return {"file": str(prepared)}
+
+    def hide(self) -> None:
+        with contextlib.suppress(MpvError):
+            self.ipc.send(["overlay-remove", OVERLAY_ID], wait=False)
+
+
+class Worker:
+    """One mpv connection: the event loop (main thread); the still controller runs the pause job thread."""
+
+    def __init__(self, ipc: MpvIpc, profile: str, ai: bool = True, debounce_ms: int = 250,
+                 provider: str = "auto", show_osd: bool = True) -> None:
+        self.ipc = ipc
+        self.profile_name = profile
+        self.profile: Profile | None = None
+        self.ai = ai
+        self.cleared = False
+        self.tmp = Path(tempfile.mkdtemp(prefix="kizunasr-worker-"))
+        self.port = IpcPort(ipc, self.tmp, show_osd)
+        self.still = StillController(self.port, lambda: self.chains()[1], provider, debounce_ms,
+                                     wanted=lambda: self.ai and not self.cleared)
+        self.stop = False
+
+    def emit(self, kind: str, **data: Any) -> None:
+        self.port.emit(kind, **data)
+
+    def osd(self, text: str, seconds: float = 3.0) -> None:
+        self.port.osd(text, seconds)
 
     # -- profile and shaders ----------------------------------------------------------------
 
@@ -169,69 +179,31 @@ class Worker:
 
     def chains(self) -> tuple[list[Step], list[Step]]:
         """(realtime, pause) steps for the current source height; empty when unknown or cleared."""
-        if self.profile is None or self.state.height is None or self.state.cleared:
+        height = self.still.state.height
+        if self.profile is None or height is None or self.cleared:
             return [], []
         try:
-            r = self.profile.for_height(self.state.height)
+            r = self.profile.for_height(height)
         except ProfileError as exc:
             self.osd(f"KizunaSR: {exc}", 6)
             return [], []
         return r.realtime, r.pause
 
-    # -- generations ------------------------------------------------------------------------
-
-    def invalidate(self, reason: str) -> None:
-        """Drop the shown overlay and any job in flight or queued."""
-
-        def remove_overlay() -> None:
-            if self.computing:
-                self.computing = False
-                self.osd("", 0.001)
-            if self.state.overlay:
-                self.state.overlay = False
-                with contextlib.suppress(MpvError):
-                    self.ipc.send(["overlay-remove", OVERLAY_ID], wait=False)
-                self.emit("overlay-removed", reason=reason, gen=self.jobs.gen)
-
-        self.jobs.invalidate(remove_overlay)
-
-    def schedule(self) -> None:
-        """(Re)start the debounce timer for a pause job, when a still is wanted."""
-        with self.jobs.cv:
-            if self.state.paused and self.ai and not self.state.cleared:
-                self.jobs.schedule()
-
     # -- events -----------------------------------------------------------------------------
 
     def on_property(self, name: str, value: Any) -> None:
-        s = self.state
         if name == "pause":
-            s.paused = bool(value)
-            if s.paused:
-                self.schedule()
-            else:
-                self.invalidate("resume")
+            self.still.paused(bool(value))
         elif name == "video-params":
-            width, height = _video_size(value)
-            if height != s.height:
-                s.height, s.width = height, width
-                with self.jobs.cv:
-                    s.warm_up = height is not None
-                self.invalidate("video-params")
-                self.schedule()
+            self.still.video_size(*_video_size(value))
         elif name == "osd-dimensions":
             if value is not None and not (isinstance(value, dict) and all(map(_is_number, value.values()))):
                 raise ValueError(f"osd-dimensions is not a map of numbers: {value!r}")
-            if value != s.dims:
-                s.dims = value
-                self.invalidate("resize")
-                self.schedule()
-        elif name == "path" and value != s.path:
+            self.still.video_rect(value)
+        elif name == "path":
             if value is not None and not isinstance(value, str):
                 raise ValueError(f"path is not a string: {value!r}")
-            s.path = value
-            self.invalidate("file")
-            self.schedule()
+            self.still.new_file(value)
 
     def on_message(self, args: list[str]) -> None:
         if not args or args[0] not in MESSAGES:
@@ -239,21 +211,21 @@ class Worker:
         name = args[0]
         if name == "kizunasr-profile" and len(args) > 1:
             self.profile_name = args[1]
-            self.state.cleared = False
-            self.invalidate("profile")
+            self.cleared = False
+            self.still.invalidate("profile")
             if self.load_profile():
                 realtime, pause = self.chains()
                 self.osd(f"KizunaSR profile: {self.profile.name if self.profile else '?'}\n"
                          f"playing: {len(realtime)} shaders, pause: {chain_label(pause)}")
-            self.schedule()
+            self.still.schedule()
         elif name == "kizunasr-toggle-ai":
             self.ai = not self.ai
             self.osd(f"KizunaSR AI on pause: {'on' if self.ai else 'off'}")
-            self.invalidate("ai-off")
-            self.schedule()
+            self.still.invalidate("ai-off")
+            self.still.schedule()
         elif name == "kizunasr-clear":
-            self.state.cleared = True
-            self.invalidate("clear")
+            self.cleared = True
+            self.still.invalidate("clear")
             self.osd("KizunaSR: shaders cleared (choose a profile to restore)")
         elif name == "kizunasr-status":
             self.osd(self.status_text(), 6)
@@ -261,10 +233,10 @@ class Worker:
 
     def status_text(self) -> str:
         realtime, pause = self.chains()
-        last = self.state.last
+        last = self.still.state.last
         lines = [f"KizunaSR profile: {self.profile.name if self.profile else self.profile_name}"
-                 + (" (cleared)" if self.state.cleared else ""),
-                 f"source height: {self.state.height}, realtime shaders: {len(realtime)}",
+                 + (" (cleared)" if self.cleared else ""),
+                 f"source height: {self.still.state.height}, realtime shaders: {len(realtime)}",
                  f"pause: {chain_label(pause)}, AI on pause: {'on' if self.ai else 'off'}"]
         if last:
             lines.append("last still: " + ", ".join(f"{k} {v:.0f} ms" for k, v in last.items()))
@@ -280,103 +252,11 @@ class Worker:
                 raise ValueError(f"client-message args are not a list: {args!r}")
             self.on_message([str(a) for a in args])
         elif kind in ("seek", "end-file", "start-file"):
-            self.invalidate(kind)
+            self.still.invalidate(str(kind))
         elif kind == "playback-restart":
-            self.schedule()
+            self.still.schedule()
         elif kind == "shutdown":
             self.stop = True
-
-    # -- the pause job ----------------------------------------------------------------------
-
-    def idle(self) -> None:
-        """On the job thread while no still is due: the warm-up a new source size asked for."""
-        with self.jobs.cv:
-            warm, self.state.warm_up = self.state.warm_up, False
-        if warm:
-            self.warm_up()
-
-    def warm_up(self) -> None:
-        """Run the pause chain once on a black frame of the source size, so the first real pause finds the
-        model loaded and the GPU's kernels chosen for this size (a cold first still costs seconds)."""
-        _, steps = self.chains()
-        if not self.ai or not any("model" in step for step in steps) or not self.state.width:
-            return
-        start = time.perf_counter()
-        rect = Rect.from_osd(self.state.dims) or Rect(0, 0, 16, 16)  # the real rect: the first pause reuses the graph
-        try:
-            self.renderer.render(np.zeros((self.state.height or 0, self.state.width, 3), np.uint8), steps, rect)
-        except EXPECTED as exc:  # the pause that follows says it to the user
-            log.debug("warm-up skipped: %s", short(exc))
-            return
-        self.emit("warmed", chain=chain_label(steps), ms=round((time.perf_counter() - start) * 1000))
-
-    def job_failed(self, gen: int, exc: Exception) -> None:
-        if isinstance(exc, MpvError):
-            log.warning("pause job %d: %s", gen, exc)  # mpv is going away or refused a command
-            return
-        self.computing = False
-        if isinstance(exc, EXPECTED):
-            log.warning("AI still not made: %s", short(exc))
-        else:
-            log.error("pause job %d failed", gen, exc_info=exc)
-        self.osd(f"KizunaSR AI still failed: {short(exc)}", 6)
-        self.emit("error", gen=gen, message=str(exc))
-
-    def grab(self, shot: Path) -> None:
-        """The decoded frame on screen at source size: ``screenshot-sw`` skips the GPU renderer (and our shaders)."""
-        sw = self.ipc.get("screenshot-sw", False)
-        if not sw:
-            self.ipc.send(["set_property", "screenshot-sw", True], wait=False)
-        try:
-            self.ipc.send(["screenshot-to-file", str(shot), "video"])
-        finally:
-            if not sw:
-                self.ipc.send(["set_property", "screenshot-sw", False], wait=False)
-
-    def run_job(self, gen: int) -> None:
-        with self.jobs.cv:
-            self.state.warm_up = False  # this job loads the model itself; a warm-up afterwards would be wasted
-        _, steps = self.chains()
-        rect = Rect.from_osd(self.state.dims)
-        if not steps or rect is None:
-            self.emit("skipped", gen=gen, reason="no pause chain" if not steps else "no video rect",
-                      height=self.state.height, dims=self.state.dims)
-            return
-        label = chain_label(steps)
-        self.emit("job-start", gen=gen, chain=label)
-        self.computing = True
-        self.osd(f"KizunaSR AI still: computing... ({label})", 120)
-        t = Timings()
-        shot = self.tmp / f"grab_{gen}.png"
-        try:
-            self.grab(shot)
-            pos = self.ipc.get("time-pos")
-            self.jobs.check(gen)
-            rgb = load_rgb(shot)
-        finally:
-            shot.unlink(missing_ok=True)
-        t.lap("grab")
-        self.jobs.check(gen)
-        data = to_bgra(self.renderer.render(rgb, steps, rect))
-        t.lap("inference")
-        self.jobs.check(gen)
-        raw = self.tmp / f"overlay_{gen}.bgra"
-        write_bgra(raw, data)
-        t.lap("transfer")
-        with self.jobs.cv:
-            self.jobs.check(gen)
-            self.ipc.send({"name": "overlay-add", "id": OVERLAY_ID, "x": rect.x, "y": rect.y, "file": str(raw),
-                           "offset": 0, "fmt": "bgra", "w": rect.w, "h": rect.h, "stride": rect.w * 4}, timeout=5)
-            self.state.overlay = True
-        t.lap("display")
-        for old in self.tmp.glob("overlay_*.bgra"):
-            if old != raw:
-                old.unlink(missing_ok=True)
-        self.state.last = t.as_dict()
-        self.computing = False
-        self.osd(f"KizunaSR AI: {label} ({t.total:.0f} ms)", 2)
-        self.emit("overlay", gen=gen, chain=label, timings=t.as_dict(), rect=[rect.x, rect.y, rect.w, rect.h],
-                  source=[rgb.shape[1], rgb.shape[0]], time_pos=pos, file=str(raw))
 
     # -- main -------------------------------------------------------------------------------
 
@@ -387,7 +267,7 @@ class Worker:
             for oid, name in OBSERVED.items():
                 self.ipc.observe(oid, name)
             self.emit("hello", profile=self.profile_name, ai=self.ai)
-            self.jobs.start()
+            self.still.start()
             while not self.stop:
                 ev = self.ipc.events.get()
                 if ev is None:
@@ -398,7 +278,7 @@ class Worker:
                     log.debug("ignoring a malformed mpv message %.200r: %s", ev, exc)
         finally:
             self.stop = True
-            self.jobs.close()
+            self.still.close()
             shutil.rmtree(self.tmp, ignore_errors=True)
         return 0
 
