@@ -13,6 +13,7 @@ from typing import Any
 import vapoursynth as vs
 
 from kizunasr_vs.cluster.plan import Chunk
+from kizunasr_vs.core.errors import KizunaError
 from kizunasr_vs.media.encoder import EncodeError, EncodeSettings, encode
 from kizunasr_vs.media.source import open_video
 from kizunasr_vs.profiles.loader import Profile
@@ -22,7 +23,7 @@ from kizunasr_vs.profiles.loader import Profile
 CLOSED_GOP = {"h264": ["-flags", "+cgop"], "hevc": ["-x265-params", "log-level=error:open-gop=0"], "ffv1": []}
 
 
-class ChunkFailed(RuntimeError):
+class ChunkFailed(KizunaError, RuntimeError):
     """A chunk that cannot be encoded however often it is retried (bad input, stage or ffmpeg error)."""
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from tqdm import tqdm
 
 from kizunasr_vs import __version__
+from kizunasr_vs.core.errors import KizunaError
 from kizunasr_vs.core.files import sha256_file
 from kizunasr_vs.models.errors import ChecksumError, DownloadError
 from kizunasr_vs.models.registry import ModelEntry
@@ -27,7 +28,7 @@ CHUNK = 1 << 16
 RETRYABLE = (urllib.error.URLError, ConnectionError, http.client.HTTPException, TimeoutError)
 
 
-class _Truncated(http.client.IncompleteRead):
+class _Truncated(KizunaError, http.client.IncompleteRead):
     """The server closed the connection before sending the whole body."""
 
 
