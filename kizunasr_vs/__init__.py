@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from kizunasr_vs.core.errors import KizunaError
 from kizunasr_vs.core.stage import ConditionalStage, FunctionStage, Pipeline, Stage
 
 if TYPE_CHECKING:
@@ -23,8 +24,8 @@ if TYPE_CHECKING:
     from kizunasr_vs.shader.placebo import shader
 
 __version__ = "0.1.0"
-__all__ = ["ConditionalStage", "FunctionStage", "OrtCPU", "OrtCUDA", "OrtTensorRT", "Pipeline", "Stage", "Torch",
-           "onnx", "shader", "upscale", "__version__"]
+__all__ = ["ConditionalStage", "FunctionStage", "KizunaError", "OrtCPU", "OrtCUDA", "OrtTensorRT", "Pipeline",
+           "Stage", "Torch", "onnx", "shader", "upscale", "__version__"]
 
 
 _LAZY = {

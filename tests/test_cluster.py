@@ -32,6 +32,17 @@ def kizunasr(*args: str, env: dict[str, str] | None = None) -> subprocess.Comple
     return run_cli(*args, env={**os.environ, **(env or {})})
 
 
+def faulty(*args: str, fail: str = "", hold: str = "") -> list[str]:
+    """The command line of `kizunasr ARGS` whose cluster workers fail the chunks ``fail`` and halt the first attempt
+    at the chunks ``hold`` (comma-separated indices; see tests/cluster_faults.py)."""
+    return [sys.executable, "-m", "tests.cluster_faults", f"--fail={fail}", f"--hold={hold}", *args]
+
+
+def kizunasr_failing(*args: str, fail: str) -> subprocess.CompletedProcess:
+    """`kizunasr ARGS` whose cluster workers fail the chunks ``fail`` for good."""
+    return subprocess.run(faulty(*args, fail=fail), capture_output=True, text=True, cwd=REPO, timeout=900)
+
+
 def frame_hashes(path: Path) -> list[str]:
     """The md5 of every decoded video frame, in order."""
     out = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-map", "0:v", "-f", "framemd5", "-"],
@@ -81,7 +92,7 @@ def test_failed_chunk_then_resume_encodes_only_missing(media: dict[str, Path], t
     out = tmp_path / "resumed.mkv"
     args = ("encode", str(media["clip"]), str(out), "--profile", str(media["profile"]), "--codec", "ffv1",
             "--cluster", "local:2", "--chunk-frames", "6")
-    failed = kizunasr(*args, env={"KIZUNASR_CLUSTER_FAIL_CHUNKS": "2"})
+    failed = kizunasr_failing(*args, fail="2")
     assert failed.returncode != 0
     assert media["clip"].name in failed.stderr and "frames 12-17" in failed.stderr
     assert "injected failure" in failed.stderr
@@ -103,7 +114,7 @@ def test_rerun_with_other_settings_removes_the_interrupted_work_folder(media: di
     out = tmp_path / "changed.mkv"
     args = ("encode", str(media["clip"]), str(out), "--profile", str(media["profile"]), "--codec", "ffv1",
             "--cluster", "local:2", "--chunk-frames", "6")
-    assert kizunasr(*args, env={"KIZUNASR_CLUSTER_FAIL_CHUNKS": "2"}).returncode != 0
+    assert kizunasr_failing(*args, fail="2").returncode != 0
     (old,) = [p for p in tmp_path.iterdir() if p.is_dir()]
     (old / ".seg_000000012_000000018.mkv.0badf00d.partial").write_bytes(b"left by a SIGKILL")
     result = kizunasr(*args, "--end", "20")  # other settings: another work folder
@@ -221,9 +232,9 @@ def test_worker_killed_mid_chunk_is_retried(media: dict[str, Path], two_nodes: t
                                             tmp_path: Path) -> None:
     address, env = two_nodes
     out = tmp_path / "killed.mkv"
-    args = [sys.executable, "-m", "kizunasr_vs", "encode", str(media["clip"]), str(out), "--profile",
-            str(media["profile"]), "--codec", "ffv1", "--cluster", address, "--chunk-frames", "8"]
-    with subprocess.Popen(args, cwd=REPO, env={**os.environ, **env, "KIZUNASR_CLUSTER_HOLD_CHUNKS": "1"},
+    args = faulty("encode", str(media["clip"]), str(out), "--profile", str(media["profile"]), "--codec", "ffv1",
+                  "--cluster", address, "--chunk-frames", "8", hold="1")
+    with subprocess.Popen(args, cwd=REPO, env={**os.environ, **env},
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as driver:
         deadline = time.monotonic() + 300
         held: list[Path] = []
@@ -268,9 +279,9 @@ def ancestors(pid: int) -> set[int]:
 
 def test_chunk_whose_worker_keeps_dying_fails_the_job(media: dict[str, Path], tmp_path: Path) -> None:
     out = tmp_path / "dies.mkv"
-    args = [sys.executable, "-m", "kizunasr_vs", "encode", str(media["clip"]), str(out), "--profile",
-            str(media["profile"]), "--codec", "ffv1", "--cluster", "local:2", "--chunk-frames", "8"]
-    with subprocess.Popen(args, cwd=REPO, env={**os.environ, "KIZUNASR_CLUSTER_HOLD_CHUNKS": "1"},
+    args = faulty("encode", str(media["clip"]), str(out), "--profile", str(media["profile"]), "--codec", "ffv1",
+                  "--cluster", "local:2", "--chunk-frames", "8", hold="1")
+    with subprocess.Popen(args, cwd=REPO,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as driver:
         for _ in range(3):  # each attempt at chunk 1 halts halfway, and its worker is killed there
             os.kill(held_pid(tmp_path, ".dies.mkv.kizunasr-*/hold-1.pid", driver, again=True), signal.SIGKILL)
@@ -287,9 +298,9 @@ def test_node_lost_mid_chunk_its_chunk_moves(media: dict[str, Path], tmp_path: P
     to its raylet and workers). A restart of its worker could only wait for that node: the chunk must move."""
     with ray_nodes([0, 1, 1]) as (address, env, nodes):
         out = tmp_path / "lost.mkv"
-        args = [sys.executable, "-m", "kizunasr_vs", "encode", str(media["clip"]), str(out), "--profile",
-                str(media["profile"]), "--codec", "ffv1", "--cluster", address, "--chunk-frames", "8"]
-        with subprocess.Popen(args, cwd=REPO, env={**os.environ, **env, "KIZUNASR_CLUSTER_HOLD_CHUNKS": "1"},
+        args = faulty("encode", str(media["clip"]), str(out), "--profile", str(media["profile"]), "--codec",
+                      "ffv1", "--cluster", address, "--chunk-frames", "8", hold="1")
+        with subprocess.Popen(args, cwd=REPO, env={**os.environ, **env},
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as driver:
             worker = held_pid(tmp_path, ".lost.mkv.kizunasr-*/hold-1.pid", driver)
             node = next(n for n in nodes[1:] if n.pid in ancestors(worker))

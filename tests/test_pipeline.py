@@ -21,7 +21,7 @@ def _add_ten(clip: vs.VideoNode) -> vs.VideoNode:
 def test_stages_run_in_order_as_numpy_predicts() -> None:
     gray = np.arange(12, dtype=np.uint8).reshape(3, 4) * 10
     clip = clip_from_planes([gray], vs.GRAY8, MyProp=3)
-    pipeline = Pipeline.of([FunctionStage("double", _double, 2.0), FunctionStage("add", _add_ten)])
+    pipeline = Pipeline.of([FunctionStage("double", _double), FunctionStage("add", _add_ten)])
     out = pipeline.apply(clip)
     np.testing.assert_array_equal(planes_of(out)[0], np.repeat(np.repeat(gray, 2, 0), 2, 1) + 10)
     assert out.get_frame(0).props["MyProp"] == 3
@@ -30,13 +30,13 @@ def test_stages_run_in_order_as_numpy_predicts() -> None:
 
 
 def test_conditional_stage_runs_only_when_asked() -> None:
-    upscale_small = ConditionalStage(FunctionStage("double", _double, 2.0), when=lambda c: c.height < 720)
+    upscale_small = ConditionalStage(FunctionStage("double", _double), when=lambda c: c.height < 720)
     small = vs.core.std.BlankClip(width=64, height=48, format=vs.GRAY8)
     large = vs.core.std.BlankClip(width=1280, height=720, format=vs.GRAY8)
     pipeline = Pipeline().then(upscale_small)
     assert (pipeline(small).width, pipeline(small).height) == (128, 96)
     assert pipeline(large).width == 1280
-    assert upscale_small.name == "double?" and upscale_small.scale == 2.0
+    assert upscale_small.name == "double?"
 
 
 def test_failing_stage_is_named() -> None:

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import vapoursynth as vs
 
+from kizunasr_vs.core.errors import KizunaError
 from kizunasr_vs.core.formats import RANGE_FULL, RANGE_LIMITED
 from kizunasr_vs.core.metrics import psnr, ssim
 from kizunasr_vs.core.resources import shader_path
@@ -36,7 +37,7 @@ X264_CRF = 23  # x264's default
 Method = Callable[[vs.VideoNode], vs.VideoNode]
 
 
-class FidelityError(ValueError):
+class FidelityError(KizunaError, ValueError):
     """A fidelity run that cannot start (no images, a missing tool)."""
 
 

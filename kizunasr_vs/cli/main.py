@@ -8,7 +8,7 @@ import re
 import sys
 from collections.abc import Sequence
 
-from kizunasr_vs import __version__
+from kizunasr_vs import KizunaError, __version__
 from kizunasr_vs.cli import batch, bench, doctor, encode, export_glsl, models, mpv_cmds, options, train, upscale, worker
 
 
@@ -57,6 +57,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("kizunasr: interrupted", file=sys.stderr)
         return 130
+    except KizunaError as exc:  # an error the package reports itself (the commands catch most): one line
+        print(f"kizunasr {args.command}: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

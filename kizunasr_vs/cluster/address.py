@@ -8,11 +8,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from kizunasr_vs.core.errors import KizunaError
+
 # Ray takes the loopback address as the node IP (and binds its servers there) only when this is off.
 _LOOPBACK_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 
 
-class ClusterError(RuntimeError):
+class ClusterError(KizunaError, RuntimeError):
     """A cluster that cannot be used, or a distributed job that failed; the message says why."""
 
 

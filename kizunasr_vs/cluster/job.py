@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 import shutil
 import time
 from collections import Counter
@@ -26,7 +25,7 @@ from kizunasr_vs.cluster.plan import (
     work_dir,
     work_key,
 )
-from kizunasr_vs.cluster.worker import ChunkFailed, ChunkSpec, FaultHooks, WorkerStatus, actor_classes, segment_settings
+from kizunasr_vs.cluster.worker import ChunkFailed, ChunkSpec, WorkerStatus, actor_classes, segment_settings
 from kizunasr_vs.core.formats import resolve_color
 from kizunasr_vs.media.encoder import EncodeError, check_output_path
 from kizunasr_vs.media.source import keyframe_indices, open_video
@@ -34,10 +33,6 @@ from kizunasr_vs.profiles.loader import Profile, ProfileError
 
 log = logging.getLogger(__name__)
 
-# Test hooks, comma-separated chunk indices: chunks that fail for good; chunks whose first attempt halts
-# halfway (after writing hold-INDEX.pid into the work directory) until the test kills that worker.
-FAIL_ENV = "KIZUNASR_CLUSTER_FAIL_CHUNKS"
-HOLD_ENV = "KIZUNASR_CLUSTER_HOLD_CHUNKS"
 DEATHS_PER_CHUNK = 3  # a chunk whose worker dies this often fails the job (it is likely what kills them)
 
 Progress = Callable[[int, int, list[WorkerStatus]], None]
@@ -73,13 +68,6 @@ class JobResult:
     seconds: float
 
 
-def _hooks_from_env() -> FaultHooks:
-    def indices(name: str) -> frozenset[int]:
-        return frozenset(int(x) for x in os.environ.get(name, "").split(",") if x.strip().isdigit())
-
-    return FaultHooks(indices(FAIL_ENV), indices(HOLD_ENV))
-
-
 def _prepare(job: ClusterJob, source: vs.VideoNode | None) -> tuple[ChunkSpec, list[Chunk], vs.VideoNode, float]:
     """Validate the job in the driver (fails early, before any cluster time); the spec, chunks, clip and fps."""
     from kizunasr_vs.profiles.upscale import resolve_profile, upscale
@@ -101,7 +89,7 @@ def _prepare(job: ClusterJob, source: vs.VideoNode | None) -> tuple[ChunkSpec, l
                    {"target": job.target, "provider": job.provider, "video": settings.video_args(),
                     "extra": settings.extra_args, "range": [job.first, last]})
     spec = ChunkSpec(str(job.input.resolve()), profile, job.target, job.provider, settings,
-                     str(work_dir(job.output, key).resolve()), _hooks_from_env())
+                     str(work_dir(job.output, key).resolve()))
     cuts = keyframe_indices(job.input) if job.chunk_frames is None else None
     return spec, plan_chunks(job.first, last, chunk_size(fps, job.chunk_frames), cuts), upscaled, fps
 

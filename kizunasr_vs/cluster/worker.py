@@ -6,13 +6,14 @@ import functools
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import vapoursynth as vs
 
 from kizunasr_vs.cluster.plan import Chunk
+from kizunasr_vs.core.errors import KizunaError
 from kizunasr_vs.media.encoder import EncodeError, EncodeSettings, encode
 from kizunasr_vs.media.source import open_video
 from kizunasr_vs.profiles.loader import Profile
@@ -22,16 +23,8 @@ from kizunasr_vs.profiles.loader import Profile
 CLOSED_GOP = {"h264": ["-flags", "+cgop"], "hevc": ["-x265-params", "log-level=error:open-gop=0"], "ffv1": []}
 
 
-class ChunkFailed(RuntimeError):
+class ChunkFailed(KizunaError, RuntimeError):
     """A chunk that cannot be encoded however often it is retried (bad input, stage or ffmpeg error)."""
-
-
-@dataclass(frozen=True)
-class FaultHooks:
-    """Faults injected by the tests (set from environment variables in the driver, see ``job.py``)."""
-
-    fail_chunks: frozenset[int] = field(default_factory=frozenset)  # these chunks fail for good
-    hold_chunks: frozenset[int] = field(default_factory=frozenset)  # first attempt halts mid-chunk (to be killed)
 
 
 @dataclass(frozen=True)
@@ -44,7 +37,6 @@ class ChunkSpec:
     provider: str
     settings: EncodeSettings
     work_dir: str
-    hooks: FaultHooks = field(default_factory=FaultHooks)
 
 
 @dataclass(frozen=True)
@@ -70,16 +62,6 @@ def segment_settings(codec: str, crf: int, ten_bit: bool = True) -> EncodeSettin
     return EncodeSettings(codec=codec, crf=crf, ten_bit=ten_bit, extra_args=list(CLOSED_GOP.get(codec, [])))
 
 
-def _hold_for_kill(spec: ChunkSpec, chunk: Chunk) -> None:
-    """Test hook: on the first attempt at a held chunk, write this process's pid and wait to be killed."""
-    marker = Path(spec.work_dir) / f"hold-{chunk.index}.pid"
-    if marker.exists():
-        return
-    marker.write_text(str(os.getpid()))
-    while True:
-        time.sleep(1)
-
-
 class ChunkEncoder:
     """Encodes chunks; the upscaled clip (source index, shaders, model sessions) is built once per input."""
 
@@ -100,16 +82,11 @@ class ChunkEncoder:
         segment = Path(spec.work_dir) / chunk.segment_name
         if segment.is_file():
             return str(segment)
-        if chunk.index in spec.hooks.fail_chunks:
-            raise ChunkFailed("injected failure (KIZUNASR_CLUSTER_FAIL_CHUNKS)")
         last_report = 0.0
-        held = chunk.index in spec.hooks.hold_chunks  # (called per frame: the test hook's check is made once)
 
         def progress(done: int, total: int) -> None:
             nonlocal last_report
             now = time.monotonic()
-            if held and done * 2 >= total and done < total:
-                _hold_for_kill(spec, chunk)
             if report is not None and (now - last_report > 0.5 or done == total):
                 last_report = now
                 report(done)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from kizunasr_vs.core.errors import KizunaError
 
-class CompileError(ValueError):
+
+class CompileError(KizunaError, ValueError):
     """The model cannot be compiled to GLSL; the message names the node and op where it can."""

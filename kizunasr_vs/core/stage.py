@@ -11,10 +11,9 @@ import vapoursynth as vs
 
 @runtime_checkable
 class Stage(Protocol):
-    """One processing step: takes a clip, returns a clip ``scale`` times larger."""
+    """One processing step: takes a clip, returns a clip."""
 
     name: str
-    scale: float
 
     def apply(self, clip: vs.VideoNode) -> vs.VideoNode: ...
 
@@ -25,7 +24,6 @@ class FunctionStage:
 
     name: str
     func: Callable[[vs.VideoNode], vs.VideoNode]
-    scale: float = 1.0
 
     def apply(self, clip: vs.VideoNode) -> vs.VideoNode:
         return self.func(clip)
@@ -38,11 +36,9 @@ class ConditionalStage:
     stage: Stage
     when: Callable[[vs.VideoNode], bool]
     name: str = ""
-    scale: float = 1.0
 
     def __post_init__(self) -> None:
         self.name = self.name or f"{self.stage.name}?"
-        self.scale = self.stage.scale
 
     def apply(self, clip: vs.VideoNode) -> vs.VideoNode:
         return self.stage.apply(clip) if self.when(clip) else clip

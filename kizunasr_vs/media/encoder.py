@@ -24,6 +24,7 @@ from typing import IO
 
 import vapoursynth as vs
 
+from kizunasr_vs.core.errors import KizunaError
 from kizunasr_vs.core.files import remove_stale, replacing
 from kizunasr_vs.core.formats import (
     MATRIX_BT601,
@@ -53,7 +54,7 @@ CODECS = {
 BT601_MATRICES = (5, 6)  # BT.470BG and SMPTE 170M: the same BT.601 matrix
 CHROMA_LOCATIONS = ("left", "center", "topleft", "top", "bottomleft", "bottom")  # VapourSynth's order
 
-class EncodeError(RuntimeError):
+class EncodeError(KizunaError, RuntimeError):
     """An encode that could not finish; the message says why and what to do."""
 
 

@@ -4,7 +4,7 @@
     onnx_file = model_path("animejanai-hd-v3-superultracompact")
 """
 
-from kizunasr_vs.models.download import ensure, fetch
+from kizunasr_vs.models.download import fetch
 from kizunasr_vs.models.errors import (
     ChecksumError,
     DownloadError,
@@ -18,5 +18,5 @@ from kizunasr_vs.models.registry import ModelEntry, get_entry, load_registry, su
 from kizunasr_vs.models.store import import_file, model_path, models_dir, verify
 
 __all__ = ["ChecksumError", "DownloadError", "InvalidModelError", "ModelEntry", "ModelError", "ModelMissingError",
-           "RegistryError", "UnknownModelError", "ensure", "fetch", "get_entry", "import_file", "load_registry",
+           "RegistryError", "UnknownModelError", "fetch", "get_entry", "import_file", "load_registry",
            "model_path", "models_dir", "suited", "verify"]

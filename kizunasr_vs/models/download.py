@@ -15,10 +15,11 @@ from typing import Any
 from tqdm import tqdm
 
 from kizunasr_vs import __version__
+from kizunasr_vs.core.errors import KizunaError
 from kizunasr_vs.core.files import sha256_file
-from kizunasr_vs.models.errors import ChecksumError, DownloadError, ModelMissingError
-from kizunasr_vs.models.registry import ModelEntry, get_entry
-from kizunasr_vs.models.store import model_path, store_path
+from kizunasr_vs.models.errors import ChecksumError, DownloadError
+from kizunasr_vs.models.registry import ModelEntry
+from kizunasr_vs.models.store import store_path
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +28,7 @@ CHUNK = 1 << 16
 RETRYABLE = (urllib.error.URLError, ConnectionError, http.client.HTTPException, TimeoutError)
 
 
-class _Truncated(http.client.IncompleteRead):
+class _Truncated(KizunaError, http.client.IncompleteRead):
     """The server closed the connection before sending the whole body."""
 
 
@@ -153,10 +154,3 @@ def fetch(entry: ModelEntry, progress: bool = True, retries: int = 3, *, dest: P
     kept = f"; the partial file {part} is kept, run the fetch again to resume" if part.exists() else ""
     raise DownloadError(f"cannot download {entry.name!r} from {url} after {retries + 1} attempts: {last}{kept}")
 
-
-def ensure(name: str, progress: bool = False, retries: int = 3) -> Path:
-    """Path of the installed model `name`, downloading it first when it is missing."""
-    try:
-        return model_path(name)
-    except ModelMissingError:
-        return fetch(get_entry(name), progress=progress, retries=retries)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from kizunasr_vs.core.errors import KizunaError
 
-class ModelError(Exception):
+
+class ModelError(KizunaError):
     """Base class for model manager errors."""
 
 

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import vapoursynth as vs
 
+from kizunasr_vs.core.errors import KizunaError
 from kizunasr_vs.core.resources import shader_path
 from kizunasr_vs.mpv.install import mpv035_copy, old_mpv
 from kizunasr_vs.mpv.pause_job import Rect
@@ -31,7 +32,7 @@ log = logging.getLogger(__name__)
 DEBOUNCE_MS = 250
 
 
-class PlayError(RuntimeError):
+class PlayError(KizunaError, RuntimeError):
     """The player cannot start (libmpv missing, bad profile); the message says what to do."""
 
 

@@ -18,12 +18,14 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from kizunasr_vs.core.errors import KizunaError
+
 log = logging.getLogger("kizunasr.mpv")
 
 Event = dict[str, Any]
 
 
-class MpvError(RuntimeError):
+class MpvError(KizunaError, RuntimeError):
     """mpv answered a command with an error, or the connection is gone."""
 
 

@@ -29,6 +29,7 @@ import onnx
 from onnx import numpy_helper
 
 from kizunasr_vs.compiler.graph import text_attr
+from kizunasr_vs.core.errors import KizunaError
 from kizunasr_vs.core.paths import torchinductor_cache_dir
 from kizunasr_vs.onnx.torch_yuv import YuvConverter, plane_tensor_type
 from kizunasr_vs.onnx.yuv_io import YuvLayout
@@ -44,7 +45,7 @@ TORCH_PROVIDERS = (TORCH, TORCH_COMPILED)  # the provider names that select this
 _ARITHMETIC = {"Add": operator.add, "Sub": operator.sub, "Mul": operator.mul, "Div": operator.truediv}
 
 
-class TorchBackendError(RuntimeError):
+class TorchBackendError(KizunaError, RuntimeError):
     """The model or machine cannot use the PyTorch backend (the message says why)."""
 
 

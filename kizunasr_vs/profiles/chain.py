@@ -29,7 +29,7 @@ def _shader_stage(steps: list[Step]) -> Stage:
     paths = [str(shader_path(step["shader"])) for step in steps]
     params = steps[0].get("params") if len(steps) == 1 else None
     name = "shader " + " + ".join(Path(path).name for path in paths)
-    return FunctionStage(name, lambda c: shader(c, paths, params=params), 0.0)
+    return FunctionStage(name, lambda c: shader(c, paths, params=params))
 
 
 def _shader_runs(steps: list[Step]) -> list[list[Step]]:
@@ -52,7 +52,7 @@ def _compiled_model_stage(step: Step) -> Stage:
     model = resolve_model(step["compiled_model"])
     precision = step.get("precision", "fp16")
     glsl = cached_glsl(model, "MAIN", precision)
-    return FunctionStage(f"glsl {model.stem}", lambda c: shader(c, str(glsl)), 0.0)
+    return FunctionStage(f"glsl {model.stem}", lambda c: shader(c, str(glsl)))
 
 
 def _model_stage(step: Step, provider: str) -> Stage:
@@ -64,7 +64,7 @@ def _model_stage(step: Step, provider: str) -> Stage:
         kwargs["fp16"] = step["fp16"]
     if "tile" in step:
         kwargs["tile"] = step["tile"]
-    return FunctionStage(f"model {model.stem}", lambda c: onnx(c, str(model), **kwargs), 0.0)
+    return FunctionStage(f"model {model.stem}", lambda c: onnx(c, str(model), **kwargs))
 
 
 def resize_to(clip: vs.VideoNode, width: int, height: int, kernel: str = "spline36") -> vs.VideoNode:
@@ -83,7 +83,7 @@ def _resize_stage(step: Step) -> Stage:
         width, height = round(clip.width * scale / 2) * 2, round(clip.height * scale / 2) * 2
         return resize_to(clip, width, height, kernel)
 
-    return FunctionStage(f"resize x{scale:g} {kernel}", apply, scale)
+    return FunctionStage(f"resize x{scale:g} {kernel}", apply)
 
 
 def build_pipeline(steps: list[Step], provider: str = "auto") -> Pipeline:

@@ -14,12 +14,13 @@ from typing import Any
 
 import jsonschema
 
+from kizunasr_vs.core.errors import KizunaError
 from kizunasr_vs.core.paths import data_dir, user_profiles_dir
 
 Step = dict[str, Any]
 
 
-class ProfileError(ValueError):
+class ProfileError(KizunaError, ValueError):
     """A profile that cannot be used; the message names the file, the JSON path and what was expected."""
 
 

@@ -22,6 +22,7 @@ from decimal import Decimal
 import numpy as np
 import vapoursynth as vs
 
+from kizunasr_vs.core.errors import KizunaError
 from kizunasr_vs.core.resources import shader_path
 
 Size = tuple[int, int]
@@ -40,7 +41,7 @@ MAX_TEXTURE_SIZE = 16384
 _INT_LIMITS = {"int": (-(2**31), 2**31 - 1), "uint": (0, 2**32 - 1), "DEFINE": (-(2**31), 2**31 - 1)}
 
 
-class TextureTooLarge(vs.Error):
+class TextureTooLarge(KizunaError, vs.Error):
     """A texture size beyond MAX_TEXTURE_SIZE: no width=/height= can help, the shader must change."""
 
 
