@@ -99,6 +99,14 @@ def _error_text(exc: BaseException) -> str:
     return str(cause) if isinstance(cause, ChunkFailed) else str(exc).strip().splitlines()[-1]
 
 
+def _on_this_node(ray: Any, actor_class: Any) -> Any:
+    """``actor_class`` placed on the driver's own node."""
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    here = ray.get_runtime_context().get_node_id()
+    return actor_class.options(scheduling_strategy=NodeAffinitySchedulingStrategy(node_id=here, soft=False))
+
+
 class _Workers:
     """The chunk actors of one job: those ready for a chunk, those still starting (a replacement whose node may
     never have room is simply never given work), and each actor's slot."""
@@ -140,7 +148,7 @@ def _dispatch(job: ClusterJob, spec: ChunkSpec, todo: list[Chunk], done_frames: 
     ray = import_ray()
     chunk_actor, progress_actor = actor_classes()
     slots, resources = worker_slots(job.workers, job.gpus_per_worker)
-    board = progress_actor.remote()
+    board = _on_this_node(ray, progress_actor).remote()  # a lost worker node must not take the board with it
     workers = _Workers(ray, chunk_actor, resources, board)
     for slot in range(min(slots, len(todo))):
         workers.start(slot)
