@@ -15,7 +15,6 @@ from typing import Any
 import vapoursynth as vs
 
 from kizunasr_vs.cluster.address import ClusterError, import_ray, worker_slots
-from kizunasr_vs.cluster.assemble import join_segments
 from kizunasr_vs.cluster.plan import (
     Chunk,
     chunk_size,
@@ -28,6 +27,7 @@ from kizunasr_vs.cluster.plan import (
 from kizunasr_vs.cluster.worker import ChunkFailed, ChunkSpec, WorkerStatus, actor_classes, segment_settings
 from kizunasr_vs.core.formats import resolve_color
 from kizunasr_vs.media.encoder import EncodeError, check_output_path
+from kizunasr_vs.media.join import join_segments
 from kizunasr_vs.media.source import keyframe_indices, open_video
 from kizunasr_vs.profiles.loader import Profile, ProfileError
 

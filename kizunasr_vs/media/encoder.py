@@ -81,6 +81,15 @@ class EncodeSettings:
         return args
 
 
+def source_stream_maps(muxer: str) -> list[str]:
+    """ffmpeg arguments copying the second input's (the source's) audio and chapters, and in Matroska its
+    subtitles (ASS) and fonts, which travel only there."""
+    maps = ["-map", "1:a?", "-c:a", "copy", "-map_chapters", "1"]
+    if muxer == "matroska":
+        maps += ["-map", "1:s?", "-c:s", "copy", "-map", "1:t?"]
+    return maps
+
+
 def ffmpeg_command(settings: EncodeSettings, temp_output: Path, muxer: str,
                    color: ColorInfo | None = None) -> list[str]:
     """The ffmpeg command line: Y4M video from stdin (tagged with ``color``), other streams from the source file."""
@@ -92,9 +101,7 @@ def ffmpeg_command(settings: EncodeSettings, temp_output: Path, muxer: str,
         if settings.source_duration is not None:
             cmd += ["-t", f"{settings.source_duration:.6f}"]
         cmd += ["-i", str(settings.copy_streams_from)]
-        maps += ["-map", "1:a?", "-c:a", "copy", "-map_chapters", "1"]
-        if muxer == "matroska":  # subtitles (ASS) and fonts travel only in Matroska
-            maps += ["-map", "1:s?", "-c:s", "copy", "-map", "1:t?"]
+        maps += source_stream_maps(muxer)
     tags = color_tags(color) if color is not None else []
     return cmd + maps + settings.video_args() + tags + settings.extra_args + ["-f", muxer, str(temp_output)]
 

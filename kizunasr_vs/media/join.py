@@ -1,4 +1,5 @@
-"""Join finished segments (concat demuxer, stream copy) and mux the source's other streams, atomically."""
+"""Join finished segments (concat demuxer, stream copy) and mux the source's other streams, atomically (the
+cluster's last step; media work, so it lives beside the encoder)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 from kizunasr_vs.core.files import remove_stale, replacing
-from kizunasr_vs.media.encoder import PARTIAL, EncodeError, check_output_path
+from kizunasr_vs.media.encoder import PARTIAL, EncodeError, check_output_path, source_stream_maps
 
 
 def _concat_list(segments: list[Path], directory: Path) -> Path:
@@ -25,11 +26,8 @@ def join_command(listing: Path, source: Path, start: float, duration: float, out
            "-f", "concat", "-safe", "0", "-i", str(listing)]
     if start:
         cmd += ["-ss", f"{start:.6f}"]
-    cmd += ["-t", f"{duration:.6f}", "-i", str(source),
-            "-map", "0:v:0", "-c:v", "copy", "-map", "1:a?", "-c:a", "copy", "-map_chapters", "1"]
-    if muxer == "matroska":
-        cmd += ["-map", "1:s?", "-c:s", "copy", "-map", "1:t?"]
-    return cmd + ["-f", muxer, str(output)]
+    cmd += ["-t", f"{duration:.6f}", "-i", str(source), "-map", "0:v:0", "-c:v", "copy"]
+    return cmd + source_stream_maps(muxer) + ["-f", muxer, str(output)]
 
 
 def join_segments(segments: list[Path], source: Path, output: Path, start: float, duration: float,
