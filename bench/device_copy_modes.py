@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 
+import common  # noqa: F401 - puts this checkout on sys.path first
 import numpy as np
 import onnx
 import onnxruntime as ort

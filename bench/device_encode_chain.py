@@ -8,6 +8,7 @@ from __future__ import annotations
 import sys
 import time
 
+import common  # noqa: F401 - puts this checkout on sys.path first
 import vapoursynth as vs
 
 import kizunasr_vs as kz

@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 import time
 
+import common  # noqa: F401 - puts this checkout on sys.path first
 import numpy as np
 from PIL import Image
 

@@ -49,6 +49,9 @@ def measure_one(text: str, src: vs.VideoNode) -> tuple[float, float, float]:
         for _ in out[WARM_FRAMES:].frames(close=True):
             pass
         wall = (time.perf_counter() - start) * 1000 / frames
+        if timer.untimed:
+            raise vs.Error(f"--gpu-cost: {timer.untimed} render passes came without a GPU time (this Vulkan "
+                           "device has no timer queries?); no figure would be right")
         return wall, timer.ms() / frames, timer.passes / frames
 
 

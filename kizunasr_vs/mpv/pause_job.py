@@ -24,7 +24,6 @@ from typing import Any
 import numpy as np
 import vapoursynth as vs
 
-from kizunasr_vs.core.errors import KizunaError
 from kizunasr_vs.profiles.chain import build_pipeline
 from kizunasr_vs.profiles.loader import Step
 
@@ -32,7 +31,7 @@ log = logging.getLogger(__name__)
 _FRAMES = 1 << 20  # length of the still graph's source: each render gets a new frame number (no cache hits)
 
 
-class StaleJob(KizunaError):
+class StaleJob(Exception):  # noqa: N818 - a signal, not an error: KizunaError handlers must not catch it
     """A pause job whose pause ended (resume, seek, resize, profile change) before it finished."""
 
 

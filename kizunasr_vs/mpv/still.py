@@ -184,8 +184,10 @@ class StillController:
             return
         label = chain_label(steps)
         self.port.emit("job-start", gen=gen, chain=label)
-        self.computing = True
-        self.port.osd(f"KizunaSR AI still: computing... ({label})", 120)
+        with self.jobs.cv:  # an invalidation takes the line down under the same lock: never left up
+            self.jobs.check(gen)
+            self.computing = True
+            self.port.osd(f"KizunaSR AI still: computing... ({label})", 120)
         t = Timings()
         rgb = self.port.grab()
         pos = self.port.time_pos()

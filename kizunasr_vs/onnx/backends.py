@@ -1,5 +1,8 @@
 """Backends as small objects: what ``kizunasr_vs.onnx(clip, model, backend=...)`` runs a model on.
 
+Import them as ``kz.OrtCUDA`` or ``from kizunasr_vs.onnx.backends import OrtCUDA`` (not ``import
+kizunasr_vs.onnx.backends as b``: ``kizunasr_vs.onnx`` is the filter function). Settings are keywords.
+
 ``OrtCPU``, ``OrtCUDA``, ``OrtTensorRT`` (onnxruntime's execution providers) and ``Torch`` (the optional PyTorch
 backend) carry their own settings, so a script says ``backend=OrtCUDA(fp16=True, streams=4)`` instead of three
 loose keyword arguments. ``"auto"`` and the names of ``provider=`` ("cpu", "cuda", "tensorrt", "torch",
@@ -17,7 +20,7 @@ from kizunasr_vs.onnx.ort_session import CPU, CUDA, TRT, WHO, choose_providers
 from kizunasr_vs.onnx.torch_backend import TORCH, TORCH_COMPILED, TORCH_PROVIDERS
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class OrtCPU:
     """onnxruntime on the CPU. ``fp16``: None = off; ``streams``: concurrent sessions (None: 1)."""
 
@@ -26,7 +29,7 @@ class OrtCPU:
     provider = "cpu"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class OrtCUDA:
     """onnxruntime's CUDA provider. ``fp16``: None = on for fp32 models; ``streams``: None = 2."""
 
@@ -35,7 +38,7 @@ class OrtCUDA:
     provider = "cuda"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class OrtTensorRT:
     """onnxruntime's TensorRT provider (engines cached by model, versions and GPU). ``fp16`` as for CUDA."""
 
@@ -44,7 +47,7 @@ class OrtTensorRT:
     provider = "tensorrt"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Torch:
     """The PyTorch backend on CUDA in fp16, whole frames. ``compile``: through torch.compile (slow first start,
     fastest after); ``cuda_graphs``: replay each stream's frame as a CUDA graph; ``streams``: None = 8."""
@@ -71,10 +74,7 @@ def from_name(name: str, fp16: bool | None = None, streams: int | None = None) -
     lowered = name.lower()
     if lowered == "auto":
         return None
-    if lowered in TORCH_PROVIDERS:
-        if fp16 is False:
-            raise vs.Error(f"{WHO}: the torch backend runs in fp16 only; drop fp16=False or use backend "
-                           "OrtCUDA(fp16=False)")
+    if lowered in TORCH_PROVIDERS:  # fp16 always (an fp16= given with a torch name is ignored, as before)
         return Torch(compile=lowered == TORCH_COMPILED, streams=streams)
     first = choose_providers(lowered)[0]  # raises for unknown or missing providers
     return _ORT_BY_PROVIDER[first](fp16=fp16, streams=streams)

@@ -482,8 +482,8 @@ def onnx(
 ) -> vs.VideoNode:
     """Upscale ``clip`` with an ONNX model (path or bytes) through onnxruntime.
 
-    backend: ``OrtCPU()``, ``OrtCUDA(fp16, streams)``, ``OrtTensorRT(fp16, streams)`` or
-        ``Torch(compile, cuda_graphs, streams)`` (``kizunasr_vs.onnx.backends``), or a name as for provider.
+    backend (keyword): ``kz.OrtCPU()``, ``kz.OrtCUDA(fp16=, streams=)``, ``kz.OrtTensorRT(fp16=, streams=)``
+        or ``kz.Torch(compile=, cuda_graphs=, streams=)`` (onnx/backends.py), or a name as for provider.
     provider: alias of ``backend`` with a name: "auto" (TensorRT > CUDA > CPU; the torch backend instead of
         CUDA where `kizunasr bench --calibrate` measured it faster for this model and size), "tensorrt",
         "cuda", "cpu", "torch"

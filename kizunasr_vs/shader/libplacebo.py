@@ -92,7 +92,9 @@ class PlaneData(ctypes.Structure):
 VULKAN_PARAMS_SIZE, VULKAN_ALLOW_SOFTWARE = 128, 64
 RENDER_PARAMS_SIZE = 288
 RENDER_UPSCALER, RENDER_DOWNSCALER, RENDER_SIGMOID, RENDER_HOOKS, RENDER_NUM_HOOKS = 0, 8, 56, 136, 144
-RENDER_INFO_CALLBACK, RENDER_INFO_PRIV = 240, 248  # from the 7.365 headers (render params: 288 bytes there too)
+# from the 7.365 headers (render params: 288 bytes there too); on 7.371 the pass-count test shows every pass
+# reaching the callback (a wrong offset would not call it, or crash)
+RENDER_INFO_CALLBACK, RENDER_INFO_PRIV = 240, 248
 RENDER_INFO_PASS = 0  # pl_render_info.pass
 # pl_dispatch_info: GPU ns of the pass's recent runs, their count, the last and the largest
 DISPATCH_SAMPLES, DISPATCH_MAX_SAMPLES, DISPATCH_NUM_SAMPLES, DISPATCH_LAST, DISPATCH_PEAK = 16, 256, 2064, 2072, 2080

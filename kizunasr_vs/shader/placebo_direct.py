@@ -126,7 +126,9 @@ class GpuTimer:
             self.untimed = 0  # passes reported before their first timer sample
 
     def _on_pass(self, _priv: int | None, info: int | None) -> None:
-        dispatch = pl.read_pointer(info or 0, pl.RENDER_INFO_PASS)
+        if not info:
+            return
+        dispatch = pl.read_pointer(info, pl.RENDER_INFO_PASS)
         if not dispatch:
             return
         count = c_int.from_address(dispatch + pl.DISPATCH_NUM_SAMPLES).value
@@ -158,13 +160,15 @@ _active_timer: GpuTimer | None = None
 
 @contextlib.contextmanager
 def gpu_timing() -> Iterator[GpuTimer]:
-    """Streams created inside report every pass to the yielded timer (a Python call per pass: for benches)."""
+    """Streams created inside report every pass to the yielded timer (a Python call per pass: for benches; the
+    streams keep reporting to it for their life). Nested, the inner timer applies inside and the outer after."""
     global _active_timer
-    timer = _active_timer = GpuTimer()
+    outer, timer = _active_timer, GpuTimer()
+    _active_timer = timer
     try:
         yield timer
     finally:
-        _active_timer = None
+        _active_timer = outer
 
 
 class _RenderParams:
