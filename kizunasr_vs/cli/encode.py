@@ -15,6 +15,7 @@ from kizunasr_vs.core.files import check_output
 from kizunasr_vs.core.formats import ColorInfo, resolve_color
 from kizunasr_vs.media.encoder import CODECS, EncodeError, EncodeSettings, check_output_path, encode
 from kizunasr_vs.media.source import open_video
+from kizunasr_vs.media.span import fps_of, frame_range
 
 
 def add_common_options(p: argparse.ArgumentParser) -> None:
@@ -103,11 +104,8 @@ def parse_position(text: str | None, fps: float, default: int) -> int:
 
 def trim(clip: vs.VideoNode, start: str | None, end: str | None) -> tuple[vs.VideoNode, int]:
     """The clip cut to [start, end) and the first frame's index."""
-    fps = clip.fps.numerator / clip.fps.denominator if clip.fps.denominator else 24.0
-    first = parse_position(start, fps, 0)
-    last = min(parse_position(end, fps, clip.num_frames), clip.num_frames)
-    if not 0 <= first < last:
-        raise ValueError(f"empty range: start {first}, end {last} of {clip.num_frames} frames")
+    fps = fps_of(clip)
+    first, last = frame_range(clip, parse_position(start, fps, 0), parse_position(end, fps, clip.num_frames))
     return clip[first:last], first
 
 
@@ -140,7 +138,7 @@ def encode_with_progress(clip: vs.VideoNode, output: Path, settings: EncodeSetti
 def settings_for(args: argparse.Namespace, source: Path | None, clip: vs.VideoNode, first: int,
                  color: ColorInfo | None = None) -> EncodeSettings:
     """Encode settings from the options; ``color``: the source's colours (``resolve_color``)."""
-    fps = clip.fps.numerator / clip.fps.denominator if clip.fps.denominator else 24.0
+    fps = fps_of(clip)
     return EncodeSettings(codec=args.codec, crf=args.crf, ten_bit=args.bit_depth == 10, copy_streams_from=source,
                           source_start=first / fps, source_duration=clip.num_frames / fps if source else None,
                           color=color)

@@ -29,6 +29,7 @@ from kizunasr_vs.core.formats import resolve_color
 from kizunasr_vs.media.encoder import EncodeError, check_output_path
 from kizunasr_vs.media.join import join_segments
 from kizunasr_vs.media.source import keyframe_indices, open_video
+from kizunasr_vs.media.span import fps_of, frame_range
 from kizunasr_vs.profiles.loader import Profile, ProfileError
 
 log = logging.getLogger(__name__)
@@ -74,16 +75,14 @@ def _prepare(job: ClusterJob, source: vs.VideoNode | None) -> tuple[ChunkSpec, l
 
     check_output_path(job.output, job.codec)
     clip = source if source is not None else open_video(job.input)
-    last = min(job.last if job.last is not None else clip.num_frames, clip.num_frames)
-    if not 0 <= job.first < last:
-        raise ValueError(f"empty range: start {job.first}, end {last} of {clip.num_frames} frames")
+    _, last = frame_range(clip, job.first, job.last)
     try:
         profile = resolve_profile(job.profile)
         chain = profile.for_height(clip.height).encode
     except (ProfileError, ValueError) as exc:
         raise vs.Error(f"upscale: {exc}") from exc
     upscaled = upscale(clip, profile, job.target, job.provider)  # stage errors (missing model...) show here
-    fps = clip.fps.numerator / clip.fps.denominator if clip.fps.denominator else 24.0
+    fps = fps_of(clip)
     settings = dataclasses.replace(segment_settings(job.codec, job.crf, job.ten_bit), color=resolve_color(clip))
     key = work_key(job.input, {"name": profile.name, "chain": chain},
                    {"target": job.target, "provider": job.provider, "video": settings.video_args(),
