@@ -100,12 +100,10 @@ class LibmpvPort:
 
     def show(self, prepared: Any, rect: Rect) -> dict[str, Any]:
         self.overlay.update(prepared, pos=(rect.x, rect.y))
-        self.player.overlay_visible = True
         return {}
 
     def hide(self) -> None:
         self.overlay.remove()
-        self.player.overlay_visible = False
 
     def osd(self, text: str, seconds: float) -> None:
         with contextlib.suppress(Exception):  # mpv may be shutting down
@@ -134,7 +132,6 @@ class Player:
         self.shaders: list[str] = []
         self.height: int | None = None
         self.last_overlay: Shown | None = None
-        self.overlay_visible = False
         self.started = threading.Event()
         self.mpv = mpv.MPV(vo="gpu", input_default_bindings=True, input_vo_keyboard=True, osc=True, config=False,
                            **(extra or {}))
@@ -144,6 +141,11 @@ class Player:
         self.mpv.observe_property("pause", self._on_pause)
         self.mpv.observe_property("osd-dimensions", self._on_resize)
         self.mpv.register_event_callback(self._on_event)
+
+    @property
+    def overlay_visible(self) -> bool:
+        """Whether the AI still is on screen (the controller's state)."""
+        return self.still.state.overlay
 
     def _pause_chain(self) -> list[Step]:
         return self.profile.for_height(self.height).pause if self.height is not None else []

@@ -572,14 +572,10 @@ def _calibrated_torch(loaded: LoadedModel, width: int, height: int) -> str | Non
 
 def backend_for(model: str | os.PathLike[str] | bytes, width: int, height: int, provider: str = "auto") -> str:
     """What ``onnx(provider=provider)`` runs a whole ``width`` x ``height`` frame on: "torch", "torch-compile"
-    or an onnxruntime execution provider's name (shown by `kizunasr bench`)."""
-    if provider in TORCH_PROVIDERS:
-        return provider
-    if provider == "auto":
-        choice = _calibrated_torch(load_model(model), width, height)
-        if choice:
-            return choice
-    return choose_providers(provider)[0]
+    or an onnxruntime execution provider's name (shown by `kizunasr bench`); resolved as ``onnx()`` resolves it."""
+    calibrated = _calibrated_torch(load_model(model), width, height) if provider == "auto" else None
+    chosen = resolve_backend(provider, calibrated=calibrated)
+    return chosen.provider if isinstance(chosen, Torch) else choose_providers(chosen.provider)[0]
 
 
 def _wants_yuv_io(yuv_io: bool | None, provider: str, direct: bool) -> bool:
