@@ -87,16 +87,17 @@ def test_bench_gpu_cost_times_every_pass_next_to_a_pass_through() -> None:
     """The learned s shader has 6 passes: its rows must count at least 6 timed passes a frame, the pass-through
     rows at least 1, and every GPU time must be positive (libplacebo's timers on lavapipe)."""
     result = kizunasr("bench", "--gpu-cost", "--size", "64x48", "--frames", "2", "--shader", "kizuna_cnn_x2_s",
-                      "--json")
+                      "--shader", "kizuna_cas", "--repeat", "2", "--json")
     assert result.returncode == 0, result.stderr
     rows = json.loads(result.stdout)["64x48"]
-    assert [r["shader"] for r in rows] == ["pass-through", "kizuna_cnn_x2_s", "pass-through again"]
+    assert [r["shader"] for r in rows] == ["pass-through", "kizuna_cnn_x2_s", "kizuna_cas", "pass-through again"]
     assert rows[1]["passes"] >= 6 and rows[0]["passes"] >= 1
-    assert all(r["gpu_ms"] > 0 and r["wall_ms"] > 0 for r in rows)
+    assert all(r["rounds"] == 2 and 0 < r["gpu_ms_min"] <= r["gpu_ms"] and r["wall_ms"] > 0 for r in rows)
 
 
 @pytest.mark.parametrize(("args", "message"), [
     (("bench", "--size", "abc"), "argument --size: 'abc' is not a size like 1920x1080"),
+    (("bench", "--gpu-cost", "--shader", "kizuna_cas", "--repeat", "0"), "--repeat must be >= 1, not 0"),
     (("bench", "--model", "no-such-model"), "argument --model: model 'no-such-model' not found; searched: "),
     (("bench", "--provider", "gpu"), "argument --provider: invalid choice: 'gpu'"),
     (("encode", "missing.mkv", "out.mkv", "--crf", "99"), "argument --crf: '99' is not a CRF from 0 to 51"),

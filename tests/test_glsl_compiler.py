@@ -26,7 +26,9 @@ from onnx import helper, numpy_helper
 from PIL import Image
 
 from kizunasr_vs.compiler import cache as glsl_cache
+from kizunasr_vs.compiler.emit import Emitter
 from kizunasr_vs.compiler.glsl import CompileError, compile_onnx_to_glsl, export_glsl
+from kizunasr_vs.compiler.graph import normalise
 from kizunasr_vs.core.metrics import psnr
 from tests.conftest import shared_media, shared_model
 
@@ -129,6 +131,24 @@ def activation(op_type: str, **attrs: object) -> onnx.ModelProto:
     else:
         h = n.op(op_type, [h], **attrs)
     return n.model(n.to_unit(n.conv(h, 8, 3)))
+
+
+def edge_padded(n: Net, x: str, cin: int, cout: int, k: int = 3) -> str:
+    """``Pad`` (mode edge) then a conv without padding, as PyTorch exports ``padding_mode="replicate"``; the pad
+    widths come from a small constant subgraph (Concat, Cast) that the compiler folds."""
+    half = n.name("p")
+    n.inits.append(numpy_helper.from_array(np.array([0, 0, k // 2, k // 2], np.int64), half))
+    pads = n.op("Cast", [n.op("Concat", [half, half], axis=0)], to=onnx.TensorProto.INT64)
+    padded = n.op("Pad", [x, pads], mode="edge")
+    return n.conv(padded, cin, cout, k, pads=[0, 0, 0, 0])
+
+
+def edge_padding() -> onnx.ModelProto:
+    """Edge-padded convs 3->8 (PReLU) -> 8->3, next to a zero-padded one reading the same tensor."""
+    n = Net(12)
+    h = n.op("PRelu", [edge_padded(n, "x", 3, 8), n.const(n.rng.uniform(-0.5, 0.5, (8, 1, 1)))])
+    y = n.op("Add", [edge_padded(n, h, 8, 3), n.conv(h, 8, 3)])
+    return n.model(n.to_unit(y))
 
 
 def residual_add() -> onnx.ModelProto:
@@ -273,6 +293,7 @@ OP_MODELS = {
     "upsample_then_conv_mul": upsample_then_conv,
     "more_than_16_textures": many_textures,
     "wide_concat_falls_back_to_unpacked": wide_concat,
+    "edge_padding": edge_padding,
 }
 
 
@@ -283,7 +304,8 @@ def test_op_matches_onnxruntime(case: str, tmp_path: Path) -> None:
     assert value >= OP_PSNR, f"{case}: PSNR {value:.2f} dB"
 
 
-@pytest.mark.parametrize("case", ["conv_3_5_8_3x3_1x1", "depth_to_space_then_conv", "more_than_16_textures"])
+@pytest.mark.parametrize("case", ["conv_3_5_8_3x3_1x1", "depth_to_space_then_conv", "more_than_16_textures",
+                                  "edge_padding"])
 def test_unpacked_passes_match_onnxruntime(case: str, tmp_path: Path) -> None:
     """The one-pass-per-4-channels layout (pack=False; fragment passes use it) stays exact too."""
     model = OP_MODELS[case]()
@@ -291,6 +313,16 @@ def test_unpacked_passes_match_onnxruntime(case: str, tmp_path: Path) -> None:
     assert "ivec2(3, 2)" not in glsl and "//!COMPUTE 32 8\n" in glsl
     value = glsl_psnr(model, glsl, random_planes(20, 28), tmp_path)
     assert value >= OP_PSNR, f"{case} unpacked: PSNR {value:.2f} dB"
+
+
+@pytest.mark.parametrize("case", ["conv_3_5_8_3x3_1x1", "edge_padding"])
+def test_shared_memory_tiles_match_onnxruntime(case: str, tmp_path: Path) -> None:
+    """The optional shared-memory tiles (``Emitter(tile=True)``) pad like the model: zeros or the edge pixels."""
+    model = OP_MODELS[case]()
+    glsl = Emitter(normalise(model), "MAIN", "fp32", tile=True, pack=True).render()
+    assert "barrier();" in glsl
+    value = glsl_psnr(model, glsl, random_planes(20, 28), tmp_path)
+    assert value >= OP_PSNR, f"{case} tiled: PSNR {value:.2f} dB"
 
 
 def test_packed_layout_of_a_24_channel_model() -> None:
@@ -376,6 +408,13 @@ def unsupported(kind: str) -> onnx.ModelProto:
         "dilation2": {"dilations": [2, 2], "pads": [2, 2, 2, 2]},
         "valid_padding": {"pads": [0, 0, 0, 0]},
     }.get(kind, {})
+    if kind == "PadConstant":
+        return n.model(n.conv(n.op("Pad", ["x", n.const(np.array([0, 0, 1, 1, 0, 0, 1, 1]))], mode="constant"), 3, 3,
+                              pads=[0, 0, 0, 0]))
+    if kind == "PadEdgeToAdd":
+        pads = n.name("p")
+        n.inits.append(numpy_helper.from_array(np.array([0, 0, 1, 1, 0, 0, 1, 1], np.int64), pads))
+        return n.model(n.op("Add", [n.op("Pad", ["x", pads], mode="edge"), n.const(0.5)]))
     if kind == "groups":
         w, b = n.const(np.ones((3, 1, 3, 3))), n.const(np.zeros(3))
         return n.model(n.op("Conv", ["x", w, b], kernel_shape=[3, 3], pads=[1, 1, 1, 1], group=3))
@@ -390,6 +429,8 @@ def unsupported(kind: str) -> onnx.ModelProto:
     ("valid_padding", "Conv", "pads"),
     ("groups", "Conv", "group"),
     ("kernel5", "Conv", "kernel 5x5"),
+    ("PadConstant", "Pad", "only 'edge'"),
+    ("PadEdgeToAdd", "Add", "edge Pad's output"),
 ])
 def test_unsupported_raises_naming_node_and_op(kind: str, op: str, words: str, tmp_path: Path) -> None:
     """CompileError names the node and op; export_glsl leaves no file (and no temp file)."""

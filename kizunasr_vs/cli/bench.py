@@ -61,6 +61,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--gpu-cost", action="store_true",
                    help="instead of fps: GPU ms per frame of each --shader at each --size from libplacebo's GPU "
                         "timers, next to a pass-through (run it on the GPU in question)")
+    p.add_argument("--repeat", type=int, default=1, metavar="N",
+                   help="with --gpu-cost: measure the list N times, alternating the order; median and minimum "
+                        "(the GPU's clocks follow its load: one round can mislead)")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.set_defaults(run=run)
 
@@ -244,7 +247,10 @@ def run_gpu_cost(args: argparse.Namespace, sizes: list[tuple[int, int]], shaders
     if not shaders:
         print("kizunasr bench: --gpu-cost needs at least one --shader", file=sys.stderr)
         return 2
-    rows = {f"{w}x{h}": gpu_cost.measure(shaders, w, h, args.frames) for w, h in sizes}
+    if args.repeat < 1:
+        print(f"kizunasr bench: --repeat must be >= 1, not {args.repeat}", file=sys.stderr)
+        return 2
+    rows = {f"{w}x{h}": gpu_cost.measure(shaders, w, h, args.frames, args.repeat) for w, h in sizes}
     if args.json:
         print(json.dumps({size: [asdict(c) for c in costs] for size, costs in rows.items()}, indent=2))
     else:

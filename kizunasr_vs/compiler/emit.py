@@ -12,8 +12,8 @@ The last pass hooks MAIN (3-channel models) or LUMA (1-channel models), has the 
 size (``//!WIDTH HOOKED.w 2 *``) and replaces the hooked image.
 
 Reads use ``texelFetch`` at integer pixel positions. Convolution taps clamp the position into
-the texture and multiply by a 0/1 mask, which reproduces ONNX zero padding exactly (sampling
-``HOOKED_tex`` would clamp to the edge instead).
+the texture and multiply by a 0/1 mask, which reproduces ONNX zero padding exactly; an edge-padded
+convolution (``Conv.edge``) keeps the clamped position alone, which repeats the edge pixel.
 
 libplacebo and mpv allow 16 ``//!BIND`` per pass; a convolution that would need more is split
 into partial-sum passes.
@@ -124,7 +124,7 @@ class _PassBuilder:
         self.memo: dict[tuple[object, ...], str] = {}
         self.taps: dict[tuple[int, int], tuple[str, str]] = {}  # offset -> (clamped pos, mask)
         self.inlined: list[Conv] = []
-        self.tiles: dict[str, int] = {}  # texture -> index of its shared-memory tile (compute)
+        self.tiles: dict[tuple[str, bool], int] = {}  # (texture, edge padded) -> its shared tile's index
         self.block: tuple[int, int] | None = None
         self.all_groups = all_groups  # a packed pass: convs compute every output group, each input read once
         self.n = 0
@@ -148,9 +148,9 @@ class _PassBuilder:
             return f"(HOOKED_mul * texelFetch({tex}_raw, {pos}, 0))"
         return f"texelFetch({texture_of(tex)}_raw, {self.em.texel_pos(tex, pos)}, 0)"
 
-    def tile_read(self, tex: str, dy: int, dx: int) -> str:
-        """Texel (P + (dx, dy)) of ``tex`` from the workgroup's zero-padded shared tile."""
-        idx = self.tiles.setdefault(tex, len(self.tiles))
+    def tile_read(self, tex: str, dy: int, dx: int, edge: bool) -> str:
+        """Texel (P + (dx, dy)) of ``tex`` from the workgroup's shared tile, zero- or edge-padded."""
+        idx = self.tiles.setdefault((tex, edge), len(self.tiles))
         ref = f"kz_sh{idx}[kz_L.y + {dy + 1}][kz_L.x + {dx + 1}]"
         return ref if tex == "HOOKED" else f"kz_unpack({ref})"
 
@@ -309,7 +309,7 @@ class _PassBuilder:
             self.bind(tex, self.scale)
         acc = self.tmp(f"{self.mp}vec4", init, "acc")
         k = conv.kernel // 2
-        # compute passes read 3x3 taps from shared tiles (zero padding applied when loading)
+        # compute passes read 3x3 taps from shared tiles (padding applied when loading)
         tiled = self.em.compute and self.em.tile and conv.kernel == 3
         for dy in range(-k, k + 1):
             for dx in range(-k, k + 1):
@@ -320,12 +320,12 @@ class _PassBuilder:
                         continue
                     name = self.const_mat4(w)
                     if tiled:
-                        terms.append(f"{name} * {self.tile_read(tex, dy, dx)}")
+                        terms.append(f"{name} * {self.tile_read(tex, dy, dx, conv.edge)}")
                     else:
                         terms.append(f"{name} * {self.raw_fetch(tex, self.tap(dy, dx, tex)[0])}")
                 if not terms:
                     continue
-                m = None if tiled else self.tap(dy, dx, texs[0][0])[1]
+                m = None if tiled or conv.edge else self.tap(dy, dx, texs[0][0])[1]
                 joined = "\n        + ".join(terms)
                 self.lines.append(f"    {acc} += {joined};" if m is None else f"    {acc} += {m} * ({joined});")
         return acc
@@ -346,10 +346,11 @@ class _PassBuilder:
                     if not any(weights):
                         continue
                     if tiled:
-                        x = self.tile_read(tex, dy, dx)
+                        x = self.tile_read(tex, dy, dx, conv.edge)
                     else:
                         pos, mask = self.tap(dy, dx, tex)
-                        x = self.raw_fetch(tex, pos) if mask is None else f"{mask} * {self.raw_fetch(tex, pos)}"
+                        x = self.raw_fetch(tex, pos)
+                        x = x if mask is None or conv.edge else f"{mask} * {x}"
                     xv = self.tmp(f"{self.mp}vec4", x, "x")
                     for acc, w in zip(accs, weights, strict=True):
                         if w:
@@ -416,10 +417,10 @@ class _PassBuilder:
     def _finish_compute(self, vals: list[str], grid: tuple[int, int] = (1, 1)) -> str:
         """``//!COMPUTE`` body: one thread per output pixel; 3x3 conv inputs staged in shared
         memory once per workgroup (intermediate textures packed as 4 halves: they are rgba16f)."""
-        tiles = sorted(self.tiles.items(), key=lambda kv: kv[1])
+        tiles = [(tex, edge, i) for (tex, edge), i in sorted(self.tiles.items(), key=lambda kv: kv[1])]
         bw, bh = DEFAULT_BLOCK
         if tiles:
-            per_texel = sum(16 if t == "HOOKED" else 8 for t, _ in tiles)
+            per_texel = sum(16 if t == "HOOKED" else 8 for t, _, _ in tiles)
             for bw, bh in TILE_SIZES:
                 if (bw + 2) * (bh + 2) * per_texel <= SHARED_BUDGET:
                     break
@@ -430,9 +431,9 @@ class _PassBuilder:
         head: list[str] = []
         load: list[str] = []
         if tiles:
-            if any(t != "HOOKED" for t, _ in tiles):
+            if any(t != "HOOKED" for t, _, _ in tiles):
                 head.append("vec4 kz_unpack(uvec2 u) { return vec4(unpackHalf2x16(u.x), unpackHalf2x16(u.y)); }")
-            for t, i in tiles:
+            for t, _, i in tiles:
                 head.append(f"shared {'vec4' if t == 'HOOKED' else 'uvec2'} kz_sh{i}[{th}][{tw}];")
             load = [
                 "    ivec2 kz_L = ivec2(gl_LocalInvocationID.xy);",
@@ -444,14 +445,15 @@ class _PassBuilder:
                 "        ivec2 kz_tc = clamp(kz_tq, ivec2(0), kz_TS - 1);",
                 "        bool kz_in = kz_tq == kz_tc;",
             ]
-            for t, i in tiles:
+            for t, edge, i in tiles:  # edge padded: the clamped texel; else zero outside the texture
                 v = self.raw_fetch(t, "kz_tc")
                 if t == "HOOKED":
-                    load.append(f"        kz_sh{i}[kz_t.y][kz_t.x] = kz_in ? {v} : vec4(0.0);")
+                    value = v if edge else f"kz_in ? {v} : vec4(0.0)"
+                    load.append(f"        kz_sh{i}[kz_t.y][kz_t.x] = {value};")
                 else:
-                    load += [f"        vec4 kz_v{i} = {v};",
-                             f"        kz_sh{i}[kz_t.y][kz_t.x] = kz_in ? uvec2(packHalf2x16(kz_v{i}.xy), "
-                             f"packHalf2x16(kz_v{i}.zw)) : uvec2(0u);"]
+                    packed = f"uvec2(packHalf2x16(kz_v{i}.xy), packHalf2x16(kz_v{i}.zw))"
+                    value = packed if edge else f"kz_in ? {packed} : uvec2(0u)"
+                    load += [f"        vec4 kz_v{i} = {v};", f"        kz_sh{i}[kz_t.y][kz_t.x] = {value};"]
             load += ["    }", "    barrier();"]
         body = [
             *self.consts,

@@ -3,14 +3,17 @@
 The normalised graph (:class:`Graph`) has one image input and one image output, both NCHW with
 N = 1, and only these node kinds:
 
-* :class:`Conv`: 1x1 or 3x3, stride 1, "same" zero padding, with bias (weights as float64 arrays).
+* :class:`Conv`: 1x1 or 3x3, stride 1, "same" padding with zeros, or with the edge pixels repeated (an
+  ONNX ``Pad`` in ``edge`` mode in front of it, as PyTorch's ``padding_mode="replicate"`` exports), with bias
+  (weights as float64 arrays).
 * :class:`Pointwise`: per-channel ``y = f(x)``: relu, prelu, leaky relu, clip, affine (``x*m + a``).
 * :class:`Binary`: elementwise add / sub / mul of two tensors (channel broadcast of 1-channel operands).
 * :class:`Concat`: along channels.
 * :class:`Resize`: nearest-neighbour upscale by an integer factor (``out[y, x] = in[y // f, x // f]``).
 * :class:`DepthToSpace`: pixel shuffle, DCR or CRD order.
 
-Normalisation folds constants (initializers and ``Constant`` nodes), turns arithmetic with
+Normalisation folds constants (initializers, ``Constant`` nodes and any node whose inputs are all
+constant, evaluated by ONNX's reference implementation), turns arithmetic with
 constants into affine pointwise nodes, folds affine nodes into the convolution before them
 (and a pure per-channel scale into the convolution after them), and merges chains of affine
 nodes. Anything else raises :class:`CompileError` naming the node and op.
@@ -64,10 +67,12 @@ class Node:
 
 @dataclass(eq=False)
 class Conv(Node):
-    """2-D convolution, square odd kernel, stride 1, same zero padding."""
+    """2-D convolution, square odd kernel, stride 1, same padding: zeros, or with ``edge`` the nearest edge
+    pixel (ONNX ``Pad`` mode ``edge``)."""
 
     weight: np.ndarray  # [Co, Ci, k, k] float64
     bias: np.ndarray  # [Co] float64
+    edge: bool = False
 
     @property
     def kernel(self) -> int:
@@ -166,6 +171,7 @@ class _Builder:
         self.consts: dict[str, np.ndarray] = {}
         self.values: dict[str, Value] = {}
         self.nodes: list[Node] = []
+        self.edge_padded: dict[str, tuple[Value, int]] = {}  # Pad(edge) output -> (its input, pad width)
         self.opset = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), 13)
 
     # ----- helpers -------------------------------------------------------------------------
@@ -175,6 +181,9 @@ class _Builder:
     def tensor(self, node: onnx.NodeProto, name: str) -> Value:
         if name in self.values:
             return self.values[name]
+        if name in self.edge_padded:
+            raise self.err(node, f"input {name!r} is an edge Pad's output: such a Pad is supported only as "
+                                 "the padding of the 3x3 convolution that reads it")
         if name in self.consts:
             raise self.err(node, f"input {name!r} is a constant where an image tensor is expected")
         raise self.err(node, f"input {name!r} is not produced by any supported node")
@@ -232,24 +241,31 @@ class _Builder:
         op = node.op_type
         if node.domain not in ("", "ai.onnx"):
             raise self.err(node, f"unsupported op (domain {node.domain!r})")
+        if op != "Constant" and node.input and all(i in self.consts or i == "" for i in node.input):
+            self.fold_constant(node)
+            return
         handler = getattr(self, f"op_{op}", None)
         if handler is None:
             raise self.err(node, "unsupported op")
-        if op != "Constant" and all(i in self.consts or i == "" for i in node.input):
-            self.fold_constant(node)
-            return
         handler(node)
 
     def fold_constant(self, node: onnx.NodeProto) -> None:
-        """Evaluate a node whose inputs are all constants (elementwise arithmetic only)."""
-        ins = [self.consts[i] for i in node.input if i]
-        fns = {"Add": np.add, "Sub": np.subtract, "Mul": np.multiply, "Div": np.divide}
-        if node.op_type in fns and len(ins) == 2:
-            self.consts[node.output[0]] = fns[node.op_type](ins[0], ins[1])
-        elif node.op_type in _PASS_THROUGH:
-            self.consts[node.output[0]] = np.asarray(ins[0], dtype=np.float64)
-        else:
-            raise self.err(node, "constant folding of this op is not supported")
+        """Evaluate a node whose inputs are all constants with ONNX's reference implementation (exporters
+        compute shapes and pad widths with small constant subgraphs)."""
+        from onnx.reference import ReferenceEvaluator
+
+        names = [i for i in node.input if i]
+        inputs = [onnx.helper.make_tensor_value_info(i, onnx.TensorProto.UNDEFINED, None) for i in names]
+        outputs = [onnx.helper.make_tensor_value_info(o, onnx.TensorProto.UNDEFINED, None) for o in node.output]
+        model = onnx.helper.make_model(
+            onnx.helper.make_graph([node], "fold", inputs, outputs),
+            opset_imports=[onnx.helper.make_opsetid("", self.opset)])
+        try:
+            results = ReferenceEvaluator(model).run(None, {i: self.consts[i] for i in names})
+        except Exception as e:  # noqa: BLE001 - the reference evaluator raises many kinds
+            raise self.err(node, f"cannot fold this constant computation ({e})") from e
+        for name, value in zip(node.output, results, strict=True):
+            self.consts[name] = np.asarray(value)
 
     def attrs(self, node: onnx.NodeProto) -> dict[str, object]:
         return {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
@@ -283,7 +299,8 @@ class _Builder:
         self.op_Identity(node)
 
     def op_Conv(self, node: onnx.NodeProto) -> None:
-        x = self.tensor(node, node.input[0])
+        padded = self.edge_padded.get(node.input[0])
+        x = padded[0] if padded else self.tensor(node, node.input[0])
         w = np.asarray(self.const(node, node.input[1], "weight"), dtype=np.float64)
         a = self.attrs(node)
         if w.ndim != 4:
@@ -299,7 +316,14 @@ class _Builder:
             raise self.err(node, f"unsupported dilations={a['dilations']} (only dilation 1)")
         k = kh // 2
         auto_pad = text_attr(a, "auto_pad", "NOTSET")
-        if auto_pad in ("SAME_UPPER", "SAME_LOWER") or auto_pad == "VALID" and k == 0:
+        edge = padded is not None
+        if padded:
+            width = padded[1]
+            pads = [int(p) for p in a.get("pads", [0, 0, 0, 0])]  # type: ignore[attr-defined]
+            if width != k or auto_pad not in ("NOTSET", "", "VALID") or any(pads):
+                raise self.err(node, f"an edge Pad of {width} in front of a {kh}x{kw} convolution must pad "
+                                     f"{k} and the convolution none (pads={pads}, auto_pad={auto_pad})")
+        elif auto_pad in ("SAME_UPPER", "SAME_LOWER") or auto_pad == "VALID" and k == 0:
             pass
         elif auto_pad in ("NOTSET", ""):
             pads = [int(p) for p in a.get("pads", [0, 0, 0, 0])]  # type: ignore[attr-defined]
@@ -314,7 +338,26 @@ class _Builder:
         else:
             b = np.zeros(co)
         out = Value(node.output[0], co, x.scale)
-        self.values[out.name] = self.add(Conv(node.name, "Conv", [x], out, w.copy(), b.copy()))
+        self.values[out.name] = self.add(Conv(node.name, "Conv", [x], out, w.copy(), b.copy(), edge))
+
+    def op_Pad(self, node: onnx.NodeProto) -> None:
+        """``edge`` mode, the same width on the four sides of H and W: kept for the convolution reading it."""
+        x = self.tensor(node, node.input[0])
+        a = self.attrs(node)
+        mode = text_attr(a, "mode", "constant")
+        if mode != "edge":
+            raise self.err(node, f"unsupported mode {mode!r} (only 'edge', in front of a convolution; "
+                                 "zero padding belongs in the Conv's pads)")
+        if self.opset < 11:
+            pads = [int(p) for p in a.get("pads", [])]  # type: ignore[attr-defined]
+        else:
+            pads = [int(p) for p in np.asarray(self.const(node, node.input[1], "pads")).reshape(-1)]
+        if len(node.input) > 3 and node.input[3]:
+            raise self.err(node, "Pad with axes is not supported")
+        width = pads[2] if len(pads) == 8 else -1
+        if pads != [0, 0, width, width, 0, 0, width, width] or width < 1:
+            raise self.err(node, f"unsupported pads={pads} (only the same width on all sides of H and W)")
+        self.edge_padded[node.output[0]] = (x, width)
 
     def _pointwise(self, node: onnx.NodeProto, kind: PointwiseKind, a: np.ndarray, b: np.ndarray,
                    x: Value | None = None) -> None:

@@ -6,7 +6,9 @@ All convolutions run at the input resolution. The last one sees the features and
 for each input pixel the four output pixels' offsets from it (adding ``x`` to each of the four is a
 nearest-neighbour skip); its weights on ``x`` start as bicubic interpolation, so a fresh network is a bicubic
 upscaler and the hidden layers only learn what bicubic misses. Depth-to-space lays the four out at 2x. Each
-stored feature map is one packed compute pass in the compiled shader.
+stored feature map is one packed compute pass in the compiled shader. Convolutions pad by repeating the edge
+pixels (``replicate``; ONNX ``Pad`` in ``edge`` mode), as a texture read clamped to the edge does: zero
+padding would darken or brighten the outermost pixels of every frame.
 """
 
 from __future__ import annotations
@@ -42,10 +44,9 @@ class LumaNet(nn.Module):
         super().__init__()
         f = tier.features
         self.tier = tier
-        self.convs = nn.ModuleList([nn.Conv2d(1, f, 3, padding=1)]
-                                   + [nn.Conv2d(f, f, 3, padding=1) for _ in range(tier.body)])
+        self.convs = nn.ModuleList([_conv(1, f)] + [_conv(f, f) for _ in range(tier.body)])
         self.acts = nn.ModuleList([nn.PReLU(f, init=0.1) for _ in self.convs])
-        self.tail = nn.Conv2d(f + 1, 4, 3, padding=1)
+        self.tail = _conv(f + 1, 4)
         with torch.no_grad():
             self.tail.weight.mul_(0.1)
             self.tail.weight[:, f] = torch.from_numpy(bicubic_offsets())
@@ -57,6 +58,10 @@ class LumaNet(nn.Module):
         for conv, act in zip(self.convs, self.acts, strict=True):
             h = act(conv(h))
         return functional.pixel_shuffle(self.tail(torch.cat([h, x], 1)) + x, 2)
+
+
+def _conv(cin: int, cout: int) -> nn.Conv2d:
+    return nn.Conv2d(cin, cout, 3, padding=1, padding_mode="replicate")
 
 
 def bicubic_offsets() -> np.ndarray:
