@@ -63,10 +63,9 @@ R = TypeVar("R")
 
 
 class RunnerCache:
-    """The most recently used runners, at most ``kept[kind]`` of each kind (see the module docstring)."""
+    """The most recently used runners, at most ``KEPT[kind]`` of each kind (see the module docstring)."""
 
-    def __init__(self, kept: dict[str, int] | None = None) -> None:
-        self.kept = dict(KEPT if kept is None else kept)
+    def __init__(self) -> None:
         self._runners: OrderedDict[RunnerKey, Any] = OrderedDict()
         self._lock = threading.Lock()  # held while building: two threads never create the same sessions twice
 
@@ -81,7 +80,7 @@ class RunnerCache:
                 return cast(R, self._runners[key])
             kind = key.backend.kind
             same = [k for k in self._runners if k.backend.kind == kind]
-            while same and len(same) >= self.kept[kind]:
+            while len(same) >= KEPT[kind]:
                 del self._runners[same.pop(0)]
             self._runners[key] = runner = build()
             return runner
