@@ -21,6 +21,7 @@ from onnx import TensorProto, helper, numpy_helper
 from kizunasr_vs.onnx import onnx_filter, ort_session
 from kizunasr_vs.onnx.fp16 import convert_float_to_float16
 from kizunasr_vs.onnx.onnx_filter import onnx as kz_onnx
+from kizunasr_vs.onnx.runner_cache import ANY_SIZE, KEPT, ONNXRUNTIME, TORCH, BackendKey, RunnerCache, RunnerKey
 from kizunasr_vs.onnx.tiling import apply_tiled, plan_tiles
 from tests.conftest import shared_media, shared_model
 from tests.vsarrays import clip_from_planes, planes_of
@@ -414,7 +415,7 @@ def test_concurrent_frames_match_reference(two_threads: None, streams: int,
     clip = _clip_of_frames([list(img) for img in images], vs.RGBS, _Range=1, _Transfer=1, _Primaries=1)
     spans: list[tuple[float, float]] = []
     lock = threading.Lock()
-    real_run = onnx_filter._direct_frame  # whole frames run through the zero-copy path
+    real_run = onnx_filter._frame  # the one ModifyFrame callback
 
     def timed_run(*args: object, **kwargs: object) -> vs.VideoFrame:
         start = time.perf_counter()
@@ -424,7 +425,7 @@ def test_concurrent_frames_match_reference(two_threads: None, streams: int,
             spans.append((start, time.perf_counter()))
         return result
 
-    monkeypatch.setattr(onnx_filter, "_direct_frame", timed_run)
+    monkeypatch.setattr(onnx_filter, "_frame", timed_run)
     out = kz_onnx(clip, model, provider="cpu", streams=streams)
     spans.clear()  # drop the scale probe
     frames = [out.get_frame_async(n) for n in range(len(images))]
@@ -499,7 +500,21 @@ def test_sessions_are_reused_across_graphs_and_evicted(monkeypatch: pytest.Monke
     for streams in (2, 3, 4, 5):  # four more settings: the first entry is evicted
         kz_onnx(_rgbs(image), str(model), provider="cpu", streams=streams)
     kz_onnx(_rgbs(image), str(model), provider="cpu")
-    assert len(builds) == 6 and len(onnx_filter._RUNNERS) == onnx_filter._RUNNERS_KEPT
+    assert len(builds) == 6 and len(onnx_filter._RUNNERS) == KEPT[ONNXRUNTIME]
+
+
+def test_runner_cache_keeps_each_kind_apart() -> None:
+    """Torch runners (much GPU memory each) are evicted among themselves, at most KEPT[TORCH] of them."""
+    cache = RunnerCache()
+    ort_keys = [RunnerKey("m", BackendKey(("CPUExecutionProvider",), False, n), ANY_SIZE) for n in (1, 2)]
+    torch_keys = [RunnerKey("m", BackendKey((TORCH,), True, 8), ("whole frame", h, 64)) for h in (16, 32, 48)]
+    for key in ort_keys + torch_keys:
+        assert cache.get_or_build(key, lambda key=key: key) == key
+    assert len(cache) == len(ort_keys) + KEPT[TORCH]
+    assert cache.get_or_build(ort_keys[0], lambda: "rebuilt") == ort_keys[0]  # kept: not rebuilt
+    assert cache.get_or_build(torch_keys[0], lambda: "rebuilt") == "rebuilt"  # the oldest torch one went
+    cache.clear()
+    assert len(cache) == 0
 
 
 def test_auto_skips_tensorrt_when_its_library_does_not_load(monkeypatch: pytest.MonkeyPatch) -> None:

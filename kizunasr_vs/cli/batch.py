@@ -14,18 +14,11 @@ from typing import TYPE_CHECKING
 import vapoursynth as vs
 from tqdm import tqdm
 
-from kizunasr_vs.cli.encode import (
-    add_chain_options,
-    add_common_options,
-    check_outputs,
-    check_span,
-    encode_with_progress,
-    settings_for,
-    trim,
-)
+from kizunasr_vs.cli.encode import add_chain_options, add_common_options, encode_job, encode_with_progress
 from kizunasr_vs.core.formats import resolve_color
-from kizunasr_vs.media.encoder import EncodeError, check_output_path
-from kizunasr_vs.media.source import open_video
+from kizunasr_vs.media.encoder import EncodeError
+from kizunasr_vs.media.job import EncodeJob, check_outputs
+from kizunasr_vs.media.span import check_span
 
 if TYPE_CHECKING:
     from kizunasr_vs.cluster import ClusterAddress
@@ -54,18 +47,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
-def cluster_encode(args: argparse.Namespace, input_path: Path, output: Path, workers: int | None) -> None:
+def cluster_encode(args: argparse.Namespace, encode: EncodeJob, workers: int | None) -> None:
     """One input over the connected cluster (``workers``: the address's local worker count) with a progress
     display (the job's bar, then a line per worker); raises ClusterError/ValueError/vs.Error."""
     from kizunasr_vs.cluster import ClusterJob, WorkerStatus, run_job
 
-    source = open_video(input_path)
-    trimmed, first = trim(source, args.start, args.end)
-    job = ClusterJob(input_path, output, args.profile, args.target,
-                     args.provider, args.codec, args.crf, first, first + trimmed.num_frames, args.chunk_frames,
-                     workers, args.gpus_per_worker, ten_bit=args.bit_depth == 10)
+    source = encode.open_source()
+    trimmed, _ = encode.trim(source)
+    job = ClusterJob(encode, args.profile, args.target, args.provider, args.chunk_frames, workers,
+                     args.gpus_per_worker)
     lines: list[tqdm] = []
-    with tqdm(total=trimmed.num_frames, unit="frame", desc=input_path.name, dynamic_ncols=True) as bar:
+    with tqdm(total=trimmed.num_frames, unit="frame", desc=encode.name, dynamic_ncols=True) as bar:
 
         def progress(done: int, total: int, workers: list[WorkerStatus]) -> None:
             while len(lines) < len(workers):
@@ -79,30 +71,30 @@ def cluster_encode(args: argparse.Namespace, input_path: Path, output: Path, wor
         finally:
             for line in lines:
                 line.close()
-    print(f"{input_path.name}: {result.chunks} chunks, {result.encoded} encoded, {result.reused} reused; "
-          f"wrote {output} ({result.frames} frames in {result.seconds:.1f} s)", file=sys.stderr)
+    print(f"{encode.name}: {result.chunks} chunks, {result.encoded} encoded, {result.reused} reused; "
+          f"wrote {result.output} ({result.frames} frames in {result.seconds:.1f} s)", file=sys.stderr)
 
 
-def single_encode(args: argparse.Namespace, input_path: Path, output: Path) -> None:
+def single_encode(args: argparse.Namespace, job: EncodeJob) -> None:
     """One input in this process (the `encode` path); raises on failure."""
     from kizunasr_vs.profiles.upscale import upscale
 
-    check_output_path(output, args.codec)
-    source, first = trim(open_video(input_path), args.start, args.end)
+    job.check_container()
+    source, first = job.trim(job.open_source())
     clip = upscale(source, args.profile, args.target, provider=args.provider)
-    settings = settings_for(args, input_path, clip, first, resolve_color(source))
-    if encode_with_progress(clip, output, settings, input_path.name) != 0:
+    settings = job.settings(clip, first, resolve_color(source))
+    if encode_with_progress(clip, job.output, settings, job.name) != 0:
         raise EncodeError("encoding failed (see above)")
 
 
-def run_cluster_encode(args: argparse.Namespace) -> int:
+def run_cluster_encode(args: argparse.Namespace, job: EncodeJob) -> int:
     """`kizunasr encode ... --cluster ADDR`."""
     from kizunasr_vs.cluster import ClusterError, connect, parse_address
 
     try:
         address = parse_address(args.cluster)
         with connect(address):
-            cluster_encode(args, args.input, args.output, address.workers)
+            cluster_encode(args, job, address.workers)
     except (ClusterError, vs.Error, ValueError, EncodeError) as exc:
         print(f"kizunasr encode: {exc}", file=sys.stderr)
         return 1
@@ -117,8 +109,9 @@ def run(args: argparse.Namespace) -> int:
     if not args.out_dir.is_dir():
         print(f"kizunasr batch: output folder '{args.out_dir}' does not exist", file=sys.stderr)
         return 2
+    jobs = [encode_job(args, path, output_for(args, path)) for path in args.inputs]
     try:
-        check_outputs([(path, output_for(args, path)) for path in args.inputs], args.overwrite)
+        check_outputs(jobs)
         check_span(args.start, args.end)
     except ValueError as exc:
         print(f"kizunasr batch: {exc}", file=sys.stderr)
@@ -126,15 +119,14 @@ def run(args: argparse.Namespace) -> int:
     failures: list[str] = []
 
     def encode_all(address: ClusterAddress | None) -> None:
-        for input_path in args.inputs:
-            output = output_for(args, input_path)
+        for job in jobs:
             try:
                 if address is not None:
-                    cluster_encode(args, input_path, output, address.workers)
+                    cluster_encode(args, job, address.workers)
                 else:
-                    single_encode(args, input_path, output)
+                    single_encode(args, job)
             except (ClusterError, vs.Error, ValueError, EncodeError) as exc:
-                message = str(exc) if str(input_path) in str(exc) else f"{input_path}: {exc}"
+                message = str(exc) if str(job.input) in str(exc) else f"{job.input}: {exc}"
                 print(f"kizunasr batch: {message}", file=sys.stderr)
                 failures.append(message)
 

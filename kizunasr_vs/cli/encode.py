@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from pathlib import Path
 
@@ -11,11 +10,9 @@ import vapoursynth as vs
 from tqdm import tqdm
 
 from kizunasr_vs.cli import options
-from kizunasr_vs.core.files import check_output
-from kizunasr_vs.core.formats import ColorInfo, resolve_color
-from kizunasr_vs.media.encoder import CODECS, EncodeError, EncodeSettings, check_output_path, encode
-from kizunasr_vs.media.source import open_video
-from kizunasr_vs.media.span import fps_of, frame_range
+from kizunasr_vs.core.formats import resolve_color
+from kizunasr_vs.media.encoder import CODECS, EncodeError, EncodeSettings, encode
+from kizunasr_vs.media.job import EncodeJob
 
 
 def add_common_options(p: argparse.ArgumentParser) -> None:
@@ -51,62 +48,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
-def read_position(text: str) -> int | float:
-    """A frame number (int) from '120', or seconds (float) from '90.5s' or '1:30' / '0:01:30.5'; finite, >= 0."""
-    text = text.strip()
-    if text.isdigit():
-        return int(text)
-    try:
-        if text.endswith("s"):
-            seconds = float(text[:-1])
-        elif ":" in text:
-            seconds = 0.0
-            for part in text.split(":"):
-                seconds = seconds * 60 + float(part)
-        else:
-            raise ValueError
-    except ValueError:
-        raise ValueError(f"cannot read position '{text}': use a frame number, 90.5s or 1:30") from None
-    if not math.isfinite(seconds) or seconds < 0:
-        raise ValueError(f"position '{text}' must be a finite time >= 0, like 90.5s or 1:30")
-    return seconds
-
-
-def check_span(start: str | None, end: str | None) -> None:
-    """Validate --start and --end before anything is decoded (start < end where both are frames or both times)."""
-    first = read_position(start) if start is not None else 0
-    if end is None:
-        return
-    last = read_position(end)
-    if type(first) is type(last) and first >= last:
-        raise ValueError(f"--start {start or 0} is not before --end {end}: nothing to encode")
-
-
-def check_outputs(pairs: list[tuple[Path | None, Path]], overwrite: bool) -> None:
-    """Refuse, before any work, outputs (the second of each (input or None, output) pair) that are an input,
-    that exist (unless ``overwrite``) or that two inputs would share."""
-    inputs = [source for source, _ in pairs if source is not None]
-    seen: dict[Path, Path | None] = {}
-    for source, output in pairs:
-        check_output(output, inputs, overwrite)
-        other = seen.setdefault(output.resolve(), source)
-        if other != source:
-            raise ValueError(f"'{other}' and '{source}' would both be written to '{output}'; encode them apart")
-
-
-def parse_position(text: str | None, fps: float, default: int) -> int:
-    """A frame number from '120', '90.5s' or '1:30' / '0:01:30.5' (``read_position``)."""
-    if text is None:
-        return default
-    position = read_position(text)
-    return position if isinstance(position, int) else round(position * fps)
-
-
-def trim(clip: vs.VideoNode, start: str | None, end: str | None) -> tuple[vs.VideoNode, int]:
-    """The clip cut to [start, end) and the first frame's index."""
-    fps = fps_of(clip)
-    first, last = frame_range(clip, parse_position(start, fps, 0), parse_position(end, fps, clip.num_frames))
-    return clip[first:last], first
+def encode_job(args: argparse.Namespace, source: Path | None, output: Path) -> EncodeJob:
+    """The encode the common options describe, of ``source`` (None: the built-in sample) into ``output``."""
+    return EncodeJob(source, output, args.start, args.end, args.codec, args.crf, args.bit_depth == 10,
+                     args.overwrite)
 
 
 def error_line(exc: BaseException) -> str:
@@ -135,38 +80,28 @@ def encode_with_progress(clip: vs.VideoNode, output: Path, settings: EncodeSetti
     return 0
 
 
-def settings_for(args: argparse.Namespace, source: Path | None, clip: vs.VideoNode, first: int,
-                 color: ColorInfo | None = None) -> EncodeSettings:
-    """Encode settings from the options; ``color``: the source's colours (``resolve_color``)."""
-    fps = fps_of(clip)
-    return EncodeSettings(codec=args.codec, crf=args.crf, ten_bit=args.bit_depth == 10, copy_streams_from=source,
-                          source_start=first / fps, source_duration=clip.num_frames / fps if source else None,
-                          color=color)
-
-
 def run(args: argparse.Namespace) -> int:
     from kizunasr_vs.profiles.upscale import resolve_profile, upscale
 
+    job = encode_job(args, args.input, args.output)
     try:
-        check_output_path(args.output, args.codec)
-        check_outputs([(args.input, args.output)], args.overwrite)
-        check_span(args.start, args.end)
+        job.check()
     except (ValueError, EncodeError) as exc:
         print(f"kizunasr encode: {exc}", file=sys.stderr)
         return 2
     if getattr(args, "cluster", None):
         from kizunasr_vs.cli.batch import run_cluster_encode
 
-        return run_cluster_encode(args)
+        return run_cluster_encode(args, job)
 
     try:
-        source, first = trim(open_video(args.input), args.start, args.end)
+        source, first = job.trim(job.open_source())
         profile = resolve_profile(args.profile)
         clip = upscale(source, profile, args.target, provider=args.provider)
     except (vs.Error, ValueError, EncodeError) as exc:
         print(f"kizunasr encode: {exc}", file=sys.stderr)
         return 2
-    print(f"{args.input.name}: {source.width}x{source.height} -> {clip.width}x{clip.height}, "
+    print(f"{job.name}: {source.width}x{source.height} -> {clip.width}x{clip.height}, "
           f"{clip.num_frames} frames, profile {profile.name}", file=sys.stderr)
-    settings = settings_for(args, args.input, clip, first, resolve_color(source))
-    return encode_with_progress(clip, args.output, settings, "encode")
+    settings = job.settings(clip, first, resolve_color(source))
+    return encode_with_progress(clip, job.output, settings, "encode")

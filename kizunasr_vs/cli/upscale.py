@@ -15,19 +15,10 @@ from pathlib import Path
 import vapoursynth as vs
 
 from kizunasr_vs.cli import options
-from kizunasr_vs.cli.encode import (
-    add_common_options,
-    check_outputs,
-    check_span,
-    encode_with_progress,
-    settings_for,
-    trim,
-)
+from kizunasr_vs.cli.encode import add_common_options, encode_job, encode_with_progress
 from kizunasr_vs.core.formats import resolve_color
 from kizunasr_vs.core.resources import shader_path
-from kizunasr_vs.core.sample import sample_clip
-from kizunasr_vs.media.encoder import EncodeError, check_output_path
-from kizunasr_vs.media.source import open_video
+from kizunasr_vs.media.encoder import EncodeError
 from kizunasr_vs.models.errors import ModelError
 
 DEFAULT_SHADER = "kizuna_edge2x.glsl"
@@ -90,12 +81,10 @@ def default_output(args: argparse.Namespace) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    output = default_output(args)
+    job = encode_job(args, args.input, default_output(args))
     try:
-        check_output_path(output, args.codec)
-        check_outputs([(args.input, output)], args.overwrite)
-        check_span(args.start, args.end)
-        source, first = trim(open_video(args.input) if args.input else sample_clip(), args.start, args.end)
+        job.check()
+        source, first = job.trim(job.open_source())
         clip, what = upscale_2x(source, args)
         if args.target:
             from kizunasr_vs.profiles.chain import resize_to
@@ -104,8 +93,7 @@ def run(args: argparse.Namespace) -> int:
     except (vs.Error, ValueError, EncodeError, ModelError) as exc:
         print(f"kizunasr upscale: {exc}", file=sys.stderr)
         return 2
-    name = args.input.name if args.input else "built-in sample"
-    print(f"{name}: {source.width}x{source.height} -> {clip.width}x{clip.height}, {clip.num_frames} frames, "
+    print(f"{job.name}: {source.width}x{source.height} -> {clip.width}x{clip.height}, {clip.num_frames} frames, "
           f"{what}", file=sys.stderr)
-    settings = settings_for(args, args.input, clip, first, resolve_color(source))
-    return encode_with_progress(clip, output, settings, "upscale")
+    settings = job.settings(clip, first, resolve_color(source))
+    return encode_with_progress(clip, job.output, settings, "upscale")

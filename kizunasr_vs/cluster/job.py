@@ -26,10 +26,11 @@ from kizunasr_vs.cluster.plan import (
 )
 from kizunasr_vs.cluster.worker import ChunkFailed, ChunkSpec, WorkerStatus, actor_classes, segment_settings
 from kizunasr_vs.core.formats import resolve_color
-from kizunasr_vs.media.encoder import EncodeError, check_output_path
+from kizunasr_vs.media.encoder import EncodeError
+from kizunasr_vs.media.job import EncodeJob
 from kizunasr_vs.media.join import join_segments
-from kizunasr_vs.media.source import keyframe_indices, open_video
-from kizunasr_vs.media.span import fps_of, frame_range
+from kizunasr_vs.media.source import keyframe_indices
+from kizunasr_vs.media.span import fps_of
 from kizunasr_vs.profiles.loader import Profile, ProfileError
 
 log = logging.getLogger(__name__)
@@ -42,21 +43,22 @@ Progress = Callable[[int, int, list[WorkerStatus]], None]
 
 @dataclass
 class ClusterJob:
-    """One input to encode over the connected Ray cluster. Paths must be the same on every node."""
+    """One encode (input, output, frames, codec) over the connected Ray cluster. Paths must be the same on every
+    node; the input must be a file."""
 
-    input: Path
-    output: Path
+    encode: EncodeJob
     profile: str | Path | Profile = "auto"
     target: tuple[int, int] | None = None
     provider: str = "auto"
-    codec: str = "hevc"
-    crf: int = 18
-    first: int = 0  # first source frame to encode
-    last: int | None = None  # frame (exclusive) where encoding stops; None: the end
     chunk_frames: int | None = None  # None: about 10 s, cut at the source's keyframes
     workers: int | None = None  # at most this many workers (None: one per GPU, or per CPU without GPUs)
     gpus_per_worker: float | None = None  # share of a GPU per worker (0.5: two per card)
-    ten_bit: bool = True  # 4:2:0 10-bit (False: 8-bit, which every hardware H.264 decoder plays)
+
+    @property
+    def input(self) -> Path:
+        if self.encode.input is None:
+            raise ClusterError("a cluster job encodes a file; the built-in sample has none")
+        return self.encode.input
 
 
 @dataclass
@@ -73,9 +75,9 @@ def _prepare(job: ClusterJob, source: vs.VideoNode | None) -> tuple[ChunkSpec, l
     """Validate the job in the driver (fails early, before any cluster time); the spec, chunks, clip and fps."""
     from kizunasr_vs.profiles.upscale import resolve_profile, upscale
 
-    check_output_path(job.output, job.codec)
-    clip = source if source is not None else open_video(job.input)
-    _, last = frame_range(clip, job.first, job.last)
+    job.encode.check_container()
+    clip = source if source is not None else job.encode.open_source()
+    first, last = job.encode.frames(clip)
     try:
         profile = resolve_profile(job.profile)
         chain = profile.for_height(clip.height).encode
@@ -83,14 +85,14 @@ def _prepare(job: ClusterJob, source: vs.VideoNode | None) -> tuple[ChunkSpec, l
         raise vs.Error(f"upscale: {exc}") from exc
     upscaled = upscale(clip, profile, job.target, job.provider)  # stage errors (missing model...) show here
     fps = fps_of(clip)
-    settings = dataclasses.replace(segment_settings(job.codec, job.crf, job.ten_bit), color=resolve_color(clip))
+    settings = dataclasses.replace(segment_settings(job.encode), color=resolve_color(clip))
     key = work_key(job.input, {"name": profile.name, "chain": chain},
                    {"target": job.target, "provider": job.provider, "video": settings.video_args(),
-                    "extra": settings.extra_args, "range": [job.first, last]})
+                    "extra": settings.extra_args, "range": [first, last]})
     spec = ChunkSpec(str(job.input.resolve()), profile, job.target, job.provider, settings,
-                     str(work_dir(job.output, key).resolve()))
+                     str(work_dir(job.encode.output, key).resolve()))
     cuts = keyframe_indices(job.input) if job.chunk_frames is None else None
-    return spec, plan_chunks(job.first, last, chunk_size(fps, job.chunk_frames), cuts), upscaled, fps
+    return spec, plan_chunks(first, last, chunk_size(fps, job.chunk_frames), cuts), upscaled, fps
 
 
 def _error_text(exc: BaseException) -> str:
@@ -208,34 +210,34 @@ def run_job(job: ClusterJob, progress: Progress | None = None,
     interrupted runs for the same output with other settings left are named, and removed on success.
     """
     began = time.monotonic()
-    job = dataclasses.replace(job, input=Path(job.input), output=Path(job.output))
+    path, output = job.input, job.encode.output
     try:
         spec, chunks, _, fps = _prepare(job, source)
     except (vs.Error, ValueError, EncodeError, OSError) as exc:
-        raise ClusterError(f"{job.input}: {exc}") from exc
+        raise ClusterError(f"{path}: {exc}") from exc
     directory = Path(spec.work_dir)
     directory.mkdir(exist_ok=True)
-    stale = other_work_dirs(job.output, directory)
+    stale = other_work_dirs(output, directory)
     if stale:
         log.warning("%s: work folders of interrupted runs with other settings (removed when this job has written "
-                    "%s): %s", job.input.name, job.output, ", ".join(str(p) for p in stale))
+                    "%s): %s", path.name, output, ", ".join(str(p) for p in stale))
     done = finished_segments(directory, chunks)
     todo = [c for c in chunks if c.index not in done]
     total = sum(c.frames for c in chunks)
     done_frames = total - sum(c.frames for c in todo)
-    log.info("%s: %d chunks, %d to encode, %d already finished", job.input.name, len(chunks), len(todo), len(done))
+    log.info("%s: %d chunks, %d to encode, %d already finished", path.name, len(chunks), len(todo), len(done))
     if progress is not None:
         progress(done_frames, total, [])
     if todo:
         _dispatch(job, spec, todo, done_frames, total, progress)
     missing = [c for c in chunks if not (directory / c.segment_name).is_file()]
     if missing:
-        raise ClusterError(f"{job.input}: segments missing after encoding: {missing[0].describe()}")
+        raise ClusterError(f"{path}: segments missing after encoding: {missing[0].describe()}")
     try:
-        join_segments([directory / c.segment_name for c in chunks], job.input, job.output,
+        join_segments([directory / c.segment_name for c in chunks], path, output,
                       chunks[0].first / fps, total / fps, directory)
     except (EncodeError, OSError) as exc:
-        raise ClusterError(f"{job.input}: {exc}") from exc
+        raise ClusterError(f"{path}: {exc}") from exc
     for folder in (directory, *stale):
         shutil.rmtree(folder, ignore_errors=True)
-    return JobResult(job.output, len(chunks), len(todo), len(done), total, time.monotonic() - began)
+    return JobResult(output, len(chunks), len(todo), len(done), total, time.monotonic() - began)

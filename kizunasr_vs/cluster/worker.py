@@ -15,6 +15,7 @@ import vapoursynth as vs
 from kizunasr_vs.cluster.plan import Chunk
 from kizunasr_vs.core.errors import KizunaError
 from kizunasr_vs.media.encoder import EncodeError, EncodeSettings, encode
+from kizunasr_vs.media.job import EncodeJob
 from kizunasr_vs.media.source import open_video
 from kizunasr_vs.profiles.loader import Profile
 
@@ -57,9 +58,10 @@ class WorkerStatus:
         return f"worker {self.slot} [{self.node} pid {self.pid} {device}]: {work}"
 
 
-def segment_settings(codec: str, crf: int, ten_bit: bool = True) -> EncodeSettings:
-    """Video-only settings for one segment, with a closed GOP."""
-    return EncodeSettings(codec=codec, crf=crf, ten_bit=ten_bit, extra_args=list(CLOSED_GOP.get(codec, [])))
+def segment_settings(job: EncodeJob) -> EncodeSettings:
+    """Video-only settings for one segment of ``job``, with a closed GOP."""
+    return EncodeSettings(codec=job.codec, crf=job.crf, ten_bit=job.ten_bit,
+                          extra_args=list(CLOSED_GOP.get(job.codec, [])))
 
 
 class ChunkEncoder:

@@ -1,7 +1,9 @@
 """A clip's timing, written once for the encoder, the CLI and the cluster: frames per second (24 when the clip
-has a variable rate) and the checked frame range of an encode."""
+has a variable rate), positions written as frames or times, and the checked frame range of an encode."""
 
 from __future__ import annotations
+
+import math
 
 import vapoursynth as vs
 
@@ -20,3 +22,42 @@ def frame_range(clip: vs.VideoNode, first: int, last: int | None) -> tuple[int, 
     if not 0 <= first < end:
         raise ValueError(f"empty range: start {first}, end {end} of {clip.num_frames} frames")
     return first, end
+
+
+def read_position(text: str) -> int | float:
+    """A frame number (int) from '120', or seconds (float) from '90.5s' or '1:30' / '0:01:30.5'; finite, >= 0."""
+    text = text.strip()
+    if text.isdigit():
+        return int(text)
+    try:
+        if text.endswith("s"):
+            seconds = float(text[:-1])
+        elif ":" in text:
+            seconds = 0.0
+            for part in text.split(":"):
+                seconds = seconds * 60 + float(part)
+        else:
+            raise ValueError
+    except ValueError:
+        raise ValueError(f"cannot read position '{text}': use a frame number, 90.5s or 1:30") from None
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError(f"position '{text}' must be a finite time >= 0, like 90.5s or 1:30")
+    return seconds
+
+
+def check_span(start: str | None, end: str | None) -> None:
+    """Validate --start and --end before anything is decoded (start < end where both are frames or both times)."""
+    first = read_position(start) if start is not None else 0
+    if end is None:
+        return
+    last = read_position(end)
+    if type(first) is type(last) and first >= last:
+        raise ValueError(f"--start {start or 0} is not before --end {end}: nothing to encode")
+
+
+def parse_position(text: str | None, fps: float, default: int) -> int:
+    """A frame number from '120', '90.5s' or '1:30' / '0:01:30.5' (``read_position``)."""
+    if text is None:
+        return default
+    position = read_position(text)
+    return position if isinstance(position, int) else round(position * fps)

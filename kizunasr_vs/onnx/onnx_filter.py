@@ -13,11 +13,7 @@ import functools
 import logging
 import os
 import sys
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import vapoursynth as vs
@@ -50,11 +46,20 @@ from kizunasr_vs.onnx.ort_session import (
     load_model,
     model_info,
     provider_options,
-    run_session,
 )
-from kizunasr_vs.onnx.plane_io import add_finite_probe, bound_planes, plane_name, split_plane_io
-from kizunasr_vs.onnx.tiling import Tile, apply_tiled, plan_tiles
+from kizunasr_vs.onnx.plane_io import add_finite_probe, plane_name, split_plane_io
+from kizunasr_vs.onnx.runner import DirectRunner, FrameRunner, TiledRunner
+from kizunasr_vs.onnx.runner_cache import (
+    ANY_SIZE,
+    BackendKey,
+    RunnerCache,
+    RunnerKey,
+    frame_plan,
+    tiles_plan,
+)
+from kizunasr_vs.onnx.tiling import Tile, plan_tiles
 from kizunasr_vs.onnx.torch_backend import (
+    TORCH,
     TORCH_COMPILED,
     TORCH_PROVIDERS,
     TorchBackendError,
@@ -69,34 +74,6 @@ DEFAULT_OVERLAP = 16
 PROBE_SIZE = 16
 
 Pair = int | tuple[int, int] | list[int]
-
-
-@dataclass
-class Runner:
-    """A model ready to run: its facts, integer scale and session pool."""
-
-    info: ModelInfo
-    scale: int
-    pool: SessionPool
-
-    def infer(self, x: np.ndarray) -> np.ndarray:
-        """``[1, C, h, w]`` float32 in, ``[1, C, h*s, w*s]`` float32 out."""
-        with self.pool.borrow() as session:
-            return run_session(session, self.info, x)
-
-
-@dataclass
-class DirectRunner:
-    """A whole-frame model whose per-plane I/O is bound straight to frame memory (see plane_io):
-    float planes of the model's channels, or the clip's integer YUV planes (``layout``, see yuv_io)."""
-
-    info: ModelInfo
-    scale: int
-    pool: SessionPool
-    io_dtype: np.dtype[Any]
-    inputs: list[str]
-    outputs: list[str]
-    layout: YuvLayout | None = None
 
 
 def _whole_frame(tiles: Sequence[Tile], height: int, width: int) -> bool:
@@ -202,92 +179,66 @@ def _probe_shape(
     return info.height or size, info.width or size
 
 
-def _build_runner(
-    loaded: LoadedModel,
-    info: ModelInfo,
-    provider: str,
-    fp16: bool | None,
-    streams: int | None,
-    tiles: Sequence[Tile],
-    pad_multiple: int,
-) -> Runner:
-    """Choose providers, create the session pool and detect the scale."""
+def _ort_backend(info: ModelInfo, provider: str, fp16: bool | None, streams: int | None,
+                 layout: YuvLayout | None = None) -> BackendKey:
+    """onnxruntime's providers for ``provider``, fp16 (None: on for GPU providers with fp32 models) and the
+    session count (None: 1 on CPU, 2 on GPU), resolved once for the cache key and the build."""
     providers = choose_providers(provider)
     gpu = is_gpu(providers)
     use_fp16 = (gpu and info.dtype == np.float32) if fp16 is None else bool(fp16)
-    count = _stream_count(streams, gpu)
+    return BackendKey(tuple(providers), use_fp16, _stream_count(streams, gpu), layout)
+
+
+def _build_runner(
+    loaded: LoadedModel,
+    info: ModelInfo,
+    backend: BackendKey,
+    tiles: Sequence[Tile],
+    pad_multiple: int,
+) -> TiledRunner:
+    """Create the session pool for ``backend`` and detect the scale."""
+    providers, use_fp16, count = backend.providers, backend.fp16, backend.streams
     profile = _trt_profile(info, tiles) if providers[0] == TRT else None
     specs = provider_options(providers, loaded.sha256, use_fp16, trt_profile=profile)
     data = _model_bytes(loaded, info, providers, use_fp16)
     threads = max(1, _cpu_count() // count)
     sessions = [create_session(data, loaded.name, specs, threads) for _ in range(count)]
     scale = detect_scale(sessions[0], info, loaded.name, _probe_shape(info, providers, tiles, pad_multiple))
-    return Runner(info, scale, SessionPool(sessions))
+    return TiledRunner(info, scale, SessionPool(sessions), tuple(tiles))
 
 
-_RUNNERS_LOCK = threading.Lock()  # held while building: two threads never create the same sessions twice
-_RUNNERS_KEPT = 4
+_RUNNERS = RunnerCache()  # every runner: tiled, direct and torch
 
 
-class RunnerCache(OrderedDict[tuple[object, ...], Any]):
-    """The most recently used runners, at most ``kept``; the oldest goes before a new one is built
-    (its sessions or GPU memory are freed first)."""
-
-    def __init__(self, kept: int = _RUNNERS_KEPT) -> None:
-        super().__init__()
-        self.kept = kept
-
-    def get_or_build(self, key: tuple[object, ...], build: Callable[[], Any]) -> Any:
-        with _RUNNERS_LOCK:
-            if key in self:
-                self.move_to_end(key)
-                return self[key]
-            while len(self) >= self.kept:
-                self.popitem(last=False)
-            self[key] = runner = build()
-            return runner
-
-
-_RUNNERS = RunnerCache()
-
-
-def _cached_runner(
+def _tiled_runner(
     loaded: LoadedModel, info: ModelInfo, provider: str, fp16: bool | None, streams: int | None,
     tiles: Sequence[Tile], pad_multiple: int,
-) -> Runner:
+) -> TiledRunner:
     """Reuse tiled sessions for the same model and settings; TensorRT engines also depend on the tile shapes
-    (their optimisation profile), so those are part of the key."""
-    providers = tuple(choose_providers(provider))
-    profile = _trt_profile(info, tiles) if providers[0] == TRT else None
-    probe = _probe_shape(info, providers, tiles, pad_multiple)
-    key = ("tiled", loaded.sha256, providers, fp16, streams, profile, probe)
-    runner: Runner = _RUNNERS.get_or_build(
-        key, lambda: _build_runner(loaded, info, provider, fp16, streams, tiles, pad_multiple))
-    return runner
+    (their optimisation profile), so those are part of the key. The runner is given this call's tiles."""
+    backend = _ort_backend(info, provider, fp16, streams)
+    profile = _trt_profile(info, tiles) if backend.providers[0] == TRT else None
+    plan = tiles_plan(_probe_shape(info, backend.providers, tiles, pad_multiple), profile)
+    runner = _RUNNERS.get_or_build(RunnerKey(loaded.sha256, backend, plan),
+                                   lambda: _build_runner(loaded, info, backend, tiles, pad_multiple))
+    return runner.with_tiles(tiles)
 
 
-def _cached_direct_runner(
+def _direct_runner(
     loaded: LoadedModel, info: ModelInfo, provider: str, fp16: bool | None, streams: int | None,
     layout: YuvLayout | None = None,
 ) -> DirectRunner:
     """Reuse sessions for the same model and settings (the mpv worker builds a graph per paused frame:
     the model stays warm instead of being reloaded each time). The per-plane graph accepts any size."""
-    key = (loaded.sha256, tuple(choose_providers(provider)), fp16, streams, layout)
-    runner: DirectRunner = _RUNNERS.get_or_build(
-        key, lambda: _build_direct_runner(loaded, info, provider, fp16, streams, layout))
-    return runner
+    backend = _ort_backend(info, provider, fp16, streams, layout)
+    return _RUNNERS.get_or_build(RunnerKey(loaded.sha256, backend, ANY_SIZE),
+                                 lambda: _build_direct_runner(loaded, info, backend))
 
 
-def _build_direct_runner(
-    loaded: LoadedModel, info: ModelInfo, provider: str, fp16: bool | None, streams: int | None,
-    layout: YuvLayout | None,
-) -> DirectRunner:
+def _build_direct_runner(loaded: LoadedModel, info: ModelInfo, backend: BackendKey) -> DirectRunner:
     """Sessions on the per-plane graph; fp16 models (native or converted on GPU) take fp16 planes,
-    or with ``layout`` the graph takes and returns integer YUV planes."""
-    providers = choose_providers(provider)
-    gpu = is_gpu(providers)
-    use_fp16 = (gpu and info.dtype == np.float32) if fp16 is None else bool(fp16)
-    count = _stream_count(streams, gpu)
+    or with ``backend.layout`` the graph takes and returns integer YUV planes."""
+    providers, use_fp16, count, layout = backend.providers, backend.fp16, backend.streams, backend.layout
     proto = loaded.proto
     if use_fp16 and info.dtype == np.float32:
         try:
@@ -339,19 +290,6 @@ def _nonfinite(n: int, name: str) -> vs.Error:
                     "otherwise the model is broken for this input: check or replace it")
 
 
-def _direct_frame(n: int, f: list[vs.VideoFrame], runner: DirectRunner, name: str) -> vs.VideoFrame:
-    """ModifyFrame callback: the model reads ``f[1]``'s planes and writes a copy of the blank ``f[0]``."""
-    blank, src = f
-    out = _new_frame(blank, src)
-    probe = np.zeros((), np.float32)
-    with runner.pool.borrow() as session, \
-            bound_planes(session, runner.inputs, runner.outputs, src, out, probe) as binding:
-        session.run_with_iobinding(binding)
-    if not np.isfinite(probe):
-        raise _nonfinite(n, name)
-    return out
-
-
 def _new_frame(like: vs.VideoFrame, props_of: vs.VideoFrame) -> vs.VideoFrame:
     """A fresh writable frame shaped like ``like`` with ``props_of``'s frame props: no copy of the blank
     frame's planes (copy-on-write would duplicate each plane on the first write, a full-frame memcpy per
@@ -361,26 +299,19 @@ def _new_frame(like: vs.VideoFrame, props_of: vs.VideoFrame) -> vs.VideoFrame:
     return out
 
 
-def _torch_frame(n: int, f: list[vs.VideoFrame], runner: TorchRunner, name: str) -> vs.VideoFrame:
-    """ModifyFrame callback for the PyTorch backend: fp16 RGB/gray planes or integer YUV planes, in and out."""
+def _frame(n: int, f: list[vs.VideoFrame], runner: FrameRunner, name: str) -> vs.VideoFrame:
+    """ModifyFrame callback: the runner reads ``f[1]`` and writes a fresh frame shaped like the blank ``f[0]``."""
     blank, src = f
     out = _new_frame(blank, src)
-    finite = runner.run_planes([np.asarray(src[p]) for p in range(src.format.num_planes)],
-                               [np.asarray(out[p]) for p in range(out.format.num_planes)])
-    if not finite:
+    if not runner.run_frame(src, out):
         raise _nonfinite(n, name)
     return out
-
-
-_TORCH_RUNNERS = RunnerCache(kept=2)  # each holds a model, activations and pinned frames per stream on the GPU
 
 
 def release_runners() -> None:
     """Drop every cached session and torch runner, giving their GPU memory back (benchmarks call this
     between measurements: cached runners and sessions of several models can fill the GPU's memory)."""
-    with _RUNNERS_LOCK:
-        _RUNNERS.clear()
-        _TORCH_RUNNERS.clear()
+    _RUNNERS.clear()
     import gc
 
     gc.collect()
@@ -393,60 +324,44 @@ def release_runners() -> None:
 TORCH_STREAMS = 8  # frames in flight per torch runner (4 against 8: docs/BENCHMARKS.md, the torch backend)
 
 
-def _build_torch_runner(loaded: LoadedModel, info: ModelInfo, src: vs.VideoNode, streams: int | None,
-                        provider: str, layout: YuvLayout | None = None, cuda_graphs: bool = True) -> TorchRunner:
+def _torch_runner(loaded: LoadedModel, info: ModelInfo, height: int, width: int, streams: int | None,
+                  provider: str, layout: YuvLayout | None = None, cuda_graphs: bool = True) -> TorchRunner:
     """A TorchRunner for this model, frame size, stream count, plane layout, provider ("torch" or
     "torch-compile") and CUDA-graph choice, reused across calls (like the sessions)."""
     count = _stream_count(streams if streams is not None else TORCH_STREAMS, True)
     compiled = provider == TORCH_COMPILED or paths.torch_compile_forced()
     graphs = cuda_graphs and paths.torch_graphs()  # KIZUNASR_TORCH_GRAPHS=0: none (to measure what they bring)
-    key = (loaded.sha256, info.channels, src.height, src.width, count, layout, compiled, graphs)
-
-    def build() -> TorchRunner:
-        if compiled:
-            log.warning("%s: compiling for this GPU and %dx%d (torch.compile: about a minute the first time, "
-                        "seconds once cached)", loaded.name, src.width, src.height)
-        try:
-            return TorchRunner(loaded.proto, info.channels, src.height, src.width, streams=count, layout=layout,
-                               compile_model=compiled, graphs=graphs)
-        except (TorchBackendError, ImportError) as e:
-            raise vs.Error(f"{WHO}: {loaded.name}: the torch backend cannot run it ({e}); use provider='cuda'") from e
-        except RuntimeError as e:  # out of GPU memory, a torch.compile failure ...
-            raise vs.Error(f"{WHO}: {loaded.name}: the torch backend failed to start ({e}); each of the {count} "
-                           "streams keeps a frame's buffers on the GPU: pass a smaller streams=, or use "
-                           "provider='torch' (no compile) or 'cuda'") from e
-
-    runner: TorchRunner = _TORCH_RUNNERS.get_or_build(key, build)
-    return runner
+    backend = BackendKey((TORCH,), True, count, layout, compiled, graphs)
+    return _RUNNERS.get_or_build(RunnerKey(loaded.sha256, backend, frame_plan(height, width)),
+                                 lambda: _build_torch_runner(loaded, info, height, width, backend))
 
 
-def _upscale_frame(n: int, f: list[vs.VideoFrame], runner: Runner, tiles: list[Tile], name: str) -> vs.VideoFrame:
-    """ModifyFrame callback: run the model on ``f[1]`` into a copy of the blank ``f[0]``."""
-    blank, src = f
-    out = _new_frame(blank, src)
-    image = np.stack([np.asarray(src[p]) for p in range(src.format.num_planes)])
-    result = apply_tiled(image, tiles, runner.scale, runner.infer)
-    if not np.isfinite(result).all():
-        raise _nonfinite(n, name)
-    for p in range(out.format.num_planes):
-        np.copyto(np.asarray(out[p]), result[p])
-    return out
+def _build_torch_runner(loaded: LoadedModel, info: ModelInfo, height: int, width: int,
+                        backend: BackendKey) -> TorchRunner:
+    """The torch module for ``backend`` and whole ``width`` x ``height`` frames; failures as ``vs.Error``."""
+    count, compiled = backend.streams, backend.compiled
+    if compiled:
+        log.warning("%s: compiling for this GPU and %dx%d (torch.compile: about a minute the first time, "
+                    "seconds once cached)", loaded.name, width, height)
+    try:
+        return TorchRunner(loaded.proto, info.channels, height, width, streams=count, layout=backend.layout,
+                           compile_model=compiled, graphs=backend.graphs)
+    except (TorchBackendError, ImportError) as e:
+        raise vs.Error(f"{WHO}: {loaded.name}: the torch backend cannot run it ({e}); use provider='cuda'") from e
+    except RuntimeError as e:  # out of GPU memory, a torch.compile failure ...
+        raise vs.Error(f"{WHO}: {loaded.name}: the torch backend failed to start ({e}); each of the {count} "
+                       "streams keeps a frame's buffers on the GPU: pass a smaller streams=, or use "
+                       "provider='torch' (no compile) or 'cuda'") from e
 
 
-def _model_clip(src: vs.VideoNode, runner: Runner | DirectRunner | TorchRunner, tiles: list[Tile], name: str,
-                out_format: int | None = None) -> vs.VideoNode:
-    """The model's output as a clip (in ``out_format``, default ``src``'s), split over ``pool.size``
+def _model_clip(src: vs.VideoNode, runner: FrameRunner, name: str, out_format: int | None = None) -> vs.VideoNode:
+    """The model's output as a clip (in ``out_format``, default ``src``'s), split over ``runner.branches``
     concurrently running branches; a frame whose output is not finite raises ``vs.Error`` naming the model."""
     s = runner.scale
     blank = vs.core.std.BlankClip(src, width=src.width * s, height=src.height * s, keep=True, format=out_format)
-    selector: Callable[[int, list[vs.VideoFrame]], vs.VideoFrame]
-    if isinstance(runner, TorchRunner):
-        selector = functools.partial(_torch_frame, runner=runner, name=name)
-    elif isinstance(runner, DirectRunner):
-        selector = functools.partial(_direct_frame, runner=runner, name=name)
-    else:
-        selector = functools.partial(_upscale_frame, runner=runner, tiles=tiles, name=name)
-    branches = min(runner.streams if isinstance(runner, TorchRunner) else runner.pool.size, src.num_frames)
+    selector: Callable[[int, list[vs.VideoFrame]], vs.VideoFrame] = functools.partial(
+        _frame, runner=runner, name=name)
+    branches = min(runner.branches, src.num_frames)
     if branches == 1:
         return vs.core.std.ModifyFrame(blank, clips=[blank, src], selector=selector)
     parts = []
@@ -520,17 +435,18 @@ def onnx(
         layout = yuv_layout(fmt, color, out_fmt) if direct and info.channels == 3 else None
         if layout is not None:
             try:
-                yuv_runner: DirectRunner | TorchRunner
+                yuv_runner: FrameRunner
                 if torch_backend:
-                    yuv_runner = _build_torch_runner(loaded, info, clip, streams, provider, layout, cuda_graphs)
+                    yuv_runner = _torch_runner(loaded, info, clip.height, clip.width, streams, provider, layout,
+                                               cuda_graphs)
                 else:
-                    yuv_runner = _cached_direct_runner(loaded, info, provider, fp16, streams, layout)
+                    yuv_runner = _direct_runner(loaded, info, provider, fp16, streams, layout)
             except vs.Error:
                 if yuv_io:
                     raise
                 log.info("%s: colour conversion stays with zimg (the model does not take YUV planes)", loaded.name)
             else:
-                out = _model_clip(clip, yuv_runner, tiles, loaded.name, out_fmt.id)
+                out = _model_clip(clip, yuv_runner, loaded.name, out_fmt.id)
                 return vs.core.std.SetFrameProps(out, _Matrix=color.matrix, _Range=color.range,
                                                  _ChromaLocation=color.chroma_location, _Transfer=color.transfer,
                                                  _Primaries=color.primaries)
@@ -540,19 +456,19 @@ def onnx(
                            f"(got {fmt.name}), matrix 709/601/2020 and chroma location left or center; pass "
                            "yuv_io=None to convert with zimg")
     src = to_rgbs(clip, color) if info.channels == 3 else to_gray_float(clip, color)
-    runner: Runner | DirectRunner | TorchRunner
+    runner: FrameRunner
     if torch_backend:
         if not whole:
             raise vs.Error(f"{WHO}: the torch backend runs whole frames only; pass tile=None")
         src = src.resize.Point(format=vs.RGBH if info.channels == 3 else vs.GRAYH)
-        runner = _build_torch_runner(loaded, info, src, streams, provider, cuda_graphs=cuda_graphs)
+        runner = _torch_runner(loaded, info, src.height, src.width, streams, provider, cuda_graphs=cuda_graphs)
     elif direct:
-        runner = _cached_direct_runner(loaded, info, provider, fp16, streams)
-        if runner.io_dtype == np.float16:
+        runner = direct_runner = _direct_runner(loaded, info, provider, fp16, streams)
+        if direct_runner.io_dtype == np.float16:
             src = src.resize.Point(format=vs.RGBH if info.channels == 3 else vs.GRAYH)
     else:
-        runner = _cached_runner(loaded, info, provider, fp16, streams, tiles, pad_multiple or 1)
-    out = _model_clip(src, runner, tiles, loaded.name)
+        runner = _tiled_runner(loaded, info, provider, fp16, streams, tiles, pad_multiple or 1)
+    out = _model_clip(src, runner, loaded.name)
     if info.channels == 1 and fmt.color_family == vs.YUV:
         out = _join_chroma(clip, out, color)
     return restore_format(out, fmt, color, output_format)

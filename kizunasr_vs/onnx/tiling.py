@@ -12,7 +12,7 @@ padded (edge replicate, bottom/right) and the output cropped back.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -121,7 +121,7 @@ def crop_input(image: np.ndarray, tile: Tile) -> np.ndarray:
 
 def apply_tiled(
     image: np.ndarray,
-    tiles: list[Tile],
+    tiles: Sequence[Tile],
     scale: int,
     infer: Callable[[np.ndarray], np.ndarray],
 ) -> np.ndarray:

@@ -22,7 +22,7 @@ import queue
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import onnx
@@ -33,6 +33,9 @@ from kizunasr_vs.core.errors import KizunaError
 from kizunasr_vs.core.paths import torchinductor_cache_dir
 from kizunasr_vs.onnx.torch_yuv import YuvConverter, plane_tensor_type
 from kizunasr_vs.onnx.yuv_io import YuvLayout
+
+if TYPE_CHECKING:
+    import vapoursynth as vs
 
 SUPPORTED_OPS = {"Conv", "PRelu", "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Add", "Sub", "Mul", "Div", "Clip",
                  "DepthToSpace", "Resize", "Concat", "Identity", "Constant", "Pad", "Reshape", "Transpose", "Slice",
@@ -374,6 +377,16 @@ class TorchRunner:
             yield worker
         finally:
             self._workers.put(worker)
+
+    @property
+    def branches(self) -> int:
+        """Frames in flight at once: one per worker (``streams``)."""
+        return self.streams
+
+    def run_frame(self, src: vs.VideoFrame, out: vs.VideoFrame) -> bool:
+        """``run_planes`` on a frame's planes, writing ``out``'s (the FrameRunner protocol of the ONNX filter)."""
+        return self.run_planes([np.asarray(src[p]) for p in range(src.format.num_planes)],
+                               [np.asarray(out[p]) for p in range(out.format.num_planes)])
 
     def run_planes(self, planes: list[np.ndarray], outputs: list[np.ndarray]) -> bool:
         """Planes in (fp16, or integer with a layout), planes out (written in place): one frame. False when
