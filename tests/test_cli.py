@@ -98,6 +98,7 @@ def test_bench_gpu_cost_times_every_pass_next_to_a_pass_through() -> None:
 @pytest.mark.parametrize(("args", "message"), [
     (("bench", "--size", "abc"), "argument --size: 'abc' is not a size like 1920x1080"),
     (("bench", "--gpu-cost", "--shader", "kizuna_cas", "--repeat", "0"), "--repeat must be >= 1, not 0"),
+    (("bench", "--repeat", "3"), "--repeat goes with --gpu-cost"),
     (("bench", "--model", "no-such-model"), "argument --model: model 'no-such-model' not found; searched: "),
     (("bench", "--provider", "gpu"), "argument --provider: invalid choice: 'gpu'"),
     (("encode", "missing.mkv", "out.mkv", "--crf", "99"), "argument --crf: '99' is not a CRF from 0 to 51"),

@@ -100,14 +100,14 @@ class Net:
         """Map roughly N(0, 1) values into (0, 1): the output is 16-bit unorm."""
         return self.op("Add", [self.op("Mul", [x, self.const(0.15)]), self.const(0.5)])
 
-    def model(self, out: str, in_ch: int = 3, out_ch: int = 3) -> onnx.ModelProto:
+    def model(self, out: str, in_ch: int = 3, out_ch: int = 3, opset: int = 17) -> onnx.ModelProto:
         graph = helper.make_graph(
             self.nodes, "test",
             [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, in_ch, "h", "w"])],
             [helper.make_tensor_value_info(out, onnx.TensorProto.FLOAT, [1, out_ch, "H", "W"])],
             self.inits,
         )
-        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
         model.ir_version = 8
         onnx.checker.check_model(model)
         return model
@@ -149,6 +149,14 @@ def edge_padding() -> onnx.ModelProto:
     h = n.op("PRelu", [edge_padded(n, "x", 3, 8), n.const(n.rng.uniform(-0.5, 0.5, (8, 1, 1)))])
     y = n.op("Add", [edge_padded(n, h, 8, 3), n.conv(h, 8, 3)])
     return n.model(n.to_unit(y))
+
+
+def shared_edge_pad() -> onnx.ModelProto:
+    """One edge Pad read by two convs (opset 10: the widths are an attribute)."""
+    n = Net(13)
+    padded = n.op("Pad", ["x"], mode="edge", pads=[0, 0, 1, 1, 0, 0, 1, 1])
+    y = n.op("Add", [n.conv(padded, 3, 3, pads=[0, 0, 0, 0]), n.conv(padded, 3, 3, pads=[0, 0, 0, 0])])
+    return n.model(n.to_unit(y), opset=10)
 
 
 def residual_add() -> onnx.ModelProto:
@@ -294,6 +302,7 @@ OP_MODELS = {
     "more_than_16_textures": many_textures,
     "wide_concat_falls_back_to_unpacked": wide_concat,
     "edge_padding": edge_padding,
+    "edge_pad_read_by_two_convs_opset10": shared_edge_pad,
 }
 
 
@@ -415,6 +424,10 @@ def unsupported(kind: str) -> onnx.ModelProto:
         pads = n.name("p")
         n.inits.append(numpy_helper.from_array(np.array([0, 0, 1, 1, 0, 0, 1, 1], np.int64), pads))
         return n.model(n.op("Add", [n.op("Pad", ["x", pads], mode="edge"), n.const(0.5)]))
+    if kind == "PadEdgeBefore1x1":
+        pads = n.name("p")
+        n.inits.append(numpy_helper.from_array(np.array([0, 0, 1, 1, 0, 0, 1, 1], np.int64), pads))
+        return n.model(n.conv(n.op("Pad", ["x", pads], mode="edge"), 3, 3, k=1, pads=[0, 0, 0, 0]))
     if kind == "groups":
         w, b = n.const(np.ones((3, 1, 3, 3))), n.const(np.zeros(3))
         return n.model(n.op("Conv", ["x", w, b], kernel_shape=[3, 3], pads=[1, 1, 1, 1], group=3))
@@ -431,6 +444,7 @@ def unsupported(kind: str) -> onnx.ModelProto:
     ("kernel5", "Conv", "kernel 5x5"),
     ("PadConstant", "Pad", "only 'edge'"),
     ("PadEdgeToAdd", "Add", "edge Pad's output"),
+    ("PadEdgeBefore1x1", "Conv", "in front of a 3x3 convolution"),
 ])
 def test_unsupported_raises_naming_node_and_op(kind: str, op: str, words: str, tmp_path: Path) -> None:
     """CompileError names the node and op; export_glsl leaves no file (and no temp file)."""

@@ -259,6 +259,9 @@ def run_gpu_cost(args: argparse.Namespace, sizes: list[tuple[int, int]], shaders
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.repeat != 1 and not args.gpu_cost:
+        print("kizunasr bench: --repeat goes with --gpu-cost", file=sys.stderr)
+        return 2
     if args.fidelity is not None:
         return run_fidelity(args)
     sizes = args.size or [(640, 480)]

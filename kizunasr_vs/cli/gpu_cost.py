@@ -8,7 +8,8 @@ reported next to it. Renders go through ``kizunasr_vs.shader`` on bench's noise 
 GPU you care about: on lavapipe the figures describe the CPU.
 
 The GPU's clocks follow its load, and a render one frame at a time leaves it mostly idle: on an H200 the same
-compute-pass shader measured from 2.8 to 14 ms between runs (docs/BENCHMARKS.md), fragment passes barely moved.
+compute-pass shader measured from 3.7 to 14.3 ms between runs (docs/BENCHMARKS.md), while most fragment-pass
+shaders repeated to 0.01 ms.
 ``--repeat N`` measures the whole list N times, every other round in reverse order, and reports the median and
 the minimum of each shader's rounds (the minimum: its cost at the highest clock it saw).
 

@@ -47,8 +47,8 @@ for a 3840-wide tensor, within the 16384 that Vulkan drivers (lavapipe included)
 stored at 2x scale (before a pixel shuffle) are twice that. A value whose packed pass would need
 more than 16 textures falls back to one pass per 4 channels.
 Limitations: the whole hooked texture is processed with ``texelFetch`` (if a host hands over a
-texture larger than the visible crop, zero padding applies at the texture edge, not the crop
-edge). The host must support compute shaders and storable ``rgba16f`` (libplacebo on Vulkan,
+texture larger than the visible crop, padding, zero or edge, applies at the texture edge, not the
+crop edge). The host must support compute shaders and storable ``rgba16f`` (libplacebo on Vulkan,
 mpv ``--vo=gpu-next`` / ``--vo=gpu`` with OpenGL 4.3+ or Vulkan).
 """
 

@@ -138,7 +138,6 @@ class Graph:
 
 ModelLike = str | os.PathLike[str] | bytes | onnx.ModelProto
 
-_PASS_THROUGH = {"Identity", "Dropout", "Cast"}
 _FLOAT_TYPES = {onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.DOUBLE, onnx.TensorProto.BFLOAT16}
 
 
@@ -320,9 +319,10 @@ class _Builder:
         if padded:
             width = padded[1]
             pads = [int(p) for p in a.get("pads", [0, 0, 0, 0])]  # type: ignore[attr-defined]
-            if width != k or auto_pad not in ("NOTSET", "", "VALID") or any(pads):
-                raise self.err(node, f"an edge Pad of {width} in front of a {kh}x{kw} convolution must pad "
-                                     f"{k} and the convolution none (pads={pads}, auto_pad={auto_pad})")
+            if k != 1 or width != 1 or auto_pad not in ("NOTSET", "", "VALID") or any(pads):
+                raise self.err(node, f"an edge Pad is supported only as 1 pixel in front of a 3x3 convolution "
+                                     f"without pads of its own (here: Pad {width}, a {kh}x{kw} convolution, "
+                                     f"pads={pads}, auto_pad={auto_pad})")
         elif auto_pad in ("SAME_UPPER", "SAME_LOWER") or auto_pad == "VALID" and k == 0:
             pass
         elif auto_pad in ("NOTSET", ""):
@@ -348,8 +348,10 @@ class _Builder:
         if mode != "edge":
             raise self.err(node, f"unsupported mode {mode!r} (only 'edge', in front of a convolution; "
                                  "zero padding belongs in the Conv's pads)")
-        if self.opset < 11:
-            pads = [int(p) for p in a.get("pads", [])]  # type: ignore[attr-defined]
+        if self.opset < 11:  # an attribute: "paddings" in opset 1, "pads" from opset 2
+            pads = [int(p) for p in a.get("pads", a.get("paddings", []))]  # type: ignore[attr-defined]
+        elif len(node.input) < 2 or not node.input[1]:
+            raise self.err(node, "Pad without its pads input")
         else:
             pads = [int(p) for p in np.asarray(self.const(node, node.input[1], "pads")).reshape(-1)]
         if len(node.input) > 3 and node.input[3]:
@@ -587,7 +589,8 @@ def _fold_affine_backwards(nodes: list[Node], output: Value) -> tuple[list[Node]
 def _fold_scale_forwards(nodes: list[Node], output: Value) -> list[Node]:
     """Fold ``affine (no offset) -> conv`` into the convs' input weights.
 
-    Only a pure scale can move: the conv's zero padding must stay zero.
+    Only a pure scale can move: a zero-padded conv's padding must stay zero (an edge-padded conv would also
+    take an offset, which is not folded).
     """
     for n in list(nodes):
         if not (isinstance(n, Pointwise) and n.kind == "affine" and np.all(n.b == 0)):

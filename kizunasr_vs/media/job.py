@@ -33,6 +33,11 @@ class EncodeJob:
     ten_bit: bool = True
     overwrite: bool = False
 
+    def __post_init__(self) -> None:  # paths given as text (the API) become Paths
+        if self.input is not None:
+            object.__setattr__(self, "input", Path(self.input))
+        object.__setattr__(self, "output", Path(self.output))
+
     @property
     def name(self) -> str:
         """The source's name, for messages and progress bars."""
