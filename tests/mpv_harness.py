@@ -63,7 +63,7 @@ class Mpv:
                "--no-keepaspect-window", "--hwdec=no", f"--input-ipc-server={self.socket}",
                f"--log-file={self.log}", "--screenshot-png-compression=1", "--osd-bar=no"]
         cmd += [f"--script-opts-append=kizunasr-{k}={v}" for k, v in opts.items()]
-        cmd += [*extra, str(media)]
+        cmd += ["--idle=yes", *extra]  # the file comes once our IPC connection is up (below)
         full_env = dict(os.environ, DISPLAY=display, LIBGL_ALWAYS_SOFTWARE="1", KIZUNASR_WORKER_LOG="1",
                         XDG_RUNTIME_DIR=str(self.sockdir), **(env or {}))
         self.err = open(self.stderr, "wb")  # noqa: SIM115 - closed in close()
@@ -78,6 +78,9 @@ class Mpv:
                     raise RuntimeError(f"mpv did not open its IPC socket:\n{self.stderr.read_text()}") from None
                 time.sleep(0.1)
         self.seen: list[Event] = []
+        # loaded only now: the script's first events (the chain it sets when the video's size is known) go out
+        # to every connected client, and a connection made after them would never see them
+        self.ipc.send(["loadfile", str(media)])
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
