@@ -3,6 +3,7 @@ real run (a few steps) with its checkpoint resumed, and the exported ONNX and GL
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -20,7 +21,13 @@ torch = pytest.importorskip("torch", reason="PyTorch (the torch extra) is not in
 pytest.importorskip("torch._dynamo")
 
 from kizunasr_vs.train import arch, degrade, lineart  # noqa: E402
-from kizunasr_vs.train.data import LIMITED_OFFSET, LIMITED_SCALE, PairStream, find_images  # noqa: E402
+from kizunasr_vs.train.data import (  # noqa: E402
+    LIMITED_OFFSET,
+    LIMITED_SCALE,
+    PairStream,
+    find_images,
+    folder_weights,
+)
 from kizunasr_vs.train.loop import Recipe, checkpoint_path, learning_rate, load_checkpoint  # noqa: E402
 
 COMPILER_OPS = {"Conv", "PRelu", "Relu", "Add", "DepthToSpace", "Resize", "Concat", "Identity", "Pad"}
@@ -81,6 +88,42 @@ def test_pairs_are_aligned_patches_in_range() -> None:
         assert lr.shape == (16, 16) and hr.shape == (32, 32)
         assert abs(float(lr.mean()) - float(hr.mean())) < 0.05
         assert lr.min() >= 0 and hr.max() <= 1
+
+
+def _grey_images(folder: Path, value: int, count: int) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [folder / f"{value}_{i}.png" for i in range(count)]
+    for path in paths:
+        Image.new("RGB", (64, 64), (value,) * 3).save(path)
+    return paths
+
+
+def test_balanced_folders_draw_each_folder_equally(tmp_path: Path) -> None:
+    """One dark image in a/ and five light ones in b/: drawn per image, about 1 patch in 6 is dark; with folder
+    weights, about half are (identified by their known grey levels)."""
+    _grey_images(tmp_path / "a", 40, 1)
+    _grey_images(tmp_path / "b", 200, 5)
+    images = find_images(tmp_path)
+    weights = folder_weights(images, tmp_path)
+    assert sum(w for p, w in zip(images, weights, strict=True) if p.parent.name == "a") == pytest.approx(0.5)
+
+    def dark_share(stream: PairStream) -> float:
+        rng, cache, drawn = np.random.default_rng(1), {}, []  # type: ignore[var-annotated]
+        return float(np.mean([stream.sample(rng, cache, drawn)[1].mean() < 0.4 for _ in range(300)]))
+
+    kwargs = {"patch": 8, "drawn_fraction": 0.0, "seed": 0, "blur_prob": 0.0, "jpeg_prob": 0.0}
+    assert 0.10 < dark_share(PairStream(images, **kwargs)) < 0.25  # type: ignore[arg-type]
+    assert 0.40 < dark_share(PairStream(images, weights=weights, **kwargs)) < 0.60  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="one non-negative number per image"):
+        PairStream(images, weights=weights[:-1], **kwargs)  # type: ignore[arg-type]
+
+
+def test_folder_weights_count_top_level_images_as_one_share(tmp_path: Path) -> None:
+    _grey_images(tmp_path, 10, 2)
+    _grey_images(tmp_path / "x" / "deep", 20, 1)
+    images = find_images(tmp_path)
+    weights = folder_weights(images, tmp_path)
+    assert sorted(weights) == pytest.approx([0.25, 0.25, 0.5])
 
 
 def test_limited_range_mapping() -> None:
@@ -189,3 +232,15 @@ def test_init_starts_a_new_run_from_another_runs_networks(tmp_path: Path, capsys
         torch.testing.assert_close(b["model"][key], value, atol=1e-6, rtol=0)
     assert main(["train", "--tier", "s", "-o", str(tmp_path / "other"), "--init", str(tmp_path / "none"), *common]) == 2
     assert "no checkpoint of tier 's'" in capsys.readouterr().err
+
+
+def test_balance_folders_is_kept_in_the_recipe(tmp_path: Path) -> None:
+    """``kizunasr train --balance-folders`` trains on frames in subfolders and writes the choice into the recipe
+    beside the weights (so a shipped recipe says how its data was drawn)."""
+    frames = tmp_path / "frames"
+    _grey_images(frames / "show_a", 60, 1)
+    _grey_images(frames / "show_b", 180, 2)
+    run = tmp_path / "run"
+    common = ["--steps", "1", "--batch", "2", "--patch", "8", "--workers", "0", "--device", "cpu", "--tier", "s"]
+    assert main(["train", str(frames), "-o", str(run), "--balance-folders", *common]) == 0
+    assert json.loads((run / "kizuna_cnn_x2_s.json").read_text())["balance_folders"] is True

@@ -34,6 +34,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--blur", type=float, default=0.1, help="share of inputs blurred before reduction (default 0.1)")
     p.add_argument("--soft", type=float, default=0.3,
                    help="share of targets made soft like upscaled productions (default 0.3)")
+    p.add_argument("--balance-folders", action="store_true",
+                   help="give each subfolder of FRAMES_DIR an equal share of the patches (default: each image)")
     p.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (default 0.002)")
     p.add_argument("--workers", type=int, default=4, help="data-loader processes (default 4)")
     p.add_argument("--device", default="auto", help="auto (CUDA when there is one), cpu, cuda, cuda:1 ...")
@@ -49,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
         print("kizunasr train: PyTorch is not installed; install it with: pip install 'kizunasr[torch]'",
               file=sys.stderr)
         return 2
-    from kizunasr_vs.train.data import find_images
+    from kizunasr_vs.train.data import find_images, folder_weights
     from kizunasr_vs.train.export import export_all
     from kizunasr_vs.train.loop import Recipe, train
 
@@ -66,9 +68,11 @@ def run(args: argparse.Namespace) -> int:
     tiers = list(dict.fromkeys(args.tier or ["m"]))
     recipe = Recipe(steps=args.steps, batch=args.batch, patch=args.patch, lr=args.lr, workers=args.workers,
                     drawn_fraction=1.0 if not images else args.drawn, blur_prob=args.blur, jpeg_prob=args.jpeg,
-                    soft_prob=args.soft)
+                    soft_prob=args.soft, balance_folders=args.balance_folders)
+    weights = folder_weights(images, args.frames) if args.balance_folders and images else None
     try:
-        models = train(images, args.out, tiers, recipe, args.device, progress=sys.stderr.isatty(), init=args.init)
+        models = train(images, args.out, tiers, recipe, args.device, progress=sys.stderr.isatty(), init=args.init,
+                       weights=weights)
     except ValueError as exc:
         print(f"kizunasr train: {exc}", file=sys.stderr)
         return 2

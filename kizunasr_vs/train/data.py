@@ -36,15 +36,30 @@ def find_images(folder: Path) -> list[Path]:
     return files
 
 
+def folder_weights(images: Sequence[Path], root: Path) -> list[float]:
+    """Sampling weights that give each top-level subfolder of ``root`` an equal share of the patches (the images
+    directly in ``root`` form one more share), however many images each holds."""
+    groups = [p.relative_to(root).parts[0] if len(p.relative_to(root).parts) > 1 else "" for p in images]
+    counts = {g: groups.count(g) for g in set(groups)}
+    return [1.0 / (len(counts) * counts[g]) for g in groups]
+
+
 class PairStream(IterableDataset):
     """An endless stream of (LR, HR) luma patch pairs; each data-loader worker draws its own. With no images,
-    every patch comes from drawn pictures."""
+    every patch comes from drawn pictures. Images are drawn uniformly, or by ``weights`` (one per image)."""
 
     def __init__(self, images: Sequence[Path], patch: int, drawn_fraction: float, seed: int,
-                 blur_prob: float = 0.1, jpeg_prob: float = 0.2, soft_prob: float = 0.3) -> None:
+                 blur_prob: float = 0.1, jpeg_prob: float = 0.2, soft_prob: float = 0.3,
+                 weights: Sequence[float] | None = None) -> None:
         super().__init__()
         self.blur_prob, self.jpeg_prob, self.soft_prob = blur_prob, jpeg_prob, soft_prob
         self.images = list(images)
+        self.probabilities: np.ndarray | None = None
+        if weights is not None:
+            w = np.asarray(weights, np.float64)
+            if w.shape != (len(self.images),) or (w < 0).any() or w.sum() <= 0:
+                raise ValueError("PairStream: weights must be one non-negative number per image, not all zero")
+            self.probabilities = w / w.sum()
         self.patch = patch
         self.drawn_fraction = drawn_fraction
         self.seed = seed
@@ -72,7 +87,8 @@ class PairStream(IterableDataset):
                     drawn[int(rng.integers(DRAWN_POOL))] = picture
             img, scale = drawn[int(rng.integers(len(drawn)))], 1.0
         else:
-            i = int(rng.integers(len(self.images)))
+            i = int(rng.integers(len(self.images)) if self.probabilities is None
+                    else rng.choice(len(self.images), p=self.probabilities))
             if i not in cache:
                 with Image.open(self.images[i]) as im:
                     cache[i] = im.convert("RGB")

@@ -38,6 +38,7 @@ class Recipe:
     blur_prob: float = 0.1  # share of patches blurred before the reduction
     jpeg_prob: float = 0.2  # share of patches JPEG-compressed after it
     soft_prob: float = 0.3  # share of patches whose target is a production-upscaled (soft) picture
+    balance_folders: bool = False  # each subfolder of the frames an equal share (else each image)
     workers: int = 4
     seed: int = 0
     checkpoint_every: int = 1000
@@ -97,16 +98,17 @@ def _start(folder: Path, tiers: Sequence[str], recipe: Recipe, dev: torch.device
 
 
 def train(images: list[Path], folder: Path, tiers: Sequence[str], recipe: Recipe, device: str = "auto",
-          progress: bool = True, init: Path | None = None) -> list[LumaNet]:
+          progress: bool = True, init: Path | None = None, weights: Sequence[float] | None = None) -> list[LumaNet]:
     """Train (or go on training) networks of ``tiers`` on ``images``, on the same batches; returns them on the
-    CPU, in eval mode. ``init``: a run folder whose networks a new run starts from (fine-tuning)."""
+    CPU, in eval mode. ``init``: a run folder whose networks a new run starts from (fine-tuning); ``weights``:
+    how often each image is drawn (default: all alike)."""
     folder.mkdir(parents=True, exist_ok=True)
     dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
                        ("cpu" if device == "auto" else device))
     torch.manual_seed(recipe.seed)
     models, optimisers, start = _start(folder, tiers, recipe, dev, init)
     stream = PairStream(images, recipe.patch, recipe.drawn_fraction, recipe.seed + start,
-                        recipe.blur_prob, recipe.jpeg_prob, recipe.soft_prob)
+                        recipe.blur_prob, recipe.jpeg_prob, recipe.soft_prob, weights)
     loader = DataLoader(stream, batch_size=recipe.batch, num_workers=recipe.workers,
                         persistent_workers=recipe.workers > 0, pin_memory=dev.type == "cuda")
     batches = iter(loader)
