@@ -114,16 +114,21 @@ def test_balanced_folders_draw_each_folder_equally(tmp_path: Path) -> None:
     kwargs = {"patch": 8, "drawn_fraction": 0.0, "seed": 0, "blur_prob": 0.0, "jpeg_prob": 0.0}
     assert 0.10 < dark_share(PairStream(images, **kwargs)) < 0.25  # type: ignore[arg-type]
     assert 0.40 < dark_share(PairStream(images, weights=weights, **kwargs)) < 0.60  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="one non-negative number per image"):
-        PairStream(images, weights=weights[:-1], **kwargs)  # type: ignore[arg-type]
+    for bad in (weights[:-1], [-1.0] + weights[1:], [0.0] * len(weights), [float("nan")] + weights[1:]):
+        with pytest.raises(ValueError, match="one finite, non-negative number per image"):
+            PairStream(images, weights=bad, **kwargs)  # type: ignore[arg-type]
 
 
-def test_folder_weights_count_top_level_images_as_one_share(tmp_path: Path) -> None:
+def test_folder_weights_group_by_top_level_folder(tmp_path: Path) -> None:
+    """Images directly in the root share one half; x/deep and x/other together (one top-level folder) the other."""
     _grey_images(tmp_path, 10, 2)
     _grey_images(tmp_path / "x" / "deep", 20, 1)
+    _grey_images(tmp_path / "x" / "other", 30, 1)
     images = find_images(tmp_path)
     weights = folder_weights(images, tmp_path)
-    assert sorted(weights) == pytest.approx([0.25, 0.25, 0.5])
+    by_image = {p.relative_to(tmp_path).as_posix(): w for p, w in zip(images, weights, strict=True)}
+    assert by_image == pytest.approx({"10_0.png": 0.25, "10_1.png": 0.25, "x/deep/20_0.png": 0.25,
+                                      "x/other/30_0.png": 0.25})
 
 
 def test_limited_range_mapping() -> None:
@@ -234,13 +239,28 @@ def test_init_starts_a_new_run_from_another_runs_networks(tmp_path: Path, capsys
     assert "no checkpoint of tier 's'" in capsys.readouterr().err
 
 
-def test_balance_folders_is_kept_in_the_recipe(tmp_path: Path) -> None:
-    """``kizunasr train --balance-folders`` trains on frames in subfolders and writes the choice into the recipe
-    beside the weights (so a shipped recipe says how its data was drawn)."""
+def test_balance_folders_is_kept_in_the_recipe(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """``kizunasr train --balance-folders`` hands the training loop one weight per frame, each folder an equal
+    share, and writes the choice into the recipe beside the weights; with no FRAMES_DIR it is refused."""
     frames = tmp_path / "frames"
     _grey_images(frames / "show_a", 60, 1)
     _grey_images(frames / "show_b", 180, 2)
     run = tmp_path / "run"
     common = ["--steps", "1", "--batch", "2", "--patch", "8", "--workers", "0", "--device", "cpu", "--tier", "s"]
+    from kizunasr_vs.train import loop
+
+    seen: dict = {}
+    real_train = loop.train
+
+    def spy(*args: object, **kwargs: object) -> object:
+        seen.update(kwargs)
+        return real_train(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(loop, "train", spy)
     assert main(["train", str(frames), "-o", str(run), "--balance-folders", *common]) == 0
     assert json.loads((run / "kizuna_cnn_x2_s.json").read_text())["balance_folders"] is True
+    by_folder = {p.parent.name: w for p, w in zip(find_images(frames), seen["weights"], strict=True)}
+    assert by_folder == pytest.approx({"show_a": 0.5, "show_b": 0.25})
+    assert main(["train", "-o", str(tmp_path / "drawn"), "--balance-folders", *common]) == 2
+    assert "--balance-folders needs a FRAMES_DIR" in capsys.readouterr().err

@@ -35,7 +35,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--soft", type=float, default=0.3,
                    help="share of targets made soft like upscaled productions (default 0.3)")
     p.add_argument("--balance-folders", action="store_true",
-                   help="give each subfolder of FRAMES_DIR an equal share of the patches (default: each image)")
+                   help="give each subfolder of FRAMES_DIR (and the images directly in it, together) an equal share "
+                        "of the patches (default: each image an equal share)")
     p.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (default 0.002)")
     p.add_argument("--workers", type=int, default=4, help="data-loader processes (default 4)")
     p.add_argument("--device", default="auto", help="auto (CUDA when there is one), cpu, cuda, cuda:1 ...")
@@ -60,6 +61,9 @@ def run(args: argparse.Namespace) -> int:
         print("kizunasr train: --steps and --batch must be >= 1, --patch >= 8, --drawn/--jpeg/--blur/--soft in "
               "[0, 1], --workers >= 0", file=sys.stderr)
         return 2
+    if args.balance_folders and not args.frames:
+        print("kizunasr train: --balance-folders needs a FRAMES_DIR with subfolders to balance", file=sys.stderr)
+        return 2
     try:
         images = find_images(args.frames) if args.frames else []
     except FileNotFoundError as exc:
@@ -69,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     recipe = Recipe(steps=args.steps, batch=args.batch, patch=args.patch, lr=args.lr, workers=args.workers,
                     drawn_fraction=1.0 if not images else args.drawn, blur_prob=args.blur, jpeg_prob=args.jpeg,
                     soft_prob=args.soft, balance_folders=args.balance_folders)
-    weights = folder_weights(images, args.frames) if args.balance_folders and images else None
+    weights = folder_weights(images, args.frames) if args.balance_folders else None
     try:
         models = train(images, args.out, tiers, recipe, args.device, progress=sys.stderr.isatty(), init=args.init,
                        weights=weights)

@@ -10,6 +10,7 @@ detail is softer than its pixel grid, and a network that only saw sharp targets 
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -40,7 +41,7 @@ def folder_weights(images: Sequence[Path], root: Path) -> list[float]:
     """Sampling weights that give each top-level subfolder of ``root`` an equal share of the patches (the images
     directly in ``root`` form one more share), however many images each holds."""
     groups = [p.relative_to(root).parts[0] if len(p.relative_to(root).parts) > 1 else "" for p in images]
-    counts = {g: groups.count(g) for g in set(groups)}
+    counts = Counter(groups)
     return [1.0 / (len(counts) * counts[g]) for g in groups]
 
 
@@ -57,8 +58,8 @@ class PairStream(IterableDataset):
         self.probabilities: np.ndarray | None = None
         if weights is not None:
             w = np.asarray(weights, np.float64)
-            if w.shape != (len(self.images),) or (w < 0).any() or w.sum() <= 0:
-                raise ValueError("PairStream: weights must be one non-negative number per image, not all zero")
+            if w.shape != (len(self.images),) or not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
+                raise ValueError("PairStream: weights must be one finite, non-negative number per image, not all zero")
             self.probabilities = w / w.sum()
         self.patch = patch
         self.drawn_fraction = drawn_fraction

@@ -38,7 +38,7 @@ class Recipe:
     blur_prob: float = 0.1  # share of patches blurred before the reduction
     jpeg_prob: float = 0.2  # share of patches JPEG-compressed after it
     soft_prob: float = 0.3  # share of patches whose target is a production-upscaled (soft) picture
-    balance_folders: bool = False  # each subfolder of the frames an equal share (else each image)
+    balance_folders: bool = False  # recorded: the caller passes train() the folder weights (else each image alike)
     workers: int = 4
     seed: int = 0
     checkpoint_every: int = 1000
