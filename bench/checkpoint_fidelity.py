@@ -21,9 +21,8 @@ import vapoursynth as vs
 from kizunasr_vs.cli import fidelity
 from kizunasr_vs.core.metrics import psnr
 from kizunasr_vs.train.arch import LumaNet, build
+from kizunasr_vs.train.data import LIMITED_OFFSET, LIMITED_SCALE
 from kizunasr_vs.train.loop import checkpoint_path, load_checkpoint
-
-LIMITED_BLACK, LIMITED_SPAN = 16 / 255, 219 / 255
 
 
 def load_networks(runs: list[Path]) -> dict[str, LumaNet]:
@@ -51,7 +50,7 @@ def upscale(net: LumaNet, y: np.ndarray) -> np.ndarray:
     """The network's 2x of limited-range luma ``y``, back to full range in [0, 1]."""
     with torch.no_grad():
         out = net(torch.from_numpy(y)[None, None])[0, 0].numpy().astype(np.float64)
-    return np.clip((out - LIMITED_BLACK) / LIMITED_SPAN, 0, 1)
+    return np.clip((out - LIMITED_OFFSET) / LIMITED_SCALE, 0, 1)
 
 
 def main() -> None:
@@ -60,17 +59,14 @@ def main() -> None:
     parser.add_argument("runs", type=Path, nargs="+")
     args = parser.parse_args()
     nets = load_networks(args.runs)
-    scores: dict[str, dict[str, list[float]]] = {name: {"clean": [], "compressed": []} for name in ["lanczos", *nets]}
+    scores: dict[str, dict[str, list[float]]] = {
+        name: {kind: [] for kind in fidelity.DEGRADATIONS} for name in ["lanczos", *nets]}
     frames = fidelity.load_frames(args.held_out)
-    for _, hr in frames:
-        hr_y = (hr / 255.0) @ fidelity.LUMA_709
-        lr = fidelity.reduce_2x(hr)
-        for kind, make in (("clean", fidelity.clean_clip), ("compressed", fidelity.compressed_clip)):
-            clip = make(lr)
-            scores["lanczos"][kind].append(psnr(fidelity.luma_of(fidelity.lanczos(clip)), hr_y, fidelity.BORDER))
-            y = coded_luma(clip)
-            for name, net in nets.items():
-                scores[name][kind].append(psnr(upscale(net, y), hr_y, fidelity.BORDER))
+    for hr_y, kind, clip in fidelity.degraded_inputs(frames):
+        scores["lanczos"][kind].append(psnr(fidelity.luma_of(fidelity.lanczos(clip)), hr_y, fidelity.BORDER))
+        y = coded_luma(clip)
+        for name, net in nets.items():
+            scores[name][kind].append(psnr(upscale(net, y), hr_y, fidelity.BORDER))
     print(f"luma PSNR (dB), mean of {len(frames)} image(s) in {args.held_out}")
     for name, by_kind in scores.items():
         clean, compressed = np.mean(by_kind["clean"]), np.mean(by_kind["compressed"])

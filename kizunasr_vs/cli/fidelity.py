@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import subprocess
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -156,18 +156,24 @@ def profile_method(name: str, lr_height: int) -> Method:
     return shader_method([step["shader"] for step in steps])
 
 
-def evaluate(frames: Sequence[tuple[str, np.ndarray]], methods: dict[str, Method]) -> list[Score]:
-    """Mean luma PSNR / SSIM of every method under every degradation."""
-    sums: dict[tuple[str, str], list[tuple[float, float]]] = {}
+def degraded_inputs(frames: Sequence[tuple[str, np.ndarray]]) -> Iterator[tuple[np.ndarray, str, vs.VideoNode]]:
+    """For every HR frame and every degradation: (the frame's luma in [0, 1], the degradation's name, the reduced
+    frame in that state as a clip), the inputs every method is scored on."""
     for _, hr in frames:
         hr_y = (hr.astype(np.float64) / 255.0) @ LUMA_709
         lr = reduce_2x(hr)
-        for degradation, make in (("clean", clean_clip), ("compressed", compressed_clip)):
-            clip = make(lr)
-            for name, method in methods.items():
-                out = luma_of(method(clip))
-                sums.setdefault((name, degradation), []).append(
-                    (psnr(out, hr_y, BORDER), ssim(np.clip(out, 0, 1), hr_y, BORDER)))
+        for degradation, make in zip(DEGRADATIONS, (clean_clip, compressed_clip), strict=True):
+            yield hr_y, degradation, make(lr)
+
+
+def evaluate(frames: Sequence[tuple[str, np.ndarray]], methods: dict[str, Method]) -> list[Score]:
+    """Mean luma PSNR / SSIM of every method under every degradation."""
+    sums: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    for hr_y, degradation, clip in degraded_inputs(frames):
+        for name, method in methods.items():
+            out = luma_of(method(clip))
+            sums.setdefault((name, degradation), []).append(
+                (psnr(out, hr_y, BORDER), ssim(np.clip(out, 0, 1), hr_y, BORDER)))
     return [Score(name, deg, float(np.mean([p for p, _ in v])), float(np.mean([s for _, s in v])))
             for (name, deg), v in sums.items()]
 

@@ -40,7 +40,7 @@ def find_images(folder: Path) -> list[Path]:
 def folder_weights(images: Sequence[Path], root: Path) -> list[float]:
     """Sampling weights that give each top-level subfolder of ``root`` an equal share of the patches (the images
     directly in ``root`` form one more share), however many images each holds."""
-    groups = [p.relative_to(root).parts[0] if len(p.relative_to(root).parts) > 1 else "" for p in images]
+    groups = [p.relative_to(root).parent.parts[:1] for p in images]  # () for an image directly in root
     counts = Counter(groups)
     return [1.0 / (len(counts) * counts[g]) for g in groups]
 
