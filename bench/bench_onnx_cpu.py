@@ -20,7 +20,7 @@ import onnxruntime as ort
 import vapoursynth as vs
 from common import MEDIA, SHARED, load_rgb, pull_fps, rgb_clip
 
-from kizunasr_vs.onnx.onnx_filter import onnx as kz_onnx
+from kizunasr_vs.inference.onnx_filter import onnx as kz_onnx
 
 DEFAULT_MODEL = SHARED / "models" / "2x_AnimeJaNai_HD_V3_SuperUltraCompact-fp32.onnx"
 

@@ -17,9 +17,9 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
-from kizunasr_vs.onnx.fp16 import convert_float_to_float16, is_float16
-from kizunasr_vs.onnx.ort_session import choose_providers, provider_options
-from kizunasr_vs.onnx.plane_io import split_plane_io
+from kizunasr_vs.inference.fp16 import convert_float_to_float16, is_float16
+from kizunasr_vs.inference.ort_session import choose_providers, provider_options
+from kizunasr_vs.inference.plane_io import split_plane_io
 
 
 def session(data: bytes) -> ort.InferenceSession:

@@ -35,7 +35,7 @@ def child(mode: str, count: int, merge: bool, shaders: list[str], size: tuple[in
 
     import kizunasr_vs
     from kizunasr_vs.cli.bench import placebo_alone
-    from kizunasr_vs.shader.source import load_shader
+    from kizunasr_vs.render.source import load_shader
 
     src = noise_clip(*size, frames + WARM_FRAMES, vs.YUV444P16)
     if mode == "alone":

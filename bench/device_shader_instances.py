@@ -45,8 +45,8 @@ def child(count: int, frames: int, shader: str | None, size: tuple[int, int], he
     import numpy as np
     import vapoursynth as vs
 
-    from kizunasr_vs.shader import placebo_direct
-    from kizunasr_vs.shader.source import ShaderSource, infer_output_size
+    from kizunasr_vs.render import placebo_direct
+    from kizunasr_vs.render.source import ShaderSource, infer_output_size
 
     if heap:
         keep_heap()

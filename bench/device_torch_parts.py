@@ -22,8 +22,8 @@ import vapoursynth as vs
 from common import WARM_FRAMES, time_clip
 
 import kizunasr_vs as kz
-from kizunasr_vs.onnx.torch_backend import TorchRunner
-from kizunasr_vs.onnx.yuv_io import YuvLayout
+from kizunasr_vs.inference.torch_backend import TorchRunner
+from kizunasr_vs.inference.yuv_io import YuvLayout
 
 W, H = 1920, 1080
 

@@ -12,7 +12,7 @@ declare -A NAME=([SUC]=2x_AnimeJaNai_HD_V3_SuperUltraCompact-fp32.onnx [UC]=2x_A
   [SPANP]=2x_AnimeJaNai_HD_V3.1_Performance_SPANF3_b5f48_unshuffle_fp16.onnx)
 export KIZUNASR_MODELS_DIR=$M KIZUNASR_SHARED=$PWD/.devdata
 if [ "${CHECKS:-1}" = 1 ]; then
-  python3 -m pytest -q -p no:cacheprovider tests/test_torch_yuv.py tests/test_torch_backend.py 2>&1 | tail -5 || true
+  python3 -m pytest -q -p no:cacheprovider tests/inference/test_torch_yuv.py tests/inference/test_torch_backend.py 2>&1 | tail -5 || true
   python3 bench/device_yuv_check.py "$M/${NAME[SUC]}" .devdata/media/anime4k_bird_HR.png torch cuda 2>&1 \
     | tee "$OUT/yuv_check.txt" || true
 fi

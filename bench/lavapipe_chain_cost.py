@@ -14,7 +14,7 @@ import vapoursynth as vs
 from common import PASSTHROUGH_2X, noise_clip, pull_fps
 
 from kizunasr_vs.core.resources import shader_path
-from kizunasr_vs.shader.placebo import shader
+from kizunasr_vs.render.placebo import shader
 
 WARM = 8
 

@@ -1,5 +1,5 @@
 """`python -m tests.cluster_faults [--fail=I,J] [--hold=K] ARGS...`: the `kizunasr` command line with faults
-injected into its cluster workers, for tests/test_cluster.py (production code has no test hooks).
+injected into its cluster workers, for tests/cluster/test_cluster.py (production code has no test hooks).
 
 ``--fail``: chunks that fail for good. ``--hold``: chunks whose first attempt halts halfway (after writing
 hold-INDEX.pid into the work directory) until the test kills that worker; a test that removes the marker makes

@@ -1,4 +1,4 @@
-"""Helpers for tests/test_glsl_library.py: vs-placebo renders with libplacebo's log captured,
+"""Helpers for tests/render/test_glsl_library.py: vs-placebo renders with libplacebo's log captured,
 the ``//!`` block structure of the shader files, and mpv under Xvfb.
 """
 
@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import vapoursynth as vs
 
-from kizunasr_vs.shader import source as shader_source
-from kizunasr_vs.shader.placebo import captured_stderr
+from kizunasr_vs.render import source as shader_source
+from kizunasr_vs.render.placebo import captured_stderr
 from tests.conftest import REPO, shared_dir
 
 GLSL = REPO / "glsl"

@@ -1,4 +1,4 @@
-"""Helpers for tests/test_mpv_bridge.py: clips made with ffmpeg, and mpv running
+"""Helpers for tests/mpv/test_mpv_bridge.py: clips made with ffmpeg, and mpv running
 ``mpv_scripts/kizunasr.lua`` under Xvfb, driven over its JSON IPC socket.
 """
 

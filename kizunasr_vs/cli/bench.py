@@ -22,7 +22,7 @@ from kizunasr_vs.cli import options
 from kizunasr_vs.cli.upscale import find_default_model
 from kizunasr_vs.core.resources import shader_path
 from kizunasr_vs.models.errors import ModelError
-from kizunasr_vs.shader import placebo_direct
+from kizunasr_vs.render import placebo_direct
 
 PASSTHROUGH_2X = """//!HOOK MAIN
 //!BIND HOOKED
@@ -116,8 +116,8 @@ def raw_onnxruntime(model: Path, provider: str, width: int, height: int) -> Call
     import onnx
     import onnxruntime as ort
 
-    from kizunasr_vs.onnx.fp16 import convert_float_to_float16, is_float16
-    from kizunasr_vs.onnx.ort_session import choose_providers, is_gpu
+    from kizunasr_vs.inference.fp16 import convert_float_to_float16, is_float16
+    from kizunasr_vs.inference.ort_session import choose_providers, is_gpu
 
     providers = choose_providers(provider)
     proto = onnx.load(str(model))
@@ -140,7 +140,7 @@ def bench_onnx(model: Path, provider: str, width: int, height: int, frames: int,
     """The onnx filter on RGBS frames, or with ``yuv_io`` set on YUV420P8 in, YUV420P10 out (an encode's
     formats) with the colour conversion in the session (True) or by zimg on the CPU (False)."""
     import kizunasr_vs
-    from kizunasr_vs.onnx.onnx_filter import release_runners
+    from kizunasr_vs.inference.onnx_filter import release_runners
 
     length = frames + WARM_FRAMES
     if yuv_io is None:
@@ -154,7 +154,7 @@ def bench_onnx(model: Path, provider: str, width: int, height: int, frames: int,
     release_runners()  # the filter's sessions and GPU buffers go before the baseline's session comes
     raw_provider = "cuda" if provider.startswith("torch") else provider
     raw_fps = time_calls(raw_onnxruntime(model, raw_provider, width, height), frames)
-    from kizunasr_vs.onnx.onnx_filter import backend_for
+    from kizunasr_vs.inference.onnx_filter import backend_for
 
     label = f"onnx {model.name}" + (f" streams={streams}" if streams else "")
     if yuv_io is not None:
@@ -168,7 +168,7 @@ def bench_onnx(model: Path, provider: str, width: int, height: int, frames: int,
 def placebo_alone(clip: vs.VideoNode, texts: list[str]) -> vs.VideoNode:
     """vs-placebo alone, the shader baseline: one ``placebo.Shader`` per shader, each at the size it makes
     (BT.709, libplacebo's matrix 2, like the noise clips)."""
-    from kizunasr_vs.shader.source import ShaderSource, infer_output_size
+    from kizunasr_vs.render.source import ShaderSource, infer_output_size
 
     for text in texts:
         w, h = infer_output_size(ShaderSource("bench", text), clip.width, clip.height)
@@ -209,9 +209,9 @@ def _calibration_run(model: Path, backend: str, width: int, height: int, frames:
 def calibrate(model: Path, sizes: list[tuple[int, int]], frames: int) -> list[dict[str, object]]:
     """Time the CUDA EP and the torch backend through the filter on an encode's formats (YUV420P8 in, P10 out,
     converted on the GPU); record the faster per size (backend_choice)."""
-    from kizunasr_vs.onnx.backend_choice import choices_path, record
-    from kizunasr_vs.onnx.ort_session import CUDA, choose_providers, load_model
-    from kizunasr_vs.onnx.torch_backend import TORCH_PROVIDERS, torch_cuda_available
+    from kizunasr_vs.inference.backend_choice import choices_path, record
+    from kizunasr_vs.inference.ort_session import CUDA, choose_providers, load_model
+    from kizunasr_vs.inference.torch_backend import TORCH_PROVIDERS, torch_cuda_available
 
     if choose_providers("auto")[0] != CUDA or not torch_cuda_available():
         raise ValueError("--calibrate compares onnxruntime's CUDA provider with the torch backend; it needs both "

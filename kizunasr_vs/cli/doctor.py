@@ -24,9 +24,9 @@ def _line(ok: bool | None, what: str, detail: str) -> None:
 
 def _calibrated_choices() -> str:
     """What `kizunasr bench --calibrate` recorded for provider='auto' on this machine, by model name."""
+    from kizunasr_vs.inference.backend_choice import recorded
     from kizunasr_vs.models.errors import RegistryError
     from kizunasr_vs.models.registry import load_registry
-    from kizunasr_vs.onnx.backend_choice import recorded
 
     choices = recorded()
     if not choices:
@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
         problems.append("no Vulkan device for vs-placebo: install mesa-vulkan-drivers and libvulkan1 "
                         "(or the GPU vendor's Vulkan driver)")
     if hasattr(core, "placebo"):
-        from kizunasr_vs.shader import libplacebo, placebo_direct
+        from kizunasr_vs.render import libplacebo, placebo_direct
 
         lib = libplacebo.load()
         _line(None, "shader renderer",
@@ -71,14 +71,14 @@ def run(args: argparse.Namespace) -> int:
     info = hardware.detect()
     if info.onnxruntime_version:
         _line(True, "onnxruntime", f"{info.onnxruntime_version}: {', '.join(info.providers)}")
-        from kizunasr_vs.onnx.ort_session import choose_providers
+        from kizunasr_vs.inference.ort_session import choose_providers
 
         _line(None, "auto provider", choose_providers("auto")[0])
     else:
         _line(False, "onnxruntime", "missing: pip install 'kizunasr[cpu]' (or [cuda] for onnxruntime-gpu)")
         problems.append("onnxruntime is missing: `pip install onnxruntime` or `onnxruntime-gpu`")
     _line(None, "gpus", ", ".join(info.gpus) or "none found (nvidia-smi)")
-    from kizunasr_vs.onnx.torch_backend import torch_cuda_available
+    from kizunasr_vs.inference.torch_backend import torch_cuda_available
 
     _line(None, "torch backend", "available (provider='torch' or 'torch-compile'; `kizunasr bench --calibrate` "
           "lets provider='auto' pick it where faster)" if torch_cuda_available()

@@ -140,7 +140,7 @@ def lanczos(clip: vs.VideoNode) -> vs.VideoNode:
 
 def shader_method(shaders: Sequence[str]) -> Method:
     """A method running ``shaders`` (files or built-in names) as one chain, to 2x."""
-    from kizunasr_vs.shader.placebo import shader
+    from kizunasr_vs.render.placebo import shader
 
     paths = [str(shader_path(s)) for s in shaders]
     return lambda clip: shader(clip, paths, width=clip.width * 2, height=clip.height * 2)

@@ -45,8 +45,8 @@ class Cost:
 
 def measure_one(text: str, src: vs.VideoNode) -> tuple[float, float, float]:
     """(wall ms, GPU ms, passes) per frame of rendering ``text`` at 2x over ``src``, after WARM_FRAMES."""
-    from kizunasr_vs.shader.placebo import shader
-    from kizunasr_vs.shader.placebo_direct import gpu_timing
+    from kizunasr_vs.render.placebo import shader
+    from kizunasr_vs.render.placebo_direct import gpu_timing
 
     frames = src.num_frames - WARM_FRAMES
     with gpu_timing() as timer:

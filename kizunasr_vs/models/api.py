@@ -11,14 +11,14 @@ from typing import Any
 
 import vapoursynth as vs
 
+from kizunasr_vs.inference import onnx_filter
 from kizunasr_vs.models.errors import ModelError
 from kizunasr_vs.models.store import find_model
-from kizunasr_vs.onnx import onnx_filter
 
 
 def onnx(clip: vs.VideoNode, model: str | os.PathLike[str] | bytes, *args: Any, **kwargs: Any) -> vs.VideoNode:
     """Run an ONNX model on ``clip``: a registry name, a file in the models folder, a path or bytes; the other
-    arguments are those of :func:`kizunasr_vs.onnx.onnx_filter.onnx`."""
+    arguments are those of :func:`kizunasr_vs.inference.onnx_filter.onnx`."""
     if isinstance(clip, vs.VideoNode) and isinstance(model, str | os.PathLike):
         try:
             model = find_model(model)

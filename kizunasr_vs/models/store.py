@@ -191,7 +191,7 @@ def check_runs(path: Path) -> int:
     import onnx
     import vapoursynth as vs
 
-    from kizunasr_vs.onnx.ort_session import CPU, WHO, create_session, detect_scale, load_model, model_info
+    from kizunasr_vs.inference.ort_session import CPU, WHO, create_session, detect_scale, load_model, model_info
 
     try:
         loaded = load_model(path)

@@ -35,7 +35,7 @@ from pathlib import Path
 
 from kizunasr_vs.core.files import write_atomic
 from kizunasr_vs.core.paths import cache_dir, data_dir
-from kizunasr_vs.shader.source import params_as_defines
+from kizunasr_vs.render.source import params_as_defines
 
 MANIFEST = "kizunasr-install.json"
 LUA = "scripts/kizunasr.lua"

@@ -24,7 +24,7 @@ def resolve_model(name: str) -> Path:
 
 def _shader_stage(steps: list[Step]) -> Stage:
     """One stage for consecutive shader steps: one shader() call, which runs them in as few renders as it can."""
-    from kizunasr_vs.shader.placebo import shader
+    from kizunasr_vs.render.placebo import shader
 
     paths = [str(shader_path(step["shader"])) for step in steps]
     params = steps[0].get("params") if len(steps) == 1 else None
@@ -47,7 +47,7 @@ def _shader_runs(steps: list[Step]) -> list[list[Step]]:
 
 def _compiled_model_stage(step: Step) -> Stage:
     from kizunasr_vs.compiler.cache import cached_glsl
-    from kizunasr_vs.shader.placebo import shader
+    from kizunasr_vs.render.placebo import shader
 
     model = resolve_model(step["compiled_model"])
     precision = step.get("precision", "fp16")
@@ -56,7 +56,7 @@ def _compiled_model_stage(step: Step) -> Stage:
 
 
 def _model_stage(step: Step, provider: str) -> Stage:
-    from kizunasr_vs.onnx.onnx_filter import onnx
+    from kizunasr_vs.inference.onnx_filter import onnx
 
     model = resolve_model(step["model"])
     kwargs: dict[str, Any] = {"provider": provider}

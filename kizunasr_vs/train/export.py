@@ -63,7 +63,7 @@ def run_glsl(glsl_path: Path, y: np.ndarray) -> np.ndarray:
     import vapoursynth as vs
 
     from kizunasr_vs.core.formats import RANGE_FULL
-    from kizunasr_vs.shader.placebo import shader
+    from kizunasr_vs.render.placebo import shader
 
     core = vs.core
     h, w = y.shape

@@ -1,0 +1,222 @@
+"""Nothing lost: outputs never replace an input or (without --overwrite) an existing file, follow the umask,
+leave no temporary file behind a killed run, and bad --start/--end or container/codec pairs fail before decoding."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from kizunasr_vs.core.files import remove_stale, replacing, write_atomic
+from kizunasr_vs.media.encoder import CODECS, MUXER_CODECS, MUXERS
+from kizunasr_vs.models import store
+from tests.cli.test_encode_cli import make_clip
+from tests.conftest import REPO, shared_model
+
+SUC = "2x_AnimeJaNai_HD_V3_SuperUltraCompact-fp32.onnx"
+
+
+def kizunasr(*args: str, umask: int = 0o022) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "kizunasr_vs", *args], capture_output=True, text=True, cwd=REPO,
+                          timeout=900, preexec_fn=lambda: os.umask(umask))
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def one_line_error(result: subprocess.CompletedProcess, *words: str) -> None:
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert all(word in lines[0] for word in words), lines[0]
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_clip(tmp_path_factory.mktemp("media"), 64, 48, 3)
+
+
+# --- 1. the output is never an input ------------------------------------------------------------------------
+
+
+def test_encode_refuses_its_input_through_any_link(clip: Path, tmp_path: Path) -> None:
+    source = tmp_path / "x.mkv"
+    source.write_bytes(clip.read_bytes())
+    before = digest(source)
+    (tmp_path / "hard.mkv").hardlink_to(source)
+    (tmp_path / "soft.mkv").symlink_to(source)
+    for output in (source, tmp_path / "hard.mkv", tmp_path / "soft.mkv", tmp_path / "sub" / ".." / "x.mkv"):
+        (tmp_path / "sub").mkdir(exist_ok=True)
+        result = kizunasr("encode", str(source), str(output), "--profile", "performance", "-y")
+        one_line_error(result, "is the input", "choose another output file")
+    assert digest(source) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["hard.mkv", "soft.mkv", "sub", "x.mkv"]
+
+
+def test_batch_refuses_to_write_over_its_inputs(clip: Path, tmp_path: Path) -> None:
+    source = tmp_path / "x.mkv"
+    source.write_bytes(clip.read_bytes())
+    before = digest(source)
+    result = kizunasr("batch", str(source), "--out-dir", str(tmp_path), "--profile", "performance", "-y")
+    one_line_error(result, "is the input")
+    assert digest(source) == before
+    # two inputs that would share one output
+    other = tmp_path / "x.mp4"
+    other.write_bytes(b"")
+    (tmp_path / "out").mkdir()
+    result = kizunasr("batch", str(source), str(other), "--out-dir", str(tmp_path / "out"), "--profile",
+                      "performance")
+    one_line_error(result, "would both be written")
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+# --- 2. an existing output is replaced only with --overwrite / -y ---------------------------------------------
+
+
+def test_encode_and_upscale_keep_an_existing_output_without_overwrite(clip: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out.mkv"
+    out.write_bytes(b"precious")
+    for command in ("encode", "upscale"):
+        result = kizunasr(command, str(clip), str(out), "--codec", "h264")
+        one_line_error(result, "exists", "--overwrite")
+        assert out.read_bytes() == b"precious"
+    (tmp_path / f"{clip.stem}.mkv").write_bytes(b"precious")
+    result = kizunasr("batch", str(clip), "--out-dir", str(tmp_path), "--codec", "h264")
+    one_line_error(result, "exists", "--overwrite")
+    assert (tmp_path / f"{clip.stem}.mkv").read_bytes() == b"precious"
+    out.chmod(0o640)
+    result = kizunasr("encode", str(clip), str(out), "--profile", "performance", "--codec", "h264", "-y")
+    assert result.returncode == 0, result.stderr
+    assert out.read_bytes()[:4] == b"\x1a\x45\xdf\xa3"  # Matroska (EBML) now
+    assert out.stat().st_mode & 0o777 == 0o640  # a replaced file keeps its mode, as with ffmpeg -y
+
+
+def test_export_glsl_keeps_an_existing_shader_without_overwrite(tmp_path: Path) -> None:
+    model = shared_model(SUC)
+    out = tmp_path / "mine.glsl"
+    out.write_text("// my shader\n")
+    result = kizunasr("export-glsl", str(model), "-o", str(out))
+    assert result.returncode == 1 and "exists" in result.stderr and "--overwrite" in result.stderr
+    assert out.read_text() == "// my shader\n"
+    result = kizunasr("export-glsl", str(model), "-o", str(out), "--overwrite", umask=0o027)
+    assert result.returncode == 0, result.stderr
+    assert "//!HOOK MAIN" in out.read_text()
+
+
+def test_models_import_keeps_another_model_of_that_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KIZUNASR_MODELS_DIR", str(tmp_path / "models"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    from tests.models.test_models import tiny_model  # import runs the model: two real ones that differ
+
+    first, second = tmp_path / "a.onnx", tmp_path / "b.onnx"
+    first.write_bytes(tiny_model(2.0))
+    second.write_bytes(tiny_model(4.0))
+    store.import_file(first, name="mine")
+    with pytest.raises(ValueError, match="exists; add --overwrite"):
+        store.import_file(second, name="mine")
+    assert (tmp_path / "models" / "mine.onnx").read_bytes() == first.read_bytes()
+    store.import_file(second, name="mine", overwrite=True)
+    assert (tmp_path / "models" / "mine.onnx").read_bytes() == second.read_bytes()
+
+
+# --- 3. outputs follow the umask ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o077, 0o600)])
+def test_outputs_follow_the_umask(umask: int, mode: int, clip: Path, tmp_path: Path,
+                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    model = shared_model(SUC)
+    out = tmp_path / "out.mkv"
+    result = kizunasr("encode", str(clip), str(out), "--profile", "performance", "--codec", "h264", umask=umask)
+    assert result.returncode == 0, result.stderr
+    assert out.stat().st_mode & 0o777 == mode
+    shader = tmp_path / "suc.glsl"
+    result = kizunasr("export-glsl", str(model), "-o", str(shader), umask=umask)
+    assert result.returncode == 0, result.stderr
+    assert shader.stat().st_mode & 0o777 == mode
+    monkeypatch.setenv("KIZUNASR_MODELS_DIR", str(tmp_path / "models"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    previous = os.umask(umask)
+    try:
+        store.import_file(model)
+        write_atomic(tmp_path / "plain.txt", "x")
+    finally:
+        os.umask(previous)
+    assert (tmp_path / "models" / SUC).stat().st_mode & 0o777 == mode
+    assert (tmp_path / "plain.txt").stat().st_mode & 0o777 == mode
+
+
+# --- 4. temporary files left by a killed run ----------------------------------------------------------------
+
+
+def test_remove_stale_keeps_a_file_being_written(tmp_path: Path) -> None:
+    target = tmp_path / "out.mkv"
+    with replacing(target, ".partial") as live:
+        live.write_bytes(b"half")
+        dead = tmp_path / ".out.mkv.0badf00d.partial"  # a killed process's: nobody holds its lock
+        dead.write_bytes(b"old half")
+        assert remove_stale(tmp_path, "out.mkv", ".partial") == [dead]
+        assert live.exists()
+    assert target.read_bytes() == b"half" and not live.exists()
+
+
+def test_encode_killed_by_sigkill_leaves_a_partial_file_the_next_run_removes(tmp_path: Path) -> None:
+    long = tmp_path / "long.mkv"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=s=64x48:r=24:d=400",
+                    "-pix_fmt", "yuv420p", "-c:v", "libx264", "-preset", "ultrafast", str(long)], check=True)
+    out = tmp_path / "out.mkv"
+    proc = subprocess.Popen([sys.executable, "-m", "kizunasr_vs", "encode", str(long), str(out), "--profile",
+                             "performance", "--codec", "h264"], cwd=REPO, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while not list(tmp_path.glob(".out.mkv.*.partial")) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    time.sleep(2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    left = list(tmp_path.glob(".out.mkv.*.partial"))
+    assert left and not out.exists(), "the encode was not caught writing"
+    result = kizunasr("encode", str(long), str(out), "--profile", "performance", "--codec", "h264",
+                      "--end", "3")
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["long.mkv", "out.mkv"]
+
+
+# --- 7. --start/--end and container/codec pairs are checked before decoding ---------------------------------
+
+
+@pytest.mark.parametrize(("span", "words"), [
+    (["--end", "infs"], ("finite",)), (["--start", "nans"], ("finite",)), (["--end", "1e400s"], ("finite",)),
+    (["--start", "5", "--end", "3"], ("not before",)), (["--start", "2s", "--end", "0:01"], ("not before",)),
+    (["--end", "soon"], ("cannot read position",)),
+])
+def test_bad_start_end_fail_with_one_line(span: list[str], words: tuple[str, ...], clip: Path,
+                                          tmp_path: Path) -> None:
+    for command in (["encode", str(clip), str(tmp_path / "o.mkv")], ["upscale", str(clip), str(tmp_path / "o.mkv")],
+                    ["batch", str(clip), "--out-dir", str(tmp_path)]):
+        one_line_error(kizunasr(*command, *span), *words)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(("name", "codec", "fits"), [("o.webm", "hevc", ".mkv"), ("o.mp4", "ffv1", ".mkv"),
+                                                     ("o.y4m", "h264", ".mkv")])
+def test_container_that_cannot_hold_the_codec_fails_before_decoding(name: str, codec: str, fits: str, clip: Path,
+                                                                    tmp_path: Path) -> None:
+    result = kizunasr("encode", str(clip), str(tmp_path / name), "--codec", codec)
+    one_line_error(result, f"cannot hold {codec}", f"use {fits}")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_muxer_codec_table_agrees_with_ffmpeg(tmp_path: Path) -> None:
+    for suffix, muxer in MUXERS.items():
+        for codec, args in CODECS.items():
+            out = tmp_path / f"probe{suffix}"
+            result = subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=s=64x48:d=0.1",
+                                     "-pix_fmt", "yuv420p10le", *args, "-f", muxer, str(out)], capture_output=True)
+            assert (result.returncode == 0) == (codec in MUXER_CODECS[muxer]), (suffix, codec, result.stderr[-300:])

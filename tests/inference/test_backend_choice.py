@@ -1,0 +1,101 @@
+"""The measured choice behind provider="auto" (inference/backend_choice.py) and its use by kizunasr_vs.inference."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import vapoursynth as vs
+
+from kizunasr_vs.inference import backend_choice, onnx_filter
+from kizunasr_vs.inference.ort_session import load_model
+from tests.conftest import REPO
+from tests.inference.test_onnx import _resize_model
+from tests.vsarrays import clip_from_planes
+
+MACHINE = "NVIDIA H100 80GB HBM3 | onnxruntime 1.31.1 | torch 2.11"
+
+
+@pytest.fixture(autouse=True)
+def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("KIZUNASR_CACHE_DIR", str(tmp_path))
+    return tmp_path
+
+
+def test_the_faster_backend_is_recorded_per_machine_model_and_size(cache_dir: Path) -> None:
+    assert backend_choice.lookup("abc", 1920, 1080, MACHINE) is None  # nothing measured yet
+    assert backend_choice.record("abc", 1920, 1080, {"cuda": 56.6, "torch": 93.6}, MACHINE) == "torch"
+    assert backend_choice.record("abc", 1280, 720, {"cuda": 90.0, "torch": 80.0}, MACHINE) == "cuda"
+    assert backend_choice.lookup("abc", 1920, 1080, MACHINE) == "torch"
+    assert backend_choice.lookup("abc", 1280, 720, MACHINE) == "cuda"
+    assert backend_choice.lookup("abc", 640, 480, MACHINE) is None  # another size: not measured
+    assert backend_choice.lookup("abc", 1920, 1080, "another GPU | onnxruntime 1.31.1 | torch 2.11") is None
+    assert [p.name for p in cache_dir.iterdir()] == ["backend_choice.json"]  # no temporary file left
+
+
+def test_a_broken_record_file_is_ignored_and_replaced(cache_dir: Path) -> None:
+    (cache_dir / "backend_choice.json").write_text("{not json")
+    assert backend_choice.lookup("abc", 1920, 1080, MACHINE) is None
+    backend_choice.record("abc", 1920, 1080, {"cuda": 1.0, "torch": 2.0}, MACHINE)
+    assert backend_choice.lookup("abc", 1920, 1080, MACHINE) == "torch"
+
+
+def _clip(width: int = 24) -> vs.VideoNode:
+    return clip_from_planes([np.full((16, width), 0.5, np.float32)] * 3, vs.RGBS, _Matrix=0, _Range=1)
+
+
+def test_auto_follows_a_recorded_torch_choice(monkeypatch: pytest.MonkeyPatch) -> None:
+    model = _resize_model([1, 1, 2, 2])
+    sha, machine = load_model(model).sha256, backend_choice.machine_key()
+    backend_choice.record(sha, 24, 16, {"cuda": 1.0, "torch": 2.0}, machine)
+    # torch not usable here: auto keeps onnxruntime and runs
+    monkeypatch.setattr(onnx_filter, "torch_cuda_available", lambda: False)
+    assert onnx_filter.onnx(_clip(), model, provider="auto").width == 48
+    # torch "usable": auto takes the torch backend (its build is replaced, so that this holds with or without a GPU)
+    monkeypatch.setattr(onnx_filter, "torch_cuda_available", lambda: True)
+    onnx_filter.release_runners()
+
+    def chosen(*args: object) -> None:
+        raise vs.Error("the torch backend was chosen")
+
+    monkeypatch.setattr(onnx_filter, "_build_torch_runner", chosen)
+    with pytest.raises(vs.Error, match="torch backend was chosen"):
+        onnx_filter.onnx(_clip(), model, provider="auto")
+    assert onnx_filter.backend_for(model, 24, 16) == "torch"
+    # a compiled torch run measured fastest: auto names it
+    backend_choice.record(sha, 24, 16, {"cuda": 1.0, "torch": 2.0, "torch-compile": 3.0}, machine)
+    assert onnx_filter.backend_for(model, 24, 16) == "torch-compile"
+    with pytest.raises(vs.Error, match="torch backend was chosen"):
+        onnx_filter.onnx(_clip(), model, provider="auto")
+    # another size was not calibrated: onnxruntime
+    assert onnx_filter.onnx(_clip(32), model, provider="auto").width == 64
+    assert onnx_filter.backend_for(model, 32, 16) == "CPUExecutionProvider"
+
+
+def test_recorded_choices_are_listed_and_doctor_names_their_models(cache_dir: Path) -> None:
+    from kizunasr_vs.models.registry import builtin_entries
+
+    machine = backend_choice.machine_key()
+    entry = builtin_entries()[0]
+    backend_choice.record(entry.sha256, 1920, 1080, {"cuda": 119.4, "torch": 127.2, "torch-compile": 261.9}, machine)
+    backend_choice.record("f" * 64, 640, 480, {"cuda": 2.0, "torch": 1.0}, machine)
+    backend_choice.record("e" * 64, 640, 480, {"cuda": 1.0, "torch": 2.0}, "another GPU | onnxruntime 1 | torch 2")
+    assert backend_choice.recorded(machine) == [(entry.sha256, 1920, 1080, "torch-compile"),
+                                                ("f" * 64, 640, 480, "cuda")]
+    result = subprocess.run([sys.executable, "-m", "kizunasr_vs", "doctor"], capture_output=True, text=True,
+                            cwd=REPO, timeout=300)
+    line = next(ln for ln in result.stdout.splitlines() if "auto choices" in ln)
+    assert f"{entry.name} 1920x1080 -> torch-compile" in line and "ffffffffffff 640x480 -> cuda" in line
+    assert "eeeeeeeeeeee" not in line  # another machine's record
+
+
+def test_calibrate_explains_what_it_needs(tmp_path: Path) -> None:
+    model = tmp_path / "m.onnx"
+    model.write_bytes(_resize_model([1, 1, 2, 2]))
+    result = subprocess.run([sys.executable, "-m", "kizunasr_vs", "bench", "--calibrate", "--model", str(model)],
+                            capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert result.returncode == 2
+    assert "--calibrate compares onnxruntime's CUDA provider with the torch backend" in result.stderr
