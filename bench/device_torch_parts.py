@@ -3,7 +3,7 @@
 * ``graph replay``: the workers' CUDA graphs replayed back to back on their streams (GPU work only);
 * ``run_planes, T threads``: TorchRunner.run_planes called from T Python threads on numpy planes (host
   copies, uploads, graph, downloads; no VapourSynth);
-* ``filter``: kizunasr_vs.onnx(provider="torch") through VapourSynth (what `kizunasr bench` times).
+* ``filter``: kizunasr_vs.onnx(backend="torch") through VapourSynth (what `kizunasr bench` times).
 
 Usage: [KIZUNASR_TORCH_COMPILE=1] python bench/device_torch_parts.py MODEL.onnx [--frames 96] [--streams 4]
 """
@@ -66,7 +66,7 @@ def filter_fps(model: str, frames: int, streams: int) -> float:
     clip = vs.core.std.BlankClip(format=vs.YUV420P8, width=W, height=H, length=frames + WARM_FRAMES,
                                  color=[90, 120, 140])
     clip = vs.core.std.SetFrameProps(clip, _Matrix=1, _Range=0, _ChromaLocation=0)
-    return time_clip(kz.onnx(clip, model, provider="torch", streams=streams, output_format=vs.YUV420P10))
+    return time_clip(kz.onnx(clip, model, backend=kz.Torch(streams=streams), output_format=vs.YUV420P10))
 
 
 def main() -> None:

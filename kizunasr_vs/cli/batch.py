@@ -81,7 +81,7 @@ def single_encode(args: argparse.Namespace, job: EncodeJob) -> None:
 
     job.check_container()
     source, first = job.trim(job.open_source())
-    clip = upscale(source, args.profile, args.target, provider=args.provider)
+    clip = upscale(source, args.profile, args.target, backend=args.provider)
     settings = job.settings(clip, first, resolve_color(source))
     if encode_with_progress(clip, job.output, settings, job.name) != 0:
         raise EncodeError("encoding failed (see above)")

@@ -139,16 +139,15 @@ def bench_onnx(model: Path, provider: str, width: int, height: int, frames: int,
                streams: int | None = None, yuv_io: bool | None = None, rounds: int = 1) -> dict[str, object]:
     """The onnx filter on RGBS frames, or with ``yuv_io`` set on YUV420P8 in, YUV420P10 out (an encode's
     formats) with the colour conversion in the session (True) or by zimg on the CPU (False)."""
-    import kizunasr_vs
-    from kizunasr_vs.inference.onnx_filter import release_runners
+    from kizunasr_vs.inference.onnx_filter import onnx, release_runners
 
     length = frames + WARM_FRAMES
     if yuv_io is None:
-        clip = kizunasr_vs.onnx(_noise_clip(width, height, length, vs.RGBS), str(model), provider=provider,
-                                streams=streams, yuv_io=False)
+        clip = onnx(_noise_clip(width, height, length, vs.RGBS), str(model), backend=provider, streams=streams,
+                    yuv_io=False)
     else:
-        clip = kizunasr_vs.onnx(_noise_clip(width, height, length, vs.YUV420P8), str(model), provider=provider,
-                                streams=streams, yuv_io=yuv_io, output_format=vs.YUV420P10)
+        clip = onnx(_noise_clip(width, height, length, vs.YUV420P8), str(model), backend=provider, streams=streams,
+                    yuv_io=yuv_io, output_format=vs.YUV420P10)
     filter_fps = time_clip(clip, rounds)
     del clip
     release_runners()  # the filter's sessions and GPU buffers go before the baseline's session comes

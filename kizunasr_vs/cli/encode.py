@@ -97,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         source, first = job.trim(job.open_source())
         profile = resolve_profile(args.profile)
-        clip = upscale(source, profile, args.target, provider=args.provider)
+        clip = upscale(source, profile, args.target, backend=args.provider)
     except (vs.Error, ValueError, EncodeError) as exc:
         print(f"kizunasr encode: {exc}", file=sys.stderr)
         return 2

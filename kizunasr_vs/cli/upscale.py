@@ -63,10 +63,10 @@ def upscale_2x(clip: vs.VideoNode, args: argparse.Namespace) -> tuple[vs.VideoNo
         from kizunasr_vs.profiles.upscale import resolve_profile
 
         profile = resolve_profile(args.profile)
-        return kizunasr_vs.upscale(clip, profile, provider=args.provider), f"profile {profile.name}"
+        return kizunasr_vs.upscale(clip, profile, backend=args.provider), f"profile {profile.name}"
     model = None if args.shader else (args.model or find_default_model(clip.height))
     if model is not None:
-        return kizunasr_vs.onnx(clip, str(model), provider=args.provider), f"model {model.name}"
+        return kizunasr_vs.onnx(clip, str(model), backend=args.provider), f"model {model.name}"
     shader = args.shader or shader_path(DEFAULT_SHADER)
     return kizunasr_vs.shader(clip, str(shader)), f"shader {shader.name}"
 

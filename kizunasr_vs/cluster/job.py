@@ -83,7 +83,7 @@ def _prepare(job: ClusterJob, source: vs.VideoNode | None) -> tuple[ChunkSpec, l
         chain = profile.for_height(clip.height).encode
     except (ProfileError, ValueError) as exc:
         raise vs.Error(f"upscale: {exc}") from exc
-    upscaled = upscale(clip, profile, job.target, job.provider)  # stage errors (missing model...) show here
+    upscaled = upscale(clip, profile, job.target, backend=job.provider)  # stage errors (missing model...) show here
     fps = fps_of(clip)
     settings = dataclasses.replace(segment_settings(job.encode), color=resolve_color(clip))
     key = work_key(job.input, {"name": profile.name, "chain": chain},

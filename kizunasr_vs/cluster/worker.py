@@ -76,7 +76,7 @@ class ChunkEncoder:
         key = (spec.source, spec.profile.name, str(spec.profile.path), spec.target, spec.provider)
         if key not in self._clips:
             self._clips.clear()  # one input at a time: free the previous one's frames and sessions
-            self._clips[key] = upscale(open_video(spec.source), spec.profile, spec.target, spec.provider)
+            self._clips[key] = upscale(open_video(spec.source), spec.profile, spec.target, backend=spec.provider)
         return self._clips[key]
 
     def encode(self, spec: ChunkSpec, chunk: Chunk, report: Callable[[int], None] | None = None) -> str:

@@ -384,35 +384,29 @@ def _join_chroma(clip: vs.VideoNode, luma: vs.VideoNode, color: ColorInfo) -> vs
 def onnx(
     clip: vs.VideoNode,
     model: str | os.PathLike[str] | bytes,
-    provider: str = "auto",
-    fp16: bool | None = None,
+    *,
+    backend: str | Backend = "auto",
     tile: Pair | None = None,
     overlap: Pair | None = None,
-    streams: int | None = None,
-    *,
     output_format: int | None = None,
     pad_multiple: int | None = None,
     yuv_io: bool | None = None,
-    backend: str | Backend | None = None,
+    fp16: bool | None = None,
+    streams: int | None = None,
 ) -> vs.VideoNode:
-    """Upscale ``clip`` with an ONNX model (path or bytes) through onnxruntime.
+    """Upscale ``clip`` with an ONNX model (a path or bytes); ``kizunasr_vs.onnx`` resolves registry names first.
 
-    backend (keyword): ``kz.OrtCPU()``, ``kz.OrtCUDA(fp16=, streams=)``, ``kz.OrtTensorRT(fp16=, streams=)``
-        or ``kz.Torch(compile=, cuda_graphs=, streams=)`` (inference/backends.py), or a name as for provider.
-    provider: alias of ``backend`` with a name: "auto" (TensorRT > CUDA > CPU; the torch backend instead of
-        CUDA where `kizunasr bench --calibrate` measured it faster for this model and size), "tensorrt",
-        "cuda", "cpu", "torch"
-        (the optional PyTorch backend on CUDA in fp16; whole frames only; see torch_backend.py)
-        or "torch-compile" (the same through torch.compile: slower to start, the fastest in docs/BENCHMARKS.md).
-    fp16: run in half precision; None = on for GPU providers with fp32 models, off on CPU.
-    tile: owned tile size, int or (width, height); None = whole frame (unless the model's input
-        size is fixed and smaller). overlap: context per side around each tile (default 16).
-    streams: concurrent sessions/branches; None = 1 on CPU, 2 on GPU, 8 with the torch backend.
+    backend: ``"auto"`` (what `kizunasr bench --calibrate` measured fastest for this model and size, else
+        TensorRT > CUDA > CPU), a backend object (``OrtCPU``, ``OrtCUDA``, ``OrtTensorRT``, ``Torch``: see
+        inference/backends.py) or a name: "cpu", "cuda", "tensorrt", "torch", "torch-compile".
+    tile: owned tile size, int or (width, height); None = whole frame (unless the model's input size is fixed
+        and smaller). overlap: context per side around each tile (default 16).
     output_format: a ``vs.PresetVideoFormat`` for the result; None = the input's format.
-    pad_multiple: model needs H and W divisible by this (crops are grown or edge-padded).
-    yuv_io: convert integer YUV to the model's RGB and back inside the session (on the GPU with a
-        GPU provider or the torch backend; see yuv_io.py and torch_yuv.py) instead of with zimg
-        on the CPU; None = on for GPU providers where the clip, the output format and the run allow it.
+    pad_multiple: the model needs H and W divisible by this (crops are grown or edge-padded).
+    yuv_io: convert integer YUV to the model's RGB and back on the GPU (yuv_io.py, torch_yuv.py) instead of with
+        zimg on the CPU; None = on for GPU backends where the clip, the output format and the run allow it.
+    fp16, streams: settings of a backend given by name (a profile step's ``fp16``); a backend object carries
+        its own.
     """
     fmt = check_format(clip, WHO)
     loaded = load_model(model)
@@ -421,11 +415,8 @@ def onnx(
     color = resolve_color(clip)
     tiles = _plan(clip.height, clip.width, info, tile, overlap, pad_multiple)
     whole = _whole_frame(tiles, clip.height, clip.width)
-    if backend is not None and provider != "auto":
-        raise vs.Error(f"{WHO}: pass backend= or provider= (its alias), not both")
-    requested = backend if backend is not None else provider
-    calibrated = _calibrated_torch(loaded, clip.width, clip.height) if requested == "auto" and whole else None
-    chosen = resolve_backend(requested, fp16, streams, calibrated)  # once: every branch below runs this one
+    calibrated = _calibrated_torch(loaded, clip.width, clip.height) if backend == "auto" and whole else None
+    chosen = resolve_backend(backend, fp16, streams, calibrated)  # once: every branch below runs this one
     provider, fp16, streams = chosen.provider, chosen.fp16, chosen.streams
     cuda_graphs = chosen.cuda_graphs if isinstance(chosen, Torch) else True
     torch_backend = provider in TORCH_PROVIDERS
@@ -486,11 +477,12 @@ def _calibrated_torch(loaded: LoadedModel, width: int, height: int) -> str | Non
     return choice
 
 
-def backend_for(model: str | os.PathLike[str] | bytes, width: int, height: int, provider: str = "auto") -> str:
-    """What ``onnx(provider=provider)`` runs a whole ``width`` x ``height`` frame on: "torch", "torch-compile"
+def backend_for(model: str | os.PathLike[str] | bytes, width: int, height: int,
+                backend: str | Backend = "auto") -> str:
+    """What ``onnx(backend=backend)`` runs a whole ``width`` x ``height`` frame on: "torch", "torch-compile"
     or an onnxruntime execution provider's name (shown by `kizunasr bench`); resolved as ``onnx()`` resolves it."""
-    calibrated = _calibrated_torch(load_model(model), width, height) if provider == "auto" else None
-    chosen = resolve_backend(provider, calibrated=calibrated)
+    calibrated = _calibrated_torch(load_model(model), width, height) if backend == "auto" else None
+    chosen = resolve_backend(backend, calibrated=calibrated)
     return chosen.provider if isinstance(chosen, Torch) else choose_providers(chosen.provider)[0]
 
 

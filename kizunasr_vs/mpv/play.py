@@ -132,7 +132,7 @@ class Player:
         self.shaders: list[str] = []
         self.height: int | None = None
         self.last_overlay: Shown | None = None
-        self.started = threading.Event()
+        self.started = threading.Event()  # set once the source height is known and the realtime shaders are set
         self.mpv = mpv.MPV(vo="gpu", input_default_bindings=True, input_vo_keyboard=True, osc=True, config=False,
                            **(extra or {}))
         self.old_mpv = old_mpv(str(self.mpv.mpv_version))
@@ -141,11 +141,6 @@ class Player:
         self.mpv.observe_property("pause", self._on_pause)
         self.mpv.observe_property("osd-dimensions", self._on_resize)
         self.mpv.register_event_callback(self._on_event)
-
-    @property
-    def overlay_visible(self) -> bool:
-        """Whether the AI still is on screen (the controller's state)."""
-        return self.still.state.overlay
 
     def _pause_chain(self) -> list[Step]:
         return self.profile.for_height(self.height).pause if self.height is not None else []
@@ -181,10 +176,6 @@ class Player:
                 self.still.schedule()
 
     # -- lifetime -------------------------------------------------------------------------------
-
-    def wait_started(self, timeout: float) -> bool:
-        """True once the source height is known and the realtime shaders are set."""
-        return self.started.wait(timeout)
 
     def run(self) -> None:
         """Play the file until mpv quits (the window is closed, q, or :meth:`quit`)."""

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import vapoursynth as vs
 
 from kizunasr_vs.core.resources import shader_path
 from kizunasr_vs.core.stage import FunctionStage, Pipeline, Stage
 from kizunasr_vs.profiles.loader import Step
+
+if TYPE_CHECKING:
+    from kizunasr_vs.inference.backends import Backend
 
 RESIZE_KERNELS = {"lanczos": "Lanczos", "spline36": "Spline36", "bicubic": "Bicubic", "bilinear": "Bilinear",
                   "point": "Point"}
@@ -55,11 +58,11 @@ def _compiled_model_stage(step: Step) -> Stage:
     return FunctionStage(f"glsl {model.stem}", lambda c: shader(c, str(glsl)))
 
 
-def _model_stage(step: Step, provider: str) -> Stage:
+def _model_stage(step: Step, backend: str | Backend) -> Stage:
     from kizunasr_vs.inference.onnx_filter import onnx
 
     model = resolve_model(step["model"])
-    kwargs: dict[str, Any] = {"provider": provider}
+    kwargs: dict[str, Any] = {"backend": backend}
     if "fp16" in step:
         kwargs["fp16"] = step["fp16"]
     if "tile" in step:
@@ -86,7 +89,7 @@ def _resize_stage(step: Step) -> Stage:
     return FunctionStage(f"resize x{scale:g} {kernel}", apply)
 
 
-def build_pipeline(steps: list[Step], provider: str = "auto") -> Pipeline:
+def build_pipeline(steps: list[Step], backend: str | Backend = "auto") -> Pipeline:
     """One stage per step, in order; consecutive shader steps make one stage (see ``_shader_stage``)."""
     stages: list[Stage] = []
     for group in _shader_runs(steps):
@@ -96,7 +99,7 @@ def build_pipeline(steps: list[Step], provider: str = "auto") -> Pipeline:
         elif "compiled_model" in step:
             stages.append(_compiled_model_stage(step))
         elif "model" in step:
-            stages.append(_model_stage(step, provider))
+            stages.append(_model_stage(step, backend))
         elif "resize" in step:
             stages.append(_resize_stage(step))
         else:

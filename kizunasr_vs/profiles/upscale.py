@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import vapoursynth as vs
 
@@ -11,6 +13,9 @@ from kizunasr_vs.models.errors import ModelError
 from kizunasr_vs.profiles.chain import build_pipeline, resize_to
 from kizunasr_vs.profiles.loader import Profile, ProfileError, load_profile
 from kizunasr_vs.profiles.select import PREFERENCES, auto_profile
+
+if TYPE_CHECKING:
+    from kizunasr_vs.inference.backends import Backend
 
 
 def resolve_profile(profile: str | Path | Profile) -> Profile:
@@ -41,15 +46,20 @@ def parse_target(target: str | tuple[int, int] | None) -> tuple[int, int] | None
 
 
 @named_errors("upscale")
-def upscale(clip: vs.VideoNode, profile: str | Path | Profile = "auto",
-            target: str | tuple[int, int] | None = None, provider: str = "auto") -> vs.VideoNode:
+def upscale(clip: vs.VideoNode, profile: str | Path | Profile = "auto", target: str | tuple[int, int] | None = None,
+            *, backend: str | Backend = "auto", provider: str | None = None) -> vs.VideoNode:
     """Upscale ``clip`` with the profile's encode chain for its height; resize to ``target`` (a (width, height)
-    pair or "WxH") if given.
+    pair or "WxH") if given. ``backend`` runs the profile's models, as in ``kizunasr_vs.onnx``; ``provider`` is
+    its deprecated alias.
 
     Raises ``vs.Error`` with the profile problem, a missing or damaged model's fetch command, or a stage
     failure.
     """
     check_format(clip, "upscale")
+    if provider is not None:
+        warnings.warn("kizunasr_vs.upscale: provider= is deprecated; pass backend=", DeprecationWarning,
+                      stacklevel=3)
+        backend = provider
     try:
         size = parse_target(target)
     except ValueError as exc:
@@ -60,7 +70,7 @@ def upscale(clip: vs.VideoNode, profile: str | Path | Profile = "auto",
     except (ProfileError, ValueError) as exc:
         raise vs.Error(f"upscale: {exc}") from exc
     try:
-        out = build_pipeline(steps, provider).apply(clip)
+        out = build_pipeline(steps, backend).apply(clip)
     except (FileNotFoundError, LookupError, ModelError) as exc:
         raise vs.Error(f"upscale: profile '{chosen.name}': {exc}") from exc
     if size is not None:

@@ -73,9 +73,9 @@ def test_onnx_by_registry_name_and_models_folder_file(monkeypatch: pytest.Monkey
     monkeypatch.setenv("KIZUNASR_MODELS_DIR", str(models_dir()))
     monkeypatch.chdir(tmp_path)
     rgb = _clip(vs.RGBS)
-    want = _planes(kz.onnx(rgb, str(path), provider="cpu"))
+    want = _planes(kz.onnx(rgb, str(path), backend="cpu"))
     for name in ("animejanai-hd-v3-superultracompact", SUC, SUC.removesuffix(".onnx")):
-        for a, b in zip(_planes(kz.onnx(rgb, name, provider="cpu")), want, strict=True):
+        for a, b in zip(_planes(kz.onnx(rgb, name, backend="cpu")), want, strict=True):
             np.testing.assert_array_equal(a, b)
     assert find_model(SUC) == models_dir() / SUC
 
@@ -122,7 +122,7 @@ def test_vpy_resolves_relative_paths_from_its_folder(tmp_path: Path) -> None:
         "clip = vs.core.std.BlankClip(format=vs.YUV420P8, width=64, height=48, length=1)\n"
         "clip = kz.shader(clip, 'kizuna_edge2x')\n"
         "clip = kz.shader(clip, 'half.glsl')\n"
-        f"clip = kz.onnx(clip, '{SUC}', provider='cpu')\n"
+        f"clip = kz.onnx(clip, '{SUC}', backend='cpu')\n"
         "clip.set_output()\n")
     elsewhere = tmp_path / "cwd"
     elsewhere.mkdir()

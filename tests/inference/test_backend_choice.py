@@ -1,4 +1,4 @@
-"""The measured choice behind provider="auto" (inference/backend_choice.py) and its use by kizunasr_vs.inference."""
+"""The measured choice behind backend="auto" (inference/backend_choice.py) and its use by kizunasr_vs.inference."""
 
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ def test_auto_follows_a_recorded_torch_choice(monkeypatch: pytest.MonkeyPatch) -
     backend_choice.record(sha, 24, 16, {"cuda": 1.0, "torch": 2.0}, machine)
     # torch not usable here: auto keeps onnxruntime and runs
     monkeypatch.setattr(onnx_filter, "torch_cuda_available", lambda: False)
-    assert onnx_filter.onnx(_clip(), model, provider="auto").width == 48
+    assert onnx_filter.onnx(_clip(), model, backend="auto").width == 48
     # torch "usable": auto takes the torch backend (its build is replaced, so that this holds with or without a GPU)
     monkeypatch.setattr(onnx_filter, "torch_cuda_available", lambda: True)
     onnx_filter.release_runners()
@@ -63,15 +63,15 @@ def test_auto_follows_a_recorded_torch_choice(monkeypatch: pytest.MonkeyPatch) -
 
     monkeypatch.setattr(onnx_filter, "_build_torch_runner", chosen)
     with pytest.raises(vs.Error, match="torch backend was chosen"):
-        onnx_filter.onnx(_clip(), model, provider="auto")
+        onnx_filter.onnx(_clip(), model, backend="auto")
     assert onnx_filter.backend_for(model, 24, 16) == "torch"
     # a compiled torch run measured fastest: auto names it
     backend_choice.record(sha, 24, 16, {"cuda": 1.0, "torch": 2.0, "torch-compile": 3.0}, machine)
     assert onnx_filter.backend_for(model, 24, 16) == "torch-compile"
     with pytest.raises(vs.Error, match="torch backend was chosen"):
-        onnx_filter.onnx(_clip(), model, provider="auto")
+        onnx_filter.onnx(_clip(), model, backend="auto")
     # another size was not calibrated: onnxruntime
-    assert onnx_filter.onnx(_clip(32), model, provider="auto").width == 64
+    assert onnx_filter.onnx(_clip(32), model, backend="auto").width == 64
     assert onnx_filter.backend_for(model, 32, 16) == "CPUExecutionProvider"
 
 

@@ -126,7 +126,7 @@ def _resize_model(scales: Sequence[float], channels: int = 3, dtype: int = Tenso
 def test_real_model_matches_direct_onnxruntime() -> None:
     model = shared_model(SUC)
     image = _image(64, 96)
-    out = kz_onnx(_rgbs(image), str(model), provider="cpu")
+    out = kz_onnx(_rgbs(image), str(model), backend="cpu")
     assert (out.format.id, out.width, out.height) == (vs.RGBS, 192, 128)
     assert np.abs(_stack(out) - _ort_direct(model, image)).max() <= 1e-5
 
@@ -139,12 +139,12 @@ def test_tiled_sessions_are_built_once_per_model_and_settings(monkeypatch: pytes
     onnx_filter.release_runners()
     model = _resize_model([1, 1, 2, 2])
     image = _image(40, 56)
-    first = _stack(kz_onnx(_rgbs(image), model, provider="cpu", tile=16, overlap=4))
-    second = _stack(kz_onnx(_rgbs(image), model, provider="cpu", tile=16, overlap=4))
+    first = _stack(kz_onnx(_rgbs(image), model, backend="cpu", tile=16, overlap=4))
+    second = _stack(kz_onnx(_rgbs(image), model, backend="cpu", tile=16, overlap=4))
     assert len(built) == 1
     np.testing.assert_array_equal(first, second)
     np.testing.assert_array_equal(first, image.repeat(2, axis=1).repeat(2, axis=2))  # nearest 2x
-    kz_onnx(_rgbs(image), model, provider="cpu", tile=16, overlap=4, streams=2).get_frame(0)
+    kz_onnx(_rgbs(image), model, backend="cpu", tile=16, overlap=4, streams=2).get_frame(0)
     assert len(built) == 2  # other settings: other sessions
 
 
@@ -152,15 +152,15 @@ def test_tiled_equals_untiled() -> None:
     model = shared_model(SUC)
     image = _image(64, 96)
     clip = _rgbs(image)
-    whole = _stack(kz_onnx(clip, model, provider="cpu"))
-    tiled = _stack(kz_onnx(clip, model, provider="cpu", tile=32, overlap=16))
+    whole = _stack(kz_onnx(clip, model, backend="cpu"))
+    tiled = _stack(kz_onnx(clip, model, backend="cpu", tile=32, overlap=16))
     assert np.abs(whole - tiled).max() <= 1e-5
 
 
 def test_model_as_bytes() -> None:
     model = shared_model(SUC)
     image = _image(48, 64)
-    out = kz_onnx(_rgbs(image), model.read_bytes(), provider="cpu")
+    out = kz_onnx(_rgbs(image), model.read_bytes(), backend="cpu")
     assert np.abs(_stack(out) - _ort_direct(model, image)).max() <= 1e-5
 
 
@@ -169,7 +169,7 @@ def test_model_as_bytes() -> None:
 def test_luma_model_on_gray() -> None:
     y = _image(30, 40)[1]
     clip = clip_from_planes([y], vs.GRAYS, _Range=1)
-    out = kz_onnx(clip, _luma_model(), provider="cpu")
+    out = kz_onnx(clip, _luma_model(), backend="cpu")
     assert (out.format.id, out.width, out.height) == (vs.GRAYS, 80, 60)
     assert np.abs(planes_of(out)[0] - _luma_reference(y)).max() <= 1e-5
 
@@ -179,7 +179,7 @@ def test_luma_model_on_yuv420p8() -> None:
     u8, v8 = np.full((15, 20), 100, np.uint8), np.full((15, 20), 150, np.uint8)
     clip = clip_from_planes([y8, u8, v8], vs.YUV420P8, _Matrix=1, _Range=0, _ChromaLocation=0,
                            _Transfer=1, _Primaries=1, Label="keep")
-    out = kz_onnx(clip, _luma_model(), provider="cpu")
+    out = kz_onnx(clip, _luma_model(), backend="cpu")
     assert (out.format.id, out.width, out.height) == (vs.YUV420P8, 80, 60)
     y_out, u_out, v_out = planes_of(out)
     luma = _luma_reference((y8.astype(np.float64) - 16) / 219)
@@ -192,7 +192,7 @@ def test_luma_model_on_yuv420p8() -> None:
 
 def test_4x_model_vs_numpy_repeat() -> None:
     image = _image(24, 32)
-    out = kz_onnx(_rgbs(image), _resize_model([1, 1, 4, 4]), provider="cpu")
+    out = kz_onnx(_rgbs(image), _resize_model([1, 1, 4, 4]), backend="cpu")
     assert (out.width, out.height) == (128, 96)
     assert np.array_equal(_stack(out), image.repeat(4, axis=1).repeat(4, axis=2))
 
@@ -207,7 +207,7 @@ def test_float16_model() -> None:
     info = ort_session.model_info(ort_session.load_model(model))
     assert info.dtype == np.float16
     image = _image(20, 28)
-    out = _stack(kz_onnx(_rgbs(image), model, provider="cpu"))
+    out = _stack(kz_onnx(_rgbs(image), model, backend="cpu"))
     expected = image.repeat(2, axis=1).repeat(2, axis=2) * 0.5 + 0.25
     assert out.dtype == np.float32 and np.abs(out - expected).max() <= 1e-3
 
@@ -225,9 +225,9 @@ def test_pad_multiple_on_50x30() -> None:
     clip = _rgbs(image)
     model = _space_to_depth_model()
     with pytest.raises(vs.Error):  # 50x30 is not divisible by 8 without padding
-        clip_out = kz_onnx(clip, model, provider="cpu")
+        clip_out = kz_onnx(clip, model, backend="cpu")
         clip_out.get_frame(0)
-    out = kz_onnx(clip, model, provider="cpu", pad_multiple=8)
+    out = kz_onnx(clip, model, backend="cpu", pad_multiple=8)
     assert (out.width, out.height) == (100, 60)
     assert np.array_equal(_stack(out), image.repeat(2, axis=1).repeat(2, axis=2))
 
@@ -235,7 +235,7 @@ def test_pad_multiple_on_50x30() -> None:
 def test_fixed_shape_model_on_50x30() -> None:
     y = _image(30, 50)[0]
     clip = clip_from_planes([y], vs.GRAYS, _Range=1)
-    out = kz_onnx(clip, _luma_model((1, 1, 32, 32)), provider="cpu", overlap=4)
+    out = kz_onnx(clip, _luma_model((1, 1, 32, 32)), backend="cpu", overlap=4)
     assert (out.width, out.height) == (100, 60)
     # height 30 < 32: the crop is edge-padded by 2 rows; width 50 > 32: tiles with 4 px of context.
     expected = _luma_reference(np.pad(y, ((0, 2), (0, 0)), mode="edge"))[:60]
@@ -250,7 +250,7 @@ def test_yuv420p8_real_model_matches_reference_pipeline() -> None:
     yuv = core.resize.Bicubic(rgb, format=vs.YUV420P8, matrix=1, range=0, range_in=1)
     props = dict(_Matrix=1, _Range=0, _ChromaLocation=0, _Transfer=1, _Primaries=1, Label="user")
     yuv = core.std.SetFrameProps(yuv, **props)
-    out = kz_onnx(yuv, model, provider="cpu")
+    out = kz_onnx(yuv, model, backend="cpu")
     assert (out.format.id, out.width, out.height) == (vs.YUV420P8, 192, 128)
     frame_props = out.get_frame(0).props
     assert frame_props["_Matrix"] == 1 and frame_props["Label"] == "user"
@@ -264,7 +264,7 @@ def test_yuv420p8_real_model_matches_reference_pipeline() -> None:
     for got, want in zip(planes_of(out), planes_of(ref), strict=True):
         assert np.array_equal(got, want)  # same zimg conversions, same onnxruntime output
 
-    as_rgb = kz_onnx(yuv, model, provider="cpu", output_format=vs.RGBS)
+    as_rgb = kz_onnx(yuv, model, backend="cpu", output_format=vs.RGBS)
     assert as_rgb.format.id == vs.RGBS and as_rgb.get_frame(0).props["_Matrix"] == 0
     assert np.abs(_stack(as_rgb) - up).max() <= 1e-5
 
@@ -325,11 +325,11 @@ def test_error_non_integer_scale() -> None:
 def test_error_providers(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ort_session, "available_providers", lambda: ["CPUExecutionProvider"])
     with pytest.raises(vs.Error, match="onnxruntime-gpu"):
-        kz_onnx(_rgb(), _resize_model([1, 1, 2, 2]), provider="cuda")
+        kz_onnx(_rgb(), _resize_model([1, 1, 2, 2]), backend="cuda")
     with pytest.raises(vs.Error, match="TensorRT"):
-        kz_onnx(_rgb(), _resize_model([1, 1, 2, 2]), provider="tensorrt")
+        kz_onnx(_rgb(), _resize_model([1, 1, 2, 2]), backend="tensorrt")
     with pytest.raises(vs.Error, match="provider must be"):
-        kz_onnx(_rgb(), _resize_model([1, 1, 2, 2]), provider="vulkan")
+        kz_onnx(_rgb(), _resize_model([1, 1, 2, 2]), backend="vulkan")
 
 
 # --- providers and options (no GPU needed) --------------------------------------------------------
@@ -393,7 +393,7 @@ def test_fp16_real_model() -> None:
     converted = convert_float_to_float16(onnx.load(str(model))).SerializeToString()
     want = _ort_direct(model, image)
     assert np.abs(_ort_direct(converted, image) - want).max() <= 1e-2
-    out = _stack(kz_onnx(_rgbs(image), model, provider="cpu", fp16=True))
+    out = _stack(kz_onnx(_rgbs(image), model, backend="cpu", fp16=True))
     assert np.abs(out - want).max() <= 1e-2
 
 
@@ -426,7 +426,7 @@ def test_concurrent_frames_match_reference(two_threads: None, streams: int,
         return result
 
     monkeypatch.setattr(onnx_filter, "_frame", timed_run)
-    out = kz_onnx(clip, model, provider="cpu", streams=streams)
+    out = kz_onnx(clip, model, backend="cpu", streams=streams)
     spans.clear()  # drop the scale probe
     frames = [out.get_frame_async(n) for n in range(len(images))]
     for n, future in enumerate(frames):
@@ -493,13 +493,13 @@ def test_sessions_are_reused_across_graphs_and_evicted(monkeypatch: pytest.Monke
 
     monkeypatch.setattr(onnx_filter, "_build_direct_runner", counting_build)
     image = _image(24, 32)
-    first = _stack(kz_onnx(_rgbs(image), str(model), provider="cpu"))
-    second = _stack(kz_onnx(_rgbs(image[:, :16, :20]), str(model), provider="cpu"))  # another size, same sessions
+    first = _stack(kz_onnx(_rgbs(image), str(model), backend="cpu"))
+    second = _stack(kz_onnx(_rgbs(image[:, :16, :20]), str(model), backend="cpu"))  # another size, same sessions
     assert len(builds) == 1
     assert first.shape == (3, 48, 64) and second.shape == (3, 32, 40)
     for streams in (2, 3, 4, 5):  # four more settings: the first entry is evicted
-        kz_onnx(_rgbs(image), str(model), provider="cpu", streams=streams)
-    kz_onnx(_rgbs(image), str(model), provider="cpu")
+        kz_onnx(_rgbs(image), str(model), backend="cpu", streams=streams)
+    kz_onnx(_rgbs(image), str(model), backend="cpu")
     assert len(builds) == 6 and len(onnx_filter._RUNNERS) == KEPT[ONNXRUNTIME]
 
 
@@ -548,10 +548,10 @@ def test_nan_output_fails_naming_frame_and_model(run: str, tmp_path: Path) -> No
         planes = [[np.full((16, 24), v, np.uint8) for v in (126, 128, 128)] for _ in range(3)]
         planes[2][0][5, 7] = 16
         out = kz_onnx(_clip_of_frames(planes, vs.YUV444P8, _Matrix=1, _Range=0, _Transfer=1, _Primaries=1),
-                      model, provider="cpu", yuv_io=True)
+                      model, backend="cpu", yuv_io=True)
         assert out.format.id == vs.YUV444P8
     else:
-        out = kz_onnx(_clip_of_frames(frames, vs.RGBS, _Range=1), model, provider="cpu",
+        out = kz_onnx(_clip_of_frames(frames, vs.RGBS, _Range=1), model, backend="cpu",
                       tile=8 if run == "tiled" else None)
         assert np.abs(_stack(out, 1) - frames[1].repeat(2, axis=1).repeat(2, axis=2)).max() <= 1e-6
     out.get_frame(1)

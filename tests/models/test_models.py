@@ -286,7 +286,7 @@ def test_damaged_model_is_refused_on_load(isolated: Path, monkeypatch: pytest.Mo
     path.write_text(json.dumps(profile))
     clip = vs.core.std.BlankClip(format=vs.RGBS, width=32, height=32, length=1)
     with pytest.raises(vs.Error, match=f"damaged or changed.*models fetch --force {SUC_NAME}"):
-        upscale(clip, path, provider="cpu")
+        upscale(clip, path, backend="cpu")
 
 
 def tiny_model(scale: float = 2.0) -> bytes:

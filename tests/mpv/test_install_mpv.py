@@ -260,7 +260,7 @@ def test_play_sets_shaders_and_overlays_on_pause(tmp_path: Path, monkeypatch: py
         worker = threading.Thread(target=player.run, daemon=True)
         worker.start()
         try:
-            assert player.wait_started(30), "playback did not start"
+            assert player.started.wait(30), "playback did not start"
             expected = player.shaders
             assert len(expected) == len(originals)
             for path, original in zip(expected, originals, strict=True):  # mpv < 0.36: the copies without PARAM
@@ -277,13 +277,13 @@ def test_play_sets_shaders_and_overlays_on_pause(tmp_path: Path, monkeypatch: py
             assert shown.size == (320, 240) and shown.pos == (0, 0)  # the whole 2x window
             assert shown.source == (160, 120)
             assert shown.timings["total"] > 0 and shown.timings["inference"] > 0
-            assert player.overlay_visible
+            assert player.still.state.overlay
             assert [str(p) for p in player.mpv.glsl_shaders] == expected  # restored after the grab
             player.mpv.pause = False
             deadline = time.monotonic() + 10
-            while player.overlay_visible and time.monotonic() < deadline:
+            while player.still.state.overlay and time.monotonic() < deadline:
                 time.sleep(0.05)
-            assert not player.overlay_visible
+            assert not player.still.state.overlay
         finally:
             player.quit()
             worker.join(20)

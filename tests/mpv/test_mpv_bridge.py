@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from kizunasr_vs.mpv.install import install
-from kizunasr_vs.mpv.pause_job import Rect, render_still
+from kizunasr_vs.mpv.pause_job import Rect, StillRenderer, to_bgra
 from kizunasr_vs.profiles import load_profile
 from tests.conftest import REPO, models_dir, shared_model
 from tests.glsl_helpers import xvfb
@@ -94,13 +94,14 @@ def realtime_shaders(steps: list[dict]) -> list[str]:
     return [str(REPO / "glsl" / str(s["shader"])) for s in steps if "shader" in s]
 
 
-def test_render_still_fits_rect_as_bgra() -> None:
+def test_still_fits_rect_as_bgra() -> None:
     """The pure part: RGB in, the chain, Spline36 to the rect, opaque BGRA out (no mpv)."""
     rgb = np.zeros((48, 64, 3), np.uint8)
     rgb[..., 0], rgb[..., 2] = 200, 30
     assert Rect.from_osd({"w": 640, "h": 360, "ml": 80, "mr": 80, "mt": 0, "mb": 0}) == Rect(80, 0, 480, 360)
     assert Rect.from_osd({}) is None
-    out = np.frombuffer(render_still(rgb, [{"shader": "kizuna_cas.glsl"}], Rect(0, 0, 32, 24)), np.uint8)
+    planes = StillRenderer().render(rgb, [{"shader": "kizuna_cas.glsl"}], Rect(0, 0, 32, 24))
+    out = np.frombuffer(to_bgra(planes), np.uint8)
     px = out.reshape(24, 32, 4)[12, 16]
     assert abs(int(px[2]) - 200) <= 2 and abs(int(px[0]) - 30) <= 2 and px[3] == 255  # B, G, R, A
 
