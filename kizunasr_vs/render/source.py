@@ -378,7 +378,8 @@ def eval_rpn(expr: str, sizes: Mapping[str, Size], variables: Mapping[str, float
             _apply_op(token[0], stack, expr)
         elif token[0].isdigit():
             try:
-                stack.append(np.float32(float(token)))
+                with np.errstate(over="ignore"):  # beyond float32 is inf, as for libplacebo; sizes check for it
+                    stack.append(np.float32(float(token)))
             except ValueError:
                 raise vs.Error(f"RPN expression '{expr}': bad number '{token}'") from None
         elif variables is not None and token in variables:
@@ -454,7 +455,11 @@ class _Sim:
         return all(b in bound for b in p.binds)
 
     def _size(self, p: ShaderPass, expr: str, ctx: Mapping[str, Size]) -> int:
-        value = round_size(eval_rpn(self._checked(p, expr), ctx, self.variables))
+        raw = eval_rpn(self._checked(p, expr), ctx, self.variables)
+        if raw > 2**31:  # (+inf too: a float32 overflow such as 1e40); smaller ones get check_texture_size's message
+            raise TextureTooLarge(f"pass '{p.desc}': '{expr}' gives a size of {raw:g}, beyond libplacebo's texture "
+                                  f"limit of {MAX_TEXTURE_SIZE} per side")
+        value = round_size(raw) if math.isfinite(raw) else 0
         if value <= 0:
             raise vs.Error(f"pass '{p.desc}': '{expr}' gives a size of {value}")
         return value

@@ -581,6 +581,22 @@ vec4 hook() {{ return HOOKED_tex(HOOKED_pos); }}
 """
 
 
+@pytest.mark.parametrize(("header", "message"), [
+    ("//!WIDTH 1e40", r"pass 'absurd': '1e40' gives a size of inf, beyond libplacebo's texture limit"),
+    ("//!WIDTH 3e38", r"pass 'absurd': '3e38' gives a size of 3e\+38, beyond libplacebo's texture limit"),
+    ("//!HEIGHT HOOKED.h 1e40 *", r"illegal operation '\*' on 12.0 and inf|Error while parsing HEIGHT"),
+])
+@pytest.mark.parametrize("size", [{}, {"width": 32, "height": 24}])
+def test_absurd_sizes_in_directives_are_one_clear_error(header: str, message: str, size: dict[str, int]) -> None:
+    """Sizes beyond float32 or the texture limit give one vs.Error naming the shader (not OverflowError), with or
+    without an explicit output size."""
+    text = f"//!HOOK MAIN\n//!BIND HOOKED\n{header}\n//!DESC absurd\nvec4 hook() {{ return HOOKED_tex(HOOKED_pos); }}\n"
+    clip = vs.core.std.BlankClip(width=16, height=12, format=vs.YUV444P8, length=1)
+    with pytest.raises(vs.Error, match=rf"^shader '<inline: absurd>': .*({message})") as info:
+        shader(clip, text, **size)
+    assert "\n" not in str(info.value)
+
+
 @pytest.mark.parametrize(("factor", "save", "renderer", "size"), [
     (100000, "", "direct", None),  # the report: a pass 100000x wider
     (1000, "", "vs-placebo", None),  # 16x16 validation renders fit, the 64x48 frame does not
