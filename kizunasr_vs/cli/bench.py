@@ -45,6 +45,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "hook)")
     options.add_provider(p)
     p.add_argument("--streams", type=int, action="append", help="onnx sessions in flight (repeatable)")
+    p.add_argument("--no-cuda-graphs", dest="cuda_graphs", action="store_false",
+                   help="torch and torch-compile replay no CUDA graphs (to measure what the graphs bring)")
     p.add_argument("--instances", type=int, action="append",
                    help="vs-placebo instances for the shader where our own renderer cannot run (repeatable)")
     p.add_argument("--yuv", action="store_true",
@@ -52,7 +54,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--skip", choices=["onnx", "shader"], action="append", default=[], help="skip a part")
     p.add_argument("--calibrate", action="store_true",
                    help="time onnxruntime CUDA, torch and torch-compile for --model at each --size (YUV420P8 -> "
-                        "P10, converted on the GPU) and record the fastest for provider='auto' on this machine")
+                        "P10, converted on the GPU) and record the fastest for backend='auto' on this machine")
     p.add_argument("--fidelity", type=Path, metavar="DIR",
                    help="instead of speed: luma PSNR/SSIM of lanczos, each --shader (comma-separated files make "
                         "one chain) and each --profile's realtime chain on the images in DIR, reduced 2x, clean "
@@ -135,27 +137,35 @@ def raw_onnxruntime(model: Path, provider: str, width: int, height: int) -> Call
     return lambda: session.run_with_iobinding(binding)
 
 
-def bench_onnx(model: Path, provider: str, width: int, height: int, frames: int,
-               streams: int | None = None, yuv_io: bool | None = None, rounds: int = 1) -> dict[str, object]:
+def bench_onnx(model: Path, provider: str, width: int, height: int, frames: int, streams: int | None = None,
+               yuv_io: bool | None = None, rounds: int = 1, cuda_graphs: bool = True) -> dict[str, object]:
     """The onnx filter on RGBS frames, or with ``yuv_io`` set on YUV420P8 in, YUV420P10 out (an encode's
     formats) with the colour conversion in the session (True) or by zimg on the CPU (False)."""
-    from kizunasr_vs.inference.onnx_filter import onnx, release_runners
+    from kizunasr_vs.inference.backends import Backend, Torch
+    from kizunasr_vs.inference.onnx_filter import onnx
+    from kizunasr_vs.inference.runner_cache import RunnerCache
+    from kizunasr_vs.inference.torch_backend import TORCH_COMPILED, TORCH_PROVIDERS
 
+    label = f"onnx {model.name}" + (f" streams={streams}" if streams else "")
+    backend: str | Backend = provider
+    if provider in TORCH_PROVIDERS and not cuda_graphs:
+        backend, streams = Torch(compile=provider == TORCH_COMPILED, cuda_graphs=False, streams=streams), None
+        label += " no-cuda-graphs"
     length = frames + WARM_FRAMES
+    runners = RunnerCache()  # this measurement's own: released before the baseline's session comes
     if yuv_io is None:
-        clip = onnx(_noise_clip(width, height, length, vs.RGBS), str(model), backend=provider, streams=streams,
-                    yuv_io=False)
+        clip = onnx(_noise_clip(width, height, length, vs.RGBS), str(model), backend=backend, streams=streams,
+                    yuv_io=False, runners=runners)
     else:
-        clip = onnx(_noise_clip(width, height, length, vs.YUV420P8), str(model), backend=provider, streams=streams,
-                    yuv_io=yuv_io, output_format=vs.YUV420P10)
+        clip = onnx(_noise_clip(width, height, length, vs.YUV420P8), str(model), backend=backend, streams=streams,
+                    yuv_io=yuv_io, output_format=vs.YUV420P10, runners=runners)
     filter_fps = time_clip(clip, rounds)
     del clip
-    release_runners()  # the filter's sessions and GPU buffers go before the baseline's session comes
+    runners.release()
     raw_provider = "cuda" if provider.startswith("torch") else provider
     raw_fps = time_calls(raw_onnxruntime(model, raw_provider, width, height), frames)
     from kizunasr_vs.inference.onnx_filter import backend_for
 
-    label = f"onnx {model.name}" + (f" streams={streams}" if streams else "")
     if yuv_io is not None:
         label += " yuv420p8->p10 " + ("in-graph" if yuv_io else "zimg")
     chosen = backend_for(str(model), width, height, provider)
@@ -208,9 +218,10 @@ def _calibration_run(model: Path, backend: str, width: int, height: int, frames:
 def calibrate(model: Path, sizes: list[tuple[int, int]], frames: int) -> list[dict[str, object]]:
     """Time the CUDA EP and the torch backend through the filter on an encode's formats (YUV420P8 in, P10 out,
     converted on the GPU); record the faster per size (backend_choice)."""
+    from kizunasr_vs.core.hardware import torch_cuda_available
     from kizunasr_vs.inference.backend_choice import choices_path, record
     from kizunasr_vs.inference.ort_session import CUDA, choose_providers, load_model
-    from kizunasr_vs.inference.torch_backend import TORCH_PROVIDERS, torch_cuda_available
+    from kizunasr_vs.inference.torch_backend import TORCH_PROVIDERS
 
     if choose_providers("auto")[0] != CUDA or not torch_cuda_available():
         raise ValueError("--calibrate compares onnxruntime's CUDA provider with the torch backend; it needs both "
@@ -294,13 +305,15 @@ def run(args: argparse.Namespace) -> int:
                 for streams in args.streams or [None]:
                     for yuv_io in ([None, True, False] if args.yuv else [None]):
                         results.append(bench_onnx(model, args.provider, width, height, args.frames, streams,
-                                                  yuv_io))
+                                                  yuv_io, cuda_graphs=args.cuda_graphs))
         if "shader" not in args.skip:
             for instances in args.instances or [1]:
                 results.append(bench_shader(shaders, width, height, args.frames, instances))
     if args.json:
         print(json.dumps({"results": results, "vs_threads": vs.core.num_threads}, indent=2))
         return 0
+    for why in dict.fromkeys(str(r["renderer_why"]) for r in results if "renderer_why" in r):
+        print(f"shader renderer: {why}")
     print(f"{'what':<72} {'size':>10} {'runs on':>22} {'fps':>8} {'baseline fps':>13} {'ratio':>6}  baseline")
     for r in results:
         print(f"{r['what']:<72} {r['size']:>10} {r.get('chosen', r['provider']):>22} {r['filter_fps']:>8.2f} "

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import re
 import sys
 from collections.abc import Sequence
 
 from kizunasr_vs import KizunaError, __version__
 from kizunasr_vs.cli import batch, bench, doctor, encode, export_glsl, models, mpv_cmds, options, train, upscale, worker
+from kizunasr_vs.core import paths
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,6 +54,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     options.resolve_output(parser, args)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="kizunasr: %(levelname)s: %(message)s")
+    # torch.compile's kernels (Torch(compile=True)) survive reboots in the user cache; torch reads only this variable
+    os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(paths.torchinductor_cache_dir()))
     try:
         return int(args.run(args))
     except KeyboardInterrupt:

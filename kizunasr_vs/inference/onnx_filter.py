@@ -12,13 +12,12 @@ from __future__ import annotations
 import functools
 import logging
 import os
-import sys
 from collections.abc import Callable, Sequence
 
 import numpy as np
 import vapoursynth as vs
 
-from kizunasr_vs.core import paths
+from kizunasr_vs.core import hardware
 from kizunasr_vs.core.formats import (
     RANGE_FULL,
     ColorInfo,
@@ -57,6 +56,7 @@ from kizunasr_vs.inference.runner_cache import (
     frame_plan,
     tiles_plan,
 )
+from kizunasr_vs.inference.runner_cache import shared as shared_runners
 from kizunasr_vs.inference.tiling import Tile, plan_tiles
 from kizunasr_vs.inference.torch_backend import (
     TORCH,
@@ -64,7 +64,6 @@ from kizunasr_vs.inference.torch_backend import (
     TORCH_PROVIDERS,
     TorchBackendError,
     TorchRunner,
-    torch_cuda_available,
 )
 from kizunasr_vs.inference.yuv_io import PLANES_IN, PLANES_OUT, YuvLayout, plane_dtype, wrap_yuv_io, yuv_layout
 
@@ -207,32 +206,29 @@ def _build_runner(
     return TiledRunner(info, scale, SessionPool(sessions), tuple(tiles))
 
 
-_RUNNERS = RunnerCache()  # every runner: tiled, direct and torch
-
-
 def _tiled_runner(
-    loaded: LoadedModel, info: ModelInfo, provider: str, fp16: bool | None, streams: int | None,
-    tiles: Sequence[Tile], pad_multiple: int,
+    runners: RunnerCache, loaded: LoadedModel, info: ModelInfo, provider: str, fp16: bool | None,
+    streams: int | None, tiles: Sequence[Tile], pad_multiple: int,
 ) -> TiledRunner:
     """Reuse tiled sessions for the same model and settings; TensorRT engines also depend on the tile shapes
     (their optimisation profile), so those are part of the key. The runner is given this call's tiles."""
     backend = _ort_backend(info, provider, fp16, streams)
     profile = _trt_profile(info, tiles) if backend.providers[0] == TRT else None
     plan = tiles_plan(_probe_shape(info, backend.providers, tiles, pad_multiple), profile)
-    runner = _RUNNERS.get_or_build(RunnerKey(loaded.sha256, backend, plan),
-                                   lambda: _build_runner(loaded, info, backend, tiles, pad_multiple))
+    runner = runners.get_or_build(RunnerKey(loaded.sha256, backend, plan),
+                                  lambda: _build_runner(loaded, info, backend, tiles, pad_multiple))
     return runner.with_tiles(tiles)
 
 
 def _direct_runner(
-    loaded: LoadedModel, info: ModelInfo, provider: str, fp16: bool | None, streams: int | None,
-    layout: YuvLayout | None = None,
+    runners: RunnerCache, loaded: LoadedModel, info: ModelInfo, provider: str, fp16: bool | None,
+    streams: int | None, layout: YuvLayout | None = None,
 ) -> DirectRunner:
     """Reuse sessions for the same model and settings (the mpv worker builds a graph per paused frame:
     the model stays warm instead of being reloaded each time). The per-plane graph accepts any size."""
     backend = _ort_backend(info, provider, fp16, streams, layout)
-    return _RUNNERS.get_or_build(RunnerKey(loaded.sha256, backend, ANY_SIZE),
-                                 lambda: _build_direct_runner(loaded, info, backend))
+    return runners.get_or_build(RunnerKey(loaded.sha256, backend, ANY_SIZE),
+                                lambda: _build_direct_runner(loaded, info, backend))
 
 
 def _build_direct_runner(loaded: LoadedModel, info: ModelInfo, backend: BackendKey) -> DirectRunner:
@@ -308,31 +304,17 @@ def _frame(n: int, f: list[vs.VideoFrame], runner: FrameRunner, name: str) -> vs
     return out
 
 
-def release_runners() -> None:
-    """Drop every cached session and torch runner, giving their GPU memory back (benchmarks call this
-    between measurements: cached runners and sessions of several models can fill the GPU's memory)."""
-    _RUNNERS.clear()
-    import gc
-
-    gc.collect()
-    if "torch" in sys.modules:
-        torch = sys.modules["torch"]
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
-
-
 TORCH_STREAMS = 8  # frames in flight per torch runner (4 against 8: docs/BENCHMARKS.md, the torch backend)
 
 
-def _torch_runner(loaded: LoadedModel, info: ModelInfo, height: int, width: int, streams: int | None,
-                  provider: str, layout: YuvLayout | None = None, cuda_graphs: bool = True) -> TorchRunner:
+def _torch_runner(runners: RunnerCache, loaded: LoadedModel, info: ModelInfo, height: int, width: int,
+                  streams: int | None, provider: str, layout: YuvLayout | None = None,
+                  cuda_graphs: bool = True) -> TorchRunner:
     """A TorchRunner for this model, frame size, stream count, plane layout, provider ("torch" or
     "torch-compile") and CUDA-graph choice, reused across calls (like the sessions)."""
     count = _stream_count(streams if streams is not None else TORCH_STREAMS, True)
-    compiled = provider == TORCH_COMPILED or paths.torch_compile_forced()
-    graphs = cuda_graphs and paths.torch_graphs()  # KIZUNASR_TORCH_GRAPHS=0: none (to measure what they bring)
-    backend = BackendKey((TORCH,), True, count, layout, compiled, graphs)
-    return _RUNNERS.get_or_build(RunnerKey(loaded.sha256, backend, frame_plan(height, width)),
+    backend = BackendKey((TORCH,), True, count, layout, provider == TORCH_COMPILED, cuda_graphs)
+    return runners.get_or_build(RunnerKey(loaded.sha256, backend, frame_plan(height, width)),
                                  lambda: _build_torch_runner(loaded, info, height, width, backend))
 
 
@@ -347,11 +329,11 @@ def _build_torch_runner(loaded: LoadedModel, info: ModelInfo, height: int, width
         return TorchRunner(loaded.proto, info.channels, height, width, streams=count, layout=backend.layout,
                            compile_model=compiled, graphs=backend.graphs)
     except (TorchBackendError, ImportError) as e:
-        raise vs.Error(f"{WHO}: {loaded.name}: the torch backend cannot run it ({e}); use provider='cuda'") from e
+        raise vs.Error(f"{WHO}: {loaded.name}: the torch backend cannot run it ({e}); use backend='cuda'") from e
     except RuntimeError as e:  # out of GPU memory, a torch.compile failure ...
         raise vs.Error(f"{WHO}: {loaded.name}: the torch backend failed to start ({e}); each of the {count} "
-                       "streams keeps a frame's buffers on the GPU: pass a smaller streams=, or use "
-                       "provider='torch' (no compile) or 'cuda'") from e
+                       "streams keeps a frame's buffers on the GPU: pass a smaller Torch(streams=), or use "
+                       "backend='torch' (no compile) or 'cuda'") from e
 
 
 def _model_clip(src: vs.VideoNode, runner: FrameRunner, name: str, out_format: int | None = None) -> vs.VideoNode:
@@ -391,6 +373,7 @@ def onnx(
     output_format: int | None = None,
     pad_multiple: int | None = None,
     yuv_io: bool | None = None,
+    runners: RunnerCache | None = None,
     fp16: bool | None = None,
     streams: int | None = None,
 ) -> vs.VideoNode:
@@ -405,10 +388,13 @@ def onnx(
     pad_multiple: the model needs H and W divisible by this (crops are grown or edge-padded).
     yuv_io: convert integer YUV to the model's RGB and back on the GPU (yuv_io.py, torch_yuv.py) instead of with
         zimg on the CPU; None = on for GPU backends where the clip, the output format and the run allow it.
+    runners: where the built sessions and torch modules are kept for reuse; None = the process's shared cache
+        (``runner_cache.shared()``), so that later calls with the same model and settings start warm.
     fp16, streams: settings of a backend given by name (a profile step's ``fp16``); a backend object carries
         its own.
     """
     fmt = check_format(clip, WHO)
+    runners = shared_runners() if runners is None else runners
     loaded = load_model(model)
     info = model_info(loaded)
     _check_channels(fmt, info, loaded.name)
@@ -428,10 +414,10 @@ def onnx(
             try:
                 yuv_runner: FrameRunner
                 if torch_backend:
-                    yuv_runner = _torch_runner(loaded, info, clip.height, clip.width, streams, provider, layout,
-                                               cuda_graphs)
+                    yuv_runner = _torch_runner(runners, loaded, info, clip.height, clip.width, streams, provider,
+                                               layout, cuda_graphs)
                 else:
-                    yuv_runner = _direct_runner(loaded, info, provider, fp16, streams, layout)
+                    yuv_runner = _direct_runner(runners, loaded, info, provider, fp16, streams, layout)
             except vs.Error:
                 if yuv_io:
                     raise
@@ -452,13 +438,14 @@ def onnx(
         if not whole:
             raise vs.Error(f"{WHO}: the torch backend runs whole frames only; pass tile=None")
         src = src.resize.Point(format=vs.RGBH if info.channels == 3 else vs.GRAYH)
-        runner = _torch_runner(loaded, info, src.height, src.width, streams, provider, cuda_graphs=cuda_graphs)
+        runner = _torch_runner(runners, loaded, info, src.height, src.width, streams, provider,
+                               cuda_graphs=cuda_graphs)
     elif direct:
-        runner = direct_runner = _direct_runner(loaded, info, provider, fp16, streams)
+        runner = direct_runner = _direct_runner(runners, loaded, info, provider, fp16, streams)
         if direct_runner.io_dtype == np.float16:
             src = src.resize.Point(format=vs.RGBH if info.channels == 3 else vs.GRAYH)
     else:
-        runner = _tiled_runner(loaded, info, provider, fp16, streams, tiles, pad_multiple or 1)
+        runner = _tiled_runner(runners, loaded, info, provider, fp16, streams, tiles, pad_multiple or 1)
     out = _model_clip(src, runner, loaded.name)
     if info.channels == 1 and fmt.color_family == vs.YUV:
         out = _join_chroma(clip, out, color)
@@ -471,7 +458,7 @@ def _calibrated_torch(loaded: LoadedModel, width: int, height: int) -> str | Non
     choice = lookup_backend(loaded.sha256, width, height)
     if choice not in TORCH_PROVIDERS:
         return None
-    if choose_providers("auto")[0] == TRT or not torch_cuda_available():
+    if choose_providers("auto")[0] == TRT or not hardware.torch_cuda_available():
         return None
     log.info("%s: provider %s (measured fastest here by `kizunasr bench --calibrate`)", loaded.name, choice)
     return choice

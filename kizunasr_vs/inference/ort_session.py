@@ -1,15 +1,13 @@
 """onnxruntime sessions: model loading, provider choice and options, model facts, the session pool.
 
-Provider choice (``provider="auto"``): TensorRT > CUDA > CPU among what the installed
-onnxruntime build offers. TensorRT engines are cached under ``$XDG_CACHE_HOME/kizunasr/trt``
-(default ``~/.cache/kizunasr/trt``) in a folder keyed by onnxruntime version, GPU name, model
-sha256 and precision, so a stale engine is never reused.
+Provider choice (``"auto"``): TensorRT > CUDA > CPU among what the installed onnxruntime build offers.
+TensorRT engines are cached under ``$XDG_CACHE_HOME/kizunasr/trt`` (default ``~/.cache/kizunasr/trt``) in a
+folder keyed by ``hardware.identity()`` (the GPU CUDA runs on, its driver, onnxruntime and TensorRT versions),
+the model's sha256 and the precision, so a stale engine is never reused.
 """
 
 from __future__ import annotations
 
-import ctypes
-import functools
 import hashlib
 import logging
 import os
@@ -55,19 +53,6 @@ def available_providers() -> list[str]:
     return hardware.onnxruntime_providers()
 
 
-@functools.cache
-def tensorrt_loadable() -> bool:
-    """True when TensorRT's runtime library loads. onnxruntime-gpu lists the TensorRT provider whether or
-    not TensorRT is installed, and a session asking for it then falls back, so "auto" checks first."""
-    for name in ("libnvinfer.so.10", "libnvinfer.so.8", "libnvinfer.so"):
-        try:
-            ctypes.CDLL(name)
-        except OSError:
-            continue
-        return True
-    return False
-
-
 def choose_providers(provider: str) -> list[str]:
     """Providers to use, best first, CPU always last as a fallback.
 
@@ -77,7 +62,7 @@ def choose_providers(provider: str) -> list[str]:
     have = available_providers()
     wanted = provider.lower()
     if wanted == "auto":
-        usable = [p for p in _GPU_PROVIDERS if p in have and (p != TRT or tensorrt_loadable())]
+        usable = [p for p in _GPU_PROVIDERS if p in have and (p != TRT or hardware.tensorrt_version() is not None)]
         first = usable[0] if usable else CPU
     elif wanted in _NAMES:
         first = _NAMES[wanted]
@@ -100,16 +85,10 @@ def is_gpu(providers: Sequence[str]) -> bool:
     return bool(providers) and providers[0] in _GPU_PROVIDERS
 
 
-def gpu_name(device_id: int = 0) -> str:
-    """The GPU's name from the CUDA driver API, or ``"unknown-gpu"`` where it cannot be read."""
-    return hardware.cuda_device_name(device_id)
-
-
 def trt_cache_dir(model_sha256: str, fp16: bool, device_id: int = 0) -> Path:
-    """The TensorRT engine cache folder for this onnxruntime, GPU, model and precision."""
-    base = trt_cache_root()
-    key = f"ort{ort.__version__}_{gpu_name(device_id)}_{model_sha256[:16]}_{'fp16' if fp16 else 'fp32'}"
-    return base / re.sub(r"[^A-Za-z0-9._-]+", "_", key)
+    """The TensorRT engine cache folder for this machine's identity (GPU, driver, versions), model and
+    precision."""
+    return trt_cache_root() / f"{hardware.identity(device_id).slug}_{model_sha256[:16]}_{'fp16' if fp16 else 'fp32'}"
 
 
 def _supports_prefer_nhwc() -> bool:

@@ -14,6 +14,7 @@ import vapoursynth as vs
 from kizunasr_vs.inference import onnx_filter
 from kizunasr_vs.inference.backends import Backend
 from kizunasr_vs.inference.onnx_filter import Pair
+from kizunasr_vs.inference.runner_cache import RunnerCache
 from kizunasr_vs.models.errors import ModelError
 from kizunasr_vs.models.store import find_model
 
@@ -28,6 +29,7 @@ def onnx(
     output_format: int | None = None,
     pad_multiple: int | None = None,
     yuv_io: bool | None = None,
+    runners: RunnerCache | None = None,
     provider: str | None = None,
     fp16: bool | None = None,
     streams: int | None = None,
@@ -45,6 +47,8 @@ def onnx(
     pad_multiple: the model needs H and W divisible by this (crops are grown or edge-padded).
     yuv_io: convert integer YUV to the model's RGB and back on the GPU instead of with zimg on the CPU;
         None = on for GPU backends where the clip, the output format and the run allow it.
+    runners: where built sessions and torch modules are kept for reuse (``RunnerCache()``); None = the process's
+        shared cache, so that later calls with the same model and settings start warm.
     provider, fp16, streams: deprecated spelling of ``backend`` (``provider="cuda", fp16=False`` is
         ``backend=kz.OrtCUDA(fp16=False)``); still accepted, with a DeprecationWarning.
     """
@@ -56,7 +60,7 @@ def onnx(
         except (FileNotFoundError, ModelError) as exc:
             raise vs.Error(f"{onnx_filter.WHO}: {exc}") from None
     return onnx_filter.onnx(clip, model, backend=backend, tile=tile, overlap=overlap, output_format=output_format,
-                            pad_multiple=pad_multiple, yuv_io=yuv_io, fp16=fp16, streams=streams)
+                            pad_multiple=pad_multiple, yuv_io=yuv_io, runners=runners, fp16=fp16, streams=streams)
 
 
 def _from_deprecated(backend: str | Backend, provider: str | None, fp16: bool | None,

@@ -18,7 +18,9 @@ import pytest
 import vapoursynth as vs
 from onnx import TensorProto, helper, numpy_helper
 
-from kizunasr_vs.inference import onnx_filter, ort_session
+from kizunasr_vs.core import hardware
+from kizunasr_vs.inference import onnx_filter, ort_session, runner_cache
+from kizunasr_vs.inference.backends import OrtCPU
 from kizunasr_vs.inference.fp16 import convert_float_to_float16
 from kizunasr_vs.inference.onnx_filter import onnx as kz_onnx
 from kizunasr_vs.inference.runner_cache import ANY_SIZE, KEPT, ONNXRUNTIME, TORCH, BackendKey, RunnerCache, RunnerKey
@@ -121,6 +123,9 @@ def _resize_model(scales: Sequence[float], channels: int = 3, dtype: int = Tenso
     return _model(nodes, [("s", np.array(scales, np.float32))], ("n", channels, "h", "w"), dtype=dtype)
 
 
+IDENTITY = hardware.Identity("NVIDIA H100 80GB HBM3", "12.4", "1.22.0", "none", "10.3.0")
+
+
 # --- (1, 2) real model vs direct onnxruntime, tiled vs untiled -----------------------------------
 
 def test_real_model_matches_direct_onnxruntime() -> None:
@@ -131,21 +136,18 @@ def test_real_model_matches_direct_onnxruntime() -> None:
     assert np.abs(_stack(out) - _ort_direct(model, image)).max() <= 1e-5
 
 
-def test_tiled_sessions_are_built_once_per_model_and_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_tiled_sessions_are_built_once_per_model_and_settings() -> None:
     """A second graph with the same model and tiling reuses the sessions (the mpv worker builds one per pause)."""
-    built: list[int] = []
-    build = onnx_filter._build_runner
-    monkeypatch.setattr(onnx_filter, "_build_runner", lambda *a, **k: built.append(1) or build(*a, **k))
-    onnx_filter.release_runners()
+    runners = RunnerCache()
     model = _resize_model([1, 1, 2, 2])
     image = _image(40, 56)
-    first = _stack(kz_onnx(_rgbs(image), model, backend="cpu", tile=16, overlap=4))
-    second = _stack(kz_onnx(_rgbs(image), model, backend="cpu", tile=16, overlap=4))
-    assert len(built) == 1
+    first = _stack(kz_onnx(_rgbs(image), model, backend="cpu", tile=16, overlap=4, runners=runners))
+    second = _stack(kz_onnx(_rgbs(image), model, backend="cpu", tile=16, overlap=4, runners=runners))
+    assert runners.builds == 1
     np.testing.assert_array_equal(first, second)
     np.testing.assert_array_equal(first, image.repeat(2, axis=1).repeat(2, axis=2))  # nearest 2x
-    kz_onnx(_rgbs(image), model, backend="cpu", tile=16, overlap=4, streams=2).get_frame(0)
-    assert len(built) == 2  # other settings: other sessions
+    kz_onnx(_rgbs(image), model, backend=OrtCPU(streams=2), tile=16, overlap=4, runners=runners).get_frame(0)
+    assert runners.builds == 2  # other settings: other sessions
 
 
 def test_tiled_equals_untiled() -> None:
@@ -337,7 +339,7 @@ def test_error_providers(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_choose_providers(monkeypatch: pytest.MonkeyPatch) -> None:
     every = [ort_session.TRT, ort_session.CUDA, ort_session.CPU]
     monkeypatch.setattr(ort_session, "available_providers", lambda: every)
-    monkeypatch.setattr(ort_session, "tensorrt_loadable", lambda: True)
+    monkeypatch.setattr(hardware, "tensorrt_version", lambda: "10.3.0")
     assert ort_session.choose_providers("auto") == every
     assert ort_session.choose_providers("cuda") == [ort_session.CUDA, ort_session.CPU]
     assert ort_session.choose_providers("cpu") == [ort_session.CPU]
@@ -347,13 +349,14 @@ def test_choose_providers(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_provider_options(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    monkeypatch.setattr(ort_session, "gpu_name", lambda device_id=0: "NVIDIA H100 80GB HBM3")
+    monkeypatch.setattr(hardware, "identity", lambda device_id=0: IDENTITY)
     sha = "ab" * 32
     (trt_name, trt), (cuda_name, cuda), _ = ort_session.provider_options(
         [ort_session.TRT, ort_session.CUDA, ort_session.CPU], sha, fp16=True)
     cache = Path(trt["trt_engine_cache_path"])
     assert cache.is_dir() and cache.parent == tmp_path / "kizunasr" / "trt"
-    assert ort.__version__ in cache.name and "H100" in cache.name and sha[:16] in cache.name
+    assert cache.name == f"{IDENTITY.slug}_{sha[:16]}_fp16"
+    assert "H100" in cache.name and "cuda12.4" in cache.name and "trt10.3.0" in cache.name
     assert trt["trt_engine_cache_enable"] == "True" and trt["trt_fp16_enable"] == "True"
     assert cuda["cudnn_conv_algo_search"] == "EXHAUSTIVE" and cuda.get("prefer_nhwc") == "1"
     other = ort_session.provider_options([ort_session.TRT], "cd" * 32, fp16=False)[0][1]
@@ -481,26 +484,32 @@ def test_apply_tiled_equals_whole_for_local_filter() -> None:
 
 # --- (8) sessions stay warm, TensorRT only when it loads ---------------------------------------------
 
-def test_sessions_are_reused_across_graphs_and_evicted(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sessions_are_reused_across_graphs_and_evicted() -> None:
     model = shared_model(SUC)
-    monkeypatch.setattr(onnx_filter, "_RUNNERS", type(onnx_filter._RUNNERS)())
-    builds: list[object] = []
-    real_build = onnx_filter._build_direct_runner
-
-    def counting_build(*args: object, **kwargs: object) -> onnx_filter.DirectRunner:
-        builds.append(args)
-        return real_build(*args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(onnx_filter, "_build_direct_runner", counting_build)
+    runners = RunnerCache()
     image = _image(24, 32)
-    first = _stack(kz_onnx(_rgbs(image), str(model), backend="cpu"))
-    second = _stack(kz_onnx(_rgbs(image[:, :16, :20]), str(model), backend="cpu"))  # another size, same sessions
-    assert len(builds) == 1
+    first = _stack(kz_onnx(_rgbs(image), str(model), backend="cpu", runners=runners))
+    # another size, same sessions
+    second = _stack(kz_onnx(_rgbs(image[:, :16, :20]), str(model), backend="cpu", runners=runners))
+    assert runners.builds == 1
     assert first.shape == (3, 48, 64) and second.shape == (3, 32, 40)
     for streams in (2, 3, 4, 5):  # four more settings: the first entry is evicted
-        kz_onnx(_rgbs(image), str(model), backend="cpu", streams=streams)
-    kz_onnx(_rgbs(image), str(model), backend="cpu")
-    assert len(builds) == 6 and len(onnx_filter._RUNNERS) == KEPT[ONNXRUNTIME]
+        kz_onnx(_rgbs(image), str(model), backend=OrtCPU(streams=streams), runners=runners)
+    kz_onnx(_rgbs(image), str(model), backend="cpu", runners=runners)
+    assert runners.builds == 6 and len(runners) == KEPT[ONNXRUNTIME]
+    runners.release()
+    assert len(runners) == 0
+
+
+def test_the_shared_cache_serves_calls_that_pass_none() -> None:
+    """Without ``runners=`` the process's shared cache keeps the sessions (the mpv worker's warm model)."""
+    shared = runner_cache.shared()
+    shared.clear()
+    model = _resize_model([1, 1, 2, 2])
+    kz_onnx(_rgbs(_image(8, 8)), model, backend="cpu").get_frame(0)
+    kz_onnx(_rgbs(_image(8, 8)), model, backend="cpu").get_frame(0)
+    assert len(shared) == 1
+    shared.clear()
 
 
 def test_runner_cache_keeps_each_kind_apart() -> None:
@@ -520,9 +529,9 @@ def test_runner_cache_keeps_each_kind_apart() -> None:
 def test_auto_skips_tensorrt_when_its_library_does_not_load(monkeypatch: pytest.MonkeyPatch) -> None:
     have = [ort_session.TRT, ort_session.CUDA, ort_session.CPU]
     monkeypatch.setattr(ort_session, "available_providers", lambda: have)
-    monkeypatch.setattr(ort_session, "tensorrt_loadable", lambda: False)
+    monkeypatch.setattr(hardware, "tensorrt_version", lambda: None)
     assert ort_session.choose_providers("auto") == [ort_session.CUDA, ort_session.CPU]
-    monkeypatch.setattr(ort_session, "tensorrt_loadable", lambda: True)
+    monkeypatch.setattr(hardware, "tensorrt_version", lambda: "10.3.0")
     assert ort_session.choose_providers("auto")[0] == ort_session.TRT
 
 
