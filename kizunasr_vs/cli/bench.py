@@ -23,6 +23,7 @@ from kizunasr_vs.cli.upscale import find_default_model
 from kizunasr_vs.core.resources import shader_path
 from kizunasr_vs.models.errors import ModelError
 from kizunasr_vs.render import placebo_direct
+from kizunasr_vs.render.placebo import renderer_choice
 
 PASSTHROUGH_2X = """//!HOOK MAIN
 //!BIND HOOKED
@@ -199,10 +200,11 @@ def bench_shader(shaders: list[str] | None, width: int, height: int, frames: int
     del direct
     ours_fps = time_clip(kizunasr_vs.shader(src, texts, instances=instances))
     name = " + ".join(Path(s).name for s in shaders) if shaders else "pass-through 2x"
-    runs_on = (f"direct streams={placebo_direct.DEFAULT_STREAMS}" if placebo_direct.available()
+    renderer, why = renderer_choice()
+    runs_on = (f"direct streams={placebo_direct.DEFAULT_STREAMS}" if renderer == "direct"
                else f"vs-placebo instances={instances}")
     return {"what": f"shader {name}", "size": f"{width}x{height}",
-            "provider": runs_on, "filter_fps": ours_fps, "baseline": "placebo.Shader per shader",
+            "provider": runs_on, "renderer_why": why, "filter_fps": ours_fps, "baseline": "placebo.Shader per shader",
             "baseline_fps": direct_fps, "ratio": ours_fps / direct_fps}
 
 

@@ -61,13 +61,10 @@ def run(args: argparse.Namespace) -> int:
         problems.append("no Vulkan device for vs-placebo: install mesa-vulkan-drivers and libvulkan1 "
                         "(or the GPU vendor's Vulkan driver)")
     if hasattr(core, "placebo"):
-        from kizunasr_vs.render import libplacebo, placebo_direct
+        from kizunasr_vs.render.placebo import renderer_choice
 
-        lib = libplacebo.load()
-        _line(None, "shader renderer",
-              f"direct (our renderer on vs-placebo's libplacebo API {lib.api}, {placebo_direct.DEFAULT_STREAMS} frames "
-              "in flight)" if lib else "vs-placebo (its bundled libplacebo is of an API the direct renderer does "
-              f"not know; it knows {sorted(libplacebo.SUPPORTED_API)})")
+        renderer, why = renderer_choice()
+        _line(None, "shader renderer", f"{renderer}: {why}")
     info = hardware.detect()
     if info.onnxruntime_version:
         _line(True, "onnxruntime", f"{info.onnxruntime_version}: {', '.join(info.providers)}")

@@ -20,12 +20,6 @@ def _env_path(name: str) -> Path | None:
     return Path(value).expanduser() if value else None
 
 
-def env_flag(name: str, default: bool) -> bool:
-    """An on/off environment setting: "1" is on, anything else off, unset is ``default``."""
-    value = os.environ.get(name)
-    return default if value is None else value == "1"
-
-
 # --- folders ------------------------------------------------------------------------------------
 
 def data_dir(name: str) -> Path:
@@ -74,8 +68,8 @@ def trt_cache_root() -> Path:
 
 
 def torchinductor_cache_dir() -> Path:
-    """Where torch.compile keeps its kernels unless ``$TORCHINDUCTOR_CACHE_DIR`` is set:
-    ``cache_dir()/torchinductor``."""
+    """Where torch.compile keeps its kernels in `kizunasr` commands unless ``$TORCHINDUCTOR_CACHE_DIR`` is set:
+    ``cache_dir()/torchinductor`` (a ``.vpy`` script gets torch's default unless it sets that variable)."""
     return cache_dir() / "torchinductor"
 
 
@@ -108,24 +102,7 @@ def mpv_config_dir() -> Path:
 
 # --- settings -----------------------------------------------------------------------------------
 
-def torch_compile_forced() -> bool:
-    """``KIZUNASR_TORCH_COMPILE=1``: the torch backend compiles its model even for provider='torch'
-    (default off)."""
-    return env_flag("KIZUNASR_TORCH_COMPILE", False)
-
-
-def torch_graphs() -> bool:
-    """``KIZUNASR_TORCH_GRAPHS``: the torch backend replays each frame as a CUDA graph (default on; =0 turns
-    it off, to measure what graphs bring)."""
-    return env_flag("KIZUNASR_TORCH_GRAPHS", True)
-
-
 def worker_log() -> bool:
     """``KIZUNASR_WORKER_LOG`` (any non-empty value): the mpv worker logs at INFO (default WARNING)."""
     return bool(os.environ.get("KIZUNASR_WORKER_LOG"))
 
-
-def direct_profile() -> bool:
-    """``KIZUNASR_DIRECT_PROFILE`` (any non-empty value): the direct shader renderer adds up its per-stage
-    times (default off)."""
-    return bool(os.environ.get("KIZUNASR_DIRECT_PROFILE"))

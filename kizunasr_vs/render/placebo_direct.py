@@ -33,7 +33,6 @@ from dataclasses import dataclass
 import numpy as np
 import vapoursynth as vs
 
-from kizunasr_vs.core.paths import direct_profile
 from kizunasr_vs.render import libplacebo as pl
 
 log = logging.getLogger("kizunasr")
@@ -43,7 +42,6 @@ MAX_STREAMS = 16
 _POLL_S = 0.002  # sleep between polls of a busy buffer (each poll takes the device lock)
 _TIMEOUT_S = 120.0  # a download that takes longer than this is reported as a hang
 _recent_errors: collections.deque[str] = collections.deque(maxlen=8)
-PROFILE: dict[str, float] | None = {} if direct_profile() else None
 
 
 @dataclass(frozen=True)
@@ -56,11 +54,14 @@ class Colors:
 
 
 class _Device:
-    """The process's libplacebo log and Vulkan device (never destroyed: streams of live clips use it)."""
+    """The process's libplacebo log and Vulkan device (never destroyed: streams of live clips use it).
+
+    libplacebo's messages arrive through its log callback: logged as errors, or collected by ``capture()``."""
 
     def __init__(self, lib: pl.Lib) -> None:
         self.lib = lib
-        self._log_cb = pl.LOG_CB(_on_log)  # kept alive as long as the log
+        self._captured: list[str] | None = None
+        self._log_cb = pl.LOG_CB(self._on_log)  # kept alive as long as the log
         params = pl.LogParams(log_cb=ctypes.cast(self._log_cb, c_void_p).value, log_level=pl.PL_LOG_ERR)
         self.log = lib.log_create(lib.api, byref(params))
         vk_params = (ctypes.c_uint8 * (pl.VULKAN_PARAMS_SIZE + pl.SPARE))()
@@ -78,11 +79,26 @@ class _Device:
         self.pitch_align = max(4, pl.read_size(limits, pl.LIMITS_XFER_PITCH))
         self.offset_align = max(256, pl.read_size(limits, pl.LIMITS_XFER_OFFSET))
 
+    def _on_log(self, _priv: int | None, _level: int, message: bytes | None) -> None:
+        text = (message or b"").decode(errors="replace")
+        captured = self._captured
+        if captured is not None:
+            captured.append(text)
+            return
+        _recent_errors.append(text)
+        log.error("libplacebo: %s", text)
 
-def _on_log(_priv: int | None, _level: int, message: bytes | None) -> None:
-    text = (message or b"").decode(errors="replace")
-    _recent_errors.append(text)
-    log.error("libplacebo: %s", text)
+    @contextlib.contextmanager
+    def capture(self) -> Iterator[list[str]]:
+        """Hold the device and collect every message libplacebo logs meanwhile into the yielded list, instead of
+        logging it (every call on the device holds its lock, so the messages are those of the caller's calls)."""
+        with self.lock:
+            captured: list[str] = []
+            self._captured = captured
+            try:
+                yield captured
+            finally:
+                self._captured = None
 
 
 _device_lock = threading.Lock()
@@ -171,6 +187,45 @@ def gpu_timing() -> Iterator[GpuTimer]:
         _active_timer = outer
 
 
+STAGES = ("stage", "lock_wait", "upload", "draw", "download_wait", "copy_out")
+
+
+class StageTimes:
+    """Host time of each step of a frame (``STAGES``), summed over the frames of the streams created while
+    ``stage_timing()`` was active: where a frame's wall time goes, for benches."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.seconds = dict.fromkeys(STAGES, 0.0)
+        self.frames = 0
+
+    def add(self, times: list[float]) -> None:
+        """One frame's ``perf_counter()`` readings at the start and after each stage."""
+        with self._lock:
+            for key, start, end in zip(STAGES, times, times[1:], strict=False):
+                self.seconds[key] += end - start
+            self.frames += 1
+
+    def ms_per_frame(self) -> dict[str, float]:
+        with self._lock:
+            return {key: 1000 * value / max(1, self.frames) for key, value in self.seconds.items()}
+
+
+_active_stages: StageTimes | None = None
+
+
+@contextlib.contextmanager
+def stage_timing() -> Iterator[StageTimes]:
+    """Streams created inside add their frames' stage times to the yielded ``StageTimes`` (for their life)."""
+    global _active_stages
+    outer, stages = _active_stages, StageTimes()
+    _active_stages = stages
+    try:
+        yield stages
+    finally:
+        _active_stages = outer
+
+
 class _RenderParams:
     """``pl_render_params`` as vs-placebo's Shader fills it: one hook, default sigmoid, ewa_lanczos scalers
     (a copy with clamp, blur and taper at 0), everything else 0."""
@@ -205,6 +260,7 @@ class Stream:
                  colors: Colors) -> None:
         self.dev, self.lib = device, device.lib
         self._lock = threading.Lock()
+        self.stage_times = _active_stages
         self.in_w, self.in_h = in_size
         self.out_w, self.out_h = out_size
         self.rr, self.hook, self.tex_out, self.up, self.down = (c_void_p() for _ in range(5))
@@ -294,8 +350,8 @@ class Stream:
             self.latency = 0.8 * self.latency + 0.2 * (times[5] - times[4])
             np.copyto(packed, self.down_view[:, :self.out_w * self.samples])
             times.append(time.perf_counter())
-            if PROFILE is not None:
-                _add_profile(times)
+            if self.stage_times is not None:
+                self.stage_times.add(times)
 
     def _stage(self, src: list[np.ndarray]) -> None:
         """Copy the planes into the upload buffer (rows ``in_pitch`` apart, planes ``plane_bytes`` apart)."""
@@ -369,17 +425,6 @@ class Stream:
             self.close()
 
 
-_PROFILE_STAGES = ("stage", "lock_wait", "upload", "draw", "download_wait", "copy_out")
-
-
-def _add_profile(times: list[float]) -> None:
-    """Add one frame's stage times (``KIZUNASR_DIRECT_PROFILE=1``; read ``PROFILE``)."""
-    assert PROFILE is not None
-    for key, start, end in zip(_PROFILE_STAGES, times, times[1:], strict=False):
-        PROFILE[key] = PROFILE.get(key, 0.0) + end - start
-    PROFILE["frames"] = PROFILE.get("frames", 0) + 1
-
-
 def _render_frame(n: int, f: list[vs.VideoFrame], stream: Stream) -> vs.VideoFrame:
     """ModifyFrame callback: render ``f[1]`` into a copy of the blank packed ``f[0]``."""
     blank, src = f
@@ -398,6 +443,38 @@ def split_packed(packed: vs.VideoNode, samples: int) -> vs.VideoNode:
     planes = [packed.resize.Point(width, packed.height, src_left=c - (samples - 1) / 2, src_width=packed.width)
               for c in range(3)]
     return vs.core.std.ShufflePlanes(planes, [0, 0, 0], vs.YUV)
+
+
+@dataclass(frozen=True)
+class Trial:
+    """What libplacebo said while trying a shader: ``failed`` when it refused it outright (no render)."""
+
+    failed: bool
+    log: str
+
+
+def trial_render(text: str, in_size: tuple[int, int], out_size: tuple[int, int], colors: Colors) -> Trial:
+    """Parse ``text`` and render one mid-grey frame of ``in_size`` to ``out_size``, with libplacebo's messages
+    collected through its log callback: a shader that fails to compile does not fail the render (libplacebo
+    disables the hook), so its messages are the only sign. Needs ``available()``."""
+    lib = pl.load()
+    if lib is None:
+        raise vs.Error("shader: the direct renderer is not available here; try shaders with renderer='vs-placebo'")
+    device = _get_device(lib)
+    failed = False
+    with device.capture() as messages:
+        try:
+            stream = Stream(device, text, in_size, out_size, colors)
+        except vs.Error:
+            return Trial(True, "\n".join(messages))
+        try:
+            grey = np.full((in_size[1], in_size[0]), 32768, np.uint16)
+            stream.render([grey, grey, grey], np.empty((out_size[1], out_size[0] * stream.samples), np.uint16))
+        except vs.Error:
+            failed = True
+        finally:
+            stream.close()
+    return Trial(failed, "\n".join(messages))
 
 
 def render(clip: vs.VideoNode, text: str, width: int, height: int, colors: Colors,

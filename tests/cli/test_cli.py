@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from kizunasr_vs.render import placebo_direct
+from kizunasr_vs.render.placebo import renderer_choice
 from tests.conftest import REPO, models_dir, shared_model
 
 KIZUNASR = [sys.executable, "-m", "kizunasr_vs"]
@@ -40,8 +41,8 @@ def test_doctor_reports_the_vulkan_device_and_providers() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert "[ok  ] vulkan" in result.stdout
     assert "CPUExecutionProvider" in result.stdout
-    expected = "direct (our renderer" if placebo_direct.available() else "vs-placebo (its bundled"
-    assert f"shader renderer {expected}" in result.stdout
+    renderer, why = renderer_choice()
+    assert f"shader renderer {renderer}: {why}" in result.stdout
 
 
 @pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed")
@@ -80,6 +81,7 @@ def test_bench_times_a_shader_chain_next_to_one_placebo_shader_per_shader() -> N
     assert row["what"] == "shader kizuna_edge2x.glsl + kizuna_cas.glsl"
     assert row["provider"] in (f"direct streams={placebo_direct.DEFAULT_STREAMS}", "vs-placebo instances=2")
     assert row["baseline"] == "placebo.Shader per shader"
+    assert row["renderer_why"] == renderer_choice()[1]
     assert row["filter_fps"] > 0 and row["baseline_fps"] > 0
 
 
