@@ -189,8 +189,8 @@ def placebo_alone(clip: vs.VideoNode, texts: list[str]) -> vs.VideoNode:
 def bench_shader(shaders: list[str] | None, width: int, height: int, frames: int,
                  instances: int = 1) -> dict[str, object]:
     """``kizunasr_vs.shader`` on a list of shaders (default: a pass-through 2x) against vs-placebo alone: one
-    ``placebo.Shader`` per shader. Each is timed and dropped before the next is built (vs-placebo 2.0.4 crashed
-    with six live filters in one process on an NVIDIA GPU)."""
+    ``placebo.Shader`` per shader. Each is timed and dropped before the next is built (too many live vs-placebo
+    filters in one process crash it)."""
     import kizunasr_vs
 
     texts = [shader_path(s).read_text() for s in shaders] if shaders else [PASSTHROUGH_2X]

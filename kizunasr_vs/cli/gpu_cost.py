@@ -7,14 +7,9 @@ are in both). Frames are rendered one at a time, as mpv renders them (``streams=
 reported next to it. Renders go through ``kizunasr_vs.shader`` on bench's noise clip (YUV444P16). Run it on the
 GPU you care about: on lavapipe the figures describe the CPU.
 
-The GPU's clocks follow its load, and a render one frame at a time leaves it mostly idle: on an H200 the same
-compute-pass shader measured from 3.7 to 14.3 ms between runs (docs/BENCHMARKS.md), while most fragment-pass
-shaders repeated to 0.01 ms.
-``--repeat N`` measures the whole list N times, every other round in reverse order, and reports the median and
-the minimum of each shader's rounds (the minimum: its cost at the highest clock it saw).
-
-An earlier version took the slope of repeated runs in one render; that hid the GPU time of a shader whose
-render was bound by something else than the GPU, so it is gone.
+The GPU's clocks follow its load, and a render one frame at a time leaves it mostly idle, so one round can mislead
+(docs/BENCHMARKS.md). ``--repeat N`` measures the whole list N times, every other round in reverse order, and
+reports the median and the minimum of each shader's rounds (the minimum: its cost at the highest clock it saw).
 """
 
 from __future__ import annotations

@@ -484,8 +484,8 @@ class Emitter:
 
     def __init__(self, graph: Graph, hook: Hook, precision: Precision, *, compute: bool = True,
                  tile: bool = False, pack: bool = False) -> None:
-        """``compute``: ``//!COMPUTE`` passes (default) rather than fragment passes; NVIDIA H100
-        runs fragment work on only 2 of its 66 TPCs. ``tile``: stage 3x3 conv inputs in shared memory
+        """``compute``: ``//!COMPUTE`` passes (default) rather than fragment passes, which some GPUs (the H100)
+        run on a small part of the chip. ``tile``: stage 3x3 conv inputs in shared memory
         (a little faster on a GPU, much slower to run and compile on lavapipe). Figures for both:
         docs/BENCHMARKS.md, compiled models.
         ``pack`` (compute only): one pass per stored value instead of one per 4 channels; its

@@ -304,7 +304,7 @@ def _frame(n: int, f: list[vs.VideoFrame], runner: FrameRunner, name: str) -> vs
     return out
 
 
-TORCH_STREAMS = 8  # frames in flight per torch runner (4 against 8: docs/BENCHMARKS.md, the torch backend)
+TORCH_STREAMS = 8  # frames in flight per torch runner (docs/BENCHMARKS.md, the torch backend)
 
 
 def _torch_runner(runners: RunnerCache, loaded: LoadedModel, info: ModelInfo, height: int, width: int,

@@ -88,10 +88,10 @@ class _Render:
         return placebo_direct.Colors(self.matrix, self.trc, levels)
 
 
-# Interleaved vs-placebo instances: 2 gain, more do not, and six live vs-placebo filters in one process crashed
-# vs-placebo 2.0.4 (docs/BENCHMARKS.md, shader filter).
+# Interleaved vs-placebo instances per call, and the vs-placebo filters one call builds (renders x instances): more
+# gain nothing, and too many live vs-placebo filters crash it (docs/BENCHMARKS.md, shader filter).
 MAX_INSTANCES = 2
-MAX_RENDERERS = 4  # vs-placebo filters one shader() call builds (renders x instances): fewer instances beyond
+MAX_RENDERERS = 4
 
 
 @named_errors("shader")
@@ -134,8 +134,7 @@ def shader(
     if not hasattr(vs.core, "placebo"):
         raise vs.Error("shader: the vs-placebo plugin is not loaded; install it (pip install vs-placebo)")
     if not isinstance(instances, int) or not 1 <= instances <= MAX_INSTANCES:
-        raise vs.Error(f"shader: instances must be an int from 1 to {MAX_INSTANCES}, got {instances!r} "
-                       "(more gave no speed on NVIDIA GPUs, and six live vs-placebo filters in one process crashed it)")
+        raise vs.Error(f"shader: instances must be an int from 1 to {MAX_INSTANCES}, got {instances!r}")
     direct = renderer_choice(renderer)[0] == "direct"
     if not isinstance(streams, int) or not 1 <= streams <= placebo_direct.MAX_STREAMS:
         raise vs.Error(f"shader: streams must be an int from 1 to {placebo_direct.MAX_STREAMS}, got {streams!r}")
@@ -213,8 +212,8 @@ def _vs_placebo_branches(yuv: vs.VideoNode, plan: RenderPlan, instances: int) ->
     """The vs-placebo chain on ``instances`` interleaved branches (1 where that would build too many filters)."""
     renders = len(plan.renders)
     if instances > 1 and instances * renders > MAX_RENDERERS:
-        log.warning("shader: %d renders x %d instances would make %d vs-placebo filters (6 crashed vs-placebo on "
-                    "an NVIDIA GPU); using 1 instance", renders, instances, instances * renders)
+        log.warning("shader: %d renders x %d instances would make %d vs-placebo filters, more than %d (too many "
+                    "crash vs-placebo); using 1 instance", renders, instances, instances * renders, MAX_RENDERERS)
         instances = 1
     branches = min(instances, yuv.num_frames)
     parts = [_render_chain(yuv.std.SelectEvery(branches, i) if branches > 1 else yuv, plan)

@@ -37,7 +37,7 @@ from kizunasr_vs.render import libplacebo as pl
 
 log = logging.getLogger("kizunasr")
 
-DEFAULT_STREAMS = 4  # H200, pass-through 1080p -> 2160p: 4 and 8 gave 4.9x vs-placebo alone, 16 4.2x
+DEFAULT_STREAMS = 4  # frames in flight; more gain nothing (docs/BENCHMARKS.md, shader filter)
 MAX_STREAMS = 16
 _POLL_S = 0.002  # sleep between polls of a busy buffer (each poll takes the device lock)
 _TIMEOUT_S = 120.0  # a download that takes longer than this is reported as a hang
@@ -72,7 +72,7 @@ class _Device:
             raise vs.Error("shader: libplacebo could not create a Vulkan device "
                            f"({'; '.join(_recent_errors) or 'no message'}); check `vulkaninfo --summary`")
         self.gpu = pl.read_pointer(self.vk, 0)
-        # libplacebo calls from several threads at once crashed it (pl_render_image on separate renderers, or
+        # libplacebo crashes when called from several threads at once (pl_render_image on separate renderers, or
         # next to pl_buf_poll), though pl_gpu says it is thread-safe: every call on a stream holds this lock.
         self.lock = threading.RLock()  # re-entrant: a Stream collected inside a locked call frees under it
         limits = self.gpu + pl.GPU_LIMITS
@@ -320,7 +320,7 @@ class Stream:
 
     def _wait(self, buf: c_void_p, what: str, first_sleep: float = 0.0) -> None:
         """Until the GPU is done with ``buf``: polls without blocking under the device lock (a pl_buf_poll
-        that waited while another thread rendered crashed libplacebo), sleeping in between; the first sleep
+        that waits while another thread renders crashes libplacebo), sleeping in between; the first sleep
         (the expected latency) saves polls, each of which takes the lock and the GIL."""
         start = time.monotonic()
         time.sleep(first_sleep)
