@@ -15,8 +15,9 @@ import vapoursynth as vs
 from tqdm import tqdm
 
 from kizunasr_vs.cli.encode import add_chain_options, add_common_options, encode_job, encode_with_progress
+from kizunasr_vs.cli.report import error_line
+from kizunasr_vs.core.errors import InputError, KizunaError
 from kizunasr_vs.core.formats import resolve_color
-from kizunasr_vs.media.encoder import EncodeError
 from kizunasr_vs.media.job import EncodeJob, check_outputs
 from kizunasr_vs.media.span import check_span
 
@@ -83,21 +84,16 @@ def single_encode(args: argparse.Namespace, job: EncodeJob) -> None:
     source, first = job.trim(job.open_source())
     clip = upscale(source, args.profile, args.target, backend=args.provider)
     settings = job.settings(clip, first, resolve_color(source))
-    if encode_with_progress(clip, job.output, settings, job.name) != 0:
-        raise EncodeError("encoding failed (see above)")
+    encode_with_progress(clip, job.output, settings, job.name)
 
 
 def run_cluster_encode(args: argparse.Namespace, job: EncodeJob) -> int:
     """`kizunasr encode ... --cluster ADDR`."""
-    from kizunasr_vs.cluster import ClusterError, connect, parse_address
+    from kizunasr_vs.cluster import connect, parse_address
 
-    try:
-        address = parse_address(args.cluster)
-        with connect(address):
-            cluster_encode(args, job, address.workers)
-    except (ClusterError, vs.Error, ValueError, EncodeError) as exc:
-        print(f"kizunasr encode: {exc}", file=sys.stderr)
-        return 1
+    address = parse_address(args.cluster)
+    with connect(address):
+        cluster_encode(args, job, address.workers)
     return 0
 
 
@@ -107,15 +103,10 @@ def output_for(args: argparse.Namespace, input_path: Path) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     if not args.out_dir.is_dir():
-        print(f"kizunasr batch: output folder '{args.out_dir}' does not exist", file=sys.stderr)
-        return 2
+        raise InputError(f"output folder '{args.out_dir}' does not exist")
     jobs = [encode_job(args, path, output_for(args, path)) for path in args.inputs]
-    try:
-        check_outputs(jobs)
-        check_span(args.start, args.end)
-    except ValueError as exc:
-        print(f"kizunasr batch: {exc}", file=sys.stderr)
-        return 2
+    check_outputs(jobs)
+    check_span(args.start, args.end)
     failures: list[str] = []
 
     def encode_all(address: ClusterAddress | None) -> None:
@@ -125,27 +116,22 @@ def run(args: argparse.Namespace) -> int:
                     cluster_encode(args, job, address.workers)
                 else:
                     single_encode(args, job)
-            except (ClusterError, vs.Error, ValueError, EncodeError) as exc:
-                message = str(exc) if str(job.input) in str(exc) else f"{job.input}: {exc}"
+            except (KizunaError, vs.Error, OSError) as exc:  # reported at the end; the next input goes on
+                message = error_line(exc)
+                message = message if str(job.input) in message else f"{job.input}: {message}"
                 print(f"kizunasr batch: {message}", file=sys.stderr)
                 failures.append(message)
-
-    from kizunasr_vs.cluster import ClusterError
 
     if args.cluster:
         from kizunasr_vs.cluster import connect, parse_address
 
-        try:
-            address = parse_address(args.cluster)
-            with connect(address):
-                encode_all(address)
-        except ClusterError as exc:
-            print(f"kizunasr batch: {exc}", file=sys.stderr)
-            return 2
+        address = parse_address(args.cluster)
+        with connect(address):
+            encode_all(address)
     else:
         encode_all(None)
     done = len(args.inputs) - len(failures)
     print(f"kizunasr batch: {done} of {len(args.inputs)} inputs encoded", file=sys.stderr)
     for message in failures:
         print(f"  FAILED {message}", file=sys.stderr)
-    return 1 if failures else 0
+    return 2 if failures else 0

@@ -20,8 +20,8 @@ import vapoursynth as vs
 
 from kizunasr_vs.cli import options
 from kizunasr_vs.cli.upscale import find_default_model
+from kizunasr_vs.core.errors import InputError
 from kizunasr_vs.core.resources import shader_path
-from kizunasr_vs.models.errors import ModelError
 from kizunasr_vs.render import placebo_direct
 from kizunasr_vs.render.placebo import renderer_choice
 
@@ -226,7 +226,7 @@ def calibrate(model: Path, sizes: list[tuple[int, int]], frames: int) -> list[di
     from kizunasr_vs.inference.torch_backend import TORCH_PROVIDERS
 
     if choose_providers("auto")[0] != CUDA or not torch_cuda_available():
-        raise ValueError("--calibrate compares onnxruntime's CUDA provider with the torch backend; it needs both "
+        raise InputError("--calibrate compares onnxruntime's CUDA provider with the torch backend; it needs both "
                          "(onnxruntime-gpu without TensorRT, and pip install 'kizunasr[torch]')")
     sha = load_model(str(model)).sha256
     results = []
@@ -241,14 +241,9 @@ def calibrate(model: Path, sizes: list[tuple[int, int]], frames: int) -> list[di
 
 
 def run_fidelity(args: argparse.Namespace) -> int:
-    from kizunasr_vs.cli.fidelity import FidelityError, run_fidelity
-    from kizunasr_vs.profiles.loader import ProfileError
+    from kizunasr_vs.cli.fidelity import run_fidelity
 
-    try:
-        scores, text = run_fidelity(args.fidelity, args.shader or [], args.profile)
-    except (FidelityError, ProfileError, FileNotFoundError) as exc:
-        print(f"kizunasr bench: {exc}", file=sys.stderr)
-        return 2
+    scores, text = run_fidelity(args.fidelity, args.shader or [], args.profile)
     print(json.dumps({"fidelity": [asdict(s) for s in scores]}, indent=2) if args.json else text)
     return 0
 
@@ -257,11 +252,9 @@ def run_gpu_cost(args: argparse.Namespace, sizes: list[tuple[int, int]], shaders
     from kizunasr_vs.cli import gpu_cost
 
     if not shaders:
-        print("kizunasr bench: --gpu-cost needs at least one --shader", file=sys.stderr)
-        return 2
+        raise InputError("--gpu-cost needs at least one --shader")
     if args.repeat < 1:
-        print(f"kizunasr bench: --repeat must be >= 1, not {args.repeat}", file=sys.stderr)
-        return 2
+        raise InputError(f"--repeat must be >= 1, not {args.repeat}")
     rows = {f"{w}x{h}": gpu_cost.measure(shaders, w, h, args.frames, args.repeat) for w, h in sizes}
     if args.json:
         print(json.dumps({size: [asdict(c) for c in costs] for size, costs in rows.items()}, indent=2))
@@ -272,28 +265,18 @@ def run_gpu_cost(args: argparse.Namespace, sizes: list[tuple[int, int]], shaders
 
 def run(args: argparse.Namespace) -> int:
     if args.repeat != 1 and not args.gpu_cost:
-        print("kizunasr bench: --repeat goes with --gpu-cost", file=sys.stderr)
-        return 2
+        raise InputError("--repeat goes with --gpu-cost")
     if args.fidelity is not None:
         return run_fidelity(args)
     sizes = args.size or [(640, 480)]
     shaders = [part for spec in args.shader or [] for part in spec.split(",")]  # outside --fidelity: one list
     if args.gpu_cost:
         return run_gpu_cost(args, sizes, shaders)
-    try:
-        model = args.model or find_default_model()
-    except ModelError as exc:
-        print(f"kizunasr bench: {exc}", file=sys.stderr)
-        return 2
+    model = args.model or find_default_model()
     if args.calibrate:
         if model is None:
-            print("kizunasr bench: --calibrate needs --model", file=sys.stderr)
-            return 2
-        try:
-            results = calibrate(model, sizes, args.frames)
-        except ValueError as exc:
-            print(f"kizunasr bench: {exc}", file=sys.stderr)
-            return 2
+            raise InputError("--calibrate needs --model")
+        results = calibrate(model, sizes, args.frames)
         print(json.dumps({"results": results}, indent=2) if args.json else
               "\n".join(f"{r['provider']:<6} {r['size']:>10} {r['filter_fps']:8.2f} fps" for r in results))
         return 0

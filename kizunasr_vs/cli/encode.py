@@ -11,7 +11,7 @@ from tqdm import tqdm
 
 from kizunasr_vs.cli import options
 from kizunasr_vs.core.formats import resolve_color
-from kizunasr_vs.media.encoder import CODECS, EncodeError, EncodeSettings, encode
+from kizunasr_vs.media.encoder import CODECS, EncodeSettings, encode
 from kizunasr_vs.media.job import EncodeJob
 
 
@@ -54,28 +54,14 @@ def encode_job(args: argparse.Namespace, source: Path | None, output: Path) -> E
                      args.overwrite)
 
 
-def error_line(exc: BaseException) -> str:
-    """The error's message; for a frame error, its last line without the traceback VapourSynth puts before
-    the error a Python frame callback raised."""
-    lines = str(exc).strip().splitlines()
-    if not isinstance(exc, vs.Error) or len(lines) < 2:
-        return str(exc)
-    return lines[-1].removeprefix("vapoursynth.Error: ")
-
-
 def encode_with_progress(clip: vs.VideoNode, output: Path, settings: EncodeSettings, label: str) -> int:
-    """Encode with a tqdm bar (frames, fps, ETA); returns an exit code."""
+    """Encode with a tqdm bar (frames, fps, ETA); returns 0 (errors are raised, for cli/main.py to report)."""
     with tqdm(total=clip.num_frames, unit="frame", desc=label, dynamic_ncols=True) as bar:
 
         def progress(done: int, total: int) -> None:
             bar.update(done - bar.n)
 
-        try:
-            encode(clip, output, settings, progress)
-        except (EncodeError, vs.Error) as exc:
-            bar.close()
-            print(f"kizunasr: {error_line(exc)}", file=sys.stderr)
-            return 1
+        encode(clip, output, settings, progress)
     print(f"wrote {output}", file=sys.stderr)
     return 0
 
@@ -84,23 +70,15 @@ def run(args: argparse.Namespace) -> int:
     from kizunasr_vs.profiles.upscale import resolve_profile, upscale
 
     job = encode_job(args, args.input, args.output)
-    try:
-        job.check()
-    except (ValueError, EncodeError) as exc:
-        print(f"kizunasr encode: {exc}", file=sys.stderr)
-        return 2
+    job.check()
     if getattr(args, "cluster", None):
         from kizunasr_vs.cli.batch import run_cluster_encode
 
         return run_cluster_encode(args, job)
 
-    try:
-        source, first = job.trim(job.open_source())
-        profile = resolve_profile(args.profile)
-        clip = upscale(source, profile, args.target, backend=args.provider)
-    except (vs.Error, ValueError, EncodeError) as exc:
-        print(f"kizunasr encode: {exc}", file=sys.stderr)
-        return 2
+    source, first = job.trim(job.open_source())
+    profile = resolve_profile(args.profile)
+    clip = upscale(source, profile, args.target, backend=args.provider)
     print(f"{job.name}: {source.width}x{source.height} -> {clip.width}x{clip.height}, "
           f"{clip.num_frames} frames, profile {profile.name}", file=sys.stderr)
     settings = job.settings(clip, first, resolve_color(source))

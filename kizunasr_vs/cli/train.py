@@ -14,6 +14,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from kizunasr_vs.core.errors import InputError
+
 TIERS = ("s", "m", "l")
 
 
@@ -49,41 +51,29 @@ def run(args: argparse.Namespace) -> int:
     try:
         import torch  # noqa: F401
     except ImportError:
-        print("kizunasr train: PyTorch is not installed; install it with: pip install 'kizunasr[torch]'",
-              file=sys.stderr)
-        return 2
+        raise InputError("PyTorch is not installed; install it with: pip install 'kizunasr[torch]'") from None
     from kizunasr_vs.train.data import find_images, folder_weights
     from kizunasr_vs.train.export import export_all
     from kizunasr_vs.train.loop import Recipe, train
 
     shares = (args.drawn, args.jpeg, args.blur, args.soft)
     if args.steps < 1 or args.batch < 1 or args.patch < 8 or not all(0 <= v <= 1 for v in shares) or args.workers < 0:
-        print("kizunasr train: --steps and --batch must be >= 1, --patch >= 8, --drawn/--jpeg/--blur/--soft in "
-              "[0, 1], --workers >= 0", file=sys.stderr)
-        return 2
+        raise InputError("--steps and --batch must be >= 1, --patch >= 8, --drawn/--jpeg/--blur/--soft in [0, 1], "
+                         "--workers >= 0")
     if args.balance_folders and not args.frames:
-        print("kizunasr train: --balance-folders needs a FRAMES_DIR with subfolders to balance", file=sys.stderr)
-        return 2
-    try:
-        images = find_images(args.frames) if args.frames else []
-    except FileNotFoundError as exc:
-        print(f"kizunasr train: {exc}", file=sys.stderr)
-        return 2
+        raise InputError("--balance-folders needs a FRAMES_DIR with subfolders to balance")
+    images = find_images(args.frames) if args.frames else []
     tiers = list(dict.fromkeys(args.tier or ["m"]))
     recipe = Recipe(steps=args.steps, batch=args.batch, patch=args.patch, lr=args.lr, workers=args.workers,
                     drawn_fraction=1.0 if not images else args.drawn, blur_prob=args.blur, jpeg_prob=args.jpeg,
                     soft_prob=args.soft, balance_folders=args.balance_folders)
     weights = folder_weights(images, args.frames) if args.balance_folders else None
-    try:
-        models = train(images, args.out, tiers, recipe, args.device, progress=sys.stderr.isatty(), init=args.init,
-                       weights=weights)
-    except ValueError as exc:
-        print(f"kizunasr train: {exc}", file=sys.stderr)
-        return 2
+    models = train(images, args.out, tiers, recipe, args.device, progress=sys.stderr.isatty(), init=args.init,
+                   weights=weights)
     check = args.check_image or (images[0] if images else None)
     ok = True
     for tier, model in zip(tiers, models, strict=True):
         report = export_all(model, args.out, f"kizuna_cnn_x2_{tier}", tier, recipe, check)
         print(report.summary())
         ok = ok and report.ok
-    return 0 if ok else 1
+    return 0 if ok else 2  # (a report said what did not match)

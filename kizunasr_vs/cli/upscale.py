@@ -18,8 +18,6 @@ from kizunasr_vs.cli import options
 from kizunasr_vs.cli.encode import add_common_options, encode_job, encode_with_progress
 from kizunasr_vs.core.formats import resolve_color
 from kizunasr_vs.core.resources import shader_path
-from kizunasr_vs.media.encoder import EncodeError
-from kizunasr_vs.models.errors import ModelError
 
 DEFAULT_SHADER = "kizuna_edge2x.glsl"
 DEFAULT_SAMPLE_OUTPUT = Path("out") / "sample_2x.mkv"
@@ -82,17 +80,13 @@ def default_output(args: argparse.Namespace) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     job = encode_job(args, args.input, default_output(args))
-    try:
-        job.check()
-        source, first = job.trim(job.open_source())
-        clip, what = upscale_2x(source, args)
-        if args.target:
-            from kizunasr_vs.profiles.chain import resize_to
+    job.check()
+    source, first = job.trim(job.open_source())
+    clip, what = upscale_2x(source, args)
+    if args.target:
+        from kizunasr_vs.profiles.chain import resize_to
 
-            clip = resize_to(clip, *args.target)
-    except (vs.Error, ValueError, EncodeError, ModelError) as exc:
-        print(f"kizunasr upscale: {exc}", file=sys.stderr)
-        return 2
+        clip = resize_to(clip, *args.target)
     print(f"{job.name}: {source.width}x{source.height} -> {clip.width}x{clip.height}, {clip.num_frames} frames, "
           f"{what}", file=sys.stderr)
     settings = job.settings(clip, first, resolve_color(source))

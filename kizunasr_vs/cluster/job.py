@@ -25,6 +25,7 @@ from kizunasr_vs.cluster.plan import (
     work_key,
 )
 from kizunasr_vs.cluster.worker import ChunkFailed, ChunkSpec, WorkerStatus, actor_classes, segment_settings
+from kizunasr_vs.core.errors import FilterError
 from kizunasr_vs.core.formats import resolve_color
 from kizunasr_vs.media.encoder import EncodeError
 from kizunasr_vs.media.job import EncodeJob
@@ -82,7 +83,7 @@ def _prepare(job: ClusterJob, source: vs.VideoNode | None) -> tuple[ChunkSpec, l
         profile = resolve_profile(job.profile)
         chain = profile.for_height(clip.height).encode
     except (ProfileError, ValueError) as exc:
-        raise vs.Error(f"upscale: {exc}") from exc
+        raise FilterError(str(exc), "upscale") from exc
     upscaled = upscale(clip, profile, job.target, backend=job.provider)  # stage errors (missing model...) show here
     fps = fps_of(clip)
     settings = dataclasses.replace(segment_settings(job.encode), color=resolve_color(clip))

@@ -12,6 +12,8 @@ import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from kizunasr_vs.core.errors import InputError
+
 if sys.platform != "win32":
     import fcntl
 
@@ -79,10 +81,10 @@ def check_output(output: Path, inputs: Iterable[Path] = (), overwrite: bool = Fa
     for source in inputs:
         with contextlib.suppress(OSError):
             if os.path.samestat(found, source.stat()):
-                raise ValueError(f"output '{output}' is the input '{source}'; writing it would destroy the "
+                raise InputError(f"output '{output}' is the input '{source}'; writing it would destroy the "
                                  "source: choose another output file")
     if not overwrite:
-        raise ValueError(f"output '{output}' exists; add --overwrite (or -y) to replace it")
+        raise InputError(f"output '{output}' exists; add --overwrite (or -y) to replace it")
 
 
 def write_atomic(path: Path, data: bytes | str) -> Path:

@@ -11,6 +11,8 @@ import site
 import sys
 from pathlib import Path
 
+from kizunasr_vs.core.errors import NotFound
+
 APP = "kizunasr"
 MODELS_DIR_ENV = "KIZUNASR_MODELS_DIR"
 
@@ -36,7 +38,7 @@ def data_dir(name: str) -> Path:
     for folder in candidates:
         if folder.is_dir():
             return folder
-    raise FileNotFoundError(f"KizunaSR data folder '{name}' not found (looked in: "
+    raise NotFound(f"KizunaSR data folder '{name}' not found (looked in: "
                             + ", ".join(str(c) for c in candidates) + "); set KIZUNASR_DATA_DIR")
 
 

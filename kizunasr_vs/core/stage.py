@@ -8,6 +8,8 @@ from typing import Protocol, runtime_checkable
 
 import vapoursynth as vs
 
+from kizunasr_vs.core.errors import FilterError
+
 
 @runtime_checkable
 class Stage(Protocol):
@@ -49,7 +51,7 @@ class Pipeline:
             try:
                 clip = stage.apply(clip)
             except vs.Error as exc:
-                raise vs.Error(f"stage '{stage.name}': {exc}") from exc
+                raise FilterError(f"stage '{stage.name}': {exc}") from exc
         return clip
 
     __call__ = apply

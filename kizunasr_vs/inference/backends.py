@@ -13,9 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import vapoursynth as vs
-
-from kizunasr_vs.inference.ort_session import CPU, CUDA, TRT, WHO, choose_providers
+from kizunasr_vs.core.errors import FilterError
+from kizunasr_vs.inference.ort_session import CPU, CUDA, TRT, choose_providers
 from kizunasr_vs.inference.torch_backend import TORCH, TORCH_COMPILED, TORCH_PROVIDERS
 
 
@@ -86,12 +85,12 @@ def resolve(requested: str | Backend, fp16: bool | None = None, streams: int | N
     onnxruntime's best provider here (TensorRT > CUDA > CPU)."""
     if isinstance(requested, BACKEND_TYPES):
         if fp16 is not None or streams is not None:
-            raise vs.Error(f"{WHO}: pass fp16 and streams inside the backend object "
-                           f"({type(requested).__name__}(...)), not next to it")
+            raise FilterError(f"pass fp16 and streams inside the backend object "
+                              f"({type(requested).__name__}(...)), not next to it")
         return requested
     if not isinstance(requested, str):
-        raise vs.Error(f"{WHO}: backend must be 'auto', a provider name or one of "
-                       f"{', '.join(t.__name__ for t in BACKEND_TYPES)}; got {type(requested).__name__}")
+        raise FilterError(f"backend must be 'auto', a provider name or one of "
+                          f"{', '.join(t.__name__ for t in BACKEND_TYPES)}; got {type(requested).__name__}")
     chosen = from_name(requested, fp16, streams)
     if chosen is not None:
         return chosen

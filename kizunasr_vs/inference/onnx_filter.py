@@ -18,11 +18,11 @@ import numpy as np
 import vapoursynth as vs
 
 from kizunasr_vs.core import hardware
+from kizunasr_vs.core.errors import FilterError, named_errors
 from kizunasr_vs.core.formats import (
     RANGE_FULL,
     ColorInfo,
     check_format,
-    named_errors,
     resolve_color,
     restore_format,
     to_gray_float,
@@ -97,22 +97,22 @@ def _hw(value: Pair, what: str) -> tuple[int, int]:
     elif isinstance(value, tuple | list) and len(value) == 2 and all(isinstance(v, int) for v in value):
         pair = (int(value[1]), int(value[0]))
     else:
-        raise vs.Error(f"{WHO}: {what} must be an int or a (width, height) pair, not {value!r}")
+        raise FilterError(f"{what} must be an int or a (width, height) pair, not {value!r}")
     if min(pair) < 0 or (what == "tile" and min(pair) < 1):
-        raise vs.Error(f"{WHO}: {what} must be positive, not {value!r}")
+        raise FilterError(f"{what} must be positive, not {value!r}")
     return pair
 
 
 def _check_channels(fmt: vs.VideoFormat, info: ModelInfo, name: str) -> None:
     """Match the model's channel count to the clip's colour family."""
     if info.channels == 3 and fmt.color_family == vs.GRAY:
-        raise vs.Error(
-            f"{WHO}: {name}: this model needs RGB (3 channels); the clip is GRAY ({fmt.name}): "
+        raise FilterError(
+            f"{name}: this model needs RGB (3 channels); the clip is GRAY ({fmt.name}): "
             "convert with core.resize.Bicubic(clip, format=vs.RGBS)"
         )
     if info.channels == 1 and fmt.color_family == vs.RGB:
-        raise vs.Error(
-            f"{WHO}: {name}: this model is 1-channel (luma) and needs a YUV or GRAY clip; the clip is RGB "
+        raise FilterError(
+            f"{name}: this model is 1-channel (luma) and needs a YUV or GRAY clip; the clip is RGB "
             f"({fmt.name}): convert with core.resize.Bicubic(clip, format=vs.YUV444PS, matrix_s='709')"
         )
 
@@ -127,7 +127,7 @@ def _plan(
 ) -> list[Tile]:
     """Plan the tiles for one frame, turning argument conflicts into ``vs.Error``."""
     if pad_multiple is not None and (not isinstance(pad_multiple, int) or pad_multiple < 1):
-        raise vs.Error(f"{WHO}: pad_multiple must be an int >= 1, not {pad_multiple!r}")
+        raise FilterError(f"pad_multiple must be an int >= 1, not {pad_multiple!r}")
     tile_hw = _hw(tile, "tile") if tile is not None else None
     forced = any(f is not None and n > f for f, n in zip(info.fixed, (height, width), strict=True))
     tiling = tile_hw is not None or forced
@@ -137,16 +137,16 @@ def _plan(
     for axis, label in ((0, "height"), (1, "width")):
         fixed = info.fixed[axis]
         if fixed is not None and tile_hw is not None and tile_hw[axis] + 2 * over[axis] > fixed:
-            raise vs.Error(
-                f"{WHO}: the model has a fixed input {label} of {fixed}; tile {label} {tile_hw[axis]} + "
+            raise FilterError(
+                f"the model has a fixed input {label} of {fixed}; tile {label} {tile_hw[axis]} + "
                 f"2 x overlap {over[axis]} = {tile_hw[axis] + 2 * over[axis]} does not fit: use tile=None "
                 "or a smaller tile/overlap"
             )
     try:
         return plan_tiles(height, width, tile_hw, over, pad_multiple or 1, info.fixed)
     except ValueError as e:
-        raise vs.Error(
-            f"{WHO}: cannot tile a {width}x{height} frame for this model: {e}; pass a smaller overlap"
+        raise FilterError(
+            f"cannot tile a {width}x{height} frame for this model: {e}; pass a smaller overlap"
         ) from e
 
 
@@ -156,7 +156,7 @@ def _model_bytes(loaded: LoadedModel, info: ModelInfo, providers: Sequence[str],
         try:
             return convert_float_to_float16(loaded.proto).SerializeToString()
         except ValueError as e:
-            raise vs.Error(f"{WHO}: {loaded.name}: cannot convert to fp16 ({e}); pass fp16=False") from e
+            raise FilterError(f"{loaded.name}: cannot convert to fp16 ({e}); pass fp16=False") from e
     return loaded.proto.SerializeToString()
 
 
@@ -240,13 +240,13 @@ def _build_direct_runner(loaded: LoadedModel, info: ModelInfo, backend: BackendK
         try:
             proto = convert_float_to_float16(proto, keep_io_types=False)
         except ValueError as e:
-            raise vs.Error(f"{WHO}: {loaded.name}: cannot convert to fp16 ({e}); pass fp16=False") from e
+            raise FilterError(f"{loaded.name}: cannot convert to fp16 ({e}); pass fp16=False") from e
     io_dtype = np.dtype(np.float16 if use_fp16 or info.dtype == np.float16 else np.float32)
     if layout is not None:
         try:
             graph = wrap_yuv_io(proto, layout)
         except ValueError as e:
-            raise vs.Error(f"{WHO}: {loaded.name}: cannot take YUV planes ({e}); pass yuv_io=False") from e
+            raise FilterError(f"{loaded.name}: cannot take YUV planes ({e}); pass yuv_io=False") from e
         inputs, outputs = list(PLANES_IN), list(PLANES_OUT)
     else:
         graph = split_plane_io(proto, info.channels)
@@ -265,25 +265,25 @@ def _build_direct_runner(loaded: LoadedModel, info: ModelInfo, backend: BackendK
     try:
         out_h, out_w = sessions[0].run(outputs[:1], feeds)[0].shape[2:]
     except Exception as e:  # noqa: BLE001 - onnxruntime raises its own exception types
-        raise vs.Error(f"{WHO}: {loaded.name}: the model failed on a {pw}x{ph} probe: {e}") from e
+        raise FilterError(f"{loaded.name}: the model failed on a {pw}x{ph} probe: {e}") from e
     if out_h % ph or out_w % pw or out_h // ph != out_w // pw or out_h < ph:
-        raise vs.Error(f"{WHO}: {loaded.name}: the scale must be one integer >= 1 for both axes; a "
-                       f"{pw}x{ph} input gave {out_w}x{out_h}")
+        raise FilterError(f"{loaded.name}: the scale must be one integer >= 1 for both axes; a "
+                          f"{pw}x{ph} input gave {out_w}x{out_h}")
     return DirectRunner(info, out_h // ph, SessionPool(sessions), io_dtype, inputs, outputs, layout)
 
 
 def _stream_count(streams: int | None, gpu: bool) -> int:
     count = streams if streams is not None else (2 if gpu else 1)
     if not isinstance(count, int) or count < 1:
-        raise vs.Error(f"{WHO}: streams must be an int >= 1, not {streams!r}")
+        raise FilterError(f"streams must be an int >= 1, not {streams!r}")
     return count
 
 
-def _nonfinite(n: int, name: str) -> vs.Error:
+def _nonfinite(n: int, name: str) -> FilterError:
     """The model's output for frame ``n`` has NaN or Inf values: stop rather than write black frames."""
-    return vs.Error(f"{WHO}: {name}: frame {n}: the model's output has NaN or Inf values, which would be "
-                    "written as black or broken frames; a model run in fp16 can overflow (pass fp16=False), "
-                    "otherwise the model is broken for this input: check or replace it")
+    return FilterError(f"{name}: frame {n}: the model's output has NaN or Inf values, which would be "
+                       "written as black or broken frames; a model run in fp16 can overflow (pass fp16=False), "
+                       "otherwise the model is broken for this input: check or replace it", WHO)  # (frame time)
 
 
 def _new_frame(like: vs.VideoFrame, props_of: vs.VideoFrame) -> vs.VideoFrame:
@@ -329,11 +329,11 @@ def _build_torch_runner(loaded: LoadedModel, info: ModelInfo, height: int, width
         return TorchRunner(loaded.proto, info.channels, height, width, streams=count, layout=backend.layout,
                            compile_model=compiled, graphs=backend.graphs)
     except (TorchBackendError, ImportError) as e:
-        raise vs.Error(f"{WHO}: {loaded.name}: the torch backend cannot run it ({e}); use backend='cuda'") from e
+        raise FilterError(f"{loaded.name}: the torch backend cannot run it ({e}); use backend='cuda'") from e
     except RuntimeError as e:  # out of GPU memory, a torch.compile failure ...
-        raise vs.Error(f"{WHO}: {loaded.name}: the torch backend failed to start ({e}); each of the {count} "
-                       "streams keeps a frame's buffers on the GPU: pass a smaller Torch(streams=), or use "
-                       "backend='torch' (no compile) or 'cuda'") from e
+        raise FilterError(f"{loaded.name}: the torch backend failed to start ({e}); each of the {count} "
+                          "streams keeps a frame's buffers on the GPU: pass a smaller Torch(streams=), or use "
+                          "backend='torch' (no compile) or 'cuda'") from e
 
 
 def _model_clip(src: vs.VideoNode, runner: FrameRunner, name: str, out_format: int | None = None) -> vs.VideoNode:
@@ -428,15 +428,15 @@ def onnx(
                                                  _ChromaLocation=color.chroma_location, _Transfer=color.transfer,
                                                  _Primaries=color.primaries)
         elif yuv_io:
-            raise vs.Error(f"{WHO}: yuv_io needs an RGB (3-channel) model, a whole-frame run (tile=None, not "
-                           f"tensorrt), integer YUV 4:4:4/4:2:2/4:2:0 in and out with the same subsampling "
-                           f"(got {fmt.name}), matrix 709/601/2020 and chroma location left or center; pass "
-                           "yuv_io=None to convert with zimg")
+            raise FilterError(f"yuv_io needs an RGB (3-channel) model, a whole-frame run (tile=None, not "
+                              f"tensorrt), integer YUV 4:4:4/4:2:2/4:2:0 in and out with the same subsampling "
+                              f"(got {fmt.name}), matrix 709/601/2020 and chroma location left or center; pass "
+                              "yuv_io=None to convert with zimg")
     src = to_rgbs(clip, color) if info.channels == 3 else to_gray_float(clip, color)
     runner: FrameRunner
     if torch_backend:
         if not whole:
-            raise vs.Error(f"{WHO}: the torch backend runs whole frames only; pass tile=None")
+            raise FilterError("the torch backend runs whole frames only; pass tile=None")
         src = src.resize.Point(format=vs.RGBH if info.channels == 3 else vs.GRAYH)
         runner = _torch_runner(runners, loaded, info, src.height, src.width, streams, provider,
                                cuda_graphs=cuda_graphs)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import vapoursynth as vs
 
+from kizunasr_vs.core.errors import InputError
 from kizunasr_vs.core.files import check_output
 from kizunasr_vs.core.formats import ColorInfo
 from kizunasr_vs.core.sample import sample_clip
@@ -87,4 +88,4 @@ def check_outputs(jobs: Sequence[EncodeJob]) -> None:
         check_output(job.output, inputs, job.overwrite)
         other = seen.setdefault(job.output.resolve(), job.input)
         if other != job.input:
-            raise ValueError(f"'{other}' and '{job.input}' would both be written to '{job.output}'; encode them apart")
+            raise InputError(f"'{other}' and '{job.input}' would both be written to '{job.output}'; encode them apart")

@@ -7,6 +7,8 @@ import math
 
 import vapoursynth as vs
 
+from kizunasr_vs.core.errors import InputError
+
 FALLBACK_FPS = 24.0  # a variable-rate clip has fps 0/1; its times are then counted at this rate
 
 
@@ -20,7 +22,7 @@ def frame_range(clip: vs.VideoNode, first: int, last: int | None) -> tuple[int, 
     """[first, last) within the clip (``last`` None or past the end: the end); ValueError when empty."""
     end = min(last if last is not None else clip.num_frames, clip.num_frames)
     if not 0 <= first < end:
-        raise ValueError(f"empty range: start {first}, end {end} of {clip.num_frames} frames")
+        raise InputError(f"empty range: start {first}, end {end} of {clip.num_frames} frames")
     return first, end
 
 
@@ -39,9 +41,9 @@ def read_position(text: str) -> int | float:
         else:
             raise ValueError
     except ValueError:
-        raise ValueError(f"cannot read position '{text}': use a frame number, 90.5s or 1:30") from None
+        raise InputError(f"cannot read position '{text}': use a frame number, 90.5s or 1:30") from None
     if not math.isfinite(seconds) or seconds < 0:
-        raise ValueError(f"position '{text}' must be a finite time >= 0, like 90.5s or 1:30")
+        raise InputError(f"position '{text}' must be a finite time >= 0, like 90.5s or 1:30")
     return seconds
 
 
@@ -52,7 +54,7 @@ def check_span(start: str | None, end: str | None) -> None:
         return
     last = read_position(end)
     if type(first) is type(last) and first >= last:
-        raise ValueError(f"--start {start or 0} is not before --end {end}: nothing to encode")
+        raise InputError(f"--start {start or 0} is not before --end {end}: nothing to encode")
 
 
 def parse_position(text: str | None, fps: float, default: int) -> int:

@@ -11,6 +11,7 @@ import warnings
 
 import vapoursynth as vs
 
+from kizunasr_vs.core.errors import FilterError, named_errors
 from kizunasr_vs.inference import onnx_filter
 from kizunasr_vs.inference.backends import Backend
 from kizunasr_vs.inference.onnx_filter import Pair
@@ -19,6 +20,7 @@ from kizunasr_vs.models.errors import ModelError
 from kizunasr_vs.models.store import find_model
 
 
+@named_errors(onnx_filter.WHO)
 def onnx(
     clip: vs.VideoNode,
     model: str | os.PathLike[str] | bytes,
@@ -58,7 +60,7 @@ def onnx(
         try:
             model = find_model(model)
         except (FileNotFoundError, ModelError) as exc:
-            raise vs.Error(f"{onnx_filter.WHO}: {exc}") from None
+            raise FilterError(str(exc)) from None
     return onnx_filter.onnx(clip, model, backend=backend, tile=tile, overlap=overlap, output_format=output_format,
                             pad_multiple=pad_multiple, yuv_io=yuv_io, runners=runners, fp16=fp16, streams=streams)
 
@@ -67,9 +69,9 @@ def _from_deprecated(backend: str | Backend, provider: str | None, fp16: bool | 
                      streams: int | None) -> str | Backend:
     """The backend that ``provider`` (with ``fp16`` / ``streams`` left for the filter to apply) names."""
     warnings.warn("kizunasr_vs.onnx: provider=, fp16= and streams= are deprecated; pass backend= with a backend "
-                  "object, e.g. backend=kz.OrtCUDA(fp16=False, streams=2)", DeprecationWarning, stacklevel=3)
+                  "object, e.g. backend=kz.OrtCUDA(fp16=False, streams=2)", DeprecationWarning, stacklevel=4)
     if provider is None:
         return backend
     if backend != "auto":
-        raise vs.Error(f"{onnx_filter.WHO}: pass backend= or provider= (its deprecated alias), not both")
+        raise FilterError("pass backend= or provider= (its deprecated alias), not both")
     return provider

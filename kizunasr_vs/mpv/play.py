@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,6 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
-import vapoursynth as vs
 
 from kizunasr_vs.core.errors import KizunaError
 from kizunasr_vs.core.resources import shader_path
@@ -192,17 +190,3 @@ class Player:
         self.still.close(timeout=0)
         with contextlib.suppress(Exception):  # already shut down
             self.mpv.quit()
-
-
-def main(file: str, profile: str = "auto") -> int:
-    """Entry point of `kizunasr play`; returns the exit status."""
-    try:
-        player = Player(file, profile)
-    except PlayError as exc:
-        print(f"kizunasr play: {exc}", file=sys.stderr)
-        return 1
-    except (ValueError, vs.Error) as exc:  # bad profile
-        print(f"kizunasr play: {exc}", file=sys.stderr)
-        return 1
-    player.run()
-    return 0

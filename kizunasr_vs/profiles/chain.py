@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import vapoursynth as vs
 
+from kizunasr_vs.core.errors import FilterError
 from kizunasr_vs.core.resources import shader_path
 from kizunasr_vs.core.stage import FunctionStage, Pipeline, Stage
 from kizunasr_vs.profiles.loader import Step
@@ -73,7 +74,7 @@ def _model_stage(step: Step, backend: str | Backend) -> Stage:
 def resize_to(clip: vs.VideoNode, width: int, height: int, kernel: str = "spline36") -> vs.VideoNode:
     """Resize with a kernel of RESIZE_KERNELS, keeping format and props."""
     if kernel not in RESIZE_KERNELS:
-        raise vs.Error(f"unknown resize kernel '{kernel}'; choose one of {', '.join(RESIZE_KERNELS)}")
+        raise FilterError(f"unknown resize kernel '{kernel}'; choose one of {', '.join(RESIZE_KERNELS)}")
     return getattr(clip.resize, RESIZE_KERNELS[kernel])(width, height)
 
 
@@ -103,5 +104,5 @@ def build_pipeline(steps: list[Step], backend: str | Backend = "auto") -> Pipeli
         elif "resize" in step:
             stages.append(_resize_stage(step))
         else:
-            raise vs.Error(f"unknown step {step}; expected shader, compiled_model, model or resize")
+            raise FilterError(f"unknown step {step}; expected shader, compiled_model, model or resize")
     return Pipeline(stages)

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 
 import vapoursynth as vs
 
-from kizunasr_vs.core.formats import check_format, named_errors
+from kizunasr_vs.core.errors import FilterError, InputError, named_errors
+from kizunasr_vs.core.formats import check_format
 from kizunasr_vs.models.errors import ModelError
 from kizunasr_vs.profiles.chain import build_pipeline, resize_to
 from kizunasr_vs.profiles.loader import Profile, ProfileError, load_profile
@@ -37,11 +38,11 @@ def parse_target(target: str | tuple[int, int] | None) -> tuple[int, int] | None
     if isinstance(target, str):
         width, _, height = target.strip().lower().partition("x")
         if not (width.isdigit() and height.isdigit()):
-            raise ValueError(f"target '{target}' must look like 3840x2160 (or be a (width, height) pair)")
+            raise InputError(f"target '{target}' must look like 3840x2160 (or be a (width, height) pair)")
         target = (int(width), int(height))
     if (not isinstance(target, tuple | list) or len(target) != 2
             or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in target)):
-        raise ValueError(f"target must be a positive (width, height) pair or a string like 3840x2160, not {target!r}")
+        raise InputError(f"target must be a positive (width, height) pair or a string like 3840x2160, not {target!r}")
     return int(target[0]), int(target[1])
 
 
@@ -63,16 +64,16 @@ def upscale(clip: vs.VideoNode, profile: str | Path | Profile = "auto", target: 
     try:
         size = parse_target(target)
     except ValueError as exc:
-        raise vs.Error(f"upscale: {exc}") from None
+        raise FilterError(f"{exc}") from None
     try:
         chosen = resolve_profile(profile)
         steps = chosen.for_height(clip.height).encode
     except (ProfileError, ValueError) as exc:
-        raise vs.Error(f"upscale: {exc}") from exc
+        raise FilterError(f"{exc}") from exc
     try:
         out = build_pipeline(steps, backend).apply(clip)
     except (FileNotFoundError, LookupError, ModelError) as exc:
-        raise vs.Error(f"upscale: profile '{chosen.name}': {exc}") from exc
+        raise FilterError(f"profile '{chosen.name}': {exc}") from exc
     if size is not None:
         out = resize_to(out, *size)
     return out

@@ -29,12 +29,12 @@ from dataclasses import dataclass
 
 import vapoursynth as vs
 
+from kizunasr_vs.core.errors import FilterError, named_errors
 from kizunasr_vs.core.formats import (
     RANGE_FULL,
     RANGE_LIMITED,
     ColorInfo,
     check_format,
-    named_errors,
     resolve_color,
     restore_format,
     to_yuv444p16,
@@ -132,12 +132,12 @@ def shader(
     """
     fmt = check_format(clip, "shader")
     if not hasattr(vs.core, "placebo"):
-        raise vs.Error("shader: the vs-placebo plugin is not loaded; install it (pip install vs-placebo)")
+        raise FilterError("the vs-placebo plugin is not loaded; install it (pip install vs-placebo)")
     if not isinstance(instances, int) or not 1 <= instances <= MAX_INSTANCES:
-        raise vs.Error(f"shader: instances must be an int from 1 to {MAX_INSTANCES}, got {instances!r}")
+        raise FilterError(f"instances must be an int from 1 to {MAX_INSTANCES}, got {instances!r}")
     direct = renderer_choice(renderer)[0] == "direct"
     if not isinstance(streams, int) or not 1 <= streams <= placebo_direct.MAX_STREAMS:
-        raise vs.Error(f"shader: streams must be an int from 1 to {placebo_direct.MAX_STREAMS}, got {streams!r}")
+        raise FilterError(f"streams must be an int from 1 to {placebo_direct.MAX_STREAMS}, got {streams!r}")
     info = resolve_color(clip)
     yuv, vs_matrix = to_yuv444p16(clip, info)
     plan = _plan(shaders, width, height, params, merge, (yuv.width, yuv.height),
@@ -152,14 +152,14 @@ def shader(
 def renderer_choice(renderer: str = "auto") -> tuple[str, str]:
     """Which renderer ``shader(renderer=renderer)`` uses here ("direct" or "vs-placebo") and why, in one line."""
     if renderer not in RENDERERS:
-        raise vs.Error(f"shader: renderer must be one of {', '.join(RENDERERS)}, got {renderer!r}")
+        raise FilterError(f"renderer must be one of {', '.join(RENDERERS)}, got {renderer!r}")
     if renderer == "vs-placebo":
         return "vs-placebo", "asked for (renderer='vs-placebo')"
     if placebo_direct.available():
         return "direct", libplacebo_status()
     if renderer == "direct":
-        raise vs.Error(f"shader: renderer='direct' cannot run here: {libplacebo_status()}; or pass "
-                       "renderer='vs-placebo'")
+        raise FilterError(f"renderer='direct' cannot run here: {libplacebo_status()}; or pass "
+                          "renderer='vs-placebo'")
     return "vs-placebo", libplacebo_status()
 
 
@@ -195,11 +195,11 @@ def _plan(shaders: ShaderArg | Sequence[ShaderArg], width: int | None, height: i
     sources = _prepare(shaders, params or {})
     sizes = []
     w, h = in_size
-    check_texture_size(w, h, "shader: the clip")
+    check_texture_size(w, h, "the clip")
     for i, src in enumerate(sources):
         last = i == len(sources) - 1
         out_w, out_h = _target_size(src, w, h, (width, height) if last else (None, None), last)
-        check_texture_size(out_w, out_h, f"shader: the output of '{src.name}'")
+        check_texture_size(out_w, out_h, f"the output of '{src.name}'")
         _validate(src, render, out_w / w, out_h / h)
         sizes.append((out_w, out_h))
         w, h = out_w, out_h
@@ -263,14 +263,14 @@ def _merge_runs(sources: Sequence[ShaderSource], sizes: Sequence[tuple[int, int]
 def _check_size_args(width: int | None, height: int | None) -> None:
     for name, value in (("width", width), ("height", height)):
         if value is not None and (not isinstance(value, int) or value <= 0):
-            raise vs.Error(f"shader: {name} must be a positive integer, got {value!r}")
+            raise FilterError(f"{name} must be a positive integer, got {value!r}")
 
 
 def _prepare(shaders: ShaderArg | Sequence[ShaderArg], params: Mapping[str, float | int]) -> list[ShaderSource]:
     """Load the shaders, check their headers and apply ``params`` to those that declare them."""
     items = [shaders] if isinstance(shaders, str | os.PathLike) or not isinstance(shaders, Sequence) else list(shaders)
     if not items:
-        raise vs.Error("shader: no shaders given")
+        raise FilterError("no shaders given")
     sources = [load_shader(item) for item in items]
     declared: list[set[str]] = []
     for src in sources:
@@ -279,11 +279,11 @@ def _prepare(shaders: ShaderArg | Sequence[ShaderArg], params: Mapping[str, floa
             parse_passes(src.text)
             declared.append({p.name for p in parse_params(src.text)})
         except vs.Error as exc:
-            raise vs.Error(f"shader '{src.name}': {exc}") from exc
+            raise FilterError(f"shader '{src.name}': {exc}") from exc
     unknown = sorted(set(params) - set().union(*declared))
     if unknown:
         known = ", ".join(sorted(set().union(*declared))) or "none"
-        raise vs.Error(f"shader: unknown param(s) {', '.join(unknown)}; the shaders declare: {known}")
+        raise FilterError(f"unknown param(s) {', '.join(unknown)}; the shaders declare: {known}")
     return [_with_params(src, {k: v for k, v in params.items() if k in names})
             for src, names in zip(sources, declared, strict=True)]
 
@@ -292,7 +292,7 @@ def _with_params(src: ShaderSource, params: Mapping[str, float | int]) -> Shader
     try:
         return ShaderSource(src.name, apply_params(src.text, params))
     except vs.Error as exc:
-        raise vs.Error(f"shader '{src.name}': {exc}") from exc
+        raise FilterError(f"shader '{src.name}': {exc}") from exc
 
 
 def _pl_matrix(vs_matrix: int, fmt: vs.VideoFormat) -> int:
@@ -303,8 +303,8 @@ def _pl_matrix(vs_matrix: int, fmt: vs.VideoFormat) -> int:
     if fmt.color_family == vs.GRAY and vs_matrix not in _PL_MATRIX:
         return _PL_BT709
     if vs_matrix not in _PL_MATRIX:
-        raise vs.Error(f"shader: matrix {vs_matrix} is not supported by libplacebo; convert the clip "
-                       "to BT.709 or BT.601 YUV (or RGB) first")
+        raise FilterError(f"matrix {vs_matrix} is not supported by libplacebo; convert the clip "
+                          "to BT.709 or BT.601 YUV (or RGB) first")
     return _PL_MATRIX[vs_matrix]
 
 
@@ -322,8 +322,8 @@ def _target_size(
             return ew, eh
         if last:
             raise
-        raise vs.Error(f"{exc} (width/height apply to the last shader of a chain: put this shader "
-                       "last or give it its own shader() call)") from exc
+        raise FilterError(f"{exc} (width/height apply to the last shader of a chain: put this shader "
+                          "last or give it its own shader() call)") from exc
     return ew or iw, eh or ih
 
 
@@ -351,7 +351,7 @@ def _validate(src: ShaderSource, render: _Render, scale_w: float, scale_h: float
     """Render one tiny frame with ``src`` and raise ``vs.Error`` if libplacebo reported errors."""
     error = _validation_error(src, render, scale_w, scale_h)
     if error is not None:
-        raise vs.Error(f"shader '{src.name}': {error}")
+        raise FilterError(f"shader '{src.name}': {error}")
 
 
 def _validation_error(src: ShaderSource, render: _Render, scale_w: float, scale_h: float) -> str | None:

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 import vapoursynth as vs
 
+from kizunasr_vs.core.errors import FilterError
 from kizunasr_vs.render import libplacebo as pl
 
 log = logging.getLogger("kizunasr")
@@ -42,6 +43,7 @@ MAX_STREAMS = 16
 _POLL_S = 0.002  # sleep between polls of a busy buffer (each poll takes the device lock)
 _TIMEOUT_S = 120.0  # a download that takes longer than this is reported as a hang
 _recent_errors: collections.deque[str] = collections.deque(maxlen=8)
+FRAME_TIME = "shader"  # the filter errors raised while frames render (outside the shader() call) name
 
 
 @dataclass(frozen=True)
@@ -69,8 +71,8 @@ class _Device:
         ctypes.c_bool.from_buffer(vk_params, pl.VULKAN_ALLOW_SOFTWARE).value = True  # as vs-placebo: lavapipe too
         self.vk = lib.vulkan_create(self.log, ctypes.addressof(vk_params))
         if not self.vk:
-            raise vs.Error("shader: libplacebo could not create a Vulkan device "
-                           f"({'; '.join(_recent_errors) or 'no message'}); check `vulkaninfo --summary`")
+            raise FilterError("libplacebo could not create a Vulkan device "
+                              f"({'; '.join(_recent_errors) or 'no message'}); check `vulkaninfo --summary`")
         self.gpu = pl.read_pointer(self.vk, 0)
         # libplacebo crashes when called from several threads at once (pl_render_image on separate renderers, or
         # next to pl_buf_poll), though pl_gpu says it is thread-safe: every call on a stream holds this lock.
@@ -166,8 +168,8 @@ class GpuTimer:
         """GPU milliseconds summed over the passes since ``reset()``."""
         with self._lock:
             if self.layout_error:
-                raise vs.Error(f"shader: libplacebo's pass timings do not have the expected layout "
-                               f"({self.layout_error})")
+                raise FilterError(f"libplacebo's pass timings do not have the expected layout "
+                                  f"({self.layout_error})")
             return self.ns / 1e6
 
 
@@ -280,7 +282,7 @@ class Stream:
         encoded = text.encode()
         self.hook.value = lib.shader_parse(dev.gpu, encoded, len(encoded))
         if not self.rr or not self.hook:
-            raise vs.Error(f"shader: libplacebo could not parse the shader ({'; '.join(_recent_errors) or '?'})")
+            raise FilterError(f"libplacebo could not parse the shader ({'; '.join(_recent_errors) or '?'})")
         self.params = _RenderParams(lib, self.hook.value or 0)
 
         self.in_pitch = _align(self.in_w * 2, dev.pitch_align)
@@ -292,7 +294,7 @@ class Stream:
         packed.component_map[:3] = [0, 1, 2]
         fmt = lib.plane_find_fmt(dev.gpu, None, byref(packed))
         if not fmt:
-            raise vs.Error("shader: the GPU has no 3 x 16-bit texture format to render into")
+            raise FilterError("the GPU has no 3 x 16-bit texture format to render into")
         self.components = ctypes.c_int.from_address(fmt + pl.FMT_NUM_COMPONENTS).value
         self.texel = pl.read_size(fmt, pl.FMT_TEXEL_SIZE)
         self.samples = self.texel // 2  # 16-bit values per output pixel
@@ -302,7 +304,7 @@ class Stream:
         self.out_pitch = _align(self.out_w * self.texel, dev.pitch_align)
         self.down.value = self._buffer(self.out_pitch * self.out_h, writable=False)
         if not self.tex_out or not self.up or not self.down:
-            raise vs.Error(f"shader: could not allocate GPU textures or host buffers for {self.out_w}x{self.out_h}")
+            raise FilterError(f"could not allocate GPU textures or host buffers for {self.out_w}x{self.out_h}")
         up_view = self._view(self.up, (3, self.plane_bytes // 2))
         self.staged = [up_view[p, :self.in_pitch // 2 * self.in_h].reshape(self.in_h, -1) for p in range(3)]
         self.down_view = self._view(self.down, (self.out_h, self.out_pitch // 2))
@@ -329,7 +331,7 @@ class Stream:
                 if not self.lib.buf_poll(self.dev.gpu, buf, 0):
                     return
             if time.monotonic() - start > _TIMEOUT_S:
-                raise vs.Error(f"shader: the GPU did not finish the {what} within {_TIMEOUT_S:.0f} s")
+                raise FilterError(f"the GPU did not finish the {what} within {_TIMEOUT_S:.0f} s", FRAME_TIME)
             time.sleep(_POLL_S)
 
     def render(self, src: list[np.ndarray], packed: np.ndarray) -> None:
@@ -368,7 +370,7 @@ class Stream:
             data.component_map[0] = p
             fmt = self.lib.plane_find_fmt(self.dev.gpu, None, byref(data))
             if not fmt:
-                raise vs.Error("shader: the GPU has no 16-bit texture format to upload planes to")
+                raise FilterError("the GPU has no 16-bit texture format to upload planes to")
             self.plane_data.append(data)
             self.tex_params.append(pl.TexParams(w=self.in_w, h=self.in_h, format=fmt, sampleable=True,
                                                 host_writable=True))
@@ -380,7 +382,8 @@ class Stream:
             slot = ctypes.pointer(c_void_p.from_buffer(self.tex_in, p * ctypes.sizeof(c_void_p)))
             if not lib.tex_recreate(gpu, slot, byref(self.tex_params[p])) or \
                     not lib.upload_plane(gpu, byref(self.planes[p]), slot, byref(self.plane_data[p])):
-                raise vs.Error(f"shader: uploading plane {p} to the GPU failed ({'; '.join(_recent_errors) or '?'})")
+                raise FilterError(f"uploading plane {p} to the GPU failed ({'; '.join(_recent_errors) or '?'})",
+                                  FRAME_TIME)
 
     def _draw(self) -> None:
         lib = self.lib
@@ -392,10 +395,10 @@ class Stream:
         target.planes[0].components = self.components
         target.planes[0].component_mapping[:] = [0, 1, 2, 3]
         if not lib.render_image(self.rr, byref(image), byref(target), ctypes.addressof(self.params.raw)):
-            raise vs.Error(f"shader: libplacebo failed to render ({'; '.join(_recent_errors) or '?'})")
+            raise FilterError(f"libplacebo failed to render ({'; '.join(_recent_errors) or '?'})", FRAME_TIME)
         transfer = pl.TransferParams(tex=self.tex_out.value, row_pitch=self.out_pitch, buf=self.down.value)
         if not lib.tex_download(self.dev.gpu, byref(transfer)):
-            raise vs.Error("shader: downloading the frame from the GPU failed")
+            raise FilterError("downloading the frame from the GPU failed", FRAME_TIME)
         lib.gpu_flush(self.dev.gpu)
 
     def close(self) -> None:
@@ -459,7 +462,7 @@ def trial_render(text: str, in_size: tuple[int, int], out_size: tuple[int, int],
     disables the hook), so its messages are the only sign. Needs ``available()``."""
     lib = pl.load()
     if lib is None:
-        raise vs.Error("shader: the direct renderer is not available here; try shaders with renderer='vs-placebo'")
+        raise FilterError("the direct renderer is not available here; try shaders with renderer='vs-placebo'")
     device = _get_device(lib)
     failed = False
     with device.capture() as messages:
@@ -483,10 +486,9 @@ def render(clip: vs.VideoNode, text: str, width: int, height: int, colors: Color
     ``placebo.Shader(clip, shader_s=text, width=width, height=height, matrix=..., trc=...)`` renders it."""
     lib = pl.load()
     if lib is None:
-        raise vs.Error("shader: the direct renderer needs vs-placebo's libplacebo (API "
-                       f"{sorted(pl.SUPPORTED_API)}); install vs-placebo 2.0.4 or use renderer='vs-placebo'")
+        raise FilterError(f"the direct renderer cannot run here: {pl.status()}")
     if clip.format.id != vs.YUV444P16:
-        raise vs.Error(f"shader: the direct renderer takes YUV444P16, got {clip.format.name}")
+        raise FilterError(f"the direct renderer takes YUV444P16, got {clip.format.name}")
     device = _get_device(lib)
     branches = max(1, min(streams, clip.num_frames))
     streams_ = [Stream(device, text, (clip.width, clip.height), (width, height), colors) for _ in range(branches)]

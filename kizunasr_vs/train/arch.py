@@ -20,6 +20,8 @@ import torch
 from torch import nn
 from torch.nn import functional
 
+from kizunasr_vs.core.errors import InputError
+
 
 @dataclass(frozen=True)
 class Tier:
@@ -88,6 +90,6 @@ def build(tier: str | Tier) -> LumaNet:
     """A fresh network of tier ``tier`` ("s", "m", "l" or a :class:`Tier`)."""
     if isinstance(tier, str):
         if tier not in TIERS:
-            raise ValueError(f"unknown tier {tier!r}: choose one of {', '.join(TIERS)}")
+            raise InputError(f"unknown tier {tier!r}: choose one of {', '.join(TIERS)}")
         tier = TIERS[tier]
     return LumaNet(tier)

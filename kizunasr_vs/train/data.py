@@ -19,6 +19,7 @@ import torch
 from PIL import Image
 from torch.utils.data import IterableDataset, get_worker_info
 
+from kizunasr_vs.core.errors import InputError, NotFound
 from kizunasr_vs.train import lineart
 from kizunasr_vs.train.degrade import luma_pair
 
@@ -30,10 +31,10 @@ DRAWN_POOL, DRAWN_SIZE = 16, 384  # drawn pictures each worker keeps, and their 
 def find_images(folder: Path) -> list[Path]:
     """The image files under ``folder`` (recursively), sorted; an error names the folder when there are none."""
     if not folder.is_dir():
-        raise FileNotFoundError(f"training frames folder not found: {folder}")
+        raise NotFound(f"training frames folder not found: {folder}")
     files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
-        raise FileNotFoundError(f"no images ({', '.join(IMAGE_SUFFIXES)}) under {folder}")
+        raise NotFound(f"no images ({', '.join(IMAGE_SUFFIXES)}) under {folder}")
     return files
 
 
@@ -59,7 +60,7 @@ class PairStream(IterableDataset):
         if weights is not None:
             w = np.asarray(weights, np.float64)
             if w.shape != (len(self.images),) or not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
-                raise ValueError("PairStream: weights must be one finite, non-negative number per image, not all zero")
+                raise InputError("PairStream: weights must be one finite, non-negative number per image, not all zero")
             self.probabilities = w / w.sum()
         self.patch = patch
         self.drawn_fraction = drawn_fraction

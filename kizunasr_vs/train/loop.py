@@ -21,6 +21,7 @@ from torch.nn import functional
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from kizunasr_vs.core.errors import InputError
 from kizunasr_vs.train.arch import LumaNet, build
 from kizunasr_vs.train.data import PairStream
 
@@ -86,13 +87,13 @@ def _start(folder: Path, tiers: Sequence[str], recipe: Recipe, dev: torch.device
         elif init is not None:
             start_from = load_checkpoint(checkpoint_path(init, tier))
             if start_from is None:
-                raise ValueError(f"--init: no checkpoint of tier {tier!r} in {init}")
+                raise InputError(f"--init: no checkpoint of tier {tier!r} in {init}")
             model.load_state_dict(start_from["model"])
         steps.add(int(state["step"]) if state else 0)
         models.append(model)
         optimisers.append(optimiser)
     if len(steps) > 1:
-        raise ValueError(f"the checkpoints in {folder} are at different steps ({sorted(steps)}): resume the tiers "
+        raise InputError(f"the checkpoints in {folder} are at different steps ({sorted(steps)}): resume the tiers "
                          "separately, or use another --out folder")
     return models, optimisers, steps.pop()
 

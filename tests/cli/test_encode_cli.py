@@ -151,10 +151,10 @@ def test_model_with_nan_output_fails_with_one_line(tmp_path: Path) -> None:
     out = tmp_path / "out.mkv"
     result = kizunasr("encode", str(clip), str(out), "--profile", str(profile), "--codec", "ffv1",
                       "--provider", "cpu")
-    assert result.returncode == 1
-    errors = [line for line in result.stderr.splitlines() if line.startswith("kizunasr: onnx:")]
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if line.startswith("kizunasr encode: onnx:")]
     assert len(errors) == 1 and "Traceback" not in result.stderr, result.stderr
-    assert errors[0].startswith(f"kizunasr: onnx: {model}: frame 0: the model's output has NaN or Inf")
+    assert errors[0].startswith(f"kizunasr encode: onnx: {model}: frame 0: the model's output has NaN or Inf")
     assert not out.exists()
 
 

@@ -103,7 +103,7 @@ def test_export_glsl_keeps_an_existing_shader_without_overwrite(tmp_path: Path) 
     out = tmp_path / "mine.glsl"
     out.write_text("// my shader\n")
     result = kizunasr("export-glsl", str(model), "-o", str(out))
-    assert result.returncode == 1 and "exists" in result.stderr and "--overwrite" in result.stderr
+    assert result.returncode == 2 and "exists" in result.stderr and "--overwrite" in result.stderr
     assert out.read_text() == "// my shader\n"
     result = kizunasr("export-glsl", str(model), "-o", str(out), "--overwrite", umask=0o027)
     assert result.returncode == 0, result.stderr

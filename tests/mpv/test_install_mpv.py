@@ -7,7 +7,6 @@ yet), so they do not depend on the Lua script's state.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import os
@@ -19,17 +18,15 @@ from pathlib import Path
 
 import pytest
 
-from kizunasr_vs.cli import mpv_cmds
+from kizunasr_vs.cli.main import main
 from kizunasr_vs.core import paths
 from kizunasr_vs.mpv import install
 from tests.conftest import REPO
 
 
 def cli(*argv: str) -> int:
-    parser = argparse.ArgumentParser(prog="kizunasr")
-    mpv_cmds.add_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(list(argv))
-    return int(args.run(args))
+    """Run an mpv sub-command as `kizunasr` does (errors reported by cli/main.py)."""
+    return main(list(argv))
 
 
 @pytest.fixture
@@ -191,7 +188,7 @@ def test_install_stopped_halfway_can_be_uninstalled(data: Path, config: Path) ->
     (config / "input.conf").write_text("q quit\n")
     (config / "script-opts").mkdir()
     (config / "script-opts/kizunasr-profiles").write_text("a file where a folder goes\n")  # the install fails there
-    assert cli("install-mpv", "--config-dir", str(config)) == 1
+    assert cli("install-mpv", "--config-dir", str(config)) == 2
     written = set(tree(config)) - {"input.conf", "script-opts/kizunasr-profiles", install.MANIFEST}
     assert "scripts/kizunasr.lua" in written and "script-opts/kizunasr.conf" in written
     assert cli("install-mpv", "--config-dir", str(config), "--uninstall") == 0
@@ -294,12 +291,12 @@ def test_play_without_libmpv_fails_clearly(tmp_path: Path) -> None:
     import subprocess
 
     code = ("import sys, ctypes.util; ctypes.util.find_library = lambda name: None; "
-            "sys.modules['mpv'] = None; from kizunasr_vs.cli.mpv_cmds import run_play; import argparse; "
-            f"sys.exit(run_play(argparse.Namespace(file={str(tmp_path / 'x.mp4')!r}, profile='auto')))")
+            "sys.modules['mpv'] = None; from kizunasr_vs.cli.main import main; "
+            f"sys.exit(main(['play', {str(tmp_path / 'x.mp4')!r}]))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
                             env=dict(os.environ), cwd=REPO)
-    assert result.returncode == 1, result.stdout + result.stderr
-    assert "libmpv" in result.stderr
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.startswith("kizunasr play: libmpv is not available") and "Traceback" not in result.stderr
 
 
 def test_mpv035_copies_render_like_the_originals() -> None:
