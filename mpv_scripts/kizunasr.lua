@@ -323,7 +323,7 @@ end
 local TICK_S, WINDOW_S, SETTLE_S, SKIP_FRAMES = 0.5, 4.0, 1.0, 2
 
 local state = {profile = opts.profile, resolved = nil, height = nil, cleared = false, ai = opts.ai_on_pause,
-               running = false, started = false, quitting = false, ours = {}, ladder = nil, path = nil,
+               running = false, started = false, quitting = false, ours = {}, ladder = nil,
                gov = nil, window = {}, frames = 0, signature = nil, timed = false, told = false, last = nil}
 
 local MISSING = "worker '%s' not found, so no AI still (shaders still run). Fix: set worker_command in "
@@ -422,20 +422,30 @@ local function set_chain(governor_note)
     event(data)
 end
 
--- A new ladder (height, profile, options or clear changed): start again from its heaviest tier.
+local function same_ladder(a, b)
+    if not a or not b or #a ~= #b then return false end
+    for i = 1, #a do if not M.same(a[i], b[i]) then return false end end
+    return true
+end
+
+-- The ladder again (height, profile, options or clear changed). A new one starts from its heaviest tier; the
+-- same ladder for the same height keeps the governor's tier and what it learnt.
 local function refresh()
     if not state.height then return end
-    state.ladder, state.path, state.gov = nil, nil, nil
+    local old, old_gov = state.ladder, state.gov
+    state.ladder, state.gov = nil, nil
     restart_window()
     if not state.cleared then
         local name = profile_name()
         local path = name:match("%.json$") and expand(name) or name
-        local ladder, found = M.load_ladder(path, state.height, user_profiles_dir(), expand(opts.profiles_dir))
+        local ladder, err = M.load_ladder(path, state.height, user_profiles_dir(), expand(opts.profiles_dir))
         if ladder then
-            state.ladder, state.path = ladder, found
-            state.gov = M.new_governor(#ladder, mp.get_time())
+            local keep = opts.governor and old_gov and old_gov.height == state.height and same_ladder(old, ladder)
+            state.ladder = ladder
+            state.gov = keep and old_gov or M.new_governor(#ladder, mp.get_time())
+            state.gov.height = state.height
         else
-            warn(found .. "; no shaders", 6)
+            warn(err .. "; no shaders", 6)
         end
     end
     set_chain()
@@ -502,7 +512,7 @@ local function tick()
     local budget = M.budget_ms(fps, speed, mp.get_property_number("display-fps"))
     if not budget then return end
     local window = state.window
-    window[#window + 1] = {t = mp.get_time(), ms = fresh and ms or nil, pos = mp.get_property_number("time-pos"),
+    window[#window + 1] = {t = mp.get_time(), ms = ms, pos = mp.get_property_number("time-pos"),
                            drops = (mp.get_property_number("frame-drop-count") or 0)
                                + (mp.get_property_number("vo-delayed-frame-count") or 0)}
     while #window > 1 and window[#window].t - window[1].t > WINDOW_S do table.remove(window, 1) end
