@@ -101,13 +101,14 @@ def count_shader(shader: str | source.ShaderSource, width: int = DEFAULT_SIZE[0]
     except Exception as exc:  # vs.Error from the size simulation
         raise MacsError(f"shader '{src.name}': {exc}") from None
     if not runs:
-        raise MacsError(f"shader '{src.name}': none of its passes runs on a YUV source (hooks it never reaches?)")
+        raise MacsError(f"shader '{src.name}': none of its passes runs when a 4:4:4 source renders at its own size "
+                        "(their hooks or WHEN conditions are not met there), so there is nothing to count")
     blocks = source.split_blocks(text)
     bodies = [text[b.body_start:b.body_end] for b in blocks if _kind(b.headers) == "PASS"]
     passes = source.parse_passes(text)
     descriptors = {b.headers[0].split(maxsplit=1)[-1]: b.headers for b in blocks
                    if _kind(b.headers) in ("TEXTURE", "BUFFER")}
-    params = _params(text, blocks)
+    params = _params(text)
     counted: dict[tuple[int, str], spirv.Count] = {}
     costs = []
     for index, stage, (w, h) in runs:
@@ -221,15 +222,10 @@ def _descriptor(name: str, headers: tuple[str, ...], binding: int) -> str:
             f"#define {name}_tex(pos) textureLod({name}, pos, 0.0)\n")
 
 
-def _params(text: str, blocks: list[source._Block]) -> str:
-    """``//!PARAM`` values as libplacebo provides them: DEFINE as a macro, CONSTANT as a constant, others as
-    variables (uniforms there); enum names as their indices."""
-    modes = {}
-    for b in blocks:
-        if _kind(b.headers) == "PARAM":
-            name = b.headers[0].split(maxsplit=1)[-1].strip()
-            types = [h.split()[1:] for h in b.headers if h.startswith("TYPE")]
-            modes[name] = types[0] if types else []
+def _params(text: str) -> str:
+    """``//!PARAM`` values at their defaults: DEFINE as a macro, others as constants (libplacebo makes most of them
+    uniforms; constants let a loop bounded by a parameter count its trips at the default); enum names as their
+    indices."""
     out = []
     for param in source.parse_params(text):
         if param.enum:
@@ -242,7 +238,6 @@ def _params(text: str, blocks: list[source._Block]) -> str:
             value = param.default
             if param.type == "float" and re.fullmatch(r"[+-]?\d+", value):
                 value += ".0"
-            const = "const " if "CONSTANT" in modes.get(param.name, []) else ""
-            out.append(f"{const}{param.type} pl_hook_param_{param.name} = {value};\n"
+            out.append(f"const {param.type} pl_hook_param_{param.name} = {value};\n"
                        f"#define {param.name} pl_hook_param_{param.name}\n")
     return "".join(out)

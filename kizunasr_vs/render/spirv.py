@@ -326,10 +326,22 @@ class Module:
             left, right = cond[1][2], cond[1][3]
             for var_side, other, bound_first in ((left, right, False), (right, left, True)):
                 variable = self._loaded_variable(var_side)
-                if variable is not None and other in self.constants:
-                    return _COMPARE[cond[0]], variable, bound_first, self.constants[other], ops[1] == merge
+                bound = self._constant(function, other)
+                if variable is not None and bound is not None:
+                    return _COMPARE[cond[0]], variable, bound_first, bound, ops[1] == merge
             return None
         return None
+
+    def _constant(self, function: _Function, value: int) -> int | None:
+        """An integer constant, or the load of a local variable stored once, with a constant (``int n = 4;``)."""
+        if value in self.constants:
+            return self.constants[value]
+        variable = self._loaded_variable(value)
+        if variable is None:
+            return None
+        stores = [ops[1] for block in function.blocks.values() for opcode, ops in block.instructions
+                  if opcode == OP_STORE and ops[0] == variable]
+        return self.constants.get(stores[0]) if len(stores) == 1 else None
 
     def _loaded_variable(self, value: int) -> int | None:
         definition = self.defs.get(value)

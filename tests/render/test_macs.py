@@ -14,7 +14,11 @@ from onnx import numpy_helper
 from kizunasr_vs.render import macs
 from tests.conftest import REPO, shared_peer
 
-FRAGMENT_2X = """//!HOOK LUMA
+FRAGMENT_2X = """//!PARAM rounds
+//!TYPE int
+//!MINIMUM 0
+3
+//!HOOK LUMA
 //!BIND HOOKED
 //!WIDTH HOOKED.w 2 *
 //!HEIGHT HOOKED.h 2 *
@@ -26,6 +30,11 @@ vec4 hook() {
     r.y = fma(r.z, r.w, r.x);                                     // 1
     ivec2 p = ivec2(gl_FragCoord.xy) * ivec2(3);                  // integer: 0
     r.z += float(p.x) / 3.0 + r.w;                                // division and addition: 0
+    int n = 2;
+    for (int i = 0; i < n; i++)                                   // 2 trips
+        r += vec4(0.5) * r;                                       // 4
+    for (int i = 0; i < rounds; i++)                              // 3 trips, at the parameter's default
+        r.x *= r.y;                                               // 1
     return r;
 }
 """
@@ -87,10 +96,11 @@ void hook() {
 
 
 def test_a_fragment_pass_counts_its_products_by_width_once_per_output_pixel() -> None:
+    """Loops bounded by a local set once to a constant, or by a parameter, count their trips."""
     cost = macs.count_shader(FRAGMENT_2X, 64, 48)
     (p,) = cost.passes
-    assert (p.kind, p.size, p.per_invocation, p.invocations) == ("fragment", (128, 96), 25, 4.0)
-    assert cost.macs == 100 and not cost.lower_bound
+    assert (p.kind, p.size, p.per_invocation, p.invocations) == ("fragment", (128, 96), 25 + 2 * 4 + 3, 4.0)
+    assert cost.macs == 4 * 36 and not cost.lower_bound
 
 
 def test_a_compute_pass_counts_loop_trips_calls_and_threads_per_block() -> None:
