@@ -247,12 +247,12 @@ def run_fidelity(args: argparse.Namespace) -> int:
 
 def run_macs(args: argparse.Namespace) -> int:
     """``--macs``: multiply-adds per source pixel of each shader, as a table or JSON (every pass)."""
-    from kizunasr_vs.render import macs
+    from kizunasr_vs.render import macs, shaderc
 
     width, height = (args.size or [macs.DEFAULT_SIZE])[0]
     try:
         costs = [macs.count_shader(str(path), width, height) for path in args.macs]
-    except (macs.MacsError, vs.Error, ValueError) as exc:
+    except (macs.MacsError, shaderc.ShadercError, vs.Error) as exc:
         print(f"kizunasr bench: {exc}", file=sys.stderr)
         return 2
     if args.json:

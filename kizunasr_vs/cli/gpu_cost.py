@@ -37,7 +37,7 @@ import vapoursynth as vs
 from kizunasr_vs.cli.bench import PASSTHROUGH_2X, _noise_clip
 from kizunasr_vs.core.hardware import VulkanDevice
 from kizunasr_vs.core.resources import shader_path
-from kizunasr_vs.render import macs
+from kizunasr_vs.render import macs, shaderc
 
 WARM_FRAMES = 12  # untimed: pipelines compile on each stream's first frame, and timer results arrive late
 
@@ -99,7 +99,7 @@ def counts(shaders: Sequence[str], width: int, height: int) -> dict[str, macs.Sh
     for name, text in [("pass-through", PASSTHROUGH_2X), *((Path(s).stem, str(shader_path(s))) for s in shaders)]:
         try:
             out[name] = macs.count_shader(text, width, height)
-        except (macs.MacsError, vs.Error) as exc:
+        except (macs.MacsError, shaderc.ShadercError, vs.Error) as exc:
             print(f"kizunasr bench: no multiply-add count for {name}: {exc}", file=sys.stderr)
             out[name] = None
     out["pass-through again"] = out["pass-through"]

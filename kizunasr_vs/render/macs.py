@@ -4,10 +4,10 @@ The work a shader does per pixel is what predicts its cost on a consumer GPU, wh
 Each pass that runs on a 4:4:4 source (the passes and texture sizes ``source.pass_runs`` simulates) is compiled
 to SPIR-V with shaderc, wrapped in a stand-in for what libplacebo wraps it in (per bound texture
 ``NAME_raw``/``_tex``/``_texOff``/``_pos``/``_size``/``_pt``/``_mul``/..., ``HOOKED_*`` and ``MAIN_*``
-aliases, ``out_image`` for compute passes, parameters, ``frame``/``random``/...), and ``render.spirv`` counts
-the multiply-adds of one invocation. Invocations: one per output pixel for a fragment pass; for a compute pass
-(``//!COMPUTE bw bh [tw th]``) ceil(w / bw) x ceil(h / bh) blocks of tw x th threads, as libplacebo dispatches
-them. Their sum over the passes, divided by the source's pixels, is the figure.
+aliases, ``out_image`` for compute passes, parameters at their defaults, ``frame``/``random``/...), and
+``render.spirv`` counts the multiply-adds of one invocation. Invocations: one per output pixel for a fragment
+pass; for a compute pass (``//!COMPUTE bw bh [tw th]``) ceil(w / bw) x ceil(h / bh) blocks of tw x th threads,
+as libplacebo dispatches them. Their sum over the passes, divided by the source's pixels, is the figure.
 
 The stand-in sampling helpers cost nothing: libplacebo's scale the texel (by 1 on a pass's own textures) and
 offset the position, which is texture addressing, not the shader's arithmetic. What the shader writes itself
@@ -19,6 +19,8 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+
+import vapoursynth as vs
 
 from kizunasr_vs.core.errors import KizunaError
 from kizunasr_vs.render import shaderc, source, spirv
@@ -98,7 +100,7 @@ def count_shader(shader: str | source.ShaderSource, width: int = DEFAULT_SIZE[0]
     text = src.text
     try:
         runs = source.pass_runs(text, width, height)
-    except Exception as exc:  # vs.Error from the size simulation
+    except vs.Error as exc:
         raise MacsError(f"shader '{src.name}': {exc}") from None
     if not runs:
         raise MacsError(f"shader '{src.name}': none of its passes runs when a 4:4:4 source renders at its own size "

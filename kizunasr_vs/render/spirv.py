@@ -8,10 +8,10 @@ divisions, integer address maths and texture reads are not counted: on a convolu
 multiply, and the rest is small beside it.
 
 Control flow: both sides of a branch count (an upper bound, like a GPU's divergent warp); a loop body counts
-its trip count, worked out from the loop variable's constant start, constant bound and constant step (the
-``for (int i = A; i < B; i += C)`` that glslang compiles to a load, compare and store); ``break`` is not
-followed. A loop whose count is not a constant counts once and is reported in ``Count.unknown_loops``. A
-function call counts its callee.
+its trip count, worked out from the loop variable's constant start, bound and step (the
+``for (int i = A; i < B; i += C)`` that glslang compiles to a load, compare and store; B may also be a local
+variable set once to a constant); ``break`` is not followed. A loop whose count is not a constant counts once
+and is reported in ``Count.unknown_loops``. A function call counts its callee.
 """
 
 from __future__ import annotations

@@ -116,6 +116,26 @@ def test_a_compute_pass_counts_loop_trips_calls_and_threads_per_block() -> None:
     assert cost.macs == pytest.approx(first.invocations * 92 + second.invocations * 4)
 
 
+DP4A = """//!HOOK LUMA
+//!BIND HOOKED
+//!COMPUTE 8 8
+//!DESC dp4a
+#extension GL_EXT_integer_dot_product : require
+void hook() {
+    uint a = packUnorm4x8(HOOKED_tex(HOOKED_pos));
+    int acc = int(dotPacked4x8EXT(a, a));                  // 4 (8-bit lanes of a 32-bit word)
+    acc += dotEXT(ivec4(1, 2, 3, 4), ivec4(int(a)));       // 4
+    imageStore(out_image, ivec2(gl_GlobalInvocationID.xy), vec4(float(acc)));
+}
+"""
+
+
+def test_integer_dot_products_count_their_lanes() -> None:
+    """The 8-bit dp4a form the field uses for cheap shaders: a packed dot product is 4 multiply-adds."""
+    cost = macs.count_shader(DP4A, 64, 48)
+    assert cost.macs == 8 and cost.kind == "compute"
+
+
 def test_a_pass_that_does_not_compile_is_named() -> None:
     broken = FRAGMENT_2X.replace("return r;", "return r + undefined_thing;")
     with pytest.raises(macs.MacsError, match=r"pass 'fragment 2x': does not compile: .*undefined_thing"):
