@@ -282,8 +282,10 @@ def run_gpu_cost(args: argparse.Namespace, sizes: list[tuple[int, int]], shaders
     from kizunasr_vs.core.hardware import vulkan_device
 
     device = vulkan_device()
-    measured = {f"{w}x{h}": (gpu_cost.measure(shaders, w, h, args.frames, args.repeat), gpu_cost.counts(shaders, w, h))
-                for w, h in sizes}
+    measured = {}
+    for w, h in sizes:
+        costs = gpu_cost.measure(shaders, w, h, args.frames, args.repeat)
+        measured[f"{w}x{h}"] = (costs, gpu_cost.counts(costs, shaders, w, h))
     if args.json:
         print(json.dumps({"device": {"name": device.name, "software": device.software,
                                      "hopper": bool(device.name and gpu_cost.HOPPER.search(device.name))},
@@ -291,7 +293,8 @@ def run_gpu_cost(args: argparse.Namespace, sizes: list[tuple[int, int]], shaders
                          indent=2))
     else:
         print("\n".join(gpu_cost.device_lines(device)) + "\n")
-        print("\n\n".join(gpu_cost.table(costs, size, counted) for size, (costs, counted) in measured.items()))
+        print("\n\n".join(gpu_cost.table(costs, size, counted, cpu=device.software)
+                           for size, (costs, counted) in measured.items()))
     return 0
 
 

@@ -6,6 +6,7 @@ import json
 import statistics
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from kizunasr_vs.cli import gpu_cost
@@ -50,23 +51,58 @@ def test_bench_macs_refuses_bad_input_in_one_line(args: tuple[str, ...], message
     assert message in result.stderr and "Traceback" not in result.stderr
 
 
-def test_gpu_cost_rows_carry_multiply_adds_and_ms_above_the_pooled_pass_through() -> None:
+def test_gpu_cost_rows_carry_multiply_adds_and_ms_above_the_pass_through_of_their_hook(tmp_path: Path) -> None:
+    """A luma doubler is measured against a LUMA pass-through, a MAIN shader against a MAIN one."""
+    main_2x = tmp_path / "main_2x.glsl"
+    main_2x.write_text(MAT4_2X.replace("//!HOOK LUMA", "//!HOOK MAIN"))
     result = kizunasr("bench", "--gpu-cost", "--size", "64x48", "--frames", "2", "--shader", "kizuna_cnn_x2_s",
-                      "--repeat", "2", "--json")
+                      "--shader", str(main_2x), "--repeat", "2", "--json")
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout)
     assert out["device"]["name"] and out["device"]["software"] is True  # these tests run on lavapipe
-    rows = out["64x48"]
-    assert [r["macs"] for r in rows][0::2] == [0, 0] and rows[1]["macs"] > 12_000
-    assert [r["kind"] for r in rows] == ["fragment", "compute", "fragment"]
-    pooled = rows[0]["samples"] + rows[2]["samples"]
-    assert len(pooled) == 4
-    assert rows[1]["added_ms"] == pytest.approx(rows[1]["gpu_ms"] - statistics.median(pooled))
-    assert rows[1]["added_ms_min"] == pytest.approx(rows[1]["gpu_ms_min"] - min(pooled))
+    rows = {r["shader"]: r for r in out["64x48"]}
+    assert list(rows) == ["pass-through LUMA", "pass-through MAIN", "kizuna_cnn_x2_s", "main_2x",
+                          "pass-through LUMA again", "pass-through MAIN again"]
+    assert [rows[n]["hook"] for n in rows] == ["LUMA", "MAIN", "LUMA", "MAIN", "LUMA", "MAIN"]
+    assert rows["kizuna_cnn_x2_s"]["macs"] > 12_000 and rows["main_2x"]["macs"] == 64
+    assert rows["pass-through LUMA"]["macs"] == 0 and rows["kizuna_cnn_x2_s"]["kind"] == "compute"
+    for shader, hook in (("kizuna_cnn_x2_s", "LUMA"), ("main_2x", "MAIN")):
+        pooled = rows[f"pass-through {hook}"]["samples"] + rows[f"pass-through {hook} again"]["samples"]
+        pooled_cpu = rows[f"pass-through {hook}"]["cpu_samples"] + rows[f"pass-through {hook} again"]["cpu_samples"]
+        assert len(pooled) == 4
+        row = rows[shader]
+        assert row["added_ms"] == pytest.approx(row["gpu_ms"] - statistics.median(pooled))
+        assert row["added_ms_min"] == pytest.approx(row["gpu_ms_min"] - min(pooled))
+        assert row["added_cpu_ms"] == pytest.approx(row["cpu_ms"] - statistics.median(pooled_cpu))
     table = kizunasr("bench", "--gpu-cost", "--size", "64x48", "--frames", "2", "--shader", "kizuna_cnn_x2_s")
     assert table.returncode == 0, table.stderr
     assert table.stdout.startswith("device: ") and "(lavapipe" in table.stdout.splitlines()[0]
-    assert "| kizuna_cnn_x2_s | compute | 12," in table.stdout
+    assert "| kizuna_cnn_x2_s | LUMA | compute | 12," in table.stdout and "| CPU added |" in table.stdout
+
+
+def test_cost_renders_scale_chroma_bilinearly_so_the_players_scaling_is_small_and_equal() -> None:
+    """Under gpu_timing(plain_scaling=True) a luma doubler's chroma planes reach the output size by bilinear
+    interpolation (numpy reference), not vs-placebo's EWA Lanczos, which rings at a chroma step."""
+    import vapoursynth as vs
+
+    from kizunasr_vs.render.placebo import shader
+    from kizunasr_vs.render.placebo_direct import gpu_timing
+    from tests.vsarrays import clip_from_planes, planes_of
+
+    h, w = 24, 32
+    y, u = np.full((h, w), 32768, np.uint16), np.full((h, w), 32768, np.uint16)
+    u[:, w // 2:] = 50000
+    clip = clip_from_planes([y, u, y], vs.YUV444P16, _Matrix=1, _Range=1, _Primaries=1, _Transfer=1)
+    bilinear = np.interp((np.arange(2 * w) + 0.5) / 2 - 0.5, np.arange(w), u[0].astype(float))
+
+    def chroma(plain: bool) -> np.ndarray:
+        with gpu_timing(plain_scaling=plain):
+            out = shader(clip, [gpu_cost.passthrough("LUMA")], width=2 * w, height=2 * h, renderer="direct",
+                         streams=1)
+            return planes_of(out)[1].astype(float)
+
+    assert np.abs(chroma(True) - bilinear).max() <= 1
+    assert np.abs(chroma(False) - bilinear).max() > 500  # the default scaler is not bilinear
 
 
 @pytest.mark.parametrize(("name", "software", "warned"), [
