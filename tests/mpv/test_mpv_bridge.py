@@ -61,9 +61,8 @@ def model_env() -> dict[str, str]:
 
 
 # A window where a 480-line source is upscaled by more than the learned shaders' 1.2x //!WHEN threshold, so they
-# run (in the harness's 640x360 window mpv scales 480 lines down and skips them); the OSD stays in the top half.
-SHADERS_RUN = ["--geometry=800x600+0+0"]
-BELOW_OSD = slice(300, None)
+# run (in the harness's 640x360 window mpv scales 480 lines down and skips them), and no OSD text in the picture.
+SHADERS_RUN = ["--geometry=800x600+0+0", "--osd-level=0"]
 
 
 def start(display: str, media: Path, workdir: Path, profile: str, ai: bool = True, paused: bool = False,
@@ -117,12 +116,12 @@ def test_realtime_shaders_480p(display: str, media: dict[str, Path], tmp_path: P
         expected = realtime_shaders(load_profile("performance").for_height(480).realtime)
         m.wait_event("shaders", where=lambda e: e["shaders"] == expected)
         assert m.ipc.get("glsl-shaders") == expected
-        shaded = settled_screenshot(m, "shaded")[BELOW_OSD]
+        shaded = settled_screenshot(m, "shaded")
         mark = len(m.seen)
         m.ipc.send(["script-message", "kizunasr-clear"])
         m.wait_event("shaders", where=lambda e: e["shaders"] == [], since=mark)
         assert m.ipc.get("glsl-shaders") == []
-        plain = settled_screenshot(m, "plain")[BELOW_OSD]
+        plain = settled_screenshot(m, "plain")
         # one message, one clear: the Lua key bindings must not echo their messages (that looped for ever)
         assert m.log_text().count('args="kizunasr-clear"') == 1
         assert len([e for e in m.seen[mark:] if e["event"] == "shaders"]) == 1
@@ -267,21 +266,20 @@ def test_installed_script_sets_the_chain_with_no_worker_and_a_clean_log(display:
     assert all(Path(p).is_file() for p in expected)
     m = Mpv(display, media["480"], tmp_path, {"profile": "auto", "worker_command": "kizunasr-not-installed worker"},
             ["--pause", *SHADERS_RUN], config_dir=config)
-    below_osd = BELOW_OSD
     try:
         m.wait_property("glsl-shaders", lambda v: v == expected)
-        shaded = settled_screenshot(m, "shaded")[below_osd]
+        shaded = settled_screenshot(m, "shaded")
         log = m.log_text()
         assert "worker 'kizunasr-not-installed' not found" in log
         assert "set worker_command in ~~/script-opts/kizunasr.conf" in log and "or put kizunasr on PATH" in log
         assert "Unrecognized command" not in log and "Lua error" not in log
         m.ipc.set("glsl-shaders", [str(folder / n) for n in names])  # the originals: the same picture
-        np.testing.assert_array_equal(settled_screenshot(m, "originals")[below_osd], shaded)
+        np.testing.assert_array_equal(settled_screenshot(m, "originals"), shaded)
         with_params = any("//!PARAM" in (REPO / "glsl" / n).read_text() for n in names)
         assert ("Unrecognized command 'PARAM" in m.log_text()) == (old and with_params)  # what the copies avoid
         m.ipc.send(["script-message", "kizunasr-clear"])
         m.wait_property("glsl-shaders", lambda v: v == [])
-        plain = settled_screenshot(m, "plain")[below_osd]
+        plain = settled_screenshot(m, "plain")
         assert np.abs(shaded - plain).mean() > 0.1, "the realtime shaders changed nothing in the window"
     finally:
         m.close()
