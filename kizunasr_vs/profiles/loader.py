@@ -26,12 +26,14 @@ class ProfileError(KizunaError, ValueError):
 
 @dataclass(frozen=True)
 class RangeChains:
-    """The chains for sources up to ``max_height`` lines (None: any height)."""
+    """The chains for sources up to ``max_height`` lines (None: any height); ``fallback``: cheaper realtime
+    chains for the mpv governor, heaviest first (None: not given, see ``profiles.ladder``)."""
 
     max_height: int | None
     realtime: list[Step]
     pause: list[Step]
     encode: list[Step]
+    fallback: list[list[Step]] | None = None
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,9 @@ def _check_ranges(path: Path, ranges: list[dict[str, Any]]) -> None:
             raise ProfileError(f"{path}: at $.ranges[{i}].max_height: {height} is not above the previous "
                                f"range's {previous} (expected ascending heights)")
         previous = height or previous
+        if entry.get("fallback") and not entry["realtime"]:
+            raise ProfileError(f"{path}: at $.ranges[{i}].fallback: the range has no realtime chain to fall back "
+                               "from (expected: no fallback, or a realtime chain)")
 
 
 def load_profile_file(path: Path) -> Profile:
@@ -101,7 +106,8 @@ def load_profile_file(path: Path) -> Profile:
     if error:
         raise error
     _check_ranges(path, data["ranges"])
-    ranges = [RangeChains(r["max_height"], r["realtime"], r["pause"], r["encode"]) for r in data["ranges"]]
+    ranges = [RangeChains(r["max_height"], r["realtime"], r["pause"], r["encode"], r.get("fallback"))
+              for r in data["ranges"]]
     return Profile(data["name"], data["description"], data["requires"], ranges, path, data.get("preference"))
 
 

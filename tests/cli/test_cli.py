@@ -92,8 +92,9 @@ def test_bench_gpu_cost_times_every_pass_next_to_a_pass_through() -> None:
                       "--shader", "kizuna_cas", "--repeat", "2", "--json")
     assert result.returncode == 0, result.stderr
     rows = json.loads(result.stdout)["64x48"]
-    assert [r["shader"] for r in rows] == ["pass-through", "kizuna_cnn_x2_s", "kizuna_cas", "pass-through again"]
-    assert rows[1]["passes"] >= 6 and rows[0]["passes"] >= 1
+    assert [r["shader"] for r in rows] == ["pass-through LUMA", "pass-through MAIN", "kizuna_cnn_x2_s", "kizuna_cas",
+                                           "pass-through LUMA again", "pass-through MAIN again"]  # one per hook
+    assert rows[2]["passes"] >= 6 and rows[0]["passes"] >= 1
     assert all(r["rounds"] == 2 and 0 < r["gpu_ms_min"] <= r["gpu_ms"] and r["wall_ms"] > 0 for r in rows)
 
 

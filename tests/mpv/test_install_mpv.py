@@ -87,7 +87,7 @@ def test_install_copies_everything(data: Path, config: Path, capsys: pytest.Capt
         assert line in opts.splitlines()
     conf = (config / "input.conf").read_text()
     assert install.BEGIN in conf and install.END in conf
-    assert "CTRL+a script-message kizunasr-toggle-ai" in conf.splitlines()
+    assert "CTRL+a script-binding kizunasr/toggle-ai" in conf.splitlines()
     manifest = json.loads((config / install.MANIFEST).read_text())
     assert manifest["files"] == {k: v for k, v in tree(config).items() if k not in (install.MANIFEST, "input.conf")}
     assert "installed scripts/kizunasr.lua" in capsys.readouterr().out
@@ -113,9 +113,9 @@ def test_user_files_are_kept(data: Path, config: Path, capsys: pytest.CaptureFix
     conf = (config / "input.conf").read_text()
     assert conf.startswith(user_conf)
     lines = conf.splitlines()
-    assert "CTRL+a script-message kizunasr-toggle-ai" not in lines
-    assert "#CTRL+a script-message kizunasr-toggle-ai" in lines
-    assert "CTRL+i script-message kizunasr-status" in lines
+    assert "CTRL+a script-binding kizunasr/toggle-ai" not in lines
+    assert "#CTRL+a script-binding kizunasr/toggle-ai" in lines
+    assert "CTRL+i script-binding kizunasr/show-status" in lines
     assert "CTRL+a already bound" in out
     assert "scripts/kizunasr.lua" not in json.loads((config / install.MANIFEST).read_text())["files"]
 
@@ -177,7 +177,7 @@ def test_non_utf8_input_conf_is_kept_byte_for_byte(data: Path, config: Path) -> 
     assert cli("install-mpv", "--config-dir", str(config)) == 0
     conf = (config / "input.conf").read_bytes()
     assert conf.startswith(user) and install.BEGIN.encode() in conf
-    assert b"#CTRL+a script-message kizunasr-toggle-ai" in conf  # the user's ctrl+a was still read
+    assert b"#CTRL+a script-binding kizunasr/toggle-ai" in conf  # the user's ctrl+a was still read
     assert install.install(config)[-1].action == "up to date"
     assert cli("install-mpv", "--config-dir", str(config), "--uninstall") == 0
     assert tree(config) == {"input.conf": hashlib.sha256(user).hexdigest()}
