@@ -1,4 +1,7 @@
-"""Shared fixtures: where the real models and media of ../shared are."""
+"""Shared fixtures (where the real models and media of ../shared are) and the ``--slow`` switch.
+
+Tests marked ``slow`` (over about 5 s each on 2 cores) are skipped unless ``--slow`` is given (or a ``-m``
+expression names them): plain ``pytest`` is the quick check, ``bash scripts/test.sh`` (CI) runs everything."""
 
 from __future__ import annotations
 
@@ -39,3 +42,16 @@ def shared_peer(relative: str) -> Path:
     if not path.is_file():
         pytest.skip(f"peer shader {relative} not found in {shared_dir() / 'peers'} (set KIZUNASR_SHARED)")
     return path
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--slow", action="store_true", help="also run the tests marked slow (scripts/test.sh does)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--slow") or "slow" in (config.getoption("markexpr") or ""):
+        return
+    skip = pytest.mark.skip(reason="slow: run with --slow (bash scripts/test.sh runs every test)")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)

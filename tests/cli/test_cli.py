@@ -45,6 +45,7 @@ def test_doctor_reports_the_vulkan_device_and_providers() -> None:
     assert f"shader renderer {renderer}: {why}" in result.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed")
 def test_upscale_with_no_input_uses_the_builtin_sample_and_a_shader(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "KIZUNASR_MODELS_DIR"}
@@ -129,6 +130,7 @@ def test_upscale_picks_the_model_for_the_source_height_and_takes_o(tmp_path: Pat
     assert video_stream(tmp_path / "x.mkv")["width"] == 1280
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed")
 def test_upscale_takes_a_registry_name_a_profile_and_a_target(tmp_path: Path) -> None:
     shared_model("2x_AnimeJaNai_HD_V3_SuperUltraCompact-fp32.onnx")

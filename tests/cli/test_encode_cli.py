@@ -51,6 +51,7 @@ def with_models_env() -> dict[str, str]:
     return {**os.environ, "KIZUNASR_MODELS_DIR": str(models_dir())}
 
 
+@pytest.mark.slow
 def test_performance_profile_encode_keeps_audio_and_subtitles(tmp_path: Path) -> None:
     clip = make_clip(tmp_path, 160, 120, 10)
     out = tmp_path / "out.mkv"
@@ -63,6 +64,7 @@ def test_performance_profile_encode_keeps_audio_and_subtitles(tmp_path: Path) ->
     assert {s["codec_type"] for s in found} == {"video", "audio", "subtitle"}
 
 
+@pytest.mark.slow
 def test_start_end_and_target(tmp_path: Path) -> None:
     clip = make_clip(tmp_path, 160, 120, 12)
     out = tmp_path / "cut.mkv"
@@ -73,6 +75,7 @@ def test_start_end_and_target(tmp_path: Path) -> None:
     assert (video["width"], video["height"], int(video["nb_read_frames"])) == (400, 300, 4)
 
 
+@pytest.mark.slow
 def test_quality_profile_matches_the_chain_computed_step_by_step(tmp_path: Path) -> None:
     env = with_models_env()
     clip = make_clip(tmp_path, 96, 64, 3)
@@ -158,6 +161,7 @@ def test_model_with_nan_output_fails_with_one_line(tmp_path: Path) -> None:
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_output_as_o_and_8_bit_h264(tmp_path: Path) -> None:
     """-o like upscale's, -v after the sub-command, --bit-depth 8 (what hardware H.264 decoders play)."""
     clip = make_clip(tmp_path, 160, 120, 12)

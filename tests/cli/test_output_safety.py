@@ -80,6 +80,7 @@ def test_batch_refuses_to_write_over_its_inputs(clip: Path, tmp_path: Path) -> N
 # --- 2. an existing output is replaced only with --overwrite / -y ---------------------------------------------
 
 
+@pytest.mark.slow
 def test_encode_and_upscale_keep_an_existing_output_without_overwrite(clip: Path, tmp_path: Path) -> None:
     out = tmp_path / "out.mkv"
     out.write_bytes(b"precious")
@@ -129,6 +130,7 @@ def test_models_import_keeps_another_model_of_that_name(tmp_path: Path, monkeypa
 # --- 3. outputs follow the umask ----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o077, 0o600)])
 def test_outputs_follow_the_umask(umask: int, mode: int, clip: Path, tmp_path: Path,
                                   monkeypatch: pytest.MonkeyPatch) -> None:
@@ -167,6 +169,7 @@ def test_remove_stale_keeps_a_file_being_written(tmp_path: Path) -> None:
     assert target.read_bytes() == b"half" and not live.exists()
 
 
+@pytest.mark.slow
 def test_encode_killed_by_sigkill_leaves_a_partial_file_the_next_run_removes(tmp_path: Path) -> None:
     long = tmp_path / "long.mkv"
     subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=s=64x48:r=24:d=400",

@@ -24,7 +24,8 @@ from tests.cli.test_encode_cli import make_clip, streams
 from tests.conftest import REPO
 
 pytest.importorskip("ray", reason="ray is not installed (pip install 'kizunasr[cluster]')")
-pytestmark = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed")
+pytestmark = [pytest.mark.slow,  # each starts Ray workers
+              pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed")]
 
 
 def kizunasr(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:

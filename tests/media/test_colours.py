@@ -88,6 +88,7 @@ SD_TAGS = ["-colorspace", "smpte170m", "-color_primaries", "smpte170m", "-color_
 HD_TAGS = ["-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709", "-color_range", "tv"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("codec", ["hevc", "ffv1"])
 def test_sd_source_upscaled_to_hd_keeps_its_colours(tmp_path: Path, codec: str) -> None:
     source = make_source(tmp_path, 320, 240, "bt601", SD_TAGS)

@@ -65,6 +65,7 @@ def wait_until_steady(m: Mpv, seconds: float, timeout: float) -> tuple[int, floa
                          f"{m.log_text()[-3000:]}")
 
 
+@pytest.mark.slow
 def test_governor_settles_on_a_chain_that_keeps_up_and_steps_back_up(display: str, tmp_path: Path) -> None:
     clip = make_clip(tmp_path / "c480.mkv", 640, 480, seconds=60, fps=24)
     ladder = ladder_files("quality", 480)

@@ -111,6 +111,7 @@ def test_still_fits_rect_as_bgra() -> None:
     assert abs(int(px[2]) - 200) <= 2 and abs(int(px[0]) - 30) <= 2 and px[3] == 255  # B, G, R, A
 
 
+@pytest.mark.slow
 def test_realtime_shaders_480p(display: str, media: dict[str, Path], tmp_path: Path) -> None:
     m = start(display, media["480"], tmp_path, "performance", ai=False, paused=True, extra=tuple(SHADERS_RUN))
     try:
@@ -172,6 +173,7 @@ def test_pause_overlay_then_resume(display: str, media: dict[str, Path], tmp_pat
         m.close()
 
 
+@pytest.mark.slow
 def test_model_still_latency(display: str, media: dict[str, Path], tmp_path: Path, profiles: dict[str, str],
                              model_env: dict[str, str]) -> None:
     m = start(display, media["480"], tmp_path, profiles["suc"], env=model_env)
@@ -211,6 +213,7 @@ def test_seek_during_job_never_shows_stale(display: str, media: dict[str, Path],
         m.close()
 
 
+@pytest.mark.slow
 def test_killed_worker_restarts_at_next_pause(display: str, media: dict[str, Path], tmp_path: Path,
                                               profiles: dict[str, str], model_env: dict[str, str]) -> None:
     m = start(display, media["480"], tmp_path, profiles["suc"], paused=True, env=model_env)
@@ -249,6 +252,7 @@ def _mpv_version() -> tuple[int, int]:
     return int(match[1]), int(match[2])
 
 
+@pytest.mark.slow
 def test_installed_script_sets_the_chain_with_no_worker_and_a_clean_log(display: str, media: dict[str, Path],
                                                                           tmp_path: Path) -> None:
     """`install-mpv`'s layout, mpv's own config dir, no worker on PATH: the script sets the performance chain for

@@ -209,6 +209,7 @@ def test_tiny_run_resumes_and_exports_matching_glsl(tmp_path: Path, capsys: pyte
     assert glsl_vs_onnx_psnr(run / "kizuna_cnn_x2_s.onnx", run / "kizuna_cnn_x2_s.glsl", y) >= MIN_GLSL_PSNR
 
 
+@pytest.mark.slow
 def test_tiers_train_together_and_resume_only_in_step(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Two tiers share the batches and their checkpoints; a run whose tiers stand at different steps is refused."""
     from kizunasr_vs.train.loop import train
@@ -221,6 +222,7 @@ def test_tiers_train_together_and_resume_only_in_step(tmp_path: Path, capsys: py
     assert "different steps" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_init_starts_a_new_run_from_another_runs_networks(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """--init: weights from another run, step count and optimiser fresh (fine-tuning on one's own frames)."""
     from kizunasr_vs.train.loop import train
