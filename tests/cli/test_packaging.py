@@ -16,6 +16,7 @@ from tests.conftest import REPO
 pytest.importorskip("setuptools", reason="building the wheel needs setuptools (the test extra has it)")
 
 
+@pytest.mark.slow
 def test_wheel_install_finds_its_data(tmp_path: Path) -> None:
     source = tmp_path / "src"  # a copy: building in the checkout would leave build/ there
     shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(".*", "build", "*.egg-info", "__pycache__", "tests"))
