@@ -25,7 +25,8 @@ the worker at the next pause if it died. The rest happens here, over mpv's JSON 
   to stderr; user-facing text through ``show-text``.
 
 The worker never blocks mpv: IPC commands are asynchronous on mpv's side, and the worker exits
-when the socket closes (mpv quit).
+when the socket closes (mpv quit). Nothing a message says can end it: protocol.py drops lines that are
+too long or nested too deep, and an error in a handler is logged and the next event served.
 """
 
 from __future__ import annotations
@@ -275,7 +276,11 @@ class Worker:
                 try:
                     self.handle(ev)
                 except ValueError as exc:  # one odd message (another client, a buggy script) must not end the worker
-                    log.debug("ignoring a malformed mpv message %.200r: %s", ev, exc)
+                    log.warning("ignoring a malformed mpv message %.200r: %s", ev, exc)
+                except MpvError as exc:
+                    log.warning("mpv refused a command while handling %.200r: %s", ev, exc)
+                except Exception:  # noqa: BLE001 - nor may a bug in a handler: logged, and the next event served
+                    log.exception("error while handling the mpv message %.200r", ev)
         finally:
             self.stop = True
             self.still.close()

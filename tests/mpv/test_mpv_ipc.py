@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import queue
+import shutil
 import socket
+import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from kizunasr_vs.mpv import worker
+from kizunasr_vs.mpv import protocol, worker
 from tests.mpv_harness import write_profile
 
 
@@ -67,20 +70,48 @@ class FakeMpv:
         self.server.close()
 
 
-@pytest.fixture
-def mpv(tmp_path: Path) -> Iterator[tuple[FakeMpv, threading.Thread, list[int]]]:
-    """A fake mpv and the real worker serving it (in a thread: ``serve``'s return code lands in the list)."""
-    fake = FakeMpv(tmp_path / "ipc.sock")
+Served = tuple[FakeMpv, threading.Thread, list[int]]
+
+
+@contextlib.contextmanager
+def serving(tmp_path: Path, show_osd: bool = False,
+            worker_class: type[worker.Worker] = worker.Worker) -> Iterator[Served]:
+    """A fake mpv and the real worker serving it (in a thread: the worker's return code lands in the list)."""
+    sockets = Path(tempfile.mkdtemp(prefix="kzipc"))  # a short path: AF_UNIX limits its length
+    fake = FakeMpv(sockets / "ipc.sock")
     profile = write_profile(tmp_path / "p.json", [], [{"shader": "kizuna_cas.glsl"}])
     result: list[int] = []
-    thread = threading.Thread(target=lambda: result.append(worker.serve(str(tmp_path / "ipc.sock"), str(profile),
-                                                                        ai=False, show_osd=False)), daemon=True)
+
+    def serve() -> None:
+        ipc = protocol.MpvIpc(str(sockets / "ipc.sock"))
+        try:
+            result.append(worker_class(ipc, str(profile), ai=False, show_osd=show_osd).run())
+        finally:
+            ipc.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
     thread.start()
-    assert fake.connected.wait(10)
-    assert fake.next_event("hello")["ai"] is False
-    yield fake, thread, result
-    fake.close()
-    thread.join(10)
+    try:
+        assert fake.connected.wait(10)
+        assert fake.next_event("hello")["ai"] is False
+        yield fake, thread, result
+    finally:
+        fake.close()
+        thread.join(10)
+        shutil.rmtree(sockets, ignore_errors=True)
+
+
+@pytest.fixture
+def mpv(tmp_path: Path) -> Iterator[Served]:
+    with serving(tmp_path) as served:
+        yield served
+
+
+def still_serving(fake: FakeMpv, thread: threading.Thread, result: list[int]) -> None:
+    """The worker answers a status request, and has not ended."""
+    fake.event(event="client-message", args=["kizunasr-status"])
+    assert "KizunaSR profile" in fake.next_event("status")["text"]
+    assert thread.is_alive() and not result
 
 
 def test_malformed_ipc_messages_are_ignored(mpv: tuple[FakeMpv, threading.Thread, list[int]]) -> None:
@@ -107,3 +138,84 @@ def test_malformed_ipc_messages_are_ignored(mpv: tuple[FakeMpv, threading.Thread
     fake.close()  # mpv quits: the worker ends normally
     thread.join(10)
     assert result == [0]
+
+
+def nested(value: Any, depth: int) -> Any:
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def test_deeply_nested_line_is_dropped(mpv: Served, caplog: pytest.LogCaptureFixture) -> None:
+    fake, thread, result = mpv
+    with caplog.at_level(logging.WARNING, logger="kizunasr.mpv"):
+        fake.send("[" * 200_000)  # RecursionError in json.loads
+        fake.send("[" * 1000 + "]" * 1000)  # nests far deeper than any mpv message
+        fake.event(event="client-message", args=["kizunasr-clear", nested("x", protocol.MAX_DEPTH)])  # one too deep
+        still_serving(*mpv)
+    assert sum("nested deeper than" in r.getMessage() for r in caplog.records) == 3
+    fake.event(event="client-message", args=["kizunasr-status"])
+    assert "(cleared)" not in fake.next_event("status")["text"]  # the too-deep clear was not acted on
+    fake.close()
+    thread.join(10)
+    assert result == [0]
+
+
+def test_over_long_line_is_dropped_not_served(mpv: Served, caplog: pytest.LogCaptureFixture) -> None:
+    """A 32 MB clear request is over the line limit: dropped with a log line; the lines after it are served."""
+    fake, _, _ = mpv
+    line = json.dumps({"event": "client-message", "args": ["kizunasr-clear", "x" * (32 << 20)]})
+    with caplog.at_level(logging.WARNING, logger="kizunasr.mpv"):
+        fake.send(line)
+        still_serving(*mpv)
+    assert f"mpv IPC: dropped a line of {len(line)} bytes (the limit is {protocol.MAX_LINE})" in \
+        [r.getMessage() for r in caplog.records]
+    fake.event(event="client-message", args=["kizunasr-status"])
+    assert "(cleared)" not in fake.next_event("status")["text"]  # the long line was never acted on
+    fake.event(event="client-message", args=["kizunasr-clear", "x" * 1000])
+    fake.event(event="client-message", args=["kizunasr-status"])
+    assert "(cleared)" in fake.next_event("status")["text"]  # the same request, short, is
+
+
+def test_line_splitter_holds_at_most_the_limit() -> None:
+    """Lines come out whole and in order; an over-long line is dropped as it arrives, never held whole."""
+    splitter = protocol.LineSplitter(limit=1000)
+    held, out = [], []
+    chunks = [b"first\nsec", b"ond\n", b"y" * 700, b"y" * 700, b"y" * 700, b"\nthird", b"\n\n", b"z" * 1000, b"\n"]
+    for chunk in chunks:
+        out += list(splitter.feed(chunk))
+        held.append(splitter.size)
+    assert out == [b"first", b"second", b"third", b"z" * 1000]
+    assert max(held) <= 1000
+
+
+def test_deeply_nested_profile_is_an_osd_error(tmp_path: Path) -> None:
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    latin = tmp_path / "latin.json"
+    latin.write_bytes(json.dumps({"name": "Zoé"}, ensure_ascii=False).encode("latin-1"))
+    with serving(tmp_path, show_osd=True) as (fake, thread, result):
+        for path, words in ((deep, "nested deeper than"), (latin, "not UTF-8")):
+            fake.event(event="client-message", args=["kizunasr-profile", str(path)])
+            osd = fake.next_event("osd")["text"]
+            assert str(path) in osd and words in osd and "\n" not in osd
+            assert words in fake.next_event("error")["message"]
+        still_serving(fake, thread, result)
+
+
+class FailingWorker(worker.Worker):
+    """The real worker with a handler that fails on one message, as a bug would."""
+
+    def on_message(self, args: list[str]) -> None:
+        if args[:1] == ["boom"]:
+            raise RuntimeError("a bug in a handler")
+        super().on_message(args)
+
+
+def test_an_error_in_a_handler_is_logged_and_survived(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.ERROR, logger="kizunasr.worker"), \
+            serving(tmp_path, worker_class=FailingWorker) as (fake, thread, result):
+        fake.event(event="client-message", args=["boom"])
+        still_serving(fake, thread, result)
+    failed = [r for r in caplog.records if "error while handling" in r.getMessage()]
+    assert len(failed) == 1 and failed[0].exc_info and "a bug in a handler" in str(failed[0].exc_info[1])
