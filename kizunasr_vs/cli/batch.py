@@ -113,6 +113,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         check_outputs(jobs)
         check_span(args.start, args.end)
+        from kizunasr_vs.profiles.upscale import resolve_profile
+
+        resolve_profile(args.profile)  # a broken profile fails before any source is opened
     except ValueError as exc:
         print(f"kizunasr batch: {exc}", file=sys.stderr)
         return 2

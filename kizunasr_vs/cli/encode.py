@@ -86,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
     job = encode_job(args, args.input, args.output)
     try:
         job.check()
+        profile = resolve_profile(args.profile)  # a broken profile fails before the source is opened
     except (ValueError, EncodeError) as exc:
         print(f"kizunasr encode: {exc}", file=sys.stderr)
         return 2
@@ -96,7 +97,6 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         source, first = job.trim(job.open_source())
-        profile = resolve_profile(args.profile)
         clip = upscale(source, profile, args.target, provider=args.provider)
     except (vs.Error, ValueError, EncodeError) as exc:
         print(f"kizunasr encode: {exc}", file=sys.stderr)

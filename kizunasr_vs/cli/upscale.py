@@ -84,6 +84,10 @@ def run(args: argparse.Namespace) -> int:
     job = encode_job(args, args.input, default_output(args))
     try:
         job.check()
+        if args.profile:  # a broken profile fails before the source is opened
+            from kizunasr_vs.profiles.upscale import resolve_profile
+
+            resolve_profile(args.profile)
         source, first = job.trim(job.open_source())
         clip, what = upscale_2x(source, args)
         if args.target:
