@@ -15,7 +15,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from kizunasr_vs.mpv import protocol, worker
 from tests.mpv_harness import write_profile
@@ -24,7 +26,9 @@ from tests.mpv_harness import write_profile
 class FakeMpv:
     """A Unix socket server standing in for mpv: answers each command with success, records the commands."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, frame: np.ndarray | None = None) -> None:
+        """``frame``: the picture ``screenshot-to-file`` writes (H x W x 3 uint8 RGB)."""
+        self.frame = frame
         self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.server.bind(str(path))
         self.server.listen(1)
@@ -43,6 +47,9 @@ class FakeMpv:
                 *lines, buf = buf.split(b"\n")
                 for line in lines:
                     msg = json.loads(line)
+                    if isinstance(msg["command"], list) and msg["command"][0] == "screenshot-to-file" \
+                            and self.frame is not None:
+                        Image.fromarray(self.frame).save(msg["command"][1])
                     self.commands.put(msg["command"])
                     self.send(json.dumps({"request_id": msg["request_id"], "error": "success", "data": None}))
 
@@ -57,10 +64,21 @@ class FakeMpv:
         """The next ``kizunasr-event`` of this kind the worker sent."""
         while True:
             command = self.commands.get(timeout=timeout)
-            if command[:2] == ["script-message", "kizunasr-event"]:
+            if isinstance(command, list) and command[:2] == ["script-message", "kizunasr-event"]:
                 data: dict[str, Any] = json.loads(command[2])
                 if data["event"] == kind:
                     return data
+
+    def until(self, kind: str, timeout: float = 10.0) -> tuple[list[dict[str, Any]], list[list[Any]]]:
+        """The worker's events up to and including the next one of this kind, and every command seen meanwhile."""
+        events, commands = [], []
+        while True:
+            command = self.commands.get(timeout=timeout)
+            commands.append(command)
+            if isinstance(command, list) and command[:2] == ["script-message", "kizunasr-event"]:
+                events.append(json.loads(command[2]))
+                if events[-1]["event"] == kind:
+                    return events, commands
 
     def close(self) -> None:
         if self.conn is not None:
@@ -74,18 +92,20 @@ Served = tuple[FakeMpv, threading.Thread, list[int]]
 
 
 @contextlib.contextmanager
-def serving(tmp_path: Path, show_osd: bool = False,
-            worker_class: type[worker.Worker] = worker.Worker) -> Iterator[Served]:
-    """A fake mpv and the real worker serving it (in a thread: the worker's return code lands in the list)."""
+def serving(tmp_path: Path, show_osd: bool = False, worker_class: type[worker.Worker] = worker.Worker,
+            profile: str | None = None, frame: np.ndarray | None = None) -> Iterator[Served]:
+    """A fake mpv and the real worker serving it (in a thread: the worker's return code lands in the list); AI
+    stills are on when a ``frame`` is given for the screenshots."""
     sockets = Path(tempfile.mkdtemp(prefix="kzipc"))  # a short path: AF_UNIX limits its length
-    fake = FakeMpv(sockets / "ipc.sock")
-    profile = write_profile(tmp_path / "p.json", [], [{"shader": "kizuna_cas.glsl"}])
+    fake = FakeMpv(sockets / "ipc.sock", frame)
+    profile = profile or str(write_profile(tmp_path / "p.json", [], [{"shader": "kizuna_cas.glsl"}]))
     result: list[int] = []
+    ai = frame is not None
 
     def serve() -> None:
         ipc = protocol.MpvIpc(str(sockets / "ipc.sock"))
         try:
-            result.append(worker_class(ipc, str(profile), ai=False, show_osd=show_osd).run())
+            result.append(worker_class(ipc, profile, ai=ai, debounce_ms=50, show_osd=show_osd).run())
         finally:
             ipc.close()
 
@@ -93,7 +113,7 @@ def serving(tmp_path: Path, show_osd: bool = False,
     thread.start()
     try:
         assert fake.connected.wait(10)
-        assert fake.next_event("hello")["ai"] is False
+        assert fake.next_event("hello")["ai"] is ai
         yield fake, thread, result
     finally:
         fake.close()
@@ -219,3 +239,60 @@ def test_an_error_in_a_handler_is_logged_and_survived(tmp_path: Path, caplog: py
         still_serving(fake, thread, result)
     failed = [r for r in caplog.records if "error while handling" in r.getMessage()]
     assert len(failed) == 1 and failed[0].exc_info and "a bug in a handler" in str(failed[0].exc_info[1])
+
+
+def picture(width: int, height: int) -> np.ndarray:
+    """The built-in sample's first frame (line art, flat areas, gradients) as RGB uint8."""
+    from kizunasr_vs.core.sample import draw_frame
+
+    return np.round(draw_frame(0, width, height) * 255).astype(np.uint8).transpose(1, 2, 0).copy()
+
+
+def pause_at(fake: FakeMpv, width: int, height: int, paused: bool = True) -> None:
+    """mpv's properties for a paused ``width`` x ``height`` video shown at twice its size."""
+    fake.event(event="property-change", id=2, data={"w": width, "h": height})
+    fake.event(event="property-change", id=3, data={"w": 2 * width, "h": 2 * height, "ml": 0, "mt": 0, "mr": 0,
+                                                    "mb": 0})
+    fake.event(event="property-change", id=1, data=paused)
+
+
+def test_pause_chain_equal_to_the_realtime_chain_computes_nothing(tmp_path: Path) -> None:
+    from kizunasr_vs.profiles import load_profile
+
+    realtime = load_profile("performance").for_height(48).realtime
+    same = write_profile(tmp_path / "same.json", realtime, realtime)
+    with serving(tmp_path, show_osd=True, profile=str(same), frame=picture(64, 48)) as (fake, thread, result):
+        said = "KizunaSR: no AI still with this profile (its pause chain is the chain already playing)"
+        for _ in range(2):  # pause, resume, pause: the OSD says it once
+            pause_at(fake, 64, 48)
+            events, commands = fake.until("skipped")
+            assert events[-1]["reason"] == "no AI still: its pause chain is the chain already playing"
+            assert not [e for e in events if e["event"] in ("job-start", "overlay", "error")]
+            assert not [c for c in commands if isinstance(c, dict) or c[0] == "screenshot-to-file"]
+            assert [e["text"] for e in events if e["event"] == "osd"] == ([said] if _ == 0 else [])
+            fake.event(event="property-change", id=1, data=False)
+        fake.event(event="client-message", args=["kizunasr-status"])
+        assert "pause: no AI still (its pause chain is the chain already playing)" in fake.next_event("status")["text"]
+        assert thread.is_alive() and not result
+
+
+def test_heavier_pause_chain_shows_the_still(tmp_path: Path) -> None:
+    """The shipped performance profile: its pause chain is heavier than what plays, so pausing shows a still of
+    the grabbed frame fitted to the video rect."""
+    from kizunasr_vs.profiles import load_profile
+
+    chains = load_profile("performance").for_height(48)
+    assert chains.pause != chains.realtime
+    frame = picture(64, 48)
+    with serving(tmp_path, show_osd=True, profile="performance", frame=frame) as (fake, _, _):
+        pause_at(fake, 64, 48)
+        events, commands = fake.until("overlay", timeout=300)
+        label = " + ".join(Path(s["shader"]).stem for s in chains.pause)
+        assert f"KizunaSR AI still: computing... ({label})" in [e["text"] for e in events if e["event"] == "osd"]
+        assert events[-1]["chain"] == label and events[-1]["rect"] == [0, 0, 128, 96]
+        add = next(c for c in commands if isinstance(c, dict) and c.get("name") == "overlay-add")
+        assert (add["w"], add["h"], add["fmt"]) == (128, 96, "bgra")
+        shown = np.frombuffer(Path(add["file"]).read_bytes(), np.uint8).reshape(96, 128, 4)[..., 2::-1]
+    bicubic = np.asarray(Image.fromarray(frame).resize((128, 96), Image.BICUBIC)).astype(float)
+    mse = float(np.mean((shown.astype(float) - bicubic) ** 2))
+    assert 10 * np.log10(255**2 / mse) > 20  # the grabbed picture, upscaled (not blank, not another frame)
