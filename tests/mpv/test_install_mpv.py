@@ -90,7 +90,7 @@ def test_install_copies_everything(data: Path, config: Path, capsys: pytest.Capt
         assert line in opts.splitlines()
     conf = (config / "input.conf").read_text()
     assert install.BEGIN in conf and install.END in conf
-    assert "CTRL+a script-message kizunasr-toggle-ai" in conf.splitlines()
+    assert "CTRL+a script-binding kizunasr/toggle-ai" in conf.splitlines()
     manifest = json.loads((config / install.MANIFEST).read_text())
     assert manifest["files"] == {k: v for k, v in tree(config).items() if k not in (install.MANIFEST, "input.conf")}
     assert "installed scripts/kizunasr.lua" in capsys.readouterr().out
@@ -116,9 +116,9 @@ def test_user_files_are_kept(data: Path, config: Path, capsys: pytest.CaptureFix
     conf = (config / "input.conf").read_text()
     assert conf.startswith(user_conf)
     lines = conf.splitlines()
-    assert "CTRL+a script-message kizunasr-toggle-ai" not in lines
-    assert "#CTRL+a script-message kizunasr-toggle-ai" in lines
-    assert "CTRL+i script-message kizunasr-status" in lines
+    assert "CTRL+a script-binding kizunasr/toggle-ai" not in lines
+    assert "#CTRL+a script-binding kizunasr/toggle-ai" in lines
+    assert "CTRL+i script-binding kizunasr/show-status" in lines
     assert "CTRL+a already bound" in out
     assert "scripts/kizunasr.lua" not in json.loads((config / install.MANIFEST).read_text())["files"]
 
@@ -180,7 +180,7 @@ def test_non_utf8_input_conf_is_kept_byte_for_byte(data: Path, config: Path) -> 
     assert cli("install-mpv", "--config-dir", str(config)) == 0
     conf = (config / "input.conf").read_bytes()
     assert conf.startswith(user) and install.BEGIN.encode() in conf
-    assert b"#CTRL+a script-message kizunasr-toggle-ai" in conf  # the user's ctrl+a was still read
+    assert b"#CTRL+a script-binding kizunasr/toggle-ai" in conf  # the user's ctrl+a was still read
     assert install.install(config)[-1].action == "up to date"
     assert cli("install-mpv", "--config-dir", str(config), "--uninstall") == 0
     assert tree(config) == {"input.conf": hashlib.sha256(user).hexdigest()}
@@ -327,6 +327,12 @@ def test_mpv035_copies_render_like_the_originals() -> None:
 STRAY = "a cycle pause\n# >>> kizunasr >>>\nmy line\nb cycle mute\n"  # a start marker with no end marker
 
 
+def a_binding(data: Path) -> str:
+    """A key binding line of the snippet install puts into input.conf."""
+    lines = (data / "mpv_scripts" / "input.conf").read_text().splitlines()
+    return [ln for ln in lines if ln.strip() and not ln.startswith("#")][-1]
+
+
 def ours(conf: str) -> list[str]:
     """The lines of the last BEGIN..END block, markers included (found independently of install's code)."""
     lines = conf.splitlines()
@@ -348,7 +354,7 @@ def test_uninstall_keeps_lines_around_stray_markers(data: Path, config: Path, us
     said = capsys.readouterr().out
     conf = (config / "input.conf").read_text()
     assert conf.startswith(user)  # ours went after the user's lines, which are untouched
-    assert "CTRL+i script-message kizunasr-status" in ours(conf)
+    assert a_binding(data) in ours(conf)
     assert cli("install-mpv", "--config-dir", str(config)) == 0  # a second install finds its own block
     assert (config / "input.conf").read_text() == conf
     capsys.readouterr()
@@ -365,8 +371,8 @@ def test_uninstall_keeps_an_edited_block(data: Path, config: Path, capsys: pytes
     (config / "input.conf").write_text("q quit\n")
     install.install(config)
     conf = (config / "input.conf").read_text()
-    edited = conf.replace("CTRL+i script-message kizunasr-status", "CTRL+i script-message kizunasr-status\n"
-                                                                    "z my own line")
+    edited = conf.replace(a_binding(data), a_binding(data) + "\nz my own line")
+    assert edited != conf
     (config / "input.conf").write_text(edited)
     assert cli("install-mpv", "--config-dir", str(config), "--uninstall") == 0
     assert (config / "input.conf").read_text() == edited
@@ -385,7 +391,7 @@ def test_install_keeps_a_block_it_did_not_write(data: Path, config: Path,
         capsys.readouterr().out
     install.install(config, force=True)  # --force adds ours after it
     conf = (config / "input.conf").read_text()
-    assert conf.startswith(user) and "CTRL+i script-message kizunasr-status" in ours(conf)
+    assert conf.startswith(user) and a_binding(data) in ours(conf)
     install.uninstall(config)
     assert (config / "input.conf").read_text() == user
 
