@@ -107,6 +107,9 @@ def run(args: argparse.Namespace) -> int:
     jobs = [encode_job(args, path, output_for(args, path)) for path in args.inputs]
     check_outputs(jobs)
     check_span(args.start, args.end)
+    from kizunasr_vs.profiles.upscale import resolve_profile
+
+    resolve_profile(args.profile)  # a broken profile fails before any source is opened
     failures: list[str] = []
 
     def encode_all(address: ClusterAddress | None) -> None:

@@ -71,13 +71,13 @@ def run(args: argparse.Namespace) -> int:
 
     job = encode_job(args, args.input, args.output)
     job.check()
+    profile = resolve_profile(args.profile)  # a broken profile fails before the source is opened
     if getattr(args, "cluster", None):
         from kizunasr_vs.cli.batch import run_cluster_encode
 
         return run_cluster_encode(args, job)
 
     source, first = job.trim(job.open_source())
-    profile = resolve_profile(args.profile)
     clip = upscale(source, profile, args.target, backend=args.provider)
     print(f"{job.name}: {source.width}x{source.height} -> {clip.width}x{clip.height}, "
           f"{clip.num_frames} frames, profile {profile.name}", file=sys.stderr)

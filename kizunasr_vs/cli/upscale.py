@@ -81,6 +81,10 @@ def default_output(args: argparse.Namespace) -> Path:
 def run(args: argparse.Namespace) -> int:
     job = encode_job(args, args.input, default_output(args))
     job.check()
+    if args.profile:  # a broken profile fails before the source is opened
+        from kizunasr_vs.profiles.upscale import resolve_profile
+
+        resolve_profile(args.profile)
     source, first = job.trim(job.open_source())
     clip, what = upscale_2x(source, args)
     if args.target:

@@ -13,30 +13,14 @@ padding would darken or brighten the outermost pixels of every frame.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional
 
-from kizunasr_vs.core.errors import InputError
+from kizunasr_vs.train.tiers import TIERS, Tier, tier_of
 
-
-@dataclass(frozen=True)
-class Tier:
-    """A network size: ``features`` channels in every hidden layer, ``body`` hidden F->F convolutions."""
-
-    name: str
-    features: int
-    body: int
-
-
-TIERS = {
-    "s": Tier("s", features=16, body=5),
-    "m": Tier("m", features=20, body=6),
-    "l": Tier("l", features=32, body=6),
-}
+__all__ = ["TIERS", "LumaNet", "Tier", "bicubic_offsets", "build", "tier_of"]
 
 
 class LumaNet(nn.Module):
@@ -87,9 +71,5 @@ def bicubic_offsets() -> np.ndarray:
 
 
 def build(tier: str | Tier) -> LumaNet:
-    """A fresh network of tier ``tier`` ("s", "m", "l" or a :class:`Tier`)."""
-    if isinstance(tier, str):
-        if tier not in TIERS:
-            raise InputError(f"unknown tier {tier!r}: choose one of {', '.join(TIERS)}")
-        tier = TIERS[tier]
-    return LumaNet(tier)
+    """A fresh network of tier ``tier`` (a name or shape as ``tier_of`` takes, or a :class:`Tier`)."""
+    return LumaNet(tier_of(tier) if isinstance(tier, str) else tier)

@@ -5,7 +5,9 @@ first shrunk by a random factor (0.5-1: frames are often softer than their pixel
 turned, degraded (``degrade``), and with probability 1/2 both patches move to limited range (16-235), since
 mpv hands the LUMA hook a video's luma as it is coded. With ``soft_prob`` the HR patch itself is first made
 soft, reduced 0.6-0.9x and enlarged back: most anime is produced below 1080p and upscaled, so a 1080p frame's
-detail is softer than its pixel grid, and a network that only saw sharp targets over-sharpens them.
+detail is softer than its pixel grid, and a network that only saw sharp targets over-sharpens them. With
+``grain_prob`` the HR patch gets film grain and TV scanlines (``degrade.add_grain``); ``crisp_fraction`` of the
+drawn pictures are crisp line art (``lineart.draw``).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from torch.utils.data import IterableDataset, get_worker_info
 
 from kizunasr_vs.core.errors import InputError, NotFound
 from kizunasr_vs.train import lineart
-from kizunasr_vs.train.degrade import luma_pair
+from kizunasr_vs.train.degrade import add_grain, luma_pair
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 LIMITED_SCALE, LIMITED_OFFSET = 219 / 255, 16 / 255
@@ -52,9 +54,10 @@ class PairStream(IterableDataset):
 
     def __init__(self, images: Sequence[Path], patch: int, drawn_fraction: float, seed: int,
                  blur_prob: float = 0.1, jpeg_prob: float = 0.2, soft_prob: float = 0.3,
-                 weights: Sequence[float] | None = None) -> None:
+                 weights: Sequence[float] | None = None, grain_prob: float = 0.0, crisp_fraction: float = 0.0) -> None:
         super().__init__()
         self.blur_prob, self.jpeg_prob, self.soft_prob = blur_prob, jpeg_prob, soft_prob
+        self.grain_prob, self.crisp_fraction = grain_prob, crisp_fraction
         self.images = list(images)
         self.probabilities: np.ndarray | None = None
         if weights is not None:
@@ -82,7 +85,8 @@ class PairStream(IterableDataset):
         side = 2 * self.patch
         if not self.images or rng.random() < self.drawn_fraction:
             if len(drawn) < DRAWN_POOL or rng.random() < 0.05:
-                picture = lineart.draw(max(DRAWN_SIZE, side), rng)
+                crisp = self.crisp_fraction > 0 and rng.random() < self.crisp_fraction
+                picture = lineart.draw(max(DRAWN_SIZE, side), rng, crisp=crisp)
                 if len(drawn) < DRAWN_POOL:
                     drawn.append(picture)
                 else:
@@ -111,6 +115,8 @@ class PairStream(IterableDataset):
             hr = hr.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
         if rng.random() < 0.5:
             hr = hr.transpose(Image.Transpose.ROTATE_90)
+        if self.grain_prob and rng.random() < self.grain_prob:  # after the turn: scanlines stay horizontal
+            hr = add_grain(hr, rng)
         lr_y, hr_y = luma_pair(hr, rng, self.blur_prob, self.jpeg_prob)
         if rng.random() < 0.5:
             lr_y, hr_y = lr_y * LIMITED_SCALE + LIMITED_OFFSET, hr_y * LIMITED_SCALE + LIMITED_OFFSET

@@ -16,9 +16,12 @@ import numpy as np
 import torch
 
 from kizunasr_vs.compiler.glsl import compile_onnx_to_glsl
+from kizunasr_vs.core.errors import InputError
 from kizunasr_vs.core.files import write_atomic
 from kizunasr_vs.core.metrics import psnr
+from kizunasr_vs.train.arch import LumaNet
 from kizunasr_vs.train.loop import Recipe
+from kizunasr_vs.train.tiers import Tier
 
 MIN_GLSL_PSNR = 45.0
 
@@ -34,6 +37,27 @@ def to_onnx(model: torch.nn.Module, path: Path) -> Path:
                           opset_version=13, dynamo=False,
                           dynamic_axes={"input": {2: "height", 3: "width"}, "output": {2: "height2", 3: "width2"}})
         return write_atomic(path, staged.read_bytes())
+
+
+def network_from_onnx(path: Path) -> LumaNet:
+    """The network an exported ONNX file holds (``to_onnx``'s output), with its weights: the tier's shape is read
+    from the convolutions, the PReLU slopes in the order their nodes appear."""
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(str(path))
+    weights = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    convs = sorted((k for k in weights if k.startswith("convs.") and k.endswith(".weight")),
+                   key=lambda k: int(k.split(".")[1]))
+    if not convs or "tail.weight" not in weights:
+        raise InputError(f"{path} is not a network exported by kizunasr train (no convs.N / tail weights)")
+    features = int(weights[convs[0]].shape[0])
+    net = LumaNet(Tier(path.stem, features, len(convs) - 1))
+    slopes = [weights[n.input[1]] for n in model.graph.node if n.op_type == "PRelu"]
+    state = {k: torch.from_numpy(v.copy()) for k, v in weights.items() if k.startswith(("convs.", "tail."))}
+    state.update({f"acts.{i}.weight": torch.from_numpy(v.reshape(-1).copy()) for i, v in enumerate(slopes)})
+    net.load_state_dict(state)
+    return net.eval()
 
 
 # Like mpv's own scalers, upscale only when the picture is shown at least 1.2x larger (4K on a 4K screen: no work).
@@ -109,15 +133,15 @@ class ExportReport:
 
 def glsl_header(name: str, tier: str, recipe: str) -> str:
     """The comment on top of an exported shader: what it is, for which sources, what it costs, where from."""
-    from kizunasr_vs.train.arch import TIERS
+    from kizunasr_vs.train.tiers import multiply_adds, tier_of
 
-    t = TIERS[tier]
-    macs = 9 * (t.features + t.body * t.features**2 + (t.features + 1) * 4)
+    t = tier_of(tier)
+    macs = multiply_adds(t)
     return (f"KizunaSR {name}: a 2x luma network trained by KizunaSR (MIT), compiled from {name}.onnx.\n"
             "What: learned 2x upscaler of the luma plane (chroma is left to the player's scaler); runs only when "
             "the picture is shown at least 1.2x larger.\n"
             "Sources: anime and other cel-shaded video, 480p-1080p; YUV (mpv hooks LUMA), any range.\n"
-            f"Cost: {t.body + 3} compute passes at the source size, about {macs / 1000:.1f}k multiply-adds per "
+            f"Cost: {t.body + 2} compute passes at the source size, about {macs / 1000:.1f}k multiply-adds per "
             "source pixel.\n"
             f"Recipe: {recipe}")
 

@@ -39,6 +39,8 @@ class Recipe:
     blur_prob: float = 0.1  # share of patches blurred before the reduction
     jpeg_prob: float = 0.2  # share of patches JPEG-compressed after it
     soft_prob: float = 0.3  # share of patches whose target is a production-upscaled (soft) picture
+    grain_prob: float = 0.0  # share of patches with film grain and TV scanlines in the picture itself
+    crisp_fraction: float = 0.0  # share of the drawn pictures that are crisp 1-2 pixel line art
     balance_folders: bool = False  # recorded: the caller passes train() the folder weights (else each image alike)
     workers: int = 4
     seed: int = 0
@@ -62,7 +64,8 @@ def save_checkpoint(path: Path, model: LumaNet, optimiser: torch.optim.Optimizer
     """Write a checkpoint through a temporary file, then rename it over the old one."""
     tmp = path.with_name(path.name + ".tmp")
     torch.save({"model": model.state_dict(), "optimiser": optimiser.state_dict(), "step": step,
-                "tier": model.tier.name, "recipe": asdict(recipe)}, tmp)
+                "tier": model.tier.name, "features": model.tier.features, "body": model.tier.body,
+                "recipe": asdict(recipe)}, tmp)
     os.replace(tmp, path)
 
 
@@ -85,10 +88,7 @@ def _start(folder: Path, tiers: Sequence[str], recipe: Recipe, dev: torch.device
             model.load_state_dict(state["model"])
             optimiser.load_state_dict(state["optimiser"])
         elif init is not None:
-            start_from = load_checkpoint(checkpoint_path(init, tier))
-            if start_from is None:
-                raise InputError(f"--init: no checkpoint of tier {tier!r} in {init}")
-            model.load_state_dict(start_from["model"])
+            model.load_state_dict(_initial_weights(init, tier, model))
         steps.add(int(state["step"]) if state else 0)
         models.append(model)
         optimisers.append(optimiser)
@@ -98,10 +98,28 @@ def _start(folder: Path, tiers: Sequence[str], recipe: Recipe, dev: torch.device
     return models, optimisers, steps.pop()
 
 
+def _initial_weights(init: Path, tier: str, model: LumaNet) -> dict[str, Any]:
+    """The weights a new run of ``tier`` starts from: the tier's checkpoint in run folder ``init``, or the network
+    of an exported ONNX file (a shipped shader's, ``kizunasr_vs/train/weights/*.onnx``) of the same shape."""
+    if init.suffix == ".onnx":
+        from kizunasr_vs.train.export import network_from_onnx
+
+        net = network_from_onnx(init)
+        if (net.tier.features, net.tier.body) != (model.tier.features, model.tier.body):
+            raise InputError(f"--init: {init.name} is {net.tier.features}x{net.tier.body} (features x body), tier "
+                             f"{tier!r} is {model.tier.features}x{model.tier.body}")
+        return net.state_dict()
+    start_from = load_checkpoint(checkpoint_path(init, tier))
+    if start_from is None:
+        raise InputError(f"--init: no checkpoint of tier {tier!r} in {init}")
+    return dict(start_from["model"])
+
+
 def train(images: list[Path], folder: Path, tiers: Sequence[str], recipe: Recipe, device: str = "auto",
           progress: bool = True, init: Path | None = None, weights: Sequence[float] | None = None) -> list[LumaNet]:
     """Train (or go on training) networks of ``tiers`` on ``images``, on the same batches; returns them on the
-    CPU, in eval mode. ``init``: a run folder whose networks a new run starts from (fine-tuning); ``weights``:
+    CPU, in eval mode. ``init``: a run folder whose networks a new run starts from, or an exported ONNX file
+    (fine-tuning); ``weights``:
     how often each image is drawn (default: all alike)."""
     folder.mkdir(parents=True, exist_ok=True)
     dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
@@ -109,7 +127,8 @@ def train(images: list[Path], folder: Path, tiers: Sequence[str], recipe: Recipe
     torch.manual_seed(recipe.seed)
     models, optimisers, start = _start(folder, tiers, recipe, dev, init)
     stream = PairStream(images, recipe.patch, recipe.drawn_fraction, recipe.seed + start,
-                        recipe.blur_prob, recipe.jpeg_prob, recipe.soft_prob, weights)
+                        recipe.blur_prob, recipe.jpeg_prob, recipe.soft_prob, weights, recipe.grain_prob,
+                        recipe.crisp_fraction)
     loader = DataLoader(stream, batch_size=recipe.batch, num_workers=recipe.workers,
                         persistent_workers=recipe.workers > 0, pin_memory=dev.type == "cuda")
     batches = iter(loader)

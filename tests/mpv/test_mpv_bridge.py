@@ -1,8 +1,9 @@
 """mpv_scripts/kizunasr.lua + `kizunasr worker` in a real mpv (vo=gpu, software GL) under Xvfb.
 
 The worker's status arrives as ``script-message kizunasr-event <json>`` on the test's own IPC
-connection. Pause chains: the shipped `performance` 480p pause chain takes ~10 s per still on
-lavapipe (2 cores), so the pause tests use small test profiles (kizuna_cas; SuperUltraCompact).
+connection. Pause chains: the shipped `performance` 480p pause chain takes seconds per still on
+lavapipe (2 cores), so the pause tests use small test profiles (kizuna_deband + kizuna_cas over a kizuna_cas
+realtime chain; SuperUltraCompact).
 """
 
 from __future__ import annotations
@@ -49,7 +50,8 @@ def display() -> Iterator[str]:
 
 @pytest.fixture
 def profiles(tmp_path: Path) -> dict[str, str]:
-    return {"cas": str(write_profile(tmp_path / "kz_cas.json", [{"shader": "kizuna_cas.glsl"}],
+    return {"cas": str(write_profile(tmp_path / "kz_cas.json",  # a pause chain heavier than the realtime one
+                                     [{"shader": "kizuna_deband.glsl"}, {"shader": "kizuna_cas.glsl"}],
                                      [{"shader": "kizuna_cas.glsl"}])),
             "suc": str(write_profile(tmp_path / "kz_suc.json", [{"model": "animejanai-hd-v3-superultracompact"}]))}
 
