@@ -27,7 +27,7 @@ from pathlib import Path
 
 import vapoursynth as vs
 
-from kizunasr_vs.cli.bench import PASSTHROUGH_2X, _noise_clip
+from kizunasr_vs.cli.bench_clips import PASSTHROUGH_2X, noise_clip
 from kizunasr_vs.core.resources import shader_path
 
 WARM_FRAMES = 12  # untimed: pipelines compile on each stream's first frame, and timer results arrive late
@@ -69,7 +69,7 @@ def measure(shaders: Sequence[str], width: int, height: int, frames: int = 32, r
     (drift shows between them) and each shader in between. One Cost per row of the first round."""
     if repeat < 1:
         raise ValueError(f"--repeat must be >= 1, not {repeat}")
-    src = _noise_clip(width, height, frames + WARM_FRAMES, vs.YUV444P16)
+    src = noise_clip(width, height, frames + WARM_FRAMES, vs.YUV444P16)
     named = [(Path(s).stem, Path(shader_path(s)).read_text(encoding="utf-8")) for s in shaders]
     rows = [("pass-through", PASSTHROUGH_2X), *named, ("pass-through again", PASSTHROUGH_2X)]
     runs: list[list[tuple[float, float, float]]] = [[] for _ in rows]

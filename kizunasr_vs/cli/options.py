@@ -79,3 +79,36 @@ def add_provider(p: argparse.ArgumentParser) -> None:
     p.add_argument("--provider", default="auto", choices=PROVIDERS,
                    help="model backend (default auto: TensorRT, else CUDA, else the CPU; torch and torch-compile "
                         "need kizunasr[torch])")
+
+
+def add_encode_options(p: argparse.ArgumentParser) -> None:
+    """Options of every command that encodes (`encode`, `upscale`, `batch`)."""
+    from kizunasr_vs.media.encoder import CODECS
+
+    add_provider(p)
+    p.add_argument("--codec", default="hevc", choices=sorted(CODECS), help="video codec (default: hevc)")
+    p.add_argument("--bit-depth", type=int, choices=(8, 10), default=10,
+                   help="4:2:0 at 8 or 10 bits (default 10; many hardware decoders play H.264 at 8 bits only)")
+    p.add_argument("--crf", type=crf, default=18, help="constant rate factor, 0-51 (default 18; ignored by ffv1)")
+    p.add_argument("--start", help="first frame to encode: a frame number or a time like 1:30 or 90.5s")
+    p.add_argument("--end", help="frame (exclusive) or time where encoding stops")
+    p.add_argument("-y", "--overwrite", action="store_true", help="replace output files that exist")
+
+
+def add_chain_options(p: argparse.ArgumentParser) -> None:
+    """Options choosing the encode chain, shared by `encode` and `batch`."""
+    p.add_argument("--profile", default="auto",
+                   help="performance, balanced, quality, auto (default), auto:<preference>, or a .json file")
+    p.add_argument("--target", type=size, help="final size WxH (resized with Spline36 after the chain)")
+
+
+def add_cluster_options(p: argparse.ArgumentParser) -> None:
+    """`--cluster` and `--chunk-frames`, shared by `encode` and `batch`."""
+    p.add_argument("--cluster", metavar="ADDR",
+                   help="encode in chunks over Ray: auto, ray://host:port, or local[:N] (a local instance "
+                        "with N workers on 127.0.0.1, stopped at the end)")
+    p.add_argument("--chunk-frames", type=int, metavar="N",
+                   help="frames per chunk with --cluster (default: about 10 seconds, cut at keyframes)")
+    p.add_argument("--gpus-per-worker", type=float, metavar="F",
+                   help="share of a GPU per worker with --cluster: 1 or 1/k (0.5 runs two workers per card); "
+                        "default 1, or what local:N needs to fit N workers on the cards")

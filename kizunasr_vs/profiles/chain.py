@@ -86,6 +86,27 @@ def _resize_stage(step: Step) -> Stage:
     return FunctionStage(f"resize x{scale:g} {kernel}", apply)
 
 
+def check_steps(steps: list[Step], profile: str) -> None:
+    """Check that every shader and model of ``steps`` is there (models intact) and every step is known, without
+    building a filter or loading a model; vs.Error names the profile and the fix."""
+    from kizunasr_vs.models.errors import ModelError
+
+    for step in steps:
+        try:
+            if "shader" in step:
+                shader_path(step["shader"])
+            elif "model" in step or "compiled_model" in step:
+                resolve_model(step.get("model") or step["compiled_model"])
+            elif "resize" in step:
+                kernel = step["resize"].get("kernel", "spline36")
+                if kernel not in RESIZE_KERNELS:
+                    raise LookupError(f"unknown resize kernel '{kernel}'; choose one of {', '.join(RESIZE_KERNELS)}")
+            else:
+                raise LookupError(f"unknown step {step}; expected shader, compiled_model, model or resize")
+        except (FileNotFoundError, LookupError, ModelError) as exc:
+            raise vs.Error(f"upscale: profile '{profile}': {exc}") from exc
+
+
 def build_pipeline(steps: list[Step], provider: str = "auto") -> Pipeline:
     """One stage per step, in order; consecutive shader steps make one stage (see ``_shader_stage``)."""
     stages: list[Stage] = []

@@ -1,0 +1,103 @@
+"""The graph of one encode, built in one place for `encode`, `upscale`, `batch`, the cluster's driver and its
+workers: the source opened and cut to the job's frames, the upscaler resolved (a profile's encode chain for the
+source's height, or one model or shader), the resize to the target, and ffmpeg's settings.
+
+``plan_encode`` does all of it but the filters, and checks that every file of the chain is there, so the
+cluster's driver validates a job without creating a model session; ``EncodePlan.build`` adds the filters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import vapoursynth as vs
+
+from kizunasr_vs.core.formats import resolve_color
+from kizunasr_vs.core.resources import shader_path
+from kizunasr_vs.media.encoder import EncodeSettings
+from kizunasr_vs.media.job import EncodeJob
+from kizunasr_vs.profiles.chain import check_steps
+from kizunasr_vs.profiles.loader import Profile, RangeChains, Step
+from kizunasr_vs.profiles.upscale import resolve_profile, upscale
+
+DEFAULT_SHADER = "kizuna_edge2x.glsl"  # `kizunasr upscale` with no model installed: KizunaSR's line-art 2x
+
+
+@dataclass(frozen=True)
+class Upscaler:
+    """What upscales an encode's frames: ``profile`` ('auto', 'auto:<preference>', a name, a path or a Profile),
+    else ``model`` or ``shader`` (one step), else the smallest installed model trained for the source's height,
+    else DEFAULT_SHADER; then a resize to ``target``. ``provider`` runs the models."""
+
+    profile: str | Path | Profile | None = "auto"
+    model: Path | None = None
+    shader: Path | None = None
+    target: tuple[int, int] | None = None
+    provider: str = "auto"
+
+    def resolve(self, height: int) -> Profile:
+        """The profile whose encode chain runs on a source of ``height`` lines (a one-step profile for a model or
+        shader); ProfileError when a named profile cannot be used."""
+        if self.profile is not None:
+            return resolve_profile(self.profile)
+        model = None if self.shader is not None else (self.model or default_model(height))
+        if model is not None:
+            return one_step_profile(f"model {model.name}", {"model": str(model)}, model)
+        shader = self.shader or shader_path(DEFAULT_SHADER)
+        return one_step_profile(f"shader {shader.name}", {"shader": str(shader)}, shader)
+
+
+def one_step_profile(name: str, step: Step, path: Path) -> Profile:
+    """A profile running ``step`` on sources of any height (`upscale --model/--shader`)."""
+    return Profile(name, name, {}, [RangeChains(None, [step], [step], [step])], path)
+
+
+def default_model(height: int | None = None) -> Path | None:
+    """The first installed registry model (smallest first) trained for sources of ``height`` (any when None),
+    checked against the registry's sha256 (ChecksumError, with the command that replaces it, when the file is
+    damaged)."""
+    from kizunasr_vs.models.registry import load_registry
+    from kizunasr_vs.models.store import installed_path, model_path
+
+    for entry in load_registry().values():
+        if installed_path(entry) is not None and (height is None or entry.suits_height(height)):
+            return model_path(entry.name)
+    return None
+
+
+@dataclass(frozen=True)
+class EncodePlan:
+    """One encode with everything decided but the filters: ``source`` (the job's frames, from frame ``first`` of
+    the input), ``profile`` (whose encode chain for the source's height runs), ``target``, ``provider`` and
+    ffmpeg's ``settings``."""
+
+    job: EncodeJob
+    source: vs.VideoNode
+    first: int
+    profile: Profile
+    target: tuple[int, int] | None
+    provider: str
+    settings: EncodeSettings
+    what: str  # for the command's summary line: "profile quality", "model x.onnx", "shader y.glsl"
+
+    @property
+    def steps(self) -> list[Step]:
+        return self.profile.for_height(self.source.height).encode
+
+    def build(self, clip: vs.VideoNode | None = None) -> vs.VideoNode:
+        """The upscaled clip: the chain and the resize on ``clip`` (default: the job's frames)."""
+        return upscale(self.source if clip is None else clip, self.profile, self.target, self.provider)
+
+
+def plan_encode(job: EncodeJob, upscaler: Upscaler, source: vs.VideoNode | None = None) -> EncodePlan:
+    """Open the job's input (unless ``source`` is the whole input, already open), cut it to the job's frames,
+    resolve the upscaler for its height and check that the chain's shaders and models are there (no filter is
+    built, no model loaded); raises vs.Error, ValueError (ProfileError) or EncodeError."""
+    whole = source if source is not None else job.open_source()
+    trimmed, first = job.trim(whole)
+    profile = upscaler.resolve(trimmed.height)
+    check_steps(profile.for_height(trimmed.height).encode, profile.name)
+    settings = job.settings(trimmed, first, resolve_color(trimmed))
+    what = profile.name if upscaler.profile is None else f"profile {profile.name}"
+    return EncodePlan(job, trimmed, first, profile, upscaler.target, upscaler.provider, settings, what)
