@@ -10,7 +10,7 @@ from pathlib import Path
 import vapoursynth as vs
 from tqdm import tqdm
 
-from kizunasr_vs.media.encoder import EncodeError, EncodeSettings, encode
+from kizunasr_vs.media.encoder import EncodeError, EncodeSettings, OutputExistsError, encode
 from kizunasr_vs.media.job import EncodeJob
 from kizunasr_vs.models.errors import ModelError
 from kizunasr_vs.profiles.encode_graph import EncodePlan, Upscaler, plan_encode
@@ -47,19 +47,21 @@ def prepare(job: EncodeJob, upscaler: Upscaler) -> tuple[EncodePlan, vs.VideoNod
     return plan, clip
 
 
-def encode_with_progress(clip: vs.VideoNode, output: Path, settings: EncodeSettings, label: str) -> int:
-    """Encode with a tqdm bar (frames, fps, ETA); returns an exit code."""
+def encode_with_progress(clip: vs.VideoNode, output: Path, settings: EncodeSettings, label: str,
+                         overwrite: bool = False) -> int:
+    """Encode with a tqdm bar (frames, fps, ETA); returns an exit code: 2 when the output may not be written
+    (it appeared meanwhile), 1 when the encode failed."""
     with tqdm(total=clip.num_frames, unit="frame", desc=label, dynamic_ncols=True) as bar:
 
         def progress(done: int, total: int) -> None:
             bar.update(done - bar.n)
 
         try:
-            encode(clip, output, settings, progress)
+            encode(clip, output, settings, progress, overwrite)
         except (EncodeError, vs.Error) as exc:
             bar.close()
             print(f"kizunasr: {error_line(exc)}", file=sys.stderr)
-            return 1
+            return 2 if isinstance(exc, OutputExistsError) else 1
     print(f"wrote {output}", file=sys.stderr)
     return 0
 
@@ -71,7 +73,7 @@ def encode_here(job: EncodeJob, upscaler: Upscaler, command: str) -> int:
     except PREPARE_ERRORS as exc:
         print(f"kizunasr {command}: {exc}", file=sys.stderr)
         return 2
-    return encode_with_progress(clip, job.output, plan.settings, command)
+    return encode_with_progress(clip, job.output, plan.settings, command, job.overwrite)
 
 
 def cluster_encode(args: argparse.Namespace, encode: EncodeJob, workers: int | None) -> None:

@@ -226,7 +226,7 @@ def run_job(job: ClusterJob, progress: Progress | None = None,
         raise ClusterError(f"{path}: segments missing after encoding: {missing[0].describe()}")
     try:
         join_segments([directory / c.segment_name for c in chunks], path, output,
-                      chunks[0].first / fps, total / fps, directory)
+                      chunks[0].first / fps, total / fps, directory, job.encode.overwrite)
     except (EncodeError, OSError) as exc:
         raise ClusterError(f"{path}: {exc}") from exc
     for folder in (directory, *stale):

@@ -58,6 +58,35 @@ class EncodeError(KizunaError, RuntimeError):
     """An encode that could not finish; the message says why and what to do."""
 
 
+class OutputExistsError(EncodeError):
+    """The output exists (or appeared while encoding) and may not be replaced; it is kept as it is."""
+
+
+def appeared_message(output: Path) -> str:
+    return (f"'{output}' appeared while encoding and was kept; the finished encode was removed: encode again "
+            "with --overwrite (or -y) to replace it, or choose another output")
+
+
+@contextmanager
+def finishing(output: Path, overwrite: bool) -> Iterator[Path]:
+    """``replacing(output, PARTIAL)``: a temporary file that becomes ``output`` when the block ends. Without
+    ``overwrite`` an existing output is refused (before the block) and one that appears meanwhile is kept
+    (OutputExistsError); a folder at ``output`` is refused either way."""
+    if output.is_dir():
+        raise OutputExistsError(f"output '{output}' is a folder; give a file name")
+    if not overwrite and os.path.lexists(output):
+        raise OutputExistsError(f"output '{output}' exists; add --overwrite (or -y) to replace it")
+    remove_stale(output.parent, output.name, PARTIAL)  # left by an encode that was killed (SIGKILL)
+    try:
+        with replacing(output, PARTIAL, overwrite) as temp:
+            yield temp
+    except FileExistsError:
+        raise OutputExistsError(appeared_message(output)) from None
+    except IsADirectoryError:
+        raise OutputExistsError(f"a folder appeared at '{output}' while encoding; the finished encode was "
+                                "removed: choose another output") from None
+
+
 @dataclass
 class EncodeSettings:
     """What ffmpeg is asked to do with the frames and the source's other streams."""
@@ -176,8 +205,9 @@ def check_output_path(output: Path, codec: str | None = None) -> str:
 
 
 def encode(clip: vs.VideoNode, output: Path, settings: EncodeSettings,
-           progress: Callable[[int, int], None] | None = None) -> Path:
-    """Encode ``clip`` into ``output`` atomically; returns the output path."""
+           progress: Callable[[int, int], None] | None = None, overwrite: bool = False) -> Path:
+    """Encode ``clip`` into ``output`` atomically; returns the output path. An existing output, or one that
+    appears while encoding, is replaced only with ``overwrite`` (else OutputExistsError)."""
     if shutil.which("ffmpeg") is None:
         raise EncodeError("ffmpeg not found on PATH; install it (Debian: apt-get install ffmpeg)")
     output = Path(output)
@@ -185,9 +215,8 @@ def encode(clip: vs.VideoNode, output: Path, settings: EncodeSettings,
     color = settings.color or resolve_color(clip)
     tagged = output_color(clip, color)
     video = _y4m_ready(clip, settings.ten_bit, color, tagged)
-    remove_stale(output.parent, output.name, PARTIAL)  # left by an encode that was killed (SIGKILL)
     # ffmpeg's messages go to a file, not a pipe nobody reads while frames are written (no deadlock).
-    with tempfile.TemporaryFile() as log, replacing(output, PARTIAL) as temp:
+    with tempfile.TemporaryFile() as log, finishing(output, overwrite) as temp:
         proc = subprocess.Popen(ffmpeg_command(settings, temp, muxer, tagged), stdin=subprocess.PIPE, stderr=log)
         try:
             assert proc.stdin is not None

@@ -6,8 +6,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from kizunasr_vs.core.files import remove_stale, replacing
-from kizunasr_vs.media.encoder import PARTIAL, EncodeError, check_output_path, source_stream_maps
+from kizunasr_vs.media.encoder import EncodeError, check_output_path, finishing, source_stream_maps
 
 
 def _concat_list(segments: list[Path], directory: Path) -> Path:
@@ -31,12 +30,12 @@ def join_command(listing: Path, source: Path, start: float, duration: float, out
 
 
 def join_segments(segments: list[Path], source: Path, output: Path, start: float, duration: float,
-                  work_dir: Path) -> Path:
-    """Write ``output`` from ``segments`` (in order) and the source's streams; it appears only when complete."""
+                  work_dir: Path, overwrite: bool = False) -> Path:
+    """Write ``output`` from ``segments`` (in order) and the source's streams; it appears only when complete, and
+    replaces an output that exists (or appeared meanwhile) only with ``overwrite`` (else OutputExistsError)."""
     muxer = check_output_path(output)
     listing = _concat_list(segments, work_dir)
-    remove_stale(output.parent, output.name, PARTIAL)  # left by a join that was killed (SIGKILL)
-    with replacing(output, PARTIAL) as temp:
+    with finishing(output, overwrite) as temp:
         proc = subprocess.run(join_command(listing, source, start, duration, temp, muxer),
                               capture_output=True, text=True)
         if proc.returncode != 0:

@@ -98,6 +98,58 @@ def test_encode_and_upscale_keep_an_existing_output_without_overwrite(clip: Path
     assert out.stat().st_mode & 0o777 == 0o640  # a replaced file keeps its mode, as with ffmpeg -y
 
 
+def test_replacing_without_overwrite_keeps_a_file_that_appeared(tmp_path: Path) -> None:
+    target = tmp_path / "out.mkv"
+    with pytest.raises(FileExistsError), replacing(target, ".partial", overwrite=False) as temp:
+        temp.write_bytes(b"finished encode")
+        target.write_bytes(b"the user's file")  # appears while the block runs
+    assert target.read_bytes() == b"the user's file"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mkv"]  # the temporary file is removed
+    with replacing(tmp_path / "new.mkv", ".partial", overwrite=False) as temp:
+        temp.write_bytes(b"new")
+    assert (tmp_path / "new.mkv").read_bytes() == b"new"
+
+
+def long_clip(folder: Path, seconds: int = 60) -> Path:
+    """A 64x48 clip of ``seconds`` at 24 fps (no audio): long enough to be caught encoding."""
+    path = folder / "long.mkv"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", f"testsrc2=s=64x48:r=24:d={seconds}",
+                    "-pix_fmt", "yuv420p", "-c:v", "libx264", "-preset", "ultrafast", str(path)], check=True)
+    return path
+
+
+def encode_while_output_appears(source: Path, out: Path, *options: str) -> subprocess.CompletedProcess:
+    """`encode SOURCE OUT` (a plain 2x resize) with a file written at OUT as soon as the encode has started."""
+    profile = out.parent / "resize.json"
+    profile.write_text('{"name": "resize", "description": "2x", "requires": {}, "ranges": [{"max_height": null, '
+                       '"realtime": [], "pause": [], "encode": [{"resize": {"scale": 2}}]}]}')
+    proc = subprocess.Popen([sys.executable, "-m", "kizunasr_vs", "encode", str(source), str(out), "--profile",
+                             str(profile), "--codec", "h264", *options], cwd=REPO, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while not list(out.parent.glob(f".{out.name}.*.partial")) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    out.write_bytes(b"written meanwhile")
+    _, stderr = proc.communicate(timeout=600)
+    profile.unlink()
+    return subprocess.CompletedProcess(proc.args, proc.returncode, "", stderr)
+
+
+def test_an_output_that_appears_while_encoding_is_kept_without_overwrite(tmp_path: Path) -> None:
+    source = long_clip(tmp_path)
+    out = tmp_path / "out.mkv"
+    result = encode_while_output_appears(source, out)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert f"kizunasr: '{out}' appeared while encoding and was kept; the finished encode was removed" \
+        in result.stderr, result.stderr
+    assert out.read_bytes() == b"written meanwhile"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["long.mkv", "out.mkv"]  # no temporary file left
+    out.unlink()
+    result = encode_while_output_appears(source, out, "-y")  # with -y it is replaced
+    assert result.returncode == 0, result.stderr
+    assert out.read_bytes()[:4] == b"\x1a\x45\xdf\xa3"
+
+
 def test_export_glsl_keeps_an_existing_shader_without_overwrite(tmp_path: Path) -> None:
     model = shared_model(SUC)
     out = tmp_path / "mine.glsl"
