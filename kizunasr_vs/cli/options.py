@@ -99,7 +99,8 @@ def add_chain_options(p: argparse.ArgumentParser) -> None:
     """Options choosing the encode chain, shared by `encode` and `batch`."""
     p.add_argument("--profile", default="auto",
                    help="performance, balanced, quality, auto (default), auto:<preference>, or a .json file")
-    p.add_argument("--target", type=size, help="final size WxH (resized with Spline36 after the chain)")
+    p.add_argument("--target", type=size,
+                   help="final size WxH: the picture fitted inside at its display aspect, padded with black")
 
 
 def add_cluster_options(p: argparse.ArgumentParser) -> None:

@@ -31,7 +31,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     choice.add_argument("--shader", type=options.shader, help="shader: built-in name (kizuna_edge2x) or path")
     choice.add_argument("--profile", help="use this profile's encode chain instead (as in encode): performance, "
                                           "balanced, quality, auto, auto:<preference> or a .json file")
-    p.add_argument("--target", type=options.size, help="final size WxH (resized with Spline36 at the end)")
+    p.add_argument("--target", type=options.size,
+                   help="final size WxH: the picture fitted inside at its display aspect, padded with black")
     options.add_encode_options(p)
     p.set_defaults(run=run)
 

@@ -18,6 +18,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from fractions import Fraction
 from pathlib import Path
 from types import FrameType
 from typing import IO
@@ -98,6 +99,7 @@ class EncodeSettings:
     source_start: float = 0.0  # seconds into the source where the encoded frames begin
     source_duration: float | None = None  # seconds of the source's other streams to keep
     color: ColorInfo | None = None  # the frames' colours (resolve_color of the source); None: the clip's props
+    display_aspect: Fraction | None = None  # the frames' display aspect ratio; None: square pixels
     extra_args: list[str] = field(default_factory=list)
 
     def video_args(self) -> list[str]:
@@ -132,6 +134,8 @@ def ffmpeg_command(settings: EncodeSettings, temp_output: Path, muxer: str,
         cmd += ["-i", str(settings.copy_streams_from)]
         maps += source_stream_maps(muxer)
     tags = color_tags(color) if color is not None else []
+    if settings.display_aspect is not None:  # ffmpeg sets the sample aspect ratio that shows the frames so
+        tags += ["-aspect", f"{settings.display_aspect.numerator}:{settings.display_aspect.denominator}"]
     return cmd + maps + settings.video_args() + tags + settings.extra_args + ["-f", muxer, str(temp_output)]
 
 

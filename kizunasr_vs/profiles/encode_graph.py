@@ -8,7 +8,7 @@ cluster's driver validates a job without creating a model session; ``EncodePlan.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import vapoursynth as vs
@@ -18,6 +18,7 @@ from kizunasr_vs.core.resources import shader_path
 from kizunasr_vs.media.encoder import EncodeSettings
 from kizunasr_vs.media.job import EncodeJob
 from kizunasr_vs.profiles.chain import check_steps
+from kizunasr_vs.profiles.fit import sample_aspect
 from kizunasr_vs.profiles.loader import Profile, RangeChains, Step
 from kizunasr_vs.profiles.upscale import resolve_profile, upscale
 
@@ -98,6 +99,10 @@ def plan_encode(job: EncodeJob, upscaler: Upscaler, source: vs.VideoNode | None 
     trimmed, first = job.trim(whole)
     profile = upscaler.resolve(trimmed.height)
     check_steps(profile.for_height(trimmed.height).encode, profile.name)
-    settings = job.settings(trimmed, first, resolve_color(trimmed))
+    props = trimmed.get_frame(0).props
+    settings = job.settings(trimmed, first, resolve_color(trimmed, props))
+    sar = sample_aspect(trimmed, props)
+    if upscaler.target is None and sar != 1:  # an anamorphic source keeps its display aspect (with a target the
+        settings = replace(settings, display_aspect=trimmed.width * sar / trimmed.height)  # pixels are square)
     what = profile.name if upscaler.profile is None else f"profile {profile.name}"
     return EncodePlan(job, trimmed, first, profile, upscaler.target, upscaler.provider, settings, what)
