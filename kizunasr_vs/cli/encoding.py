@@ -9,6 +9,7 @@ from pathlib import Path
 
 import vapoursynth as vs
 from tqdm import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
 
 from kizunasr_vs.media.encoder import EncodeError, EncodeSettings, OutputExistsError, encode
 from kizunasr_vs.media.job import EncodeJob
@@ -51,7 +52,7 @@ def encode_with_progress(clip: vs.VideoNode, output: Path, settings: EncodeSetti
                          overwrite: bool = False) -> int:
     """Encode with a tqdm bar (frames, fps, ETA); returns an exit code: 2 when the output may not be written
     (it appeared meanwhile), 1 when the encode failed."""
-    with tqdm(total=clip.num_frames, unit="frame", desc=label, dynamic_ncols=True) as bar:
+    with logging_redirect_tqdm(), tqdm(total=clip.num_frames, unit="frame", desc=label, dynamic_ncols=True) as bar:
 
         def progress(done: int, total: int) -> None:
             bar.update(done - bar.n)

@@ -25,7 +25,7 @@ from kizunasr_vs.cluster.plan import (
     work_key,
 )
 from kizunasr_vs.cluster.worker import ChunkFailed, ChunkSpec, WorkerStatus, actor_classes, segment_settings
-from kizunasr_vs.media.encoder import EncodeError
+from kizunasr_vs.media.encoder import EncodeError, EncodeSettings
 from kizunasr_vs.media.job import EncodeJob
 from kizunasr_vs.media.join import join_segments
 from kizunasr_vs.media.source import keyframe_indices
@@ -68,11 +68,14 @@ class JobResult:
     seconds: float
 
 
-def _prepare(job: ClusterJob, source: vs.VideoNode | None) -> tuple[ChunkSpec, list[Chunk], float]:
+def _prepare(job: ClusterJob, source: vs.VideoNode | None) -> tuple[ChunkSpec, list[Chunk], EncodeSettings]:
     """Validate the job in the driver (fails early, before any cluster time, and loads no model); the spec, the
-    chunks and the fps."""
+    chunks and the settings of the join."""
     job.encode.check_container()
     plan = plan_encode(job.encode, job.upscaler, source)
+    if plan.settings.frame_times is not None:
+        raise ClusterError(f"{job.input}: it has a variable frame rate, which a cluster job cannot keep yet; encode "
+                           "it without --cluster")
     first, last = plan.first, plan.first + plan.source.num_frames
     fps = fps_of(plan.source)
     upscaler = dataclasses.replace(job.upscaler, profile=plan.profile)  # 'auto' decided here, once for all workers
@@ -83,7 +86,7 @@ def _prepare(job: ClusterJob, source: vs.VideoNode | None) -> tuple[ChunkSpec, l
     whole = dataclasses.replace(job.encode, input=job.input.resolve(), start=None, end=None)  # chunks count from 0
     spec = ChunkSpec(whole, upscaler, settings, str(work_dir(job.encode.output, key).resolve()))
     cuts = keyframe_indices(job.input) if job.chunk_frames is None else None
-    return spec, plan_chunks(first, last, chunk_size(fps, job.chunk_frames), cuts), fps
+    return spec, plan_chunks(first, last, chunk_size(fps, job.chunk_frames), cuts), plan.settings
 
 
 def _error_text(exc: BaseException) -> str:
@@ -203,7 +206,7 @@ def run_job(job: ClusterJob, progress: Progress | None = None,
     began = time.monotonic()
     path, output = job.input, job.encode.output
     try:
-        spec, chunks, fps = _prepare(job, source)
+        spec, chunks, join_settings = _prepare(job, source)
     except (vs.Error, ValueError, EncodeError, OSError) as exc:
         raise ClusterError(f"{path}: {exc}") from exc
     directory = Path(spec.work_dir)
@@ -225,8 +228,8 @@ def run_job(job: ClusterJob, progress: Progress | None = None,
     if missing:
         raise ClusterError(f"{path}: segments missing after encoding: {missing[0].describe()}")
     try:
-        join_segments([directory / c.segment_name for c in chunks], path, output,
-                      chunks[0].first / fps, total / fps, directory, job.encode.overwrite)
+        join_segments([directory / c.segment_name for c in chunks], output, join_settings, directory,
+                      job.encode.overwrite, total)
     except (EncodeError, OSError) as exc:
         raise ClusterError(f"{path}: {exc}") from exc
     for folder in (directory, *stale):

@@ -99,7 +99,7 @@ class ChunkEncoder:
 
         try:
             clip = self.clip(spec)[chunk.first:chunk.last]
-            encode(clip, segment, spec.settings, progress, overwrite=True)
+            encode(clip, segment, spec.settings, progress, overwrite=True, check=False)  # the join checks
         except (vs.Error, EncodeError, ValueError, OSError) as exc:
             raise ChunkFailed(str(exc)) from None
         return str(segment)

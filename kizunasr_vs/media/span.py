@@ -4,6 +4,7 @@ has a variable rate), positions written as frames or times, and the checked fram
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import vapoursynth as vs
 
@@ -55,9 +56,13 @@ def check_span(start: str | None, end: str | None) -> None:
         raise ValueError(f"--start {start or 0} is not before --end {end}: nothing to encode")
 
 
-def parse_position(text: str | None, fps: float, default: int) -> int:
-    """A frame number from '120', '90.5s' or '1:30' / '0:01:30.5' (``read_position``)."""
+def parse_position(text: str | None, fps: float, default: int,
+                   frame_at: Callable[[float], int] | None = None) -> int:
+    """A frame number from '120', '90.5s' or '1:30' / '0:01:30.5' (``read_position``); a time is counted at
+    ``fps``, or given to ``frame_at`` (a variable-rate source's frame shown at that time)."""
     if text is None:
         return default
     position = read_position(text)
-    return position if isinstance(position, int) else round(position * fps)
+    if isinstance(position, int):
+        return position
+    return frame_at(position) if frame_at is not None else round(position * fps)

@@ -17,6 +17,7 @@ from kizunasr_vs.core.formats import resolve_color
 from kizunasr_vs.core.resources import shader_path
 from kizunasr_vs.media.encoder import EncodeSettings
 from kizunasr_vs.media.job import EncodeJob
+from kizunasr_vs.media.timing import probe_frame_times
 from kizunasr_vs.profiles.chain import check_steps
 from kizunasr_vs.profiles.fit import sample_aspect
 from kizunasr_vs.profiles.loader import Profile, RangeChains, Step
@@ -96,11 +97,12 @@ def plan_encode(job: EncodeJob, upscaler: Upscaler, source: vs.VideoNode | None 
     resolve the upscaler for its height and check that the chain's shaders and models are there (no filter is
     built, no model loaded); raises vs.Error, ValueError (ProfileError) or EncodeError."""
     whole = source if source is not None else job.open_source()
-    trimmed, first = job.trim(whole)
+    times = probe_frame_times(job.input, whole.num_frames) if job.input is not None else None
+    trimmed, first = job.trim(whole, times)
     profile = upscaler.resolve(trimmed.height)
     check_steps(profile.for_height(trimmed.height).encode, profile.name)
     props = trimmed.get_frame(0).props
-    settings = job.settings(trimmed, first, resolve_color(trimmed, props))
+    settings = job.settings(trimmed, first, resolve_color(trimmed, props), times)
     sar = sample_aspect(trimmed, props)
     if upscaler.target is None and sar != 1:  # an anamorphic source keeps its display aspect (with a target the
         settings = replace(settings, display_aspect=trimmed.width * sar / trimmed.height)  # pixels are square)

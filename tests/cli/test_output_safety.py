@@ -266,9 +266,20 @@ def test_container_that_cannot_hold_the_codec_fails_before_decoding(name: str, c
 
 
 def test_muxer_codec_table_agrees_with_ffmpeg(tmp_path: Path) -> None:
+    """A pair is in the table when ffmpeg writes it and the file decodes back: HEVC in AVI is written, as a
+    stream ffprobe calls rawvideo that does not decode, so it is out."""
     for suffix, muxer in MUXERS.items():
         for codec, args in CODECS.items():
             out = tmp_path / f"probe{suffix}"
             result = subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=s=64x48:d=0.1",
                                      "-pix_fmt", "yuv420p10le", *args, "-f", muxer, str(out)], capture_output=True)
-            assert (result.returncode == 0) == (codec in MUXER_CODECS[muxer]), (suffix, codec, result.stderr[-300:])
+            decoded = result.returncode == 0 and subprocess.run(
+                ["ffmpeg", "-v", "error", "-i", str(out), "-map", "0:v:0", "-f", "null", "-"],
+                capture_output=True, text=True).stderr == ""
+            assert decoded == (codec in MUXER_CODECS[muxer]), (suffix, codec, result.stderr[-300:])
+
+
+def test_avi_with_the_default_codec_is_refused_naming_the_containers_that_work(clip: Path, tmp_path: Path) -> None:
+    result = kizunasr("encode", str(clip), str(tmp_path / "o.avi"))
+    one_line_error(result, "a '.avi' file cannot hold hevc video; use .mkv (hevc fits in .mkv, .mp4, .mov, .mka, .nut)")
+    assert list(tmp_path.iterdir()) == []
