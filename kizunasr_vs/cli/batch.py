@@ -38,8 +38,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def single_encode(args: argparse.Namespace, job: EncodeJob) -> None:
     """One input in this process; raises on failure."""
     job.check_container()
-    plan, clip = prepare(job, chain_upscaler(args))
-    if encode_with_progress(clip, job.output, plan.settings, job.name, job.overwrite) != 0:
+    clip, settings = prepare(job, chain_upscaler(args))
+    if encode_with_progress(clip, job.output, settings, job.name, job.overwrite) != 0:
         raise EncodeError("encoding failed (see above)")
 
 

@@ -14,7 +14,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 from kizunasr_vs.media.encoder import EncodeError, EncodeSettings, OutputExistsError, encode
 from kizunasr_vs.media.job import EncodeJob
 from kizunasr_vs.models.errors import ModelError
-from kizunasr_vs.profiles.encode_graph import EncodePlan, Upscaler, plan_encode
+from kizunasr_vs.profiles.encode_graph import Upscaler, plan_encode
 
 PREPARE_ERRORS = (vs.Error, ValueError, EncodeError, ModelError)  # a job that cannot start: exit 2
 
@@ -39,13 +39,14 @@ def error_line(exc: BaseException) -> str:
     return lines[-1].removeprefix("vapoursynth.Error: ")
 
 
-def prepare(job: EncodeJob, upscaler: Upscaler) -> tuple[EncodePlan, vs.VideoNode]:
-    """The job's plan and upscaled clip, with a summary line on stderr; raises one of PREPARE_ERRORS."""
+def prepare(job: EncodeJob, upscaler: Upscaler) -> tuple[vs.VideoNode, EncodeSettings]:
+    """The job's upscaled clip and ffmpeg's settings, with a summary line on stderr; raises one of
+    PREPARE_ERRORS."""
     plan = plan_encode(job, upscaler)
     clip = plan.build()
     print(f"{job.name}: {plan.source.width}x{plan.source.height} -> {clip.width}x{clip.height}, "
           f"{clip.num_frames} frames, {plan.what}", file=sys.stderr)
-    return plan, clip
+    return clip, plan.settings_for(clip)
 
 
 def encode_with_progress(clip: vs.VideoNode, output: Path, settings: EncodeSettings, label: str,
@@ -70,11 +71,11 @@ def encode_with_progress(clip: vs.VideoNode, output: Path, settings: EncodeSetti
 def encode_here(job: EncodeJob, upscaler: Upscaler, command: str) -> int:
     """One job in this process (`encode`, `upscale`); returns the exit code: 2 when it cannot start."""
     try:
-        plan, clip = prepare(job, upscaler)
+        clip, settings = prepare(job, upscaler)
     except PREPARE_ERRORS as exc:
         print(f"kizunasr {command}: {exc}", file=sys.stderr)
         return 2
-    return encode_with_progress(clip, job.output, plan.settings, command, job.overwrite)
+    return encode_with_progress(clip, job.output, settings, command, job.overwrite)
 
 
 def cluster_encode(args: argparse.Namespace, encode: EncodeJob, workers: int | None) -> None:

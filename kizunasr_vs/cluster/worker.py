@@ -16,7 +16,7 @@ from kizunasr_vs.cluster.plan import Chunk
 from kizunasr_vs.core.errors import KizunaError
 from kizunasr_vs.media.encoder import EncodeError, EncodeSettings, encode
 from kizunasr_vs.media.job import EncodeJob
-from kizunasr_vs.profiles.encode_graph import Upscaler, plan_encode
+from kizunasr_vs.profiles.encode_graph import Upscaler, plan_encode, upscaled_settings
 from kizunasr_vs.profiles.loader import Profile
 
 # Segments must start with a keyframe that nothing before it references (closed GOP), so that
@@ -98,8 +98,10 @@ class ChunkEncoder:
                 report(done)
 
         try:
-            clip = self.clip(spec)[chunk.first:chunk.last]
-            encode(clip, segment, spec.settings, progress, overwrite=True, check=False)  # the join checks
+            whole = self.clip(spec)
+            settings = upscaled_settings(spec.settings, whole)
+            # not checked here: the join checks the whole output
+            encode(whole[chunk.first:chunk.last], segment, settings, progress, overwrite=True, check=False)
         except (vs.Error, EncodeError, ValueError, OSError) as exc:
             raise ChunkFailed(str(exc)) from None
         return str(segment)

@@ -14,18 +14,37 @@ BT601_MATRICES = (5, 6)  # BT.470BG and SMPTE 170M: the same BT.601 matrix
 CHROMA_LOCATIONS = ("left", "center", "topleft", "top", "bottomleft", "bottom")  # VapourSynth's order
 
 
-def output_color(clip: vs.VideoNode, color: ColorInfo) -> ColorInfo:
-    """The colours the output is written in: ``color`` (the frames'), except that BT.601 YUV becomes BT.709 YUV
-    in an HD output, which players assume to be BT.709 (many ignore the tags: an SD source upscaled to HD would
-    change hue there); RGB becomes limited-range YUV, BT.709 for HD and BT.601 for SD. Primaries, transfer and
-    chroma location stay: only the YCbCr matrix changes, so colours are exactly the source's."""
-    hd = is_hd(clip.width, clip.height)
+def player_color(clip: vs.VideoNode, color: ColorInfo) -> ColorInfo:
+    """The colours ``clip`` (in ``color``) is best shown in: BT.601 YUV becomes BT.709 YUV when the clip is HD,
+    which players assume to be BT.709 (many ignore the tags: an SD source upscaled to HD would change hue there).
+    Primaries, transfer and chroma location stay: only the YCbCr matrix changes, so colours are exactly the
+    source's."""
     fmt = clip.format
-    if fmt is not None and fmt.color_family == vs.RGB:
-        return replace(color, matrix=MATRIX_BT709 if hd else MATRIX_BT601, range=RANGE_LIMITED)
-    if hd and color.matrix in BT601_MATRICES:
+    if fmt is not None and fmt.color_family == vs.YUV and is_hd(clip.width, clip.height) \
+            and color.matrix in BT601_MATRICES:
         return replace(color, matrix=MATRIX_BT709)
     return color
+
+
+def to_player_color(clip: vs.VideoNode, color: ColorInfo) -> vs.VideoNode:
+    """``clip`` (in ``color``) converted to ``player_color`` and tagged with all five colour props, so that an
+    encode (or vspipe) reads its colours from the frames without guessing."""
+    out = player_color(clip, color)
+    if out != color:
+        clip = clip.resize.Bicubic(matrix_in=color.matrix, matrix=out.matrix, range_in=color.range, range=out.range,
+                                   chromaloc_in=color.chroma_location, chromaloc=out.chroma_location)
+    return clip.std.SetFrameProps(_Matrix=out.matrix, _Transfer=out.transfer, _Primaries=out.primaries,
+                                  _Range=out.range, _ChromaLocation=out.chroma_location)
+
+
+def output_color(clip: vs.VideoNode, color: ColorInfo) -> ColorInfo:
+    """The colours an encode of ``clip`` (in ``color``) is written in: ``player_color``, and RGB as limited-range
+    YUV, BT.709 for HD and BT.601 for SD (codecs here take YUV)."""
+    fmt = clip.format
+    if fmt is not None and fmt.color_family == vs.RGB:
+        hd = is_hd(clip.width, clip.height)
+        return replace(color, matrix=MATRIX_BT709 if hd else MATRIX_BT601, range=RANGE_LIMITED)
+    return player_color(clip, color)
 
 
 def color_tags(color: ColorInfo) -> list[str]:

@@ -15,6 +15,7 @@ import vapoursynth as vs
 
 from kizunasr_vs.core.formats import resolve_color
 from kizunasr_vs.core.resources import shader_path
+from kizunasr_vs.media.colours import player_color
 from kizunasr_vs.media.encoder import EncodeSettings
 from kizunasr_vs.media.job import EncodeJob
 from kizunasr_vs.media.timing import probe_frame_times
@@ -90,6 +91,16 @@ class EncodePlan:
     def build(self, clip: vs.VideoNode | None = None) -> vs.VideoNode:
         """The upscaled clip: the chain and the resize on ``clip`` (default: the job's frames)."""
         return upscale(self.source if clip is None else clip, self.profile, self.target, self.provider)
+
+    def settings_for(self, upscaled: vs.VideoNode) -> EncodeSettings:
+        """ffmpeg's settings for ``upscaled`` (what ``build`` made): its colours are those upscale leaves."""
+        return upscaled_settings(self.settings, upscaled)
+
+
+def upscaled_settings(settings: EncodeSettings, upscaled: vs.VideoNode) -> EncodeSettings:
+    """``settings`` (made with the source's colours) for ``upscaled``, in the colours ``upscale`` gave it."""
+    assert settings.color is not None
+    return replace(settings, color=player_color(upscaled, settings.color))
 
 
 def plan_encode(job: EncodeJob, upscaler: Upscaler, source: vs.VideoNode | None = None) -> EncodePlan:
