@@ -27,7 +27,7 @@ def encode_job(args: argparse.Namespace, source: Path | None, output: Path) -> E
 
 def chain_upscaler(args: argparse.Namespace) -> Upscaler:
     """The upscaler of `encode` and `batch`: --profile's encode chain, then --target."""
-    return Upscaler(profile=args.profile, target=args.target, provider=args.provider)
+    return Upscaler(profile=args.profile, target=args.target, provider=args.provider, max_memory=args.max_memory)
 
 
 def error_line(exc: BaseException) -> str:

@@ -21,6 +21,20 @@ def size(text: str) -> tuple[int, int]:
     return parsed
 
 
+def memory(text: str) -> int:
+    """Bytes from "8G", "1.5GiB", "500M" (binary units: K, M, G, T)."""
+    units = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+    number = text.strip().upper().removesuffix("IB").removesuffix("B")
+    unit = number[-1:] if number[-1:] in units else ""
+    try:
+        value = float(number.removesuffix(unit)) * units[unit]
+    except ValueError:
+        value = -1
+    if not 0 < value < 1 << 60:
+        raise argparse.ArgumentTypeError(f"'{text}' is not an amount of memory like 8G or 500M")
+    return int(value)
+
+
 def crf(text: str) -> int:
     """A constant rate factor, 0..51 (x264/x265's range)."""
     if not text.strip().isdigit() or not 0 <= int(text) <= 51:
@@ -93,6 +107,9 @@ def add_encode_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--start", help="first frame to encode: a frame number or a time like 1:30 or 90.5s")
     p.add_argument("--end", help="frame (exclusive) or time where encoding stops")
     p.add_argument("-y", "--overwrite", action="store_true", help="replace output files that exist")
+    p.add_argument("--max-memory", type=memory, metavar="SIZE",
+                   help="memory the chain may use, like 8G (default: what the system has available); models on "
+                        "the CPU run in tiles to fit, or the encode is refused with what it needs")
 
 
 def add_chain_options(p: argparse.ArgumentParser) -> None:

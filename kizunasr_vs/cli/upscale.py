@@ -53,5 +53,5 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, EncodeError) as exc:
         print(f"kizunasr upscale: {exc}", file=sys.stderr)
         return 2
-    upscaler = Upscaler(args.profile, args.model, args.shader, args.target, args.provider)
+    upscaler = Upscaler(args.profile, args.model, args.shader, args.target, args.provider, args.max_memory)
     return encode_here(job, upscaler, "upscale")

@@ -72,7 +72,7 @@ def _prepare(job: ClusterJob, source: vs.VideoNode | None) -> tuple[ChunkSpec, l
     """Validate the job in the driver (fails early, before any cluster time, and loads no model); the spec, the
     chunks and the settings of the join."""
     job.encode.check_container()
-    plan = plan_encode(job.encode, job.upscaler, source)
+    plan = plan_encode(job.encode, job.upscaler, source, fit_memory=False)  # each worker fits its own memory
     if plan.settings.frame_times is not None:
         raise ClusterError(f"{job.input}: it has a variable frame rate, which a cluster job cannot keep yet; encode "
                            "it without --cluster")

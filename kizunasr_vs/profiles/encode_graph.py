@@ -8,7 +8,9 @@ cluster's driver validates a job without creating a model session; ``EncodePlan.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, replace
+from fractions import Fraction
 from pathlib import Path
 
 import vapoursynth as vs
@@ -19,10 +21,13 @@ from kizunasr_vs.media.colours import player_color
 from kizunasr_vs.media.encoder import EncodeSettings
 from kizunasr_vs.media.job import EncodeJob
 from kizunasr_vs.media.timing import probe_frame_times
-from kizunasr_vs.profiles.chain import check_steps
-from kizunasr_vs.profiles.fit import sample_aspect
+from kizunasr_vs.profiles.chain import check_steps, steps_to_reach
+from kizunasr_vs.profiles.fit import fitted_size, sample_aspect
 from kizunasr_vs.profiles.loader import Profile, RangeChains, Step
+from kizunasr_vs.profiles.memory import NotEnoughMemory, amount, available_memory, estimate, fit
 from kizunasr_vs.profiles.upscale import resolve_profile, upscale
+
+log = logging.getLogger("kizunasr")
 
 DEFAULT_SHADER = "kizuna_edge2x.glsl"  # `kizunasr upscale` with no model installed: KizunaSR's line-art 2x
 
@@ -38,6 +43,7 @@ class Upscaler:
     shader: Path | None = None
     target: tuple[int, int] | None = None
     provider: str = "auto"
+    max_memory: int | None = None  # bytes the chain may use; None: what the system has available
 
     def resolve(self, height: int) -> Profile:
         """The profile whose encode chain runs on a source of ``height`` lines (a one-step profile for a model or
@@ -97,22 +103,57 @@ class EncodePlan:
         return upscaled_settings(self.settings, upscaled)
 
 
+def runs_on_cpu(provider: str) -> bool:
+    """Whether models run on the CPU with ``provider`` ('auto': when onnxruntime has no GPU here)."""
+    from kizunasr_vs.profiles.select import detect_machine
+
+    return provider == "cpu" or (provider == "auto" and not detect_machine().gpu)
+
+
+def fit_chain(profile: Profile, source: vs.VideoNode, sar: Fraction, upscaler: Upscaler, name: str) -> Profile:
+    """``profile`` with its chain for ``source`` fitted in the memory (profiles/memory.py): model steps in tiles
+    where whole frames would not fit (said in a warning); NotEnoughMemory when even tiles do not fit."""
+    available = upscaler.max_memory if upscaler.max_memory is not None else available_memory()
+    if available is None:
+        return profile
+    size = (source.width, source.height)
+    steps = profile.for_height(source.height).encode
+    if upscaler.target is not None:
+        steps = steps_to_reach(steps, size, fitted_size(*size, sar, upscaler.target))
+    fitted = fit(steps, size, runs_on_cpu(upscaler.provider), available)
+    if fitted.needed > available:
+        raise NotEnoughMemory(f"{name}: the chain needs about {amount(fitted.needed)} of memory for {size[0]}x{size[1]}"
+                              f" frames (its models in tiles as small as they go), and {amount(available)} is "
+                              "available: free memory, run the models on a GPU (--provider cuda) or choose a "
+                              "smaller --target")
+    if fitted.tile is None:
+        return profile
+    log.warning("%s: whole %dx%d frames would need about %s of memory, %s is available: the models run in %d-pixel "
+                "tiles", name, *size, amount(estimate(steps, size, True)), amount(available), fitted.tile)
+    chains = profile.for_height(source.height)
+    return replace(profile, ranges=[RangeChains(None, chains.realtime, chains.pause, fitted.steps)])
+
+
 def upscaled_settings(settings: EncodeSettings, upscaled: vs.VideoNode) -> EncodeSettings:
     """``settings`` (made with the source's colours) for ``upscaled``, in the colours ``upscale`` gave it."""
     assert settings.color is not None
     return replace(settings, color=player_color(upscaled, settings.color))
 
 
-def plan_encode(job: EncodeJob, upscaler: Upscaler, source: vs.VideoNode | None = None) -> EncodePlan:
+def plan_encode(job: EncodeJob, upscaler: Upscaler, source: vs.VideoNode | None = None,
+                fit_memory: bool = True) -> EncodePlan:
     """Open the job's input (unless ``source`` is the whole input, already open), cut it to the job's frames,
     resolve the upscaler for its height and check that the chain's shaders and models are there (no filter is
-    built, no model loaded); raises vs.Error, ValueError (ProfileError) or EncodeError."""
+    built, no model loaded); with ``fit_memory``, the models run in tiles where whole frames would not fit in
+    the memory (``fit_chain``). Raises vs.Error, ValueError (ProfileError, NotEnoughMemory) or EncodeError."""
     whole = source if source is not None else job.open_source()
     times = probe_frame_times(job.input, whole.num_frames) if job.input is not None else None
     trimmed, first = job.trim(whole, times)
     profile = upscaler.resolve(trimmed.height)
     check_steps(profile.for_height(trimmed.height).encode, profile.name)
     props = trimmed.get_frame(0).props
+    if fit_memory:
+        profile = fit_chain(profile, trimmed, sample_aspect(trimmed, props), upscaler, job.name)
     settings = job.settings(trimmed, first, resolve_color(trimmed, props), times)
     sar = sample_aspect(trimmed, props)
     if upscaler.target is None and sar != 1:  # an anamorphic source keeps its display aspect (with a target the
