@@ -14,7 +14,14 @@ from typing import TYPE_CHECKING
 import vapoursynth as vs
 
 from kizunasr_vs.cli import options
-from kizunasr_vs.cli.encoding import chain_upscaler, cluster_encode, encode_job, encode_with_progress, prepare
+from kizunasr_vs.cli.encoding import (
+    chain_upscaler,
+    check_target,
+    cluster_encode,
+    encode_job,
+    encode_with_progress,
+    prepare,
+)
 from kizunasr_vs.media.encoder import EncodeError
 from kizunasr_vs.media.job import EncodeJob, check_outputs
 from kizunasr_vs.media.span import check_span
@@ -55,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         check_outputs(jobs)
         check_span(args.start, args.end)
+        check_target(args.target)
     except ValueError as exc:
         print(f"kizunasr batch: {exc}", file=sys.stderr)
         return 2

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from kizunasr_vs.cli import options
-from kizunasr_vs.cli.encoding import chain_upscaler, encode_here, encode_job, encode_on_cluster
+from kizunasr_vs.cli.encoding import chain_upscaler, check_target, encode_here, encode_job, encode_on_cluster
 from kizunasr_vs.media.encoder import EncodeError
 
 
@@ -26,6 +26,7 @@ def run(args: argparse.Namespace) -> int:
     job = encode_job(args, args.input, args.output)
     try:
         job.check()
+        check_target(args.target)
     except (ValueError, EncodeError) as exc:
         print(f"kizunasr encode: {exc}", file=sys.stderr)
         return 2

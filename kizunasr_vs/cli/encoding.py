@@ -25,6 +25,13 @@ def encode_job(args: argparse.Namespace, source: Path | None, output: Path) -> E
                      args.overwrite)
 
 
+def check_target(target: tuple[int, int] | None) -> None:
+    """Refuse, before any work, a target that 4:2:0 video cannot have (odd sides)."""
+    if target is not None and (target[0] % 2 or target[1] % 2):
+        raise ValueError(f"--target {target[0]}x{target[1]}: 4:2:0 video needs even sides; use "
+                         f"{target[0] // 2 * 2}x{target[1] // 2 * 2}")
+
+
 def chain_upscaler(args: argparse.Namespace) -> Upscaler:
     """The upscaler of `encode` and `batch`: --profile's encode chain, then --target."""
     return Upscaler(profile=args.profile, target=args.target, provider=args.provider, max_memory=args.max_memory)

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from kizunasr_vs.cli import options
-from kizunasr_vs.cli.encoding import encode_here, encode_job
+from kizunasr_vs.cli.encoding import check_target, encode_here, encode_job
 from kizunasr_vs.media.encoder import EncodeError
 from kizunasr_vs.profiles.encode_graph import Upscaler
 
@@ -50,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
     job = encode_job(args, args.input, default_output(args))
     try:
         job.check()
+        check_target(args.target)
     except (ValueError, EncodeError) as exc:
         print(f"kizunasr upscale: {exc}", file=sys.stderr)
         return 2

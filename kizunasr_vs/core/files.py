@@ -105,12 +105,14 @@ def remove_stale(folder: Path, name: str, suffix: str) -> list[Path]:
 
 
 def check_output(output: Path, inputs: Iterable[Path] = (), overwrite: bool = False) -> None:
-    """Raise ValueError when writing ``output`` would destroy one of ``inputs`` (the same file through any
-    symbolic or hard link: always refused) or another existing file (refused unless ``overwrite``)."""
+    """Raise ValueError when ``output`` is a folder, or writing it would destroy one of ``inputs`` (the same file
+    through any symbolic or hard link: always refused) or another existing file (refused unless ``overwrite``)."""
     try:
         found = output.stat()
     except FileNotFoundError:
         return
+    if stat.S_ISDIR(found.st_mode):
+        raise ValueError(f"output '{output}' is a folder; give a file name")
     for source in inputs:
         with contextlib.suppress(OSError):
             if os.path.samestat(found, source.stat()):

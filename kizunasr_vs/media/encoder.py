@@ -212,9 +212,9 @@ def _run_ffmpeg(video: vs.VideoNode, command: list[str], frame_times: tuple[floa
                 proc.stdin.close()
             except OSError as exc:  # the pipe broke: ffmpeg stopped reading
                 proc.wait()
-                raise EncodeError(f"ffmpeg stopped early{_ended(proc.returncode)}: {_tail(ffmpeg_log)}") from exc
+                raise EncodeError(f"ffmpeg stopped early{_ended(proc.returncode, ffmpeg_log)}") from exc
             if proc.wait() != 0:
-                raise EncodeError(f"ffmpeg failed{_ended(proc.returncode)}: {_tail(ffmpeg_log)}")
+                raise EncodeError(f"ffmpeg failed{_ended(proc.returncode, ffmpeg_log)}")
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -223,15 +223,17 @@ def _run_ffmpeg(video: vs.VideoNode, command: list[str], frame_times: tuple[floa
             proc.stdin.close()
 
 
-def _ended(returncode: int) -> str:
-    """How ffmpeg ended: " (killed by SIGKILL)" or " (exit 1)"."""
+def _ended(returncode: int, ffmpeg_log: IO[bytes]) -> str:
+    """How ffmpeg ended and its last words: " (killed by SIGKILL)", " (exit 1): No space left on device"."""
     if returncode < 0:
-        return f" (killed by {signal.Signals(-returncode).name})"
-    return f" (exit {returncode})"
+        name = signal.Signals(-returncode).name
+        how = f" (killed by {name}{SIGNAL_CAUSES.get(name, '')})"
+    else:
+        how = f" (exit {returncode})"
+    ffmpeg_log.seek(0)
+    text = ffmpeg_log.read().decode(errors="replace").strip()
+    return how + (": " + " | ".join(text.splitlines()[-5:]) if text else "")
 
 
-def _tail(log: IO[bytes]) -> str:
-    """The last lines ffmpeg wrote to its log."""
-    log.seek(0)
-    text = log.read().decode(errors="replace").strip()
-    return " | ".join(text.splitlines()[-5:]) or "(no message)"
+SIGNAL_CAUSES = {"SIGXFSZ": ": the output reached the file size limit (ulimit -f)",
+                 "SIGKILL": ", perhaps by the out-of-memory killer"}

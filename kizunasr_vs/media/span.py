@@ -9,6 +9,7 @@ from collections.abc import Callable
 import vapoursynth as vs
 
 FALLBACK_FPS = 24.0  # a variable-rate clip has fps 0/1; its times are then counted at this rate
+LONGEST = 366 * 24 * 3600.0  # seconds: a time past this is past any video (and would overflow a frame number)
 
 
 def fps_of(clip: vs.VideoNode) -> float:
@@ -43,6 +44,9 @@ def read_position(text: str) -> int | float:
         raise ValueError(f"cannot read position '{text}': use a frame number, 90.5s or 1:30") from None
     if not math.isfinite(seconds) or seconds < 0:
         raise ValueError(f"position '{text}' must be a finite time >= 0, like 90.5s or 1:30")
+    if seconds > LONGEST:
+        raise ValueError(f"position '{text}' is past the end of any video (more than a year); use a time within "
+                         "the video, like 90.5s or 1:30")
     return seconds
 
 
