@@ -31,3 +31,11 @@ def shared_media(name: str) -> Path:
     if not path.is_file():
         pytest.skip(f"media {name} not found in {shared_dir() / 'media'} (set KIZUNASR_SHARED)")
     return path
+
+
+def shared_peer(relative: str) -> Path:
+    """A peer project's shader from ../shared/peers (e.g. "cunny/CuNNy-fast.glsl"); skips the test if absent."""
+    path = shared_dir() / "peers" / relative
+    if not path.is_file():
+        pytest.skip(f"peer shader {relative} not found in {shared_dir() / 'peers'} (set KIZUNASR_SHARED)")
+    return path

@@ -26,6 +26,8 @@ from kizunasr_vs.media.encoder import EncodeError
 from kizunasr_vs.media.job import EncodeJob, check_outputs
 from kizunasr_vs.media.span import check_span
 from kizunasr_vs.models.errors import ModelError
+from kizunasr_vs.profiles.encode_graph import Upscaler
+from kizunasr_vs.profiles.upscale import resolve_profile
 
 if TYPE_CHECKING:
     from kizunasr_vs.cluster import ClusterAddress
@@ -42,10 +44,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
-def single_encode(args: argparse.Namespace, job: EncodeJob) -> None:
+def single_encode(job: EncodeJob, upscaler: Upscaler) -> None:
     """One input in this process; raises on failure."""
     job.check_container()
-    clip, settings = prepare(job, chain_upscaler(args))
+    clip, settings = prepare(job, upscaler)
     if encode_with_progress(clip, job.output, settings, job.name, job.overwrite) != 0:
         raise EncodeError("encoding failed (see above)")
 
@@ -63,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
         check_outputs(jobs)
         check_span(args.start, args.end)
         check_target(args.target)
+        upscaler = chain_upscaler(args, resolve_profile(args.profile))  # a broken profile fails before any work
     except ValueError as exc:
         print(f"kizunasr batch: {exc}", file=sys.stderr)
         return 2
@@ -72,9 +75,9 @@ def run(args: argparse.Namespace) -> int:
         for job in jobs:
             try:
                 if address is not None:
-                    cluster_encode(args, job, address.workers)
+                    cluster_encode(args, job, upscaler, address.workers)
                 else:
-                    single_encode(args, job)
+                    single_encode(job, upscaler)
             except (ClusterError, vs.Error, ValueError, EncodeError, ModelError) as exc:
                 message = str(exc) if str(job.input) in str(exc) else f"{job.input}: {exc}"
                 print(f"kizunasr batch: {message}", file=sys.stderr)

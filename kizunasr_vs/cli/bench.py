@@ -54,6 +54,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--gpu-cost", action="store_true",
                    help="instead of fps: GPU ms per frame of each --shader at each --size from libplacebo's GPU "
                         "timers, next to a pass-through (run it on the GPU in question)")
+    p.add_argument("--macs", nargs="+", type=options.shader, metavar="SHADER",
+                   help="instead of timing: multiply-adds per source pixel of each shader (built-in name or path), "
+                        "counted from its passes' compiled code; no GPU needed (at the first --size, default "
+                        "1920x1080)")
     p.add_argument("--repeat", type=int, default=1, metavar="N",
                    help="with --gpu-cost: measure the list N times, alternating the order; median and minimum "
                         "(the GPU's clocks follow its load: one round can mislead)")
@@ -218,6 +222,31 @@ def run_fidelity(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_macs(args: argparse.Namespace) -> int:
+    """``--macs``: multiply-adds per source pixel of each shader, as a table or JSON (every pass)."""
+    from kizunasr_vs.render import macs, shaderc
+
+    width, height = (args.size or [macs.DEFAULT_SIZE])[0]
+    try:
+        costs = [macs.count_shader(str(path), width, height) for path in args.macs]
+    except (macs.MacsError, shaderc.ShadercError, vs.Error) as exc:
+        print(f"kizunasr bench: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps([{"shader": c.name, "macs": c.macs, "kind": c.kind, "lower_bound": c.lower_bound,
+                           "source_size": f"{width}x{height}", "passes": [asdict(p) for p in c.passes]}
+                          for c in costs], indent=2))
+        return 0
+    print(f"Multiply-adds per source pixel ({width}x{height} source, 4:4:4), counted from each pass's compiled "
+          "code: what predicts the cost on a consumer GPU, whatever the kind of pass\n")
+    print("| shader | passes | kind | multiply-adds per source pixel |\n|---|---|---|---|")
+    for c in costs:
+        print(f"| {Path(c.name).stem} | {len(c.passes)} | {c.kind} | {c.label()} |")
+    if any(c.lower_bound for c in costs):
+        print("\n>= : a loop without a constant trip count was counted once")
+    return 0
+
+
 def run_gpu_cost(args: argparse.Namespace, sizes: list[tuple[int, int]], shaders: list[str]) -> int:
     from kizunasr_vs.cli import gpu_cost
 
@@ -227,11 +256,22 @@ def run_gpu_cost(args: argparse.Namespace, sizes: list[tuple[int, int]], shaders
     if args.repeat < 1:
         print(f"kizunasr bench: --repeat must be >= 1, not {args.repeat}", file=sys.stderr)
         return 2
-    rows = {f"{w}x{h}": gpu_cost.measure(shaders, w, h, args.frames, args.repeat) for w, h in sizes}
+    from kizunasr_vs.core.hardware import vulkan_device
+
+    device = vulkan_device()
+    measured = {}
+    for w, h in sizes:
+        costs = gpu_cost.measure(shaders, w, h, args.frames, args.repeat)
+        measured[f"{w}x{h}"] = (costs, gpu_cost.counts(costs, shaders, w, h))
     if args.json:
-        print(json.dumps({size: [asdict(c) for c in costs] for size, costs in rows.items()}, indent=2))
+        print(json.dumps({"device": {"name": device.name, "software": device.software,
+                                     "hopper": bool(device.name and gpu_cost.HOPPER.search(device.name))},
+                          **{size: gpu_cost.rows(costs, counted) for size, (costs, counted) in measured.items()}},
+                         indent=2))
     else:
-        print("\n\n".join(gpu_cost.table(costs, size) for size, costs in rows.items()))
+        print("\n".join(gpu_cost.device_lines(device)) + "\n")
+        print("\n\n".join(gpu_cost.table(costs, size, counted, cpu=device.software)
+                           for size, (costs, counted) in measured.items()))
     return 0
 
 
@@ -239,6 +279,12 @@ def run(args: argparse.Namespace) -> int:
     if args.repeat != 1 and not args.gpu_cost:
         print("kizunasr bench: --repeat goes with --gpu-cost", file=sys.stderr)
         return 2
+    if args.macs is not None:
+        if args.gpu_cost or args.fidelity is not None or args.calibrate:
+            print("kizunasr bench: --macs counts instead of timing; --gpu-cost shows the count next to its timings",
+                  file=sys.stderr)
+            return 2
+        return run_macs(args)
     if args.fidelity is not None:
         return run_fidelity(args)
     sizes = args.size or [(640, 480)]

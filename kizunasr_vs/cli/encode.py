@@ -9,6 +9,7 @@ from pathlib import Path
 from kizunasr_vs.cli import options
 from kizunasr_vs.cli.encoding import chain_upscaler, check_target, encode_here, encode_job, encode_on_cluster
 from kizunasr_vs.media.encoder import EncodeError
+from kizunasr_vs.profiles.upscale import resolve_profile
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -27,9 +28,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         job.check()
         check_target(args.target)
+        profile = resolve_profile(args.profile)  # a broken profile fails before the source is opened
     except (ValueError, EncodeError) as exc:
         print(f"kizunasr encode: {exc}", file=sys.stderr)
         return 2
+    upscaler = chain_upscaler(args, profile)
     if args.cluster:
-        return encode_on_cluster(args, job)
-    return encode_here(job, chain_upscaler(args), "encode")
+        return encode_on_cluster(args, job, upscaler)
+    return encode_here(job, upscaler, "encode")

@@ -15,6 +15,7 @@ from kizunasr_vs.media.encoder import EncodeError, EncodeSettings, OutputExistsE
 from kizunasr_vs.media.job import EncodeJob
 from kizunasr_vs.models.errors import ModelError
 from kizunasr_vs.profiles.encode_graph import Upscaler, plan_encode
+from kizunasr_vs.profiles.loader import Profile
 
 PREPARE_ERRORS = (vs.Error, ValueError, EncodeError, ModelError)  # a job that cannot start: exit 2
 
@@ -32,9 +33,10 @@ def check_target(target: tuple[int, int] | None) -> None:
                          f"{target[0] // 2 * 2}x{target[1] // 2 * 2}")
 
 
-def chain_upscaler(args: argparse.Namespace) -> Upscaler:
-    """The upscaler of `encode` and `batch`: --profile's encode chain, then --target."""
-    return Upscaler(profile=args.profile, target=args.target, provider=args.provider, max_memory=args.max_memory)
+def chain_upscaler(args: argparse.Namespace, profile: Profile) -> Upscaler:
+    """The upscaler of `encode` and `batch`: ``profile`` (--profile, resolved) and its encode chain, then
+    --target."""
+    return Upscaler(profile=profile, target=args.target, provider=args.provider, max_memory=args.max_memory)
 
 
 def error_line(exc: BaseException) -> str:
@@ -85,12 +87,12 @@ def encode_here(job: EncodeJob, upscaler: Upscaler, command: str) -> int:
     return encode_with_progress(clip, job.output, settings, command, job.overwrite)
 
 
-def cluster_encode(args: argparse.Namespace, encode: EncodeJob, workers: int | None) -> None:
-    """One input over the connected cluster (``workers``: the address's local worker count) with a progress
-    display (the job's bar, then a line per worker); raises ClusterError/ValueError/vs.Error."""
+def cluster_encode(args: argparse.Namespace, encode: EncodeJob, upscaler: Upscaler, workers: int | None) -> None:
+    """One input by ``upscaler`` over the connected cluster (``workers``: the address's local worker count) with a
+    progress display (the job's bar, then a line per worker); raises ClusterError/ValueError/vs.Error."""
     from kizunasr_vs.cluster import ClusterJob, WorkerStatus, run_job
 
-    job = ClusterJob(encode, chain_upscaler(args), args.chunk_frames, workers, args.gpus_per_worker)
+    job = ClusterJob(encode, upscaler, args.chunk_frames, workers, args.gpus_per_worker)
     lines: list[tqdm] = []
     with tqdm(unit="frame", desc=encode.name, dynamic_ncols=True) as bar:
 
@@ -111,14 +113,14 @@ def cluster_encode(args: argparse.Namespace, encode: EncodeJob, workers: int | N
           f"wrote {result.output} ({result.frames} frames in {result.seconds:.1f} s)", file=sys.stderr)
 
 
-def encode_on_cluster(args: argparse.Namespace, job: EncodeJob) -> int:
+def encode_on_cluster(args: argparse.Namespace, job: EncodeJob, upscaler: Upscaler) -> int:
     """`kizunasr encode ... --cluster ADDR`."""
     from kizunasr_vs.cluster import ClusterError, connect, parse_address
 
     try:
         address = parse_address(args.cluster)
         with connect(address):
-            cluster_encode(args, job, address.workers)
+            cluster_encode(args, job, upscaler, address.workers)
     except (ClusterError, vs.Error, ValueError, EncodeError) as exc:
         print(f"kizunasr encode: {exc}", file=sys.stderr)
         return 1

@@ -16,6 +16,7 @@ from kizunasr_vs.cli import options
 from kizunasr_vs.cli.encoding import check_target, encode_here, encode_job
 from kizunasr_vs.media.encoder import EncodeError
 from kizunasr_vs.profiles.encode_graph import Upscaler
+from kizunasr_vs.profiles.upscale import resolve_profile
 
 DEFAULT_SAMPLE_OUTPUT = Path("out") / "sample_2x.mkv"
 
@@ -51,8 +52,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         job.check()
         check_target(args.target)
+        # a broken profile fails before the source is opened
+        profile = resolve_profile(args.profile) if args.profile else None
     except (ValueError, EncodeError) as exc:
         print(f"kizunasr upscale: {exc}", file=sys.stderr)
         return 2
-    upscaler = Upscaler(args.profile, args.model, args.shader, args.target, args.provider, args.max_memory)
+    upscaler = Upscaler(profile, args.model, args.shader, args.target, args.provider, args.max_memory)
     return encode_here(job, upscaler, "upscale")

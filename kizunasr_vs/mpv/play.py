@@ -136,7 +136,8 @@ class Player:
         self.mpv = mpv.MPV(vo="gpu", input_default_bindings=True, input_vo_keyboard=True, osc=True, config=False,
                            **(extra or {}))
         self.old_mpv = old_mpv(str(self.mpv.mpv_version))
-        self.still = StillController(LibmpvPort(self), self._pause_chain, provider, debounce_ms)
+        self.still = StillController(LibmpvPort(self), self._pause_chain, provider, debounce_ms,
+                                     realtime_chain=self._realtime_chain)
         self.mpv.observe_property("video-params", self._on_params)
         self.mpv.observe_property("pause", self._on_pause)
         self.mpv.observe_property("osd-dimensions", self._on_resize)
@@ -149,6 +150,9 @@ class Player:
 
     def _pause_chain(self) -> list[Step]:
         return self.profile.for_height(self.height).pause if self.height is not None else []
+
+    def _realtime_chain(self) -> list[Step]:
+        return self.profile.for_height(self.height).realtime if self.height is not None else []
 
     # -- mpv callbacks (python-mpv's event thread) ----------------------------------------------
 

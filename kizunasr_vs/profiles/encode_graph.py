@@ -130,8 +130,8 @@ def fit_chain(profile: Profile, source: vs.VideoNode, sar: Fraction, upscaler: U
         return profile
     log.warning("%s: whole %dx%d frames would need about %s of memory, %s is available: the models run in %d-pixel "
                 "tiles", name, *size, amount(estimate(steps, size, True)), amount(available), fitted.tile)
-    chains = profile.for_height(source.height)
-    return replace(profile, ranges=[RangeChains(None, chains.realtime, chains.pause, fitted.steps)])
+    return replace(profile, ranges=[replace(profile.for_height(source.height), max_height=None,
+                                            encode=fitted.steps)])
 
 
 def upscaled_settings(settings: EncodeSettings, upscaled: vs.VideoNode) -> EncodeSettings:

@@ -113,8 +113,9 @@ class GpuTimer:
     lags a few frames behind: render some frames, ``reset()``, then read the sums over many more. Every report
     is checked against the layout (its peak must be the largest of its samples); ``ms()`` raises otherwise."""
 
-    def __init__(self) -> None:
+    def __init__(self, plain_scaling: bool = False) -> None:
         self._lock = threading.Lock()
+        self.plain_scaling = plain_scaling  # renders scale with bilinear and no sigmoid (see gpu_timing)
         self.callback = pl.INFO_CB(self._on_pass)
         self.layout_error = ""
         self.reset()
@@ -159,11 +160,14 @@ _active_timer: GpuTimer | None = None
 
 
 @contextlib.contextmanager
-def gpu_timing() -> Iterator[GpuTimer]:
+def gpu_timing(plain_scaling: bool = False) -> Iterator[GpuTimer]:
     """Streams created inside report every pass to the yielded timer (a Python call per pass: for benches; the
-    streams keep reporting to it for their life). Nested, the inner timer applies inside and the outer after."""
+    streams keep reporting to it for their life). Nested, the inner timer applies inside and the outer after.
+    ``plain_scaling``: those streams scale with bilinear and no sigmoid instead of vs-placebo's EWA Lanczos, so
+    that the player's own scaling (a luma doubler's chroma planes go to the output size) stays small and equal
+    for every shader measured."""
     global _active_timer
-    outer, timer = _active_timer, GpuTimer()
+    outer, timer = _active_timer, GpuTimer(plain_scaling)
     _active_timer = timer
     try:
         yield timer
@@ -173,12 +177,16 @@ def gpu_timing() -> Iterator[GpuTimer]:
 
 class _RenderParams:
     """``pl_render_params`` as vs-placebo's Shader fills it: one hook, default sigmoid, ewa_lanczos scalers
-    (a copy with clamp, blur and taper at 0), everything else 0."""
+    (a copy with clamp, blur and taper at 0), everything else 0; under ``gpu_timing(plain_scaling=True)``
+    bilinear scalers and no sigmoid."""
 
     def __init__(self, lib: pl.Lib, hook: int) -> None:
+        self.timer = _active_timer  # kept alive with its callback as long as these params
+        plain = self.timer is not None and self.timer.plain_scaling
         self.kernel = (ctypes.c_uint8 * pl.FILTER_FUNCTION_SIZE)()
         self.filter = (ctypes.c_uint8 * (pl.FILTER_CONFIG_SIZE + pl.SPARE))()
-        ctypes.memmove(self.filter, lib.symbol("pl_filter_ewa_lanczos"), pl.FILTER_CONFIG_SIZE)
+        ctypes.memmove(self.filter, lib.symbol("pl_filter_bilinear" if plain else "pl_filter_ewa_lanczos"),
+                       pl.FILTER_CONFIG_SIZE)
         ctypes.memmove(self.kernel, pl.read_pointer(ctypes.addressof(self.filter), pl.FILTER_KERNEL),
                        pl.FILTER_FUNCTION_SIZE)
         c_void_p.from_buffer(self.filter, pl.FILTER_KERNEL).value = ctypes.addressof(self.kernel)
@@ -188,11 +196,10 @@ class _RenderParams:
         self.raw = (ctypes.c_uint8 * (pl.RENDER_PARAMS_SIZE + pl.SPARE))()
         for offset, value in ((pl.RENDER_UPSCALER, ctypes.addressof(self.filter)),
                               (pl.RENDER_DOWNSCALER, ctypes.addressof(self.filter)),
-                              (pl.RENDER_SIGMOID, lib.symbol("pl_sigmoid_default_params")),
+                              (pl.RENDER_SIGMOID, None if plain else lib.symbol("pl_sigmoid_default_params")),
                               (pl.RENDER_HOOKS, ctypes.addressof(self.hooks))):
             c_void_p.from_buffer(self.raw, offset).value = value
         c_int.from_buffer(self.raw, pl.RENDER_NUM_HOOKS).value = 1
-        self.timer = _active_timer  # kept alive with its callback as long as these params
         if self.timer is not None:
             c_void_p.from_buffer(self.raw, pl.RENDER_INFO_CALLBACK).value = \
                 ctypes.cast(self.timer.callback, c_void_p).value

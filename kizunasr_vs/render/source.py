@@ -411,6 +411,7 @@ class _Sim:
         self.sizes: dict[str, Size] = {"NATIVE_CROPPED": (width, height)}
         self.image: Size = (width, height)
         self.planes: dict[str, Size] = {"LUMA": (width, height), "CHROMA": (width, height)}
+        self.runs: list[tuple[int, str, Size]] = []  # (pass index, stage, size it renders) of each pass that runs
 
     def run(self) -> Size:
         for stage in _FIRED:
@@ -422,13 +423,14 @@ class _Sim:
 
     def _run_stage(self, stage: str, current: Size) -> Size:
         self.sizes[stage] = current
-        for p in self.passes:
+        for index, p in enumerate(self.passes):
             if stage not in (h if h != "MAIN" else "MAINPRESUB" for h in p.hooks):
                 continue
             ctx = {**self.sizes, "HOOKED": current}
             if not self._runs(p, ctx):
                 continue
             new = (self._size(p, p.width or "HOOKED.w", ctx), self._size(p, p.height or "HOOKED.h", ctx))
+            self.runs.append((index, stage, new))
             target = p.save or stage
             check_texture_size(*new, f"pass '{p.desc}': its {target} texture")
             self.sizes[target] = new
@@ -491,6 +493,15 @@ def infer_output_size(
                 "pass width= and height= explicitly"
             ) from exc
     return size
+
+
+def pass_runs(text: str, width: int, height: int) -> list[tuple[int, str, Size]]:
+    """(index in ``parse_passes``, stage, size it renders) of every pass that runs when ``text`` renders a 4:4:4
+    frame of ``width`` x ``height``, in order (a pass hooking two stages runs twice). Errors as
+    ``infer_output_size``."""
+    sim = _Sim(text, width, height)
+    sim.run()
+    return sim.runs
 
 
 def check_user_shader(src: ShaderSource) -> None:
