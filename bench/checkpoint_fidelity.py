@@ -6,7 +6,7 @@ Each run folder's ``checkpoint_<tier>.pt`` files are scored on a folder of held-
 the coded (limited-range) luma as mpv's LUMA hook hands it over. A compiled shader equals its network to about
 70 dB, so these figures match the bench's to within a few hundredths of a dB, in seconds instead of minutes.
 
-Usage: python bench/checkpoint_fidelity.py HELD_OUT_DIR RUN_DIR [RUN_DIR ...]   (needs the torch extra)
+Usage: python bench/checkpoint_fidelity.py HELD_OUT_DIR RUN_DIR|ONNX [...]   (needs the torch extra)
 """
 
 from __future__ import annotations
@@ -22,14 +22,18 @@ from kizunasr_vs.cli import fidelity
 from kizunasr_vs.core.metrics import psnr
 from kizunasr_vs.train.arch import LumaNet, build
 from kizunasr_vs.train.data import LIMITED_OFFSET, LIMITED_SCALE
+from kizunasr_vs.train.export import network_from_onnx
 from kizunasr_vs.train.loop import load_checkpoint
 from kizunasr_vs.train.tiers import Tier, tier_of
 
 
 def load_networks(runs: list[Path]) -> dict[str, LumaNet]:
-    """Every network found in the run folders (``checkpoint_<tier>.pt``), named ``run:tier``."""
+    """Every network in the run folders (``checkpoint_<tier>.pt``, named ``run:tier``) and ONNX files (by stem)."""
     nets = {}
     for run in runs:
+        if run.suffix == ".onnx":  # an exported network, e.g. a shipped shader's
+            nets[run.stem] = network_from_onnx(run)
+            continue
         for path in sorted(run.glob("checkpoint_*.pt")):
             state = load_checkpoint(path)
             assert state is not None
@@ -59,7 +63,7 @@ def upscale(net: LumaNet, y: np.ndarray) -> np.ndarray:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("held_out", type=Path)
-    parser.add_argument("runs", type=Path, nargs="+")
+    parser.add_argument("runs", type=Path, nargs="+", help="run folders or exported .onnx files")
     args = parser.parse_args()
     nets = load_networks(args.runs)
     scores: dict[str, dict[str, list[float]]] = {

@@ -19,19 +19,12 @@ import numpy as np
 import vapoursynth as vs
 
 from kizunasr_vs.cli import options
-from kizunasr_vs.cli.upscale import find_default_model
+from kizunasr_vs.cli.bench_clips import PASSTHROUGH_2X, noise_clip
 from kizunasr_vs.core.errors import InputError
 from kizunasr_vs.core.resources import shader_path
+from kizunasr_vs.profiles.encode_graph import default_model
 from kizunasr_vs.render import placebo_direct
 from kizunasr_vs.render.placebo import renderer_choice
-
-PASSTHROUGH_2X = """//!HOOK MAIN
-//!BIND HOOKED
-//!WIDTH HOOKED.w 2 *
-//!HEIGHT HOOKED.h 2 *
-//!DESC kizunasr bench pass-through 2x
-vec4 hook() { return HOOKED_tex(HOOKED_pos); }
-"""
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -73,22 +66,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "(the GPU's clocks follow its load: one round can mislead)")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.set_defaults(run=run)
-
-
-def _noise_clip(width: int, height: int, frames: int, fmt: int) -> vs.VideoNode:
-    rng = np.random.default_rng(0)
-    planes = rng.random((3, height, width), dtype=np.float32)
-    blank = vs.core.std.BlankClip(format=vs.RGBS, width=width, height=height, length=1)
-
-    def fill(n: int, f: vs.VideoFrame) -> vs.VideoFrame:
-        out = f.copy()
-        for i in range(3):
-            np.copyto(np.asarray(out[i]), planes[i])
-        return out
-
-    rgb = vs.core.std.ModifyFrame(blank, blank, fill).std.Loop(frames)  # one noise frame, served from cache
-    rgb = vs.core.std.SetFrameProps(rgb, _Matrix=0, _Range=1, _Transfer=1, _Primaries=1)
-    return rgb if fmt == vs.RGBS else rgb.resize.Bicubic(format=fmt, matrix=1, range=0)
 
 
 WARM_FRAMES = 24  # untimed first frames: every branch runs a few times (cuDNN algorithm search, lazy init) first
@@ -159,10 +136,10 @@ def bench_onnx(model: Path, provider: str, width: int, height: int, frames: int,
     length = frames + WARM_FRAMES
     runners = RunnerCache()  # this measurement's own: released before the baseline's session comes
     if yuv_io is None:
-        clip = onnx(_noise_clip(width, height, length, vs.RGBS), str(model), backend=backend, streams=streams,
+        clip = onnx(noise_clip(width, height, length, vs.RGBS), str(model), backend=backend, streams=streams,
                     yuv_io=False, runners=runners)
     else:
-        clip = onnx(_noise_clip(width, height, length, vs.YUV420P8), str(model), backend=backend, streams=streams,
+        clip = onnx(noise_clip(width, height, length, vs.YUV420P8), str(model), backend=backend, streams=streams,
                     yuv_io=yuv_io, output_format=vs.YUV420P10, runners=runners)
     filter_fps = time_clip(clip, rounds)
     del clip
@@ -198,7 +175,7 @@ def bench_shader(shaders: list[str] | None, width: int, height: int, frames: int
     import kizunasr_vs
 
     texts = [shader_path(s).read_text() for s in shaders] if shaders else [PASSTHROUGH_2X]
-    src = _noise_clip(width, height, frames + WARM_FRAMES, vs.YUV444P16)
+    src = noise_clip(width, height, frames + WARM_FRAMES, vs.YUV444P16)
     direct = placebo_alone(src, texts)
     direct_fps = time_clip(direct)
     del direct
@@ -312,7 +289,7 @@ def run(args: argparse.Namespace) -> int:
     shaders = [part for spec in args.shader or [] for part in spec.split(",")]  # outside --fidelity: one list
     if args.gpu_cost:
         return run_gpu_cost(args, sizes, shaders)
-    model = args.model or find_default_model()
+    model = args.model or default_model()
     if args.calibrate:
         if model is None:
             raise InputError("--calibrate needs --model")

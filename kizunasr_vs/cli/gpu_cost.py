@@ -35,7 +35,7 @@ from pathlib import Path
 
 import vapoursynth as vs
 
-from kizunasr_vs.cli.bench import _noise_clip
+from kizunasr_vs.cli.bench_clips import noise_clip
 from kizunasr_vs.core.errors import InputError
 from kizunasr_vs.core.hardware import VulkanDevice
 from kizunasr_vs.core.resources import shader_path
@@ -106,7 +106,7 @@ def measure(shaders: Sequence[str], width: int, height: int, frames: int = 32, r
     first and last and each shader in between. Rows: the pass-throughs, the shaders, the pass-throughs again."""
     if repeat < 1:
         raise InputError(f"--repeat must be >= 1, not {repeat}")
-    src = _noise_clip(width, height, frames + WARM_FRAMES, vs.YUV444P16)
+    src = noise_clip(width, height, frames + WARM_FRAMES, vs.YUV444P16)
     named = []
     for s in shaders:
         text = Path(shader_path(s)).read_text(encoding="utf-8")

@@ -90,6 +90,75 @@ def _resize_stage(step: Step) -> Stage:
     return FunctionStage(f"resize x{scale:g} {kernel}", apply)
 
 
+Size = tuple[int, int]
+
+
+def model_scale(name: str) -> int | None:
+    """The registry's scale for a model given by registry name or by a registered model's file; None when the
+    model is not registered (its scale is known only once a session has run it)."""
+    from kizunasr_vs.models.registry import load_registry
+
+    registry = load_registry()
+    if name in registry:
+        return registry[name].scale
+    file = Path(name).name
+    return next((e.scale for e in registry.values() if file in (e.file, e.file.removesuffix(".onnx"))), None)
+
+
+def step_size(step: Step, size: Size) -> Size | None:
+    """The output size of ``step`` on a frame of ``size`` (width, height), worked out without running it; None
+    when it cannot be known beforehand (an unregistered model)."""
+    from kizunasr_vs.render.source import infer_output_size, load_shader
+
+    width, height = size
+    if "shader" in step:
+        return infer_output_size(load_shader(shader_path(step["shader"])), width, height)
+    if "model" in step or "compiled_model" in step:
+        scale = model_scale(step.get("model") or step["compiled_model"])
+        return None if scale is None else (width * scale, height * scale)
+    if "resize" in step:
+        factor = float(step["resize"].get("scale", 1.0))
+        return round(width * factor / 2) * 2, round(height * factor / 2) * 2
+    return None
+
+
+def steps_to_reach(steps: list[Step], size: Size, picture: Size) -> list[Step]:
+    """``steps`` without the enlarging steps that would run once the frames (``size`` at first) cover
+    ``picture``: a chain stops upscaling at the target, which a final resize meets. Steps that do not enlarge
+    (sharpening, a resize down) stay, and so do all from a step whose size cannot be known beforehand on."""
+    kept: list[Step] = []
+    current: Size | None = size  # None once a step's size is unknown: the rest is kept as it is
+    for step in steps:
+        after = step_size(step, current) if current is not None else None
+        if (current is not None and after is not None and current[0] >= picture[0] and current[1] >= picture[1]
+                and after[0] * after[1] > current[0] * current[1]):
+            continue
+        kept.append(step)
+        current = after
+    return kept
+
+
+def check_steps(steps: list[Step], profile: str) -> None:
+    """Check that every shader and model of ``steps`` is there (models intact) and every step is known, without
+    building a filter or loading a model; FilterError (of upscale) names the profile and the fix."""
+    from kizunasr_vs.models.errors import ModelError
+
+    for step in steps:
+        try:
+            if "shader" in step:
+                shader_path(step["shader"])
+            elif "model" in step or "compiled_model" in step:
+                resolve_model(step.get("model") or step["compiled_model"])
+            elif "resize" in step:
+                kernel = step["resize"].get("kernel", "spline36")
+                if kernel not in RESIZE_KERNELS:
+                    raise LookupError(f"unknown resize kernel '{kernel}'; choose one of {', '.join(RESIZE_KERNELS)}")
+            else:
+                raise LookupError(f"unknown step {step}; expected shader, compiled_model, model or resize")
+        except (FileNotFoundError, LookupError, ModelError) as exc:
+            raise FilterError(f"profile '{profile}': {exc}", "upscale") from exc
+
+
 def build_pipeline(steps: list[Step], backend: str | Backend = "auto") -> Pipeline:
     """One stage per step, in order; consecutive shader steps make one stage (see ``_shader_stage``)."""
     stages: list[Stage] = []
