@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
-from torch.utils.data import IterableDataset, get_worker_info
+from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from kizunasr_vs.core.errors import InputError, NotFound
 from kizunasr_vs.train import lineart
@@ -121,3 +121,38 @@ class PairStream(IterableDataset):
         if rng.random() < 0.5:
             lr_y, hr_y = lr_y * LIMITED_SCALE + LIMITED_OFFSET, hr_y * LIMITED_SCALE + LIMITED_OFFSET
         return lr_y.astype(np.float32), hr_y.astype(np.float32)
+
+
+def make_bank(stream: PairStream, size: int, batch: int, workers: int, progress: bool = False
+              ) -> tuple[torch.Tensor, torch.Tensor]:
+    """``size`` pairs drawn from ``stream`` once, by ``workers`` processes, as float16 tensors (N x 1 x P x P and
+    N x 1 x 2P x 2P): tiny networks train faster than pairs can be made, so a run draws its batches from a bank."""
+    from tqdm import tqdm
+
+    loader = DataLoader(stream, batch_size=batch, num_workers=workers)
+    lrs: list[torch.Tensor] = []
+    hrs: list[torch.Tensor] = []
+    with tqdm(total=size, disable=not progress, desc="pairs", unit="pair") as bar:
+        for lr, hr in loader:
+            lrs.append(lr.half())
+            hrs.append(hr.half())
+            bar.update(len(lr))
+            if sum(len(x) for x in lrs) >= size:
+                break
+    return torch.cat(lrs)[:size], torch.cat(hrs)[:size]
+
+
+def bank_batches(lr: torch.Tensor, hr: torch.Tensor, batch: int, seed: int) -> Iterator[tuple[torch.Tensor, ...]]:
+    """Endless random batches from a bank (on whatever device it lives), each turned by one of the 8 flips and
+    quarter turns of the square, as float32."""
+    gen = torch.Generator(device="cpu").manual_seed(seed)
+    while True:
+        idx = torch.randint(len(lr), (batch,), generator=gen).to(lr.device)
+        flip_x, flip_y, turn = (bool(b) for b in torch.randint(2, (3,), generator=gen))
+        pair = []
+        for t in (lr[idx], hr[idx]):
+            t = t.float()
+            t = t.flip(3) if flip_x else t
+            t = t.flip(2) if flip_y else t
+            pair.append(t.transpose(2, 3) if turn else t)
+        yield tuple(pair)

@@ -40,21 +40,40 @@ def to_onnx(model: torch.nn.Module, path: Path) -> Path:
 
 
 def network_from_onnx(path: Path) -> LumaNet:
-    """The network an exported ONNX file holds (``to_onnx``'s output), with its weights: the tier's shape is read
-    from the convolutions, the PReLU slopes in the order their nodes appear."""
+    """The network an exported ONNX file holds (``to_onnx``'s output), with its weights. The shape is read from
+    the convolutions in graph order (the first reads 1 channel, the tail F + 1, a dense tier's mix is the 1x1
+    one); names are followed through the Identity nodes the exporter puts on shared constants."""
     import onnx
     from onnx import numpy_helper
 
-    model = onnx.load(str(path))
-    weights = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
-    convs = sorted((k for k in weights if k.startswith("convs.") and k.endswith(".weight")),
-                   key=lambda k: int(k.split(".")[1]))
-    if not convs or "tail.weight" not in weights:
-        raise InputError(f"{path} is not a network exported by kizunasr train (no convs.N / tail weights)")
-    features = int(weights[convs[0]].shape[0])
-    net = LumaNet(Tier(path.stem, features, len(convs) - 1))
-    slopes = [weights[n.input[1]] for n in model.graph.node if n.op_type == "PRelu"]
-    state = {k: torch.from_numpy(v.copy()) for k, v in weights.items() if k.startswith(("convs.", "tail."))}
+    graph = onnx.load(str(path)).graph
+    values = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+    alias = {n.output[0]: n.input[0] for n in graph.node if n.op_type == "Identity"}
+
+    def value(name: str) -> np.ndarray:
+        while name in alias:
+            name = alias[name]
+        return values[name]
+
+    convs = [(value(n.input[1]), value(n.input[2]) if len(n.input) > 2 else None)
+             for n in graph.node if n.op_type == "Conv"]
+    first = convs[0][0] if convs else None
+    if first is None or first.shape[1] != 1:
+        raise InputError(f"{path} is not a network exported by kizunasr train (no 1-channel first convolution)")
+    features = int(first.shape[0])
+    tail = [c for c in convs if c[0].shape[:2] == (4, features + 1)]
+    mix = [c for c in convs if c[0].shape[2] == 1]
+    hidden = [c for c in convs if c[0].shape[2] == 3 and c[0].shape[:2] != (4, features + 1)]
+    if len(tail) != 1 or len(mix) > 1:
+        raise InputError(f"{path} is not a network exported by kizunasr train (its tail is not one convolution)")
+    net = LumaNet(Tier(path.stem, features, len(hidden) - 1, dense=bool(mix)))
+    slopes = [value(n.input[1]) for n in graph.node if n.op_type == "PRelu"]
+    state: dict[str, torch.Tensor] = {}
+    named = [*((f"convs.{i}", c) for i, c in enumerate(hidden)), ("tail", tail[0]), *(("mix", c) for c in mix)]
+    for name, (weight, bias) in named:
+        state[f"{name}.weight"] = torch.from_numpy(weight.copy())
+        state[f"{name}.bias"] = torch.from_numpy(np.zeros(weight.shape[0], np.float32) if bias is None
+                                                 else bias.copy())
     state.update({f"acts.{i}.weight": torch.from_numpy(v.reshape(-1).copy()) for i, v in enumerate(slopes)})
     net.load_state_dict(state)
     return net.eval()

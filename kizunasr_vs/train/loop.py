@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from kizunasr_vs.core.errors import InputError
 from kizunasr_vs.train.arch import LumaNet, build
-from kizunasr_vs.train.data import PairStream
+from kizunasr_vs.train.data import PairStream, bank_batches, make_bank
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,7 @@ class Recipe:
     soft_prob: float = 0.3  # share of patches whose target is a production-upscaled (soft) picture
     grain_prob: float = 0.0  # share of patches with film grain and TV scanlines in the picture itself
     crisp_fraction: float = 0.0  # share of the drawn pictures that are crisp 1-2 pixel line art
+    bank: int = 0  # pairs made once and drawn from in random batches (0: a fresh pair for every sample)
     balance_folders: bool = False  # recorded: the caller passes train() the folder weights (else each image alike)
     workers: int = 4
     seed: int = 0
@@ -65,6 +66,7 @@ def save_checkpoint(path: Path, model: LumaNet, optimiser: torch.optim.Optimizer
     tmp = path.with_name(path.name + ".tmp")
     torch.save({"model": model.state_dict(), "optimiser": optimiser.state_dict(), "step": step,
                 "tier": model.tier.name, "features": model.tier.features, "body": model.tier.body,
+                "dense": model.tier.dense,
                 "recipe": asdict(recipe)}, tmp)
     os.replace(tmp, path)
 
@@ -129,9 +131,13 @@ def train(images: list[Path], folder: Path, tiers: Sequence[str], recipe: Recipe
     stream = PairStream(images, recipe.patch, recipe.drawn_fraction, recipe.seed + start,
                         recipe.blur_prob, recipe.jpeg_prob, recipe.soft_prob, weights, recipe.grain_prob,
                         recipe.crisp_fraction)
-    loader = DataLoader(stream, batch_size=recipe.batch, num_workers=recipe.workers,
-                        persistent_workers=recipe.workers > 0, pin_memory=dev.type == "cuda")
-    batches = iter(loader)
+    batches: Iterator[Sequence[torch.Tensor]]
+    if recipe.bank:
+        lr_bank, hr_bank = make_bank(stream, recipe.bank, recipe.batch, recipe.workers, progress)
+        batches = bank_batches(lr_bank.to(dev), hr_bank.to(dev), recipe.batch, recipe.seed + start)
+    else:
+        batches = iter(DataLoader(stream, batch_size=recipe.batch, num_workers=recipe.workers,
+                                  persistent_workers=recipe.workers > 0, pin_memory=dev.type == "cuda"))
     for model in models:
         model.train()
     bar = tqdm(range(start, recipe.steps), initial=start, total=recipe.steps, disable=not progress,

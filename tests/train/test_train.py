@@ -348,3 +348,57 @@ def test_network_from_onnx_equals_onnxruntime_and_inits_a_run(tmp_path: Path,
     torch.testing.assert_close(tuned["model"]["tail.weight"], net.state_dict()["tail.weight"], atol=1e-6, rtol=0)
     assert main(["train", "--tier", "8x3", "-o", str(tmp_path / "other"), "--init", str(path), *common]) == 2
     assert "16x5 (features x body), tier '8x3' is 8x3" in capsys.readouterr().err
+
+
+def test_a_bank_holds_the_streams_pairs_and_serves_them_turned(tmp_path: Path) -> None:
+    """make_bank keeps the stream's first pairs (float16 of the same values); every batch bank_batches serves
+    is one of the 8 flips/quarter turns of bank entries, the same turn for LR and HR."""
+    from kizunasr_vs.train.data import bank_batches, make_bank
+
+    stream = PairStream([], 8, 1.0, seed=3)
+    want = [pair for pair, _ in zip(iter(stream), range(6), strict=False)]
+    lr, hr = make_bank(PairStream([], 8, 1.0, seed=3), 6, batch=4, workers=0)
+    assert lr.shape == (6, 1, 8, 8) and hr.shape == (6, 1, 16, 16) and lr.dtype == torch.float16
+    for i, (w_lr, w_hr) in enumerate(want):
+        torch.testing.assert_close(lr[i].float(), w_lr, atol=1e-3, rtol=0)
+        torch.testing.assert_close(hr[i].float(), w_hr, atol=1e-3, rtol=0)
+
+    def turns(t: torch.Tensor) -> list[torch.Tensor]:
+        out = []
+        for k in range(4):
+            r = torch.rot90(t, k, (1, 2))
+            out += [r, r.flip(2)]
+        return out
+
+    seen = set()
+    for b_lr, b_hr, _ in zip(*zip(*(next(g) for g in [bank_batches(lr, hr, 5, seed=1)] * 8), strict=True),
+                             range(8), strict=False):
+        for x_lr, x_hr in zip(b_lr, b_hr, strict=True):
+            matches = [(i, j) for i in range(6) for j, (t_lr, t_hr) in enumerate(zip(turns(lr[i].float()),
+                                                                                       turns(hr[i].float()),
+                                                                                       strict=True))
+                       if torch.equal(t_lr, x_lr) and torch.equal(t_hr, x_hr)]
+            assert matches, "a served pair is not a turned bank pair"
+            seen.add(matches[0][1])
+    assert len(seen) > 1  # not always the same turn
+
+
+def test_a_dense_tier_starts_as_the_plain_one_and_compiles_exactly(tmp_path: Path) -> None:
+    """FxBd: the tail's 1x1 mix of every earlier layer starts silent (the plain network's output), and with
+    weights it compiles to a shader that equals its ONNX on a real picture (onnxruntime against vs-placebo)."""
+    from kizunasr_vs.train.export import check_luma, glsl_vs_onnx_psnr, network_from_onnx, to_glsl, to_onnx
+    from kizunasr_vs.train.tiers import multiply_adds, tier_of
+
+    torch.manual_seed(0)
+    dense, plain = arch.build("4x2d"), arch.build("4x2")
+    plain.load_state_dict({k: v for k, v in dense.state_dict().items() if not k.startswith("mix.")})
+    x = torch.rand(1, 1, 12, 20)
+    with torch.no_grad():
+        torch.testing.assert_close(dense(x), plain(x))
+        assert dense.mix is not None
+        dense.mix.weight.normal_(0, 0.2)
+    assert multiply_adds(tier_of("4x2d")) == multiply_adds(tier_of("4x2")) + 4 * 2 * 4
+    onnx_path = to_onnx(dense, tmp_path / "d.onnx")
+    assert network_from_onnx(onnx_path).tier.dense
+    glsl = to_glsl(onnx_path, tmp_path / "d.glsl")
+    assert glsl_vs_onnx_psnr(onnx_path, glsl, check_luma(shared_media("realesrgan_0014.jpg"))) >= 45
