@@ -52,8 +52,11 @@ DEFAULT_BLOCK = (32, 8)
 LANES = "xyzw"
 _HOOK_CHANNELS = {"MAIN": 3, "LUMA": 1}
 
-# A texture read as conv input: texture name and, per lane, the input channel it holds (or None).
-TexLanes = tuple[str, tuple[int | None, ...]]
+# A texture read as conv input: texture name, per lane the input channel it holds (or None), and the pointwise
+# nodes applied to each texel read, in order, each with the lanes' channels in its own numbering (a CReLU's
+# relu(x) and relu(-x) read the stored x).
+Lanes = tuple[int | None, ...]
+TexLanes = tuple[str, Lanes, tuple[tuple[Pointwise, Lanes], ...]]
 
 
 def _lit(x: float, precision: Precision, what: str = "constant") -> str:
@@ -254,23 +257,58 @@ class _PassBuilder:
 
     # ----- convolution ---------------------------------------------------------------------
     def tex_lanes(self, v: Value) -> list[TexLanes]:
-        """The textures holding ``v`` (a stored value, the input, or a concat of those)."""
+        """The textures holding ``v`` (a stored value, the input, a concat of those, or a pointwise node over them
+        that the read applies itself)."""
         em = self.em
         if v is em.graph.input:
-            return [("HOOKED", tuple(i if i < v.channels else None for i in range(4)))]
+            return [("HOOKED", tuple(i if i < v.channels else None for i in range(4)), ())]
         if id(v) in em.plan.stored:
             names = em.plan.stored[id(v)]
-            return [(t, tuple(c if c < v.channels else None for c in range(4 * g, 4 * g + 4)))
+            return [(t, tuple(c if c < v.channels else None for c in range(4 * g, 4 * g + 4)), ())
                     for g, t in enumerate(names)]
         if isinstance(v.producer, Concat):
             out: list[TexLanes] = []
             offset = 0
             for x in v.producer.inputs:
-                for tex, lanes in self.tex_lanes(x):
-                    out.append((tex, tuple(None if c is None else c + offset for c in lanes)))
+                for tex, lanes, how in self.tex_lanes(x):
+                    out.append((tex, tuple(None if c is None else c + offset for c in lanes), how))
                 offset += x.channels
             return out
+        if isinstance(v.producer, Pointwise) and em.read_inline(v):
+            inner = self.tex_lanes(v.producer.inputs[0])
+            return [(tex, lanes, (*how, (v.producer, lanes))) for tex, lanes, how in inner]
         raise AssertionError(f"{v!r} is read by a convolution but not stored")
+
+    def texel(self, tex: str, pos: str) -> str:
+        """A vec4 variable holding ``tex`` at ``pos``, read once per pass (every group and every pointwise
+        transform of it, such as a CReLU's two halves, share the read)."""
+        key = ("texel", tex, pos)
+        if key not in self.memo:
+            self.memo[key] = self.tmp(f"{self.mp}vec4", self.raw_fetch(tex, pos), "x")
+        return self.memo[key]
+
+    def transformed(self, x: str, how: tuple[tuple[Pointwise, Lanes], ...]) -> str:
+        """The vec4 texel ``x`` through the pointwise nodes ``how``, lane by lane (once per pass)."""
+        key = ("transformed", x, tuple((id(n), lanes) for n, lanes in how))
+        if key in self.memo:
+            return self.memo[key]
+        for n, lanes in how:
+            def per_lane(values: np.ndarray, what: str, lanes: Lanes = lanes) -> str:
+                big = float(np.finfo(np.float32).max)
+                picked = [0.0 if c is None else float(np.clip(values[c], -big, big)) for c in lanes]
+                return f"vec4({', '.join(self.lit(v, what) for v in picked)})"
+
+            if n.kind == "relu":
+                x = f"max({x}, vec4(0.0))"
+            elif n.kind in ("prelu", "leaky"):
+                x = f"max({x}, vec4(0.0)) + {per_lane(n.a, f'{n.name} slope')} * min({x}, vec4(0.0))"
+            elif n.kind == "clip":
+                x = f"clamp({x}, {per_lane(n.a, f'{n.name} min')}, {per_lane(n.b, f'{n.name} max')})"
+            else:  # affine
+                x = f"{x} * {per_lane(n.a, f'{n.name} factor')} + {per_lane(n.b, f'{n.name} offset')}"
+            x = self.tmp(f"{self.mp}vec4", x, "x")
+        self.memo[key] = x
+        return x
 
     def weight_literal(self, conv: Conv, g: int, lanes: tuple[int | None, ...], dy: int, dx: int
                        ) -> tuple[str, str]:
@@ -314,7 +352,7 @@ class _PassBuilder:
         immediates. (A loop over taps indexing a const array compiled orders of magnitude
         slower on Mesa lavapipe.)
         """
-        for tex, _ in texs:
+        for tex, _, _ in texs:
             self.bind(tex, self.scale)
         acc = self.tmp(f"{self.mp}vec4", init, "acc")
         k = conv.kernel // 2
@@ -323,15 +361,13 @@ class _PassBuilder:
         for dy in range(-k, k + 1):
             for dx in range(-k, k + 1):
                 terms = []
-                for tex, lanes in texs:
+                for tex, lanes, how in texs:
                     w, lane = self.weight_literal(conv, g, lanes, dy, dx)
                     if not w:
                         continue
                     name = self.const_weight(w)
-                    if tiled:
-                        terms.append(f"{name} * {self.tile_read(tex, dy, dx, conv.edge)}{lane}")
-                    else:
-                        terms.append(f"{name} * {self.raw_fetch(tex, self.tap(dy, dx, tex)[0])}{lane}")
+                    x = self.tile_read(tex, dy, dx, conv.edge) if tiled else self.texel(tex, self.tap(dy, dx, tex)[0])
+                    terms.append(f"{name} * {self.transformed(x, how) if how else x}{lane}")
                 if not terms:
                     continue
                 m = None if tiled or conv.edge else self.tap(dy, dx, texs[0][0])[1]
@@ -342,7 +378,7 @@ class _PassBuilder:
     def conv_sum_all(self, conv: Conv, texs: list[TexLanes]) -> list[str]:
         """Every output group of ``conv`` (bias included): each input texel is read once per tap and
         feeds all groups (a packed pass computes all channels of its value)."""
-        for tex, _ in texs:
+        for tex, _, _ in texs:
             self.bind(tex, self.scale)
         groups = _groups(conv.output.channels)
         accs = [self.tmp(f"{self.mp}vec4", self.bias(conv, g), "acc") for g in range(groups)]
@@ -350,17 +386,18 @@ class _PassBuilder:
         tiled = self.em.tile and conv.kernel == 3
         for dy in range(-k, k + 1):
             for dx in range(-k, k + 1):
-                for tex, lanes in texs:
+                for tex, lanes, how in texs:
                     weights = [self.weight_literal(conv, g, lanes, dy, dx) for g in range(groups)]
                     if not any(w for w, _ in weights):
                         continue
+                    mask = None
                     if tiled:
                         x = self.tile_read(tex, dy, dx, conv.edge)
                     else:
                         pos, mask = self.tap(dy, dx, tex)
-                        x = self.raw_fetch(tex, pos)
-                        x = x if mask is None or conv.edge else f"{mask} * {x}"
-                    xv = self.tmp(f"{self.mp}vec4", x, "x")
+                        x = self.texel(tex, pos)
+                    x = self.transformed(x, how) if how else x
+                    xv = x if mask is None or conv.edge else self.tmp(f"{self.mp}vec4", f"{mask} * {x}", "x")
                     for acc, (w, lane) in zip(accs, weights, strict=True):
                         if w:
                             self.lines.append(f"    {acc} += {self.const_weight(w)} * {xv}{lane};")
@@ -530,6 +567,16 @@ class Emitter:
             v = user.output
         return v
 
+    def read_inline(self, v: Value) -> bool:
+        """Whether a convolution reads pointwise ``v`` by applying it to texels of its input, instead of a stored
+        ``v``: when the input is stored anyway because several nodes use it (a CReLU: relu(x) and relu(-x))."""
+        assert isinstance(v.producer, Pointwise)
+        source = v.producer.inputs[0]
+        while isinstance(source.producer, Pointwise) and len(source.consumers) == 1:
+            source = source.producer.inputs[0]
+        return source is self.graph.input or (
+            isinstance(source.producer, Conv) and len(source.consumers) > 1 and self._chain_end(source) is source)
+
     def _materialised(self) -> list[Value]:
         """Values stored in textures, in topological order (the graph output excluded)."""
         g = self.graph
@@ -541,6 +588,9 @@ class Emitter:
             if isinstance(v.producer, Concat):
                 for x in v.producer.inputs:
                     readable(x)
+                return
+            if isinstance(v.producer, Pointwise) and self.read_inline(v):
+                readable(v.producer.inputs[0])
                 return
             keep.add(id(v))
 

@@ -371,6 +371,10 @@ class _Builder:
         c = self.tensor(node, node.input[0]).channels
         self._pointwise(node, "relu", np.zeros(c), np.zeros(c))
 
+    def op_Neg(self, node: onnx.NodeProto) -> None:
+        c = self.tensor(node, node.input[0]).channels
+        self._pointwise(node, "affine", np.full(c, -1.0), np.zeros(c))
+
     def op_PRelu(self, node: onnx.NodeProto) -> None:
         c = self.tensor(node, node.input[0]).channels
         slope = self.per_channel(node, self.const(node, node.input[1], "slope"), c, "slope")

@@ -30,16 +30,17 @@ class LumaNet(nn.Module):
     def __init__(self, tier: Tier) -> None:
         super().__init__()
         f = tier.features
+        width = 2 * f if tier.crelu else f  # channels each activation hands on
         self.tier = tier
-        self.convs = nn.ModuleList([_conv(1, f)] + [_conv(f, f) for _ in range(tier.body)])
-        self.acts = nn.ModuleList([nn.PReLU(f, init=0.1) for _ in self.convs])
-        self.tail = _conv(f + 1, 4)
+        self.convs = nn.ModuleList([_conv(1, f)] + [_conv(width, f) for _ in range(tier.body)])
+        self.acts = nn.ModuleList([CReLU() if tier.crelu else nn.PReLU(f, init=0.1) for _ in self.convs])
+        self.tail = _conv(width + 1, 4)
         # dense: a 1x1 convolution over every earlier hidden layer joins the tail (cheap, and every scale of
         # context reaches the output)
-        self.mix = nn.Conv2d(f * tier.body, 4, 1) if tier.dense and tier.body else None
+        self.mix = nn.Conv2d(width * tier.body, 4, 1) if tier.dense and tier.body else None
         with torch.no_grad():
             self.tail.weight.mul_(0.1)
-            self.tail.weight[:, f] = torch.from_numpy(bicubic_offsets())
+            self.tail.weight[:, width] = torch.from_numpy(bicubic_offsets())
             if self.tail.bias is not None:
                 self.tail.bias.zero_()
             if self.mix is not None:  # starts silent: a fresh dense network is the plain one
@@ -57,6 +58,13 @@ class LumaNet(nn.Module):
         if self.mix is not None:
             y = y + self.mix(torch.cat(hidden[:-1], 1))
         return functional.pixel_shuffle(y + x, 2)
+
+
+class CReLU(nn.Module):
+    """[relu(x), relu(-x)] along channels: twice the channels for the next convolution at no extra work."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([functional.relu(x), functional.relu(-x)], 1)
 
 
 def _conv(cin: int, cout: int) -> nn.Conv2d:

@@ -41,8 +41,8 @@ def to_onnx(model: torch.nn.Module, path: Path) -> Path:
 
 def network_from_onnx(path: Path) -> LumaNet:
     """The network an exported ONNX file holds (``to_onnx``'s output), with its weights. The shape is read from
-    the convolutions in graph order (the first reads 1 channel, the tail F + 1, a dense tier's mix is the 1x1
-    one); names are followed through the Identity nodes the exporter puts on shared constants."""
+    the convolutions in graph order (the first reads 1 channel, the tail F + 1, or 2F + 1 after CReLU, a dense
+    tier's mix is the 1x1 one); names are followed through the Identity nodes the exporter puts on shared constants."""
     import onnx
     from onnx import numpy_helper
 
@@ -61,12 +61,14 @@ def network_from_onnx(path: Path) -> LumaNet:
     if first is None or first.shape[1] != 1:
         raise InputError(f"{path} is not a network exported by kizunasr train (no 1-channel first convolution)")
     features = int(first.shape[0])
-    tail = [c for c in convs if c[0].shape[:2] == (4, features + 1)]
+    tails = {(4, features + 1): False, (4, 2 * features + 1): True}  # (out, in) of the tail -> CReLU
+    tail = [c for c in convs if c[0].shape[2] == 3 and c[0].shape[:2] in tails]
     mix = [c for c in convs if c[0].shape[2] == 1]
-    hidden = [c for c in convs if c[0].shape[2] == 3 and c[0].shape[:2] != (4, features + 1)]
+    hidden = [c for c in convs if c[0].shape[2] == 3 and c[0].shape[:2] not in tails]
     if len(tail) != 1 or len(mix) > 1:
         raise InputError(f"{path} is not a network exported by kizunasr train (its tail is not one convolution)")
-    net = LumaNet(Tier(path.stem, features, len(hidden) - 1, dense=bool(mix)))
+    crelu = tails[tail[0][0].shape[:2]]
+    net = LumaNet(Tier(path.stem, features, len(hidden) - 1, dense=bool(mix), crelu=crelu))
     slopes = [value(n.input[1]) for n in graph.node if n.op_type == "PRelu"]
     state: dict[str, torch.Tensor] = {}
     named = [*((f"convs.{i}", c) for i, c in enumerate(hidden)), ("tail", tail[0]), *(("mix", c) for c in mix)]

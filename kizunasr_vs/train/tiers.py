@@ -21,6 +21,7 @@ class Tier:
     features: int
     body: int
     dense: bool = False  # the tail also mixes every earlier hidden layer (a 1x1 convolution over all of them)
+    crelu: bool = False  # activations are CReLU: [relu(x), relu(-x)], so each convolution reads 2F channels
 
 
 TIERS: dict[str, Tier] = {
@@ -34,14 +35,15 @@ def tier_of(spec: str) -> Tier:
     """A tier by name (``TIERS``) or by shape, ``FxB``: F features, B hidden F->F convolutions (``8x3``)."""
     if spec in TIERS:
         return TIERS[spec]
-    shape = re.fullmatch(r"(\d+)x(\d+)(d?)", spec)
+    shape = re.fullmatch(r"(\d+)x(\d+)(c?)(d?)", spec)
     if shape is None or not 1 <= int(shape[1]) <= 64 or not 0 <= int(shape[2]) <= 16:
         raise InputError(f"unknown tier {spec!r}: choose one of {', '.join(TIERS)}, or a shape FxB "
-                         "(features 1-64 x hidden convolutions 0-16, e.g. 8x3; FxBd: the tail mixes every layer)")
-    return Tier(spec, int(shape[1]), int(shape[2]), dense=shape[3] == "d")
+                         "(features 1-64 x hidden convolutions 0-16, e.g. 8x3; then c: CReLU activations, d: the "
+                         "tail mixes every layer)")
+    return Tier(spec, int(shape[1]), int(shape[2]), dense=shape[4] == "d", crelu=shape[3] == "c")
 
 
 def multiply_adds(tier: Tier) -> int:
     """Multiply-adds per source pixel of the tier's 3x3 convolutions."""
-    f = tier.features
-    return 9 * (f + tier.body * f * f + (f + 1) * 4) + (4 * tier.body * f if tier.dense else 0)
+    f, width = tier.features, tier.features * (2 if tier.crelu else 1)  # width: channels a convolution reads
+    return 9 * (f + tier.body * width * f + (width + 1) * 4) + (4 * tier.body * width if tier.dense else 0)

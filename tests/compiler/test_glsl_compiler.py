@@ -174,6 +174,16 @@ def concat() -> onnx.ModelProto:
     return n.model(n.to_unit(n.conv(h, 8, 3)))
 
 
+def crelu() -> onnx.ModelProto:
+    """CReLU: concat(relu(h), relu(-h + c)) of a 6-channel conv read by a zero-padded 3x3 conv and a 1x1 conv (the
+    pointwise ops run on each texel read; padding must stay zero after them, though relu(c) is not)."""
+    n = Net(9)
+    h = n.conv("x", 3, 6)
+    shifted = n.op("Add", [n.op("Neg", [h]), n.const(n.rng.uniform(0.1, 0.5, (1, 6, 1, 1)))])
+    c = n.op("Concat", [n.op("Relu", [h]), n.op("Relu", [shifted])], axis=1)
+    return n.model(n.to_unit(n.op("Add", [n.conv(c, 12, 3), n.conv(c, 12, 3, k=1)])))
+
+
 def const_arith() -> onnx.ModelProto:
     """Mul / Sub / Add / Div by constants (per-channel and scalar), before and after a Relu."""
     n = Net(5)
@@ -292,6 +302,7 @@ OP_MODELS = {
     "clip": lambda: activation("Clip"),
     "add_tensors": residual_add,
     "concat": concat,
+    "crelu_read_inline": crelu,
     "mul_sub_add_div_const": const_arith,
     "depth_to_space_dcr": lambda: depth_to_space("DCR"),
     "depth_to_space_crd": lambda: depth_to_space("CRD"),
@@ -314,7 +325,7 @@ def test_op_matches_onnxruntime(case: str, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("case", ["conv_3_5_8_3x3_1x1", "depth_to_space_then_conv", "more_than_16_textures",
-                                  "edge_padding"])
+                                  "edge_padding", "crelu_read_inline"])
 def test_unpacked_passes_match_onnxruntime(case: str, tmp_path: Path) -> None:
     """The one-pass-per-4-channels layout (pack=False; fragment passes use it) stays exact too."""
     model = OP_MODELS[case]()
@@ -332,6 +343,15 @@ def test_shared_memory_tiles_match_onnxruntime(case: str, tmp_path: Path) -> Non
     assert "barrier();" in glsl
     value = glsl_psnr(model, glsl, random_planes(20, 28), tmp_path)
     assert value >= OP_PSNR, f"{case} tiled: PSNR {value:.2f} dB"
+
+
+def test_crelu_halves_are_read_from_one_stored_texture() -> None:
+    """relu(h) and relu(-h + c) are not stored: only h is (one pass), and the output pass reads each of h's two
+    texels (6 channels, packed) once per tap for both halves, both convolutions and all output channels."""
+    text = compile_onnx_to_glsl(crelu(), "MAIN", "fp32")
+    assert text.count("//!SAVE") == 1
+    output_pass = text.split("//!DESC")[2]
+    assert output_pass.count("texelFetch(kz0_raw") == 9 * 2
 
 
 def test_packed_layout_of_a_24_channel_model() -> None:

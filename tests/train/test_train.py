@@ -383,22 +383,26 @@ def test_a_bank_holds_the_streams_pairs_and_serves_them_turned(tmp_path: Path) -
     assert len(seen) > 1  # not always the same turn
 
 
-def test_a_dense_tier_starts_as_the_plain_one_and_compiles_exactly(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("spec", "width"), [("4x2d", 4), ("4x2cd", 8)])
+def test_a_dense_tier_starts_as_the_plain_one_and_compiles_exactly(spec: str, width: int, tmp_path: Path) -> None:
     """FxBd: the tail's 1x1 mix of every earlier layer starts silent (the plain network's output), and with
-    weights it compiles to a shader that equals its ONNX on a real picture (onnxruntime against vs-placebo)."""
+    weights it compiles to a shader that equals its ONNX on a real picture (onnxruntime against vs-placebo);
+    with CReLU (c) every convolution after the first reads twice the features."""
     from kizunasr_vs.train.export import check_luma, glsl_vs_onnx_psnr, network_from_onnx, to_glsl, to_onnx
     from kizunasr_vs.train.tiers import multiply_adds, tier_of
 
     torch.manual_seed(0)
-    dense, plain = arch.build("4x2d"), arch.build("4x2")
+    dense, plain = arch.build(spec), arch.build(spec[:-1])
+    assert dense.tail.in_channels == width + 1 and dense.convs[1].in_channels == width
     plain.load_state_dict({k: v for k, v in dense.state_dict().items() if not k.startswith("mix.")})
     x = torch.rand(1, 1, 12, 20)
     with torch.no_grad():
         torch.testing.assert_close(dense(x), plain(x))
         assert dense.mix is not None
         dense.mix.weight.normal_(0, 0.2)
-    assert multiply_adds(tier_of("4x2d")) == multiply_adds(tier_of("4x2")) + 4 * 2 * 4
+    assert multiply_adds(tier_of(spec)) == multiply_adds(tier_of(spec[:-1])) + 4 * 2 * width
     onnx_path = to_onnx(dense, tmp_path / "d.onnx")
-    assert network_from_onnx(onnx_path).tier.dense
+    loaded = network_from_onnx(onnx_path).tier
+    assert loaded.dense and loaded.crelu == ("c" in spec)
     glsl = to_glsl(onnx_path, tmp_path / "d.glsl")
     assert glsl_vs_onnx_psnr(onnx_path, glsl, check_luma(shared_media("realesrgan_0014.jpg"))) >= 45
