@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from kizunasr_vs.models import download, store
-from kizunasr_vs.models.errors import ModelError, RegistryError, UnknownModelError
+from kizunasr_vs.models.errors import ModelError, RegistryError, UnknownModelError, unknown_message
 from kizunasr_vs.models.registry import ModelEntry, load_registry
 
 OK, FAILURE, USAGE = 0, 1, 2
@@ -55,8 +55,7 @@ def _check_mark() -> str:
 def _entries(registry: dict[str, ModelEntry], names: list[str]) -> list[ModelEntry] | None:
     unknown = [n for n in names if n not in registry]
     if unknown:
-        _err(f"unknown model(s): {', '.join(unknown)}")
-        _err(f"known models: {', '.join(sorted(registry))}")
+        _err(unknown_message(unknown, list(registry)))
         return None
     return [registry[n] for n in dict.fromkeys(names)]
 
