@@ -88,8 +88,9 @@ def single_encode(args: argparse.Namespace, job: EncodeJob) -> None:
 
 
 def run_cluster_encode(args: argparse.Namespace, job: EncodeJob) -> int:
-    """`kizunasr encode ... --cluster ADDR`."""
+    """`kizunasr encode ... --cluster ADDR`: 0, 1 when the encode failed, 2 when another job encodes the output."""
     from kizunasr_vs.cluster import ClusterError, connect, parse_address
+    from kizunasr_vs.cluster.lock import WorkFolderBusy
 
     try:
         address = parse_address(args.cluster)
@@ -97,7 +98,7 @@ def run_cluster_encode(args: argparse.Namespace, job: EncodeJob) -> int:
             cluster_encode(args, job, address.workers)
     except (ClusterError, vs.Error, ValueError, EncodeError) as exc:
         print(f"kizunasr encode: {exc}", file=sys.stderr)
-        return 1
+        return 2 if isinstance(exc, WorkFolderBusy) else 1
     return 0
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import vapoursynth as vs
 
 from kizunasr_vs.cluster.address import ClusterError, import_ray, worker_slots
+from kizunasr_vs.cluster.lock import holding, remove_stale
 from kizunasr_vs.cluster.plan import (
     Chunk,
     chunk_size,
@@ -208,6 +209,8 @@ def run_job(job: ClusterJob, progress: Progress | None = None,
     Raises ClusterError naming the input (and the chunk's frame range when a chunk failed);
     the output is then not written, and the finished segments stay for a rerun. Work folders that
     interrupted runs for the same output with other settings left are named, and removed on success.
+    The work folder is locked while the job runs: WorkFolderBusy (a ClusterError) when another job for the same
+    output runs.
     """
     began = time.monotonic()
     path, output = job.input, job.encode.output
@@ -216,8 +219,15 @@ def run_job(job: ClusterJob, progress: Progress | None = None,
     except (vs.Error, ValueError, EncodeError, OSError) as exc:
         raise ClusterError(f"{path}: {exc}") from exc
     directory = Path(spec.work_dir)
-    directory.mkdir(exist_ok=True)
     stale = other_work_dirs(output, directory)
+    with holding(directory, output, stale):  # for the job's life; WorkFolderBusy if another job runs for output
+        return _encode_locked(job, spec, chunks, fps, stale, progress, began)
+
+
+def _encode_locked(job: ClusterJob, spec: ChunkSpec, chunks: list[Chunk], fps: float, stale: list[Path],
+                   progress: Progress | None, began: float) -> JobResult:
+    """``run_job`` once it holds the work folder: encode what is missing, join, remove the work folders."""
+    path, output, directory = job.input, job.encode.output, Path(spec.work_dir)
     if stale:
         log.warning("%s: work folders of interrupted runs with other settings (removed when this job has written "
                     "%s): %s", path.name, output, ", ".join(str(p) for p in stale))
@@ -238,6 +248,7 @@ def run_job(job: ClusterJob, progress: Progress | None = None,
                       chunks[0].first / fps, total / fps, directory)
     except (EncodeError, OSError) as exc:
         raise ClusterError(f"{path}: {exc}") from exc
-    for folder in (directory, *stale):
-        shutil.rmtree(folder, ignore_errors=True)
+    shutil.rmtree(directory, ignore_errors=True)
+    for folder in stale:
+        remove_stale(folder)
     return JobResult(output, len(chunks), len(todo), len(done), total, time.monotonic() - began)
