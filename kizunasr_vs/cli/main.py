@@ -54,9 +54,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         format="kizunasr: %(levelname)s: %(message)s")
     try:
         return int(args.run(args))
-    except KeyboardInterrupt:
-        print("kizunasr: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM where a command stops on it (cluster: Terminated)
+        print(f"kizunasr: {str(exc) or 'interrupted'}", file=sys.stderr)
+        return int(getattr(exc, "exit_status", 130))
     except KizunaError as exc:  # an error the package reports itself (the commands catch most): one line
         print(f"kizunasr {args.command}: {exc}", file=sys.stderr)
         return 2

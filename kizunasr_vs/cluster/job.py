@@ -210,7 +210,7 @@ def run_job(job: ClusterJob, progress: Progress | None = None,
     the output is then not written, and the finished segments stay for a rerun. Work folders that
     interrupted runs for the same output with other settings left are named, and removed on success.
     The work folder is locked while the job runs: WorkFolderBusy (a ClusterError) when another job for the same
-    output runs.
+    output runs. Ctrl-C or SIGTERM stop it, keeping the finished segments.
     """
     began = time.monotonic()
     path, output = job.input, job.encode.output
@@ -239,7 +239,12 @@ def _encode_locked(job: ClusterJob, spec: ChunkSpec, chunks: list[Chunk], fps: f
     if progress is not None:
         progress(done_frames, total, [])
     if todo:
-        _dispatch(job, spec, todo, done_frames, total, progress)
+        try:
+            _dispatch(job, spec, todo, done_frames, total, progress)
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (address.Terminated): say what is kept
+            kept = len(finished_segments(directory, chunks))
+            raise type(exc)(f"{path.name}: stopped; {kept} of {len(chunks)} segments are finished and kept in "
+                            f"{directory}: the same command goes on from there") from None
     missing = [c for c in chunks if not (directory / c.segment_name).is_file()]
     if missing:
         raise ClusterError(f"{path}: segments missing after encoding: {missing[0].describe()}")
