@@ -95,8 +95,9 @@ def _start_local(ray: Any, workers: int | None) -> Guard:
             kill(descendants(os.getpid()) - before)
             if attempt == LOCAL_STARTS:
                 raise
-            log.warning("the local Ray instance did not start (%s); starting it again (%d/%d)",
-                        str(exc).strip().splitlines()[-1], attempt + 1, LOCAL_STARTS)
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
+            log.warning("the local Ray instance did not start (%s); starting it again (%d/%d)", reason, attempt + 1,
+                        LOCAL_STARTS)
     return Guard(descendants(os.getpid()) - before)
 
 
