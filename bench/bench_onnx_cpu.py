@@ -20,6 +20,7 @@ import onnxruntime as ort
 import vapoursynth as vs
 from common import MEDIA, SHARED, load_rgb, pull_fps, rgb_clip
 
+from kizunasr_vs.inference.backends import OrtCPU
 from kizunasr_vs.inference.onnx_filter import onnx as kz_onnx
 
 DEFAULT_MODEL = SHARED / "models" / "2x_AnimeJaNai_HD_V3_SuperUltraCompact-fp32.onnx"
@@ -60,7 +61,7 @@ def main() -> None:
     for _ in range(args.rounds):
         results["raw"].append(time_raw(session, frames))
         for s in streams:  # a fresh node each round: VapourSynth's frame cache must not answer
-            out = kz_onnx(clip, args.model, provider="cpu", streams=s)
+            out = kz_onnx(clip, args.model, backend=OrtCPU(streams=s))
             results[f"streams={s}"].append(pull_fps(out))
     raw, raw_best = statistics.median(results["raw"]), max(results["raw"])
     print(f"{args.model.name} {width}x{height}, {args.frames} frames x {args.rounds} rounds, "

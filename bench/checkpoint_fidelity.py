@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
 """Luma PSNR of training checkpoints, before they are compiled: how the learned shaders' stages were chosen.
 
-Each run folder's ``checkpoint_{s,m,l}.pt`` is scored on a folder of held-out HR images with the degradations of
+Each run folder's ``checkpoint_<tier>.pt`` files are scored on a folder of held-out HR images with the degradations of
 ``kizunasr bench --fidelity`` (Catmull-Rom 2x reduction; clean, and x264 CRF 23), the network run by PyTorch on
 the coded (limited-range) luma as mpv's LUMA hook hands it over. A compiled shader equals its network to about
 70 dB, so these figures match the bench's to within a few hundredths of a dB, in seconds instead of minutes.
 
-Usage: python bench/checkpoint_fidelity.py HELD_OUT_DIR RUN_DIR [RUN_DIR ...]   (needs the torch extra)
+Usage: python bench/checkpoint_fidelity.py HELD_OUT_DIR RUN_DIR|ONNX [...]   (needs the torch extra)
 """
 
 from __future__ import annotations
@@ -22,19 +22,27 @@ from kizunasr_vs.cli import fidelity
 from kizunasr_vs.core.metrics import psnr
 from kizunasr_vs.train.arch import LumaNet, build
 from kizunasr_vs.train.data import LIMITED_OFFSET, LIMITED_SCALE
-from kizunasr_vs.train.loop import checkpoint_path, load_checkpoint
+from kizunasr_vs.train.export import network_from_onnx
+from kizunasr_vs.train.loop import load_checkpoint
+from kizunasr_vs.train.tiers import Tier, tier_of
 
 
 def load_networks(runs: list[Path]) -> dict[str, LumaNet]:
-    """Every tier's network found in the run folders, named ``run:tier``."""
+    """Every network in the run folders (``checkpoint_<tier>.pt``, named ``run:tier``) and ONNX files (by stem)."""
     nets = {}
     for run in runs:
-        for tier in ("s", "m", "l"):
-            state = load_checkpoint(checkpoint_path(run, tier))
-            if state is not None:
-                net = build(tier)
-                net.load_state_dict(state["model"])
-                nets[f"{run.name}:{tier}"] = net.eval()
+        if run.suffix == ".onnx":  # an exported network, e.g. a shipped shader's
+            nets[run.stem] = network_from_onnx(run)
+            continue
+        for path in sorted(run.glob("checkpoint_*.pt")):
+            state = load_checkpoint(path)
+            assert state is not None
+            tier = state["tier"]
+            shape = (Tier(tier, state["features"], state["body"], state.get("dense", False)) if "features" in state
+                     else tier_of(tier))
+            net = build(shape)
+            net.load_state_dict(state["model"])
+            nets[f"{run.name}:{tier}"] = net.eval()
     if not nets:
         raise SystemExit(f"no checkpoint_<tier>.pt in {', '.join(map(str, runs))}")
     return nets
@@ -56,7 +64,7 @@ def upscale(net: LumaNet, y: np.ndarray) -> np.ndarray:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("held_out", type=Path)
-    parser.add_argument("runs", type=Path, nargs="+")
+    parser.add_argument("runs", type=Path, nargs="+", help="run folders or exported .onnx files")
     args = parser.parse_args()
     nets = load_networks(args.runs)
     scores: dict[str, dict[str, list[float]]] = {

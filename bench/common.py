@@ -20,8 +20,8 @@ if str(REPO) not in sys.path:
 
 import vapoursynth as vs  # noqa: E402
 
-from kizunasr_vs.cli.bench import PASSTHROUGH_2X, WARM_FRAMES, time_clip  # noqa: E402
-from kizunasr_vs.cli.bench import _noise_clip as noise_clip  # noqa: E402
+from kizunasr_vs.cli.bench import WARM_FRAMES, time_clip  # noqa: E402
+from kizunasr_vs.cli.bench_clips import PASSTHROUGH_2X, noise_clip  # noqa: E402
 from kizunasr_vs.core.metrics import psnr  # noqa: E402
 
 SHARED = Path(os.environ.get("KIZUNASR_SHARED", REPO.parent / "shared"))  # models/ and media/ (tests use it too)

@@ -18,7 +18,7 @@ def main() -> None:
     path, profile, frames = sys.argv[1], sys.argv[2], int(sys.argv[3])
     provider = sys.argv[4] if len(sys.argv) > 4 else "auto"
     source = vs.core.bs.VideoSource(path)[: frames + 1]
-    clip = kz.upscale(source, profile, provider=provider).resize.Bicubic(format=vs.YUV420P10)
+    clip = kz.upscale(source, profile, backend=provider).resize.Bicubic(format=vs.YUV420P10)
     clip.get_frame(0)
     start = time.perf_counter()
     count = sum(1 for _ in clip[1:].frames(close=True))

@@ -13,7 +13,7 @@ import common  # noqa: F401 - puts this checkout on sys.path first
 import numpy as np
 from PIL import Image
 
-from kizunasr_vs.mpv.pause_job import Rect, render_still
+from kizunasr_vs.mpv.pause_job import Rect, StillRenderer, to_bgra
 
 
 def main() -> None:
@@ -23,7 +23,7 @@ def main() -> None:
     rect = Rect(0, 0, 1920, 1080)
     for n in range(6):
         start = time.perf_counter()
-        data = render_still(rgb, [{"model": model}], rect, provider)
+        data = to_bgra(StillRenderer(provider).render(rgb, [{"model": model}], rect))
         label = "first pause" if n == 0 else f"warm pause {n}"
         print(f"{label}: {(time.perf_counter() - start) * 1000:.0f} ms ({len(data)} bytes BGRA)")
 

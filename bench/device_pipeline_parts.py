@@ -52,10 +52,10 @@ def main() -> None:
     }
     model = null_model()
     for streams in (2, 4, 8):
-        parts[f"null model RGB fp16 streams={streams}"] = kz.onnx(noise, model, provider="cuda", streams=streams,
+        parts[f"null model RGB fp16 streams={streams}"] = kz.onnx(noise, model, backend=kz.OrtCUDA(streams=streams),
                                                                   yuv_io=False)
-        parts[f"null model YUV in-session streams={streams}"] = kz.onnx(yuv, model, provider="cuda",
-                                                                        streams=streams, output_format=vs.YUV420P10)
+        parts[f"null model YUV in-session streams={streams}"] = kz.onnx(yuv, model, backend=kz.OrtCUDA(streams=streams),
+                                                                        output_format=vs.YUV420P10)
     print(f"vs threads {vs.core.num_threads}")
     for name, clip in parts.items():
         print(f"{name:<55} {time_clip(clip):8.1f} fps", flush=True)

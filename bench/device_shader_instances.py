@@ -11,7 +11,7 @@ its first 8 output frames, so every count's output can be checked identical to t
 the CPU cores the process kept busy. ``--heap-counts`` runs counts again with glibc's malloc kept off mmap
 (vs-placebo allocates a frame-sized buffer per frame); ``--plumbing`` puts a CPU resize in vs-placebo's place.
 ``--direct-streams`` runs our own renderer (``placebo_direct``) with that many frames in flight instead;
-with ``KIZUNASR_DIRECT_PROFILE=1`` those runs report ms per frame in each stage (``profile_ms_per_frame``).
+those runs also report ms per frame in each stage (``profile_ms_per_frame``, ``placebo_direct.stage_timing``).
 """
 
 from __future__ import annotations
@@ -60,8 +60,10 @@ def child(count: int, frames: int, shader: str | None, size: tuple[int, int], he
             return clip.resize.Point(out_w, out_h)
         return vs.core.placebo.Shader(clip, shader_s=text, width=out_w, height=out_h, matrix=2)
 
+    stages = None
     if direct:
-        out = placebo_direct.render(src, text, out_w, out_h, placebo_direct.Colors(2, 1, 1), streams=count)
+        with placebo_direct.stage_timing() as stages:
+            out = placebo_direct.render(src, text, out_w, out_h, placebo_direct.Colors(2, 1, 1), streams=count)
     elif count == 1:
         out = render(src)
     else:
@@ -73,8 +75,7 @@ def child(count: int, frames: int, shader: str | None, size: tuple[int, int], he
     cpu, wall = sum(os.times()[:2]), time.perf_counter()
     fps = time_clip(out)
     cores = (sum(os.times()[:2]) - cpu) / (time.perf_counter() - wall)
-    profile = {k: round(v / max(1, placebo_direct.PROFILE.get("frames", 1)) * 1000, 2) if k != "frames" else v
-               for k, v in (placebo_direct.PROFILE or {}).items()}
+    profile = {k: round(v, 2) for k, v in stages.ms_per_frame().items()} if stages is not None else {}
     return {"profile_ms_per_frame": profile, "count": count, "heap": heap, "plumbing": plumbing, "direct": direct,
             "size": f"{size[0]}x{size[1]}->{out_w}x{out_h}",
             "fps": fps, "cpu_cores_busy": round(cores, 2), "sha256_first_frames": digest.hexdigest(),

@@ -25,7 +25,7 @@ def main() -> None:
     feed = rgb[None].astype(np.float16) if "float16" in meta.type else rgb[None]
     reference = session.run(None, {meta.name: feed})[0][0].astype(np.float32)
     for provider in ("cuda", "torch"):
-        frame = kz.onnx(clip, model, provider=provider).get_frame(0)
+        frame = kz.onnx(clip, model, backend=provider).get_frame(0)
         got = np.stack([np.asarray(frame[p]) for p in range(3)])
         db = psnr(np.clip(got, 0, 1), np.clip(reference, 0, 1))
         print(f"{provider}: PSNR {db:.2f} dB vs onnxruntime CPU fp32, max abs "

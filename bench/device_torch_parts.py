@@ -3,15 +3,14 @@
 * ``graph replay``: the workers' CUDA graphs replayed back to back on their streams (GPU work only);
 * ``run_planes, T threads``: TorchRunner.run_planes called from T Python threads on numpy planes (host
   copies, uploads, graph, downloads; no VapourSynth);
-* ``filter``: kizunasr_vs.onnx(provider="torch") through VapourSynth (what `kizunasr bench` times).
+* ``filter``: kizunasr_vs.onnx(backend="torch") through VapourSynth (what `kizunasr bench` times).
 
-Usage: [KIZUNASR_TORCH_COMPILE=1] python bench/device_torch_parts.py MODEL.onnx [--frames 96] [--streams 4]
+Usage: python bench/device_torch_parts.py MODEL.onnx [--frames 96] [--streams 4] [--compile]
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import threading
 import time
 
@@ -66,7 +65,7 @@ def filter_fps(model: str, frames: int, streams: int) -> float:
     clip = vs.core.std.BlankClip(format=vs.YUV420P8, width=W, height=H, length=frames + WARM_FRAMES,
                                  color=[90, 120, 140])
     clip = vs.core.std.SetFrameProps(clip, _Matrix=1, _Range=0, _ChromaLocation=0)
-    return time_clip(kz.onnx(clip, model, provider="torch", streams=streams, output_format=vs.YUV420P10))
+    return time_clip(kz.onnx(clip, model, backend=kz.Torch(streams=streams), output_format=vs.YUV420P10))
 
 
 def main() -> None:
@@ -74,10 +73,11 @@ def main() -> None:
     parser.add_argument("model")
     parser.add_argument("--frames", type=int, default=96)
     parser.add_argument("--streams", type=int, default=4)
+    parser.add_argument("--compile", action="store_true", help="through torch.compile")
     args = parser.parse_args()
     layout = YuvLayout(1, 0, 0, 1, 1, 8, 10)
     runner = TorchRunner(onnx.load(args.model), 3, H, W, streams=args.streams, layout=layout,
-                         compile_model=os.environ.get("KIZUNASR_TORCH_COMPILE") == "1")
+                         compile_model=args.compile)
     for streams in sorted({1, args.streams}):
         replay_fps(runner, 24, streams)
         print(f"graph replay, {streams} streams: {replay_fps(runner, args.frames, streams):.1f} fps", flush=True)

@@ -21,7 +21,8 @@ for r in json.load(sys.stdin)['results']:
     print('%-92s %7.1f fps  raw %6.1f  ratio %.2f' % (r['what'][5:], r['filter_fps'], r['baseline_fps'], r['ratio']))"
 for m in ${MODELS:-SUC SPAN C}; do
   for graphs in ${GRAPHS:-1 0}; do
-    KIZUNASR_TORCH_GRAPHS=$graphs KIZUNASR_TORCH_COMPILE=${COMPILE:-0} python3 -m kizunasr_vs bench --provider torch \
+    nographs=$([ "$graphs" = 0 ] && echo --no-cuda-graphs || true)
+    python3 -m kizunasr_vs bench --provider "$([ "${COMPILE:-0}" = 1 ] && echo torch-compile || echo torch)" $nographs \
       --size 1920x1080 --frames "${FRAMES:-96}" --model "$M/${NAME[$m]}" --skip shader --yuv \
       $(for s in ${STREAMS:-4}; do printf -- "--streams %s " "$s"; done) --json \
       | tee "$OUT/torch_${m}_graphs${graphs}_compile${COMPILE:-0}.json" | python3 -c "$summary" \

@@ -22,9 +22,9 @@ def main() -> None:
     h, w = pixels.shape[0] // 2 * 2, pixels.shape[1] // 2 * 2  # even: 4:2:0
     yuv = rgb_clip(pixels[:h, :w]).resize.Bicubic(format=vs.YUV420P10, matrix=1, range=0, range_in=1)
     yuv = vs.core.std.SetFrameProps(yuv, _Matrix=1, _Range=0, _ChromaLocation=0, _Transfer=1, _Primaries=1)
-    fc = kz.onnx(yuv, model, provider="cpu", fp16=False, yuv_io=False).get_frame(0)
+    fc = kz.onnx(yuv, model, backend=kz.OrtCPU(fp16=False), yuv_io=False).get_frame(0)
     for provider in sys.argv[3:] or ["cuda", "torch"]:
-        fg = kz.onnx(yuv, model, provider=provider, yuv_io=True).get_frame(0)
+        fg = kz.onnx(yuv, model, backend=provider, yuv_io=True).get_frame(0)
         for p, name in enumerate("YUV"):
             a, b = np.asarray(fg[p], dtype=np.float64), np.asarray(fc[p], dtype=np.float64)
             print(f"{provider} {name}: PSNR {psnr(a, b, peak=1023.0):.2f} dB (fp16, converted "

@@ -14,8 +14,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from kizunasr_vs.core.errors import KizunaError
-from kizunasr_vs.core.stage import ConditionalStage, FunctionStage, Pipeline, Stage
+from kizunasr_vs.core.errors import FilterError, KizunaError
+from kizunasr_vs.core.stage import FunctionStage, Pipeline, Stage
 
 if TYPE_CHECKING:
     from kizunasr_vs.inference.backends import OrtCPU, OrtCUDA, OrtTensorRT, Torch
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from kizunasr_vs.render.placebo import shader
 
 __version__ = "0.1.0"
-__all__ = ["ConditionalStage", "FunctionStage", "KizunaError", "OrtCPU", "OrtCUDA", "OrtTensorRT", "Pipeline",
+__all__ = ["FilterError", "FunctionStage", "KizunaError", "OrtCPU", "OrtCUDA", "OrtTensorRT", "Pipeline",
            "Stage", "Torch", "onnx", "shader", "upscale", "__version__"]
 
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Set up (scripts/setup.sh), then run the test suite, ruff and mypy.
+# Set up (scripts/setup.sh), then run the whole test suite (--slow: the tests marked slow too), ruff and mypy.
 # Extra arguments go to pytest, e.g. `bash scripts/test.sh -k onnx -x`.
 # Tests that need a display start their own Xvfb; tests read third-party
 # models from $KIZUNASR_SHARED/models (default: ../shared next to the repo).
@@ -23,7 +23,7 @@ status=0
 
 echo "[test] pytest"
 pytest_rc=0
-"$PY" -m pytest -q -rs "$@" || pytest_rc=$?
+"$PY" -m pytest -q -rs --slow "$@" || pytest_rc=$?
 if ((pytest_rc == 5)); then
     echo "[test] pytest: no tests collected (treated as success)"
 elif ((pytest_rc != 0)); then

@@ -1,5 +1,8 @@
-"""Shared fixtures: where the real models and media of ../shared are, and a test run kept away from the user's own
-cache, config and home folder."""
+"""Shared fixtures (where the real models and media of ../shared are), a test run kept away from the user's own
+home, cache and config, and the ``--slow`` switch.
+
+Tests marked ``slow`` (over about 5 s each on 2 cores) are skipped unless ``--slow`` is given (or a ``-m``
+expression names them): plain ``pytest`` is the quick check, ``bash scripts/test.sh`` (CI) runs everything."""
 
 from __future__ import annotations
 
@@ -37,6 +40,27 @@ def shared_media(name: str) -> Path:
     if not path.is_file():
         pytest.skip(f"media {name} not found in {shared_dir() / 'media'} (set KIZUNASR_SHARED)")
     return path
+
+
+def shared_peer(relative: str) -> Path:
+    """A peer project's shader from ../shared/peers (e.g. "cunny/CuNNy-fast.glsl"); skips the test if absent."""
+    path = shared_dir() / "peers" / relative
+    if not path.is_file():
+        pytest.skip(f"peer shader {relative} not found in {shared_dir() / 'peers'} (set KIZUNASR_SHARED)")
+    return path
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--slow", action="store_true", help="also run the tests marked slow (scripts/test.sh does)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--slow") or "slow" in (config.getoption("markexpr") or ""):
+        return
+    skip = pytest.mark.skip(reason="slow: run with --slow (bash scripts/test.sh runs every test)")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
 
 
 def _user_config_root() -> Path:

@@ -10,6 +10,8 @@ import re
 import shutil
 import socket
 import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -19,7 +21,6 @@ import numpy as np
 import vapoursynth as vs
 
 from kizunasr_vs.render import source as shader_source
-from kizunasr_vs.render.placebo import captured_stderr
 from tests.conftest import REPO, shared_dir
 
 GLSL = REPO / "glsl"
@@ -144,7 +145,23 @@ def load_rgb(path: Path) -> np.ndarray:
 # Rendering
 
 
-captured_fd2 = captured_stderr  # libplacebo logs to fd 2, bypassing sys.stderr
+@contextlib.contextmanager
+def captured_fd2() -> Iterator[list[str]]:
+    """Redirect fd 2 (where vs-placebo's libplacebo logs, bypassing sys.stderr) into a temp file; the list gets
+    its text at exit. For tests of raw ``placebo.Shader`` only: the package never redirects fd 2."""
+    log: list[str] = []
+    with tempfile.TemporaryFile() as tmp:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        os.dup2(tmp.fileno(), 2)
+        try:
+            yield log
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            tmp.seek(0)
+            log.append(tmp.read().decode("utf-8", errors="replace"))
 
 
 _ERROR = re.compile(r"error|failed|unrecognized", re.IGNORECASE)

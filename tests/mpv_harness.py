@@ -57,7 +57,8 @@ class Mpv:
         self.stderr = workdir / "mpv.stderr"
         repo = {"shader_dir": str(REPO / "glsl"), "profiles_dir": str(REPO / "profiles")} if config_dir is None else {}
         opts = {"worker_command": WORKER_COMMAND, **repo, **script_opts}
-        config = [f"--config-dir={config_dir}"] if config_dir else ["--no-config", f"--script={LUA}"]
+        config = ([f"--config-dir={config_dir}"] if config_dir else
+                  ["--no-config", f"--script={LUA}", f"--input-conf={REPO / 'mpv_scripts' / 'input.conf'}"])
         cmd = ["mpv", *config, "--vo=gpu", "--gpu-sw=yes", "--no-audio", "--keep-open=always",
                "--loop-file=inf", "--force-window=yes", f"--geometry={WINDOW[0]}x{WINDOW[1]}+0+0",
                "--no-keepaspect-window", "--hwdec=no", f"--input-ipc-server={self.socket}",

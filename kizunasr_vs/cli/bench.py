@@ -19,18 +19,12 @@ import numpy as np
 import vapoursynth as vs
 
 from kizunasr_vs.cli import options
-from kizunasr_vs.cli.upscale import find_default_model
+from kizunasr_vs.cli.bench_clips import PASSTHROUGH_2X, noise_clip
+from kizunasr_vs.core.errors import InputError
 from kizunasr_vs.core.resources import shader_path
-from kizunasr_vs.models.errors import ModelError
+from kizunasr_vs.profiles.encode_graph import default_model
 from kizunasr_vs.render import placebo_direct
-
-PASSTHROUGH_2X = """//!HOOK MAIN
-//!BIND HOOKED
-//!WIDTH HOOKED.w 2 *
-//!HEIGHT HOOKED.h 2 *
-//!DESC kizunasr bench pass-through 2x
-vec4 hook() { return HOOKED_tex(HOOKED_pos); }
-"""
+from kizunasr_vs.render.placebo import renderer_choice
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -45,6 +39,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "hook)")
     options.add_provider(p)
     p.add_argument("--streams", type=int, action="append", help="onnx sessions in flight (repeatable)")
+    p.add_argument("--no-cuda-graphs", dest="cuda_graphs", action="store_false",
+                   help="torch and torch-compile replay no CUDA graphs (to measure what the graphs bring)")
     p.add_argument("--instances", type=int, action="append",
                    help="vs-placebo instances for the shader where our own renderer cannot run (repeatable)")
     p.add_argument("--yuv", action="store_true",
@@ -52,7 +48,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--skip", choices=["onnx", "shader"], action="append", default=[], help="skip a part")
     p.add_argument("--calibrate", action="store_true",
                    help="time onnxruntime CUDA, torch and torch-compile for --model at each --size (YUV420P8 -> "
-                        "P10, converted on the GPU) and record the fastest for provider='auto' on this machine")
+                        "P10, converted on the GPU) and record the fastest for backend='auto' on this machine")
     p.add_argument("--fidelity", type=Path, metavar="DIR",
                    help="instead of speed: luma PSNR/SSIM of lanczos, each --shader (comma-separated files make "
                         "one chain) and each --profile's realtime chain on the images in DIR, reduced 2x, clean "
@@ -61,27 +57,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--gpu-cost", action="store_true",
                    help="instead of fps: GPU ms per frame of each --shader at each --size from libplacebo's GPU "
                         "timers, next to a pass-through (run it on the GPU in question)")
+    p.add_argument("--macs", nargs="+", type=options.shader, metavar="SHADER",
+                   help="instead of timing: multiply-adds per source pixel of each shader (built-in name or path), "
+                        "counted from its passes' compiled code; no GPU needed (at the first --size, default "
+                        "1920x1080)")
     p.add_argument("--repeat", type=int, default=1, metavar="N",
                    help="with --gpu-cost: measure the list N times, alternating the order; median and minimum "
                         "(the GPU's clocks follow its load: one round can mislead)")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.set_defaults(run=run)
-
-
-def _noise_clip(width: int, height: int, frames: int, fmt: int) -> vs.VideoNode:
-    rng = np.random.default_rng(0)
-    planes = rng.random((3, height, width), dtype=np.float32)
-    blank = vs.core.std.BlankClip(format=vs.RGBS, width=width, height=height, length=1)
-
-    def fill(n: int, f: vs.VideoFrame) -> vs.VideoFrame:
-        out = f.copy()
-        for i in range(3):
-            np.copyto(np.asarray(out[i]), planes[i])
-        return out
-
-    rgb = vs.core.std.ModifyFrame(blank, blank, fill).std.Loop(frames)  # one noise frame, served from cache
-    rgb = vs.core.std.SetFrameProps(rgb, _Matrix=0, _Range=1, _Transfer=1, _Primaries=1)
-    return rgb if fmt == vs.RGBS else rgb.resize.Bicubic(format=fmt, matrix=1, range=0)
 
 
 WARM_FRAMES = 24  # untimed first frames: every branch runs a few times (cuDNN algorithm search, lazy init) first
@@ -135,28 +119,35 @@ def raw_onnxruntime(model: Path, provider: str, width: int, height: int) -> Call
     return lambda: session.run_with_iobinding(binding)
 
 
-def bench_onnx(model: Path, provider: str, width: int, height: int, frames: int,
-               streams: int | None = None, yuv_io: bool | None = None, rounds: int = 1) -> dict[str, object]:
+def bench_onnx(model: Path, provider: str, width: int, height: int, frames: int, streams: int | None = None,
+               yuv_io: bool | None = None, rounds: int = 1, cuda_graphs: bool = True) -> dict[str, object]:
     """The onnx filter on RGBS frames, or with ``yuv_io`` set on YUV420P8 in, YUV420P10 out (an encode's
     formats) with the colour conversion in the session (True) or by zimg on the CPU (False)."""
-    import kizunasr_vs
-    from kizunasr_vs.inference.onnx_filter import release_runners
+    from kizunasr_vs.inference.backends import Backend, Torch
+    from kizunasr_vs.inference.onnx_filter import onnx
+    from kizunasr_vs.inference.runner_cache import RunnerCache
+    from kizunasr_vs.inference.torch_backend import TORCH_COMPILED, TORCH_PROVIDERS
 
+    label = f"onnx {model.name}" + (f" streams={streams}" if streams else "")
+    backend: str | Backend = provider
+    if provider in TORCH_PROVIDERS and not cuda_graphs:
+        backend, streams = Torch(compile=provider == TORCH_COMPILED, cuda_graphs=False, streams=streams), None
+        label += " no-cuda-graphs"
     length = frames + WARM_FRAMES
+    runners = RunnerCache()  # this measurement's own: released before the baseline's session comes
     if yuv_io is None:
-        clip = kizunasr_vs.onnx(_noise_clip(width, height, length, vs.RGBS), str(model), provider=provider,
-                                streams=streams, yuv_io=False)
+        clip = onnx(noise_clip(width, height, length, vs.RGBS), str(model), backend=backend, streams=streams,
+                    yuv_io=False, runners=runners)
     else:
-        clip = kizunasr_vs.onnx(_noise_clip(width, height, length, vs.YUV420P8), str(model), provider=provider,
-                                streams=streams, yuv_io=yuv_io, output_format=vs.YUV420P10)
+        clip = onnx(noise_clip(width, height, length, vs.YUV420P8), str(model), backend=backend, streams=streams,
+                    yuv_io=yuv_io, output_format=vs.YUV420P10, runners=runners)
     filter_fps = time_clip(clip, rounds)
     del clip
-    release_runners()  # the filter's sessions and GPU buffers go before the baseline's session comes
+    runners.release()
     raw_provider = "cuda" if provider.startswith("torch") else provider
     raw_fps = time_calls(raw_onnxruntime(model, raw_provider, width, height), frames)
     from kizunasr_vs.inference.onnx_filter import backend_for
 
-    label = f"onnx {model.name}" + (f" streams={streams}" if streams else "")
     if yuv_io is not None:
         label += " yuv420p8->p10 " + ("in-graph" if yuv_io else "zimg")
     chosen = backend_for(str(model), width, height, provider)
@@ -179,21 +170,22 @@ def placebo_alone(clip: vs.VideoNode, texts: list[str]) -> vs.VideoNode:
 def bench_shader(shaders: list[str] | None, width: int, height: int, frames: int,
                  instances: int = 1) -> dict[str, object]:
     """``kizunasr_vs.shader`` on a list of shaders (default: a pass-through 2x) against vs-placebo alone: one
-    ``placebo.Shader`` per shader. Each is timed and dropped before the next is built (vs-placebo 2.0.4 crashed
-    with six live filters in one process on an NVIDIA GPU)."""
+    ``placebo.Shader`` per shader. Each is timed and dropped before the next is built (too many live vs-placebo
+    filters in one process crash it)."""
     import kizunasr_vs
 
     texts = [shader_path(s).read_text() for s in shaders] if shaders else [PASSTHROUGH_2X]
-    src = _noise_clip(width, height, frames + WARM_FRAMES, vs.YUV444P16)
+    src = noise_clip(width, height, frames + WARM_FRAMES, vs.YUV444P16)
     direct = placebo_alone(src, texts)
     direct_fps = time_clip(direct)
     del direct
     ours_fps = time_clip(kizunasr_vs.shader(src, texts, instances=instances))
     name = " + ".join(Path(s).name for s in shaders) if shaders else "pass-through 2x"
-    runs_on = (f"direct streams={placebo_direct.DEFAULT_STREAMS}" if placebo_direct.available()
+    renderer, why = renderer_choice()
+    runs_on = (f"direct streams={placebo_direct.DEFAULT_STREAMS}" if renderer == "direct"
                else f"vs-placebo instances={instances}")
     return {"what": f"shader {name}", "size": f"{width}x{height}",
-            "provider": runs_on, "filter_fps": ours_fps, "baseline": "placebo.Shader per shader",
+            "provider": runs_on, "renderer_why": why, "filter_fps": ours_fps, "baseline": "placebo.Shader per shader",
             "baseline_fps": direct_fps, "ratio": ours_fps / direct_fps}
 
 
@@ -209,12 +201,13 @@ def _calibration_run(model: Path, backend: str, width: int, height: int, frames:
 def calibrate(model: Path, sizes: list[tuple[int, int]], frames: int) -> list[dict[str, object]]:
     """Time the CUDA EP and the torch backend through the filter on an encode's formats (YUV420P8 in, P10 out,
     converted on the GPU); record the faster per size (backend_choice)."""
+    from kizunasr_vs.core.hardware import torch_cuda_available
     from kizunasr_vs.inference.backend_choice import choices_path, record
     from kizunasr_vs.inference.ort_session import CUDA, choose_providers, load_model
-    from kizunasr_vs.inference.torch_backend import TORCH_PROVIDERS, torch_cuda_available
+    from kizunasr_vs.inference.torch_backend import TORCH_PROVIDERS
 
     if choose_providers("auto")[0] != CUDA or not torch_cuda_available():
-        raise ValueError("--calibrate compares onnxruntime's CUDA provider with the torch backend; it needs both "
+        raise InputError("--calibrate compares onnxruntime's CUDA provider with the torch backend; it needs both "
                          "(onnxruntime-gpu without TensorRT, and pip install 'kizunasr[torch]')")
     sha = load_model(str(model)).sha256
     results = []
@@ -229,15 +222,31 @@ def calibrate(model: Path, sizes: list[tuple[int, int]], frames: int) -> list[di
 
 
 def run_fidelity(args: argparse.Namespace) -> int:
-    from kizunasr_vs.cli.fidelity import FidelityError, run_fidelity
-    from kizunasr_vs.profiles.loader import ProfileError
+    from kizunasr_vs.cli.fidelity import run_fidelity
 
-    try:
-        scores, text = run_fidelity(args.fidelity, args.shader or [], args.profile)
-    except (FidelityError, ProfileError, FileNotFoundError) as exc:
-        print(f"kizunasr bench: {exc}", file=sys.stderr)
-        return 2
+    scores, text = run_fidelity(args.fidelity, args.shader or [], args.profile)
     print(json.dumps({"fidelity": [asdict(s) for s in scores]}, indent=2) if args.json else text)
+    return 0
+
+
+def run_macs(args: argparse.Namespace) -> int:
+    """``--macs``: multiply-adds per source pixel of each shader, as a table or JSON (every pass)."""
+    from kizunasr_vs.render import macs
+
+    width, height = (args.size or [macs.DEFAULT_SIZE])[0]
+    costs = [macs.count_shader(str(path), width, height) for path in args.macs]
+    if args.json:
+        print(json.dumps([{"shader": c.name, "macs": c.macs, "kind": c.kind, "lower_bound": c.lower_bound,
+                           "source_size": f"{width}x{height}", "passes": [asdict(p) for p in c.passes]}
+                          for c in costs], indent=2))
+        return 0
+    print(f"Multiply-adds per source pixel ({width}x{height} source, 4:4:4), counted from each pass's compiled "
+          "code: what predicts the cost on a consumer GPU, whatever the kind of pass\n")
+    print("| shader | passes | kind | multiply-adds per source pixel |\n|---|---|---|---|")
+    for c in costs:
+        print(f"| {Path(c.name).stem} | {len(c.passes)} | {c.kind} | {c.label()} |")
+    if any(c.lower_bound for c in costs):
+        print("\n>= : a loop without a constant trip count was counted once")
     return 0
 
 
@@ -245,43 +254,46 @@ def run_gpu_cost(args: argparse.Namespace, sizes: list[tuple[int, int]], shaders
     from kizunasr_vs.cli import gpu_cost
 
     if not shaders:
-        print("kizunasr bench: --gpu-cost needs at least one --shader", file=sys.stderr)
-        return 2
+        raise InputError("--gpu-cost needs at least one --shader")
     if args.repeat < 1:
-        print(f"kizunasr bench: --repeat must be >= 1, not {args.repeat}", file=sys.stderr)
-        return 2
-    rows = {f"{w}x{h}": gpu_cost.measure(shaders, w, h, args.frames, args.repeat) for w, h in sizes}
+        raise InputError(f"--repeat must be >= 1, not {args.repeat}")
+    from kizunasr_vs.core.hardware import vulkan_device
+
+    device = vulkan_device()
+    measured = {}
+    for w, h in sizes:
+        costs = gpu_cost.measure(shaders, w, h, args.frames, args.repeat)
+        measured[f"{w}x{h}"] = (costs, gpu_cost.counts(costs, shaders, w, h))
     if args.json:
-        print(json.dumps({size: [asdict(c) for c in costs] for size, costs in rows.items()}, indent=2))
+        print(json.dumps({"device": {"name": device.name, "software": device.software,
+                                     "hopper": bool(device.name and gpu_cost.HOPPER.search(device.name))},
+                          **{size: gpu_cost.rows(costs, counted) for size, (costs, counted) in measured.items()}},
+                         indent=2))
     else:
-        print("\n\n".join(gpu_cost.table(costs, size) for size, costs in rows.items()))
+        print("\n".join(gpu_cost.device_lines(device)) + "\n")
+        print("\n\n".join(gpu_cost.table(costs, size, counted, cpu=device.software)
+                           for size, (costs, counted) in measured.items()))
     return 0
 
 
 def run(args: argparse.Namespace) -> int:
     if args.repeat != 1 and not args.gpu_cost:
-        print("kizunasr bench: --repeat goes with --gpu-cost", file=sys.stderr)
-        return 2
+        raise InputError("--repeat goes with --gpu-cost")
+    if args.macs is not None:
+        if args.gpu_cost or args.fidelity is not None or args.calibrate:
+            raise InputError("--macs counts instead of timing; --gpu-cost shows the count next to its timings")
+        return run_macs(args)
     if args.fidelity is not None:
         return run_fidelity(args)
     sizes = args.size or [(640, 480)]
     shaders = [part for spec in args.shader or [] for part in spec.split(",")]  # outside --fidelity: one list
     if args.gpu_cost:
         return run_gpu_cost(args, sizes, shaders)
-    try:
-        model = args.model or find_default_model()
-    except ModelError as exc:
-        print(f"kizunasr bench: {exc}", file=sys.stderr)
-        return 2
+    model = args.model or default_model()
     if args.calibrate:
         if model is None:
-            print("kizunasr bench: --calibrate needs --model", file=sys.stderr)
-            return 2
-        try:
-            results = calibrate(model, sizes, args.frames)
-        except ValueError as exc:
-            print(f"kizunasr bench: {exc}", file=sys.stderr)
-            return 2
+            raise InputError("--calibrate needs --model")
+        results = calibrate(model, sizes, args.frames)
         print(json.dumps({"results": results}, indent=2) if args.json else
               "\n".join(f"{r['provider']:<6} {r['size']:>10} {r['filter_fps']:8.2f} fps" for r in results))
         return 0
@@ -295,13 +307,15 @@ def run(args: argparse.Namespace) -> int:
                 for streams in args.streams or [None]:
                     for yuv_io in ([None, True, False] if args.yuv else [None]):
                         results.append(bench_onnx(model, args.provider, width, height, args.frames, streams,
-                                                  yuv_io))
+                                                  yuv_io, cuda_graphs=args.cuda_graphs))
         if "shader" not in args.skip:
             for instances in args.instances or [1]:
                 results.append(bench_shader(shaders, width, height, args.frames, instances))
     if args.json:
         print(json.dumps({"results": results, "vs_threads": vs.core.num_threads}, indent=2))
         return 0
+    for why in dict.fromkeys(str(r["renderer_why"]) for r in results if "renderer_why" in r):
+        print(f"shader renderer: {why}")
     print(f"{'what':<72} {'size':>10} {'runs on':>22} {'fps':>8} {'baseline fps':>13} {'ratio':>6}  baseline")
     for r in results:
         print(f"{r['what']:<72} {r['size']:>10} {r.get('chosen', r['provider']):>22} {r['filter_fps']:>8.2f} "

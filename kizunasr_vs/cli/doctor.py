@@ -23,7 +23,7 @@ def _line(ok: bool | None, what: str, detail: str) -> None:
 
 
 def _calibrated_choices() -> str:
-    """What `kizunasr bench --calibrate` recorded for provider='auto' on this machine, by model name."""
+    """What `kizunasr bench --calibrate` recorded for backend='auto' on this machine, by model name."""
     from kizunasr_vs.inference.backend_choice import recorded
     from kizunasr_vs.models.errors import RegistryError
     from kizunasr_vs.models.registry import load_registry
@@ -61,13 +61,10 @@ def run(args: argparse.Namespace) -> int:
         problems.append("no Vulkan device for vs-placebo: install mesa-vulkan-drivers and libvulkan1 "
                         "(or the GPU vendor's Vulkan driver)")
     if hasattr(core, "placebo"):
-        from kizunasr_vs.render import libplacebo, placebo_direct
+        from kizunasr_vs.render.placebo import renderer_choice
 
-        lib = libplacebo.load()
-        _line(None, "shader renderer",
-              f"direct (our renderer on vs-placebo's libplacebo API {lib.api}, {placebo_direct.DEFAULT_STREAMS} frames "
-              "in flight)" if lib else "vs-placebo (its bundled libplacebo is of an API the direct renderer does "
-              f"not know; it knows {sorted(libplacebo.SUPPORTED_API)})")
+        renderer, why = renderer_choice()
+        _line(None, "shader renderer", f"{renderer}: {why}")
     info = hardware.detect()
     if info.onnxruntime_version:
         _line(True, "onnxruntime", f"{info.onnxruntime_version}: {', '.join(info.providers)}")
@@ -78,10 +75,10 @@ def run(args: argparse.Namespace) -> int:
         _line(False, "onnxruntime", "missing: pip install 'kizunasr[cpu]' (or [cuda] for onnxruntime-gpu)")
         problems.append("onnxruntime is missing: `pip install onnxruntime` or `onnxruntime-gpu`")
     _line(None, "gpus", ", ".join(info.gpus) or "none found (nvidia-smi)")
-    from kizunasr_vs.inference.torch_backend import torch_cuda_available
+    from kizunasr_vs.core.hardware import torch_cuda_available
 
-    _line(None, "torch backend", "available (provider='torch' or 'torch-compile'; `kizunasr bench --calibrate` "
-          "lets provider='auto' pick it where faster)" if torch_cuda_available()
+    _line(None, "torch backend", "available (backend=Torch() or Torch(compile=True); `kizunasr bench --calibrate` "
+          "lets backend='auto' pick it where faster)" if torch_cuda_available()
           else "not available (optional: pip install 'kizunasr[torch]' on an NVIDIA machine)")
     if info.onnxruntime_version:
         _line(None, "auto choices", _calibrated_choices())

@@ -9,12 +9,10 @@ Use the result as `mpv --glsl-shaders=OUT.glsl` or with `kizunasr_vs.shader`.
 from __future__ import annotations
 
 import argparse
-import sys
 
 from kizunasr_vs.cli import options
-from kizunasr_vs.compiler.glsl import CompileError, export_glsl
+from kizunasr_vs.compiler.glsl import export_glsl
 from kizunasr_vs.core.files import check_output
-from kizunasr_vs.models.errors import ModelError
 from kizunasr_vs.models.store import find_model
 
 
@@ -32,15 +30,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        model = find_model(args.model)
-        check_output(args.output, [model], args.overwrite)
-        out = export_glsl(model, args.output, args.hook, args.precision)
-    except CompileError as e:
-        print(f"kizunasr export-glsl: cannot compile {args.model}: {e}", file=sys.stderr)
-        return 1
-    except (ModelError, OSError, ValueError) as e:
-        print(f"kizunasr export-glsl: {e}", file=sys.stderr)
-        return 1
+    model = find_model(args.model)
+    check_output(args.output, [model], args.overwrite)
+    out = export_glsl(model, args.output, args.hook, args.precision)
     print(f"wrote {out} ({out.stat().st_size} bytes, hook {args.hook}, {args.precision})")
     return 0

@@ -1,21 +1,38 @@
-"""Argument parsing and dispatch for `kizunasr`; each sub-command lives in its own module."""
+"""Argument parsing and dispatch for `kizunasr`; each sub-command lives in its own module.
+
+This is the one place that turns an error into an exit status (``EXIT_STATUS``): the commands raise.
+"""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import re
 import sys
 from collections.abc import Sequence
 
+import vapoursynth as vs
+
 from kizunasr_vs import KizunaError, __version__
 from kizunasr_vs.cli import batch, bench, doctor, encode, export_glsl, models, mpv_cmds, options, train, upscale, worker
+from kizunasr_vs.cli.report import error_line
+from kizunasr_vs.core import paths
+
+EXIT_STATUS = """exit status:
+  0    done
+  1    doctor: something required is missing
+  2    an error, in one line: bad arguments or input, or a failure that stopped the command; batch and
+       models fetch/verify go on to the next item and exit 2 at the end if any failed
+  130  interrupted (Ctrl-C)
+  143  a cluster encode stopped by SIGTERM (finished chunks kept)"""
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kizunasr",
         description="KizunaSR: anime upscaling with GLSL shaders (vs-placebo) and ONNX models (onnxruntime).",
+        epilog=EXIT_STATUS, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"kizunasr {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log more detail")
@@ -52,13 +69,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     options.resolve_output(parser, args)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="kizunasr: %(levelname)s: %(message)s")
+    # torch.compile's kernels (Torch(compile=True)) survive reboots in the user cache; torch reads only this variable
+    os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(paths.torchinductor_cache_dir()))
     try:
         return int(args.run(args))
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM where a command stops on it (cluster: Terminated)
         print(f"kizunasr: {str(exc) or 'interrupted'}", file=sys.stderr)
         return int(getattr(exc, "exit_status", 130))
-    except KizunaError as exc:  # an error the package reports itself (the commands catch most): one line
-        print(f"kizunasr {args.command}: {exc}", file=sys.stderr)
+    except (KizunaError, vs.Error, OSError) as exc:  # reported by the package, VapourSynth or the system: one line
+        print(f"kizunasr {args.command}: {error_line(exc)}", file=sys.stderr)
         return 2
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 
+from kizunasr_vs.core.errors import InputError
 from kizunasr_vs.models import download, store
-from kizunasr_vs.models.errors import ModelError, RegistryError, UnknownModelError, unknown_message
+from kizunasr_vs.models.errors import ModelError, unknown_message
 from kizunasr_vs.models.registry import ModelEntry, load_registry
 
-OK, FAILURE, USAGE = 0, 1, 2
+OK, FAILED = 0, 2  # FAILED: some of the models named failed (the others were done); see cli/main.py
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -52,11 +53,10 @@ def _check_mark() -> str:
         return "yes"
 
 
-def _entries(registry: dict[str, ModelEntry], names: list[str]) -> list[ModelEntry] | None:
+def _entries(registry: dict[str, ModelEntry], names: list[str]) -> list[ModelEntry]:
     unknown = [n for n in names if n not in registry]
     if unknown:
-        _err(unknown_message(unknown, list(registry)))
-        return None
+        raise InputError(unknown_message(unknown, list(registry)))
     return [registry[n] for n in dict.fromkeys(names)]
 
 
@@ -86,7 +86,7 @@ def _fetch(entries: list[ModelEntry], args: argparse.Namespace) -> int:
             path = download.fetch(e, progress=args.progress, retries=args.retries, force=args.force)
         except (ModelError, OSError) as exc:
             _err(f"{e.name}: {exc}")
-            rc = FAILURE
+            rc = FAILED
             continue
         print(f"{e.name}: installed at {path}")
     return rc
@@ -105,37 +105,23 @@ def _verify(registry: dict[str, ModelEntry], entries: list[ModelEntry], named: b
             print(f"{e.name}: ok ({store.installed_path(e)})")
         elif state is store.State.MISSING:
             _err(store.missing_message(e))
-            rc = FAILURE
+            rc = FAILED
         else:
             _err(f"{e.name}: {store.installed_path(e)} does not match sha256 {e.sha256}; "
                  f"download it again with: kizunasr models fetch --force {e.name}")
-            rc = FAILURE
+            rc = FAILED
     return rc
 
 
 def _import(args: argparse.Namespace) -> int:
-    try:
-        entry = store.import_file(args.file, args.name, args.overwrite)
-    except FileNotFoundError as exc:
-        _err(str(exc))
-        return USAGE
-    except ValueError as exc:
-        _err(str(exc))
-        return USAGE if not isinstance(exc, RegistryError) else FAILURE
-    except (ModelError, OSError) as exc:
-        _err(str(exc))
-        return FAILURE
+    entry = store.import_file(args.file, args.name, args.overwrite)
     print(f"{entry.name}: installed at {store.store_path(entry)}")
     return OK
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run one `kizunasr models` action; 0 ok, 1 failure (missing, bad hash, download), 2 usage error."""
-    try:
-        registry = load_registry()
-    except RegistryError as exc:
-        _err(str(exc))
-        return FAILURE
+    """Run one `kizunasr models` action; 0 ok, 2 (FAILED) when a model named failed; errors are raised."""
+    registry = load_registry()
     action = args.models_action
     if action == "list":
         return _list(registry)
@@ -143,18 +129,9 @@ def run(args: argparse.Namespace) -> int:
         return _import(args)
     names = [args.name] if action == "path" else list(args.names)
     entries = _entries(registry, names)
-    if entries is None:
-        return USAGE
     if action == "fetch":
         return _fetch(entries, args)
     if action == "verify":
         return _verify(registry, entries, bool(names))
-    try:
-        print(store.model_path(args.name))
-    except UnknownModelError as exc:  # pragma: no cover - checked above
-        _err(str(exc))
-        return USAGE
-    except ModelError as exc:
-        _err(str(exc))
-        return FAILURE
+    print(store.model_path(args.name))
     return OK

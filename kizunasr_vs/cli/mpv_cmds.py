@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 
@@ -33,12 +32,8 @@ def run_install(args: argparse.Namespace) -> int:
     from kizunasr_vs.mpv import install
 
     config = (args.config_dir or mpv_config_dir()).expanduser()
-    try:
-        outcomes = (install.uninstall(config, dry_run=args.dry_run) if args.uninstall
-                    else install.install(config, dry_run=args.dry_run, force=args.force))
-    except OSError as e:
-        print(f"kizunasr install-mpv: {e}", file=sys.stderr)
-        return 1
+    outcomes = (install.uninstall(config, dry_run=args.dry_run) if args.uninstall
+                else install.install(config, dry_run=args.dry_run, force=args.force))
     for outcome in outcomes:
         print(f"  {outcome}")
     verb = "uninstall" if args.uninstall else "install"
@@ -47,6 +42,7 @@ def run_install(args: argparse.Namespace) -> int:
 
 
 def run_play(args: argparse.Namespace) -> int:
-    from kizunasr_vs.mpv import play
+    from kizunasr_vs.mpv.play import Player
 
-    return play.main(args.file, args.profile)
+    Player(args.file, args.profile).run()
+    return 0

@@ -14,26 +14,35 @@ import argparse
 import sys
 from pathlib import Path
 
-TIERS = ("s", "m", "l")
+from kizunasr_vs.core.errors import InputError
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a small 2x shader network on your frames (needs PyTorch)",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("frames", nargs="?", type=Path, help="folder of training images (default: drawn pictures only)")
-    p.add_argument("--tier", choices=TIERS, action="append",
-                   help="network size (default m); repeat to train several together on the same batches")
+    p.add_argument("--tier", type=_tier, action="append",
+                   help="network size: a built-in tier's name or a shape FxB (F features, B hidden convolutions, "
+                        "e.g. 8x3); default m; repeat to train several together on the same batches")
     p.add_argument("-o", "--out", type=Path, required=True, help="run folder: checkpoint, ONNX and GLSL")
     p.add_argument("--steps", type=int, default=30000, help="training steps (default 30000)")
     p.add_argument("--batch", type=int, default=64, help="patches per step (default 64)")
     p.add_argument("--drawn", type=float, default=0.3, help="share of drawn cel pictures (default 0.3)")
-    p.add_argument("--init", type=Path, metavar="RUN_DIR",
-                   help="start from the networks of another run (fine-tuning, e.g. on your own frames)")
+    p.add_argument("--init", type=Path, metavar="RUN_DIR|ONNX",
+                   help="start from the networks of another run, or from an exported network (a shipped shader's "
+                        "kizunasr_vs/train/weights/*.onnx): fine-tuning, e.g. on your own frames")
     p.add_argument("--patch", type=int, default=48, help="low-resolution patch side (default 48)")
     p.add_argument("--jpeg", type=float, default=0.2, help="share of inputs JPEG-compressed (default 0.2)")
     p.add_argument("--blur", type=float, default=0.1, help="share of inputs blurred before reduction (default 0.1)")
     p.add_argument("--soft", type=float, default=0.3,
                    help="share of targets made soft like upscaled productions (default 0.3)")
+    p.add_argument("--grain", type=float, default=0.0,
+                   help="share of patches given film grain and TV scanlines (default 0)")
+    p.add_argument("--crisp", type=float, default=0.0,
+                   help="share of drawn pictures that are crisp 1-2 pixel line art (default 0)")
+    p.add_argument("--bank", type=int, default=0, metavar="N",
+                   help="make N pairs once (all --workers) and draw every batch from them, turned at random: far "
+                        "faster for tiny networks, whose steps outpace the making of pairs (default 0: fresh pairs)")
     p.add_argument("--balance-folders", action="store_true",
                    help="give each subfolder of FRAMES_DIR (and the images directly in it, together) an equal share "
                         "of the patches (default: each image an equal share)")
@@ -49,41 +58,42 @@ def run(args: argparse.Namespace) -> int:
     try:
         import torch  # noqa: F401
     except ImportError:
-        print("kizunasr train: PyTorch is not installed; install it with: pip install 'kizunasr[torch]'",
-              file=sys.stderr)
-        return 2
+        raise InputError("PyTorch is not installed; install it with: pip install 'kizunasr[torch]'") from None
     from kizunasr_vs.train.data import find_images, folder_weights
     from kizunasr_vs.train.export import export_all
     from kizunasr_vs.train.loop import Recipe, train
 
-    shares = (args.drawn, args.jpeg, args.blur, args.soft)
-    if args.steps < 1 or args.batch < 1 or args.patch < 8 or not all(0 <= v <= 1 for v in shares) or args.workers < 0:
-        print("kizunasr train: --steps and --batch must be >= 1, --patch >= 8, --drawn/--jpeg/--blur/--soft in "
-              "[0, 1], --workers >= 0", file=sys.stderr)
-        return 2
+    shares = (args.drawn, args.jpeg, args.blur, args.soft, args.grain, args.crisp)
+    if (args.steps < 1 or args.batch < 1 or args.patch < 8 or not all(0 <= v <= 1 for v in shares)
+            or args.workers < 0 or args.bank < 0):
+        raise InputError("--steps and --batch must be >= 1, --patch >= 8, --drawn/--jpeg/--blur/--soft/--grain/--crisp "
+                         "in [0, 1], --workers and --bank >= 0")
     if args.balance_folders and not args.frames:
-        print("kizunasr train: --balance-folders needs a FRAMES_DIR with subfolders to balance", file=sys.stderr)
-        return 2
-    try:
-        images = find_images(args.frames) if args.frames else []
-    except FileNotFoundError as exc:
-        print(f"kizunasr train: {exc}", file=sys.stderr)
-        return 2
+        raise InputError("--balance-folders needs a FRAMES_DIR with subfolders to balance")
+    images = find_images(args.frames) if args.frames else []
     tiers = list(dict.fromkeys(args.tier or ["m"]))
     recipe = Recipe(steps=args.steps, batch=args.batch, patch=args.patch, lr=args.lr, workers=args.workers,
                     drawn_fraction=1.0 if not images else args.drawn, blur_prob=args.blur, jpeg_prob=args.jpeg,
-                    soft_prob=args.soft, balance_folders=args.balance_folders)
+                    soft_prob=args.soft, grain_prob=args.grain, crisp_fraction=args.crisp, bank=args.bank,
+                    balance_folders=args.balance_folders)
     weights = folder_weights(images, args.frames) if args.balance_folders else None
-    try:
-        models = train(images, args.out, tiers, recipe, args.device, progress=sys.stderr.isatty(), init=args.init,
-                       weights=weights)
-    except ValueError as exc:
-        print(f"kizunasr train: {exc}", file=sys.stderr)
-        return 2
+    models = train(images, args.out, tiers, recipe, args.device, progress=sys.stderr.isatty(), init=args.init,
+                   weights=weights)
     check = args.check_image or (images[0] if images else None)
     ok = True
     for tier, model in zip(tiers, models, strict=True):
         report = export_all(model, args.out, f"kizuna_cnn_x2_{tier}", tier, recipe, check)
         print(report.summary())
         ok = ok and report.ok
-    return 0 if ok else 1
+    return 0 if ok else 2  # (a report said what did not match)
+
+
+def _tier(spec: str) -> str:
+    """argparse type: a tier name or shape that ``tiers.tier_of`` knows (checked without importing torch)."""
+    from kizunasr_vs.train.tiers import tier_of
+
+    try:
+        tier_of(spec)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return spec

@@ -9,19 +9,13 @@ KizunaSR's line-art shader kizuna_edge2x.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-import vapoursynth as vs
-
 from kizunasr_vs.cli import options
-from kizunasr_vs.cli.encode import add_common_options, encode_job, encode_with_progress
-from kizunasr_vs.core.formats import resolve_color
-from kizunasr_vs.core.resources import shader_path
-from kizunasr_vs.media.encoder import EncodeError
-from kizunasr_vs.models.errors import ModelError
+from kizunasr_vs.cli.encoding import check_target, encode_here, encode_job
+from kizunasr_vs.profiles.encode_graph import Upscaler
+from kizunasr_vs.profiles.upscale import resolve_profile
 
-DEFAULT_SHADER = "kizuna_edge2x.glsl"
 DEFAULT_SAMPLE_OUTPUT = Path("out") / "sample_2x.mkv"
 
 
@@ -36,39 +30,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     choice.add_argument("--shader", type=options.shader, help="shader: built-in name (kizuna_edge2x) or path")
     choice.add_argument("--profile", help="use this profile's encode chain instead (as in encode): performance, "
                                           "balanced, quality, auto, auto:<preference> or a .json file")
-    p.add_argument("--target", type=options.size, help="final size WxH (resized with Spline36 at the end)")
-    add_common_options(p)
+    p.add_argument("--target", type=options.size,
+                   help="final size WxH: the picture fitted inside at its display aspect, padded with black")
+    options.add_encode_options(p)
     p.set_defaults(run=run)
-
-
-def find_default_model(height: int | None = None) -> Path | None:
-    """The first installed registry model (smallest first) trained for sources of ``height`` (any when None),
-    checked against the registry's sha256 (ChecksumError, with the command that replaces it, when the file is
-    damaged)."""
-    from kizunasr_vs.models.registry import load_registry
-    from kizunasr_vs.models.store import installed_path, model_path
-
-    for entry in load_registry().values():
-        path = installed_path(entry)
-        if path is not None and (height is None or entry.suits_height(height)):
-            return model_path(entry.name)
-    return None
-
-
-def upscale_2x(clip: vs.VideoNode, args: argparse.Namespace) -> tuple[vs.VideoNode, str]:
-    """The upscaled clip and a description of what upscaled it."""
-    import kizunasr_vs
-
-    if args.profile:
-        from kizunasr_vs.profiles.upscale import resolve_profile
-
-        profile = resolve_profile(args.profile)
-        return kizunasr_vs.upscale(clip, profile, provider=args.provider), f"profile {profile.name}"
-    model = None if args.shader else (args.model or find_default_model(clip.height))
-    if model is not None:
-        return kizunasr_vs.onnx(clip, str(model), provider=args.provider), f"model {model.name}"
-    shader = args.shader or shader_path(DEFAULT_SHADER)
-    return kizunasr_vs.shader(clip, str(shader)), f"shader {shader.name}"
 
 
 def default_output(args: argparse.Namespace) -> Path:
@@ -82,18 +47,8 @@ def default_output(args: argparse.Namespace) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     job = encode_job(args, args.input, default_output(args))
-    try:
-        job.check()
-        source, first = job.trim(job.open_source())
-        clip, what = upscale_2x(source, args)
-        if args.target:
-            from kizunasr_vs.profiles.chain import resize_to
-
-            clip = resize_to(clip, *args.target)
-    except (vs.Error, ValueError, EncodeError, ModelError) as exc:
-        print(f"kizunasr upscale: {exc}", file=sys.stderr)
-        return 2
-    print(f"{job.name}: {source.width}x{source.height} -> {clip.width}x{clip.height}, {clip.num_frames} frames, "
-          f"{what}", file=sys.stderr)
-    settings = job.settings(clip, first, resolve_color(source))
-    return encode_with_progress(clip, job.output, settings, "upscale")
+    job.check()
+    check_target(args.target)
+    profile = resolve_profile(args.profile) if args.profile else None  # a broken profile fails before the source
+    upscaler = Upscaler(profile, args.model, args.shader, args.target, args.provider, args.max_memory)
+    return encode_here(job, upscaler, "upscale")

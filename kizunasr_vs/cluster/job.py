@@ -8,7 +8,7 @@ import shutil
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,13 +26,12 @@ from kizunasr_vs.cluster.plan import (
     work_key,
 )
 from kizunasr_vs.cluster.worker import ChunkFailed, ChunkSpec, WorkerStatus, actor_classes, segment_settings
-from kizunasr_vs.core.formats import resolve_color
-from kizunasr_vs.media.encoder import EncodeError
+from kizunasr_vs.media.encoder import EncodeError, EncodeSettings
 from kizunasr_vs.media.job import EncodeJob
 from kizunasr_vs.media.join import join_segments
 from kizunasr_vs.media.source import keyframe_indices
 from kizunasr_vs.media.span import fps_of
-from kizunasr_vs.profiles.loader import Profile, ProfileError
+from kizunasr_vs.profiles.encode_graph import Upscaler, plan_encode
 
 log = logging.getLogger(__name__)
 
@@ -44,13 +43,11 @@ Progress = Callable[[int, int, list[WorkerStatus]], None]
 
 @dataclass
 class ClusterJob:
-    """One encode (input, output, frames, codec) over the connected Ray cluster. Paths must be the same on every
-    node; the input must be a file."""
+    """One encode (input, output, frames, codec) by ``upscaler`` over the connected Ray cluster. Paths must be the
+    same on every node; the input must be a file."""
 
     encode: EncodeJob
-    profile: str | Path | Profile = "auto"
-    target: tuple[int, int] | None = None
-    provider: str = "auto"
+    upscaler: Upscaler = field(default_factory=Upscaler)
     chunk_frames: int | None = None  # None: about 10 s, cut at the source's keyframes
     workers: int | None = None  # at most this many workers (None: one per GPU, or per CPU without GPUs)
     gpus_per_worker: float | None = None  # share of a GPU per worker (0.5: two per card)
@@ -72,28 +69,25 @@ class JobResult:
     seconds: float
 
 
-def _prepare(job: ClusterJob, source: vs.VideoNode | None) -> tuple[ChunkSpec, list[Chunk], vs.VideoNode, float]:
-    """Validate the job in the driver (fails early, before any cluster time); the spec, chunks, clip and fps."""
-    from kizunasr_vs.profiles.upscale import resolve_profile, upscale
-
+def _prepare(job: ClusterJob, source: vs.VideoNode | None) -> tuple[ChunkSpec, list[Chunk], EncodeSettings]:
+    """Validate the job in the driver (fails early, before any cluster time, and loads no model); the spec, the
+    chunks and the settings of the join."""
     job.encode.check_container()
-    clip = source if source is not None else job.encode.open_source()
-    first, last = job.encode.frames(clip)
-    try:
-        profile = resolve_profile(job.profile)
-        chain = profile.for_height(clip.height).encode
-    except (ProfileError, ValueError) as exc:
-        raise vs.Error(f"upscale: {exc}") from exc
-    upscaled = upscale(clip, profile, job.target, job.provider)  # stage errors (missing model...) show here
-    fps = fps_of(clip)
-    settings = dataclasses.replace(segment_settings(job.encode), color=resolve_color(clip))
-    key = work_key(job.input, {"name": profile.name, "chain": chain},
-                   {"target": job.target, "provider": job.provider, "video": settings.video_args(),
+    plan = plan_encode(job.encode, job.upscaler, source, fit_memory=False)  # each worker fits its own memory
+    if plan.settings.frame_times is not None:
+        raise ClusterError(f"{job.input}: it has a variable frame rate, which a cluster job cannot keep yet; encode "
+                           "it without --cluster")
+    first, last = plan.first, plan.first + plan.source.num_frames
+    fps = fps_of(plan.source)
+    upscaler = dataclasses.replace(job.upscaler, profile=plan.profile)  # 'auto' decided here, once for all workers
+    settings = segment_settings(plan.settings)
+    key = work_key(job.input, {"name": plan.profile.name, "chain": plan.steps},
+                   {"target": upscaler.target, "provider": upscaler.provider, "video": settings.video_args(),
                     "extra": settings.extra_args, "range": [first, last]})
-    spec = ChunkSpec(str(job.input.resolve()), profile, job.target, job.provider, settings,
-                     str(work_dir(job.encode.output, key).resolve()))
+    whole = dataclasses.replace(job.encode, input=job.input.resolve(), start=None, end=None)  # chunks count from 0
+    spec = ChunkSpec(whole, upscaler, settings, str(work_dir(job.encode.output, key).resolve()))
     cuts = keyframe_indices(job.input) if job.chunk_frames is None else None
-    return spec, plan_chunks(first, last, chunk_size(fps, job.chunk_frames), cuts), upscaled, fps
+    return spec, plan_chunks(first, last, chunk_size(fps, job.chunk_frames), cuts), plan.settings
 
 
 def _error_text(exc: BaseException) -> str:
@@ -215,17 +209,17 @@ def run_job(job: ClusterJob, progress: Progress | None = None,
     began = time.monotonic()
     path, output = job.input, job.encode.output
     try:
-        spec, chunks, _, fps = _prepare(job, source)
+        spec, chunks, join_settings = _prepare(job, source)
     except (vs.Error, ValueError, EncodeError, OSError) as exc:
         raise ClusterError(f"{path}: {exc}") from exc
     directory = Path(spec.work_dir)
     stale = other_work_dirs(output, directory)
     with holding(directory, output, stale):  # for the job's life; WorkFolderBusy if another job runs for output
-        return _encode_locked(job, spec, chunks, fps, stale, progress, began)
+        return _encode_locked(job, spec, chunks, join_settings, stale, progress, began)
 
 
-def _encode_locked(job: ClusterJob, spec: ChunkSpec, chunks: list[Chunk], fps: float, stale: list[Path],
-                   progress: Progress | None, began: float) -> JobResult:
+def _encode_locked(job: ClusterJob, spec: ChunkSpec, chunks: list[Chunk], join_settings: EncodeSettings,
+                   stale: list[Path], progress: Progress | None, began: float) -> JobResult:
     """``run_job`` once it holds the work folder: encode what is missing, join, remove the work folders."""
     path, output, directory = job.input, job.encode.output, Path(spec.work_dir)
     if stale:
@@ -249,8 +243,8 @@ def _encode_locked(job: ClusterJob, spec: ChunkSpec, chunks: list[Chunk], fps: f
     if missing:
         raise ClusterError(f"{path}: segments missing after encoding: {missing[0].describe()}")
     try:
-        join_segments([directory / c.segment_name for c in chunks], path, output,
-                      chunks[0].first / fps, total / fps, directory)
+        join_segments([directory / c.segment_name for c in chunks], output, join_settings, directory,
+                      job.encode.overwrite, total)
     except (EncodeError, OSError) as exc:
         raise ClusterError(f"{path}: {exc}") from exc
     shutil.rmtree(directory, ignore_errors=True)

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kizunasr_vs.core.errors import InputError
+
 DEFAULT_CHUNK_SECONDS = 10.0
 
 
@@ -37,7 +39,7 @@ def chunk_size(fps: float, chunk_frames: int | None) -> int:
     """``chunk_frames`` if given, else about ten seconds of frames."""
     if chunk_frames is not None:
         if chunk_frames < 1:
-            raise ValueError(f"--chunk-frames must be at least 1, got {chunk_frames}")
+            raise InputError(f"--chunk-frames must be at least 1, got {chunk_frames}")
         return chunk_frames
     return max(1, round(fps * DEFAULT_CHUNK_SECONDS))
 

@@ -16,7 +16,7 @@ from kizunasr_vs.cluster.plan import Chunk
 from kizunasr_vs.core.errors import KizunaError
 from kizunasr_vs.media.encoder import EncodeError, EncodeSettings, encode
 from kizunasr_vs.media.job import EncodeJob
-from kizunasr_vs.media.source import open_video
+from kizunasr_vs.profiles.encode_graph import Upscaler, plan_encode, upscaled_settings
 from kizunasr_vs.profiles.loader import Profile
 
 # Segments must start with a keyframe that nothing before it references (closed GOP), so that
@@ -30,14 +30,17 @@ class ChunkFailed(KizunaError, RuntimeError):
 
 @dataclass(frozen=True)
 class ChunkSpec:
-    """What every chunk of one input shares; sent to the workers."""
+    """What every chunk of one input shares; sent to the workers. ``job`` covers the whole input (chunks count its
+    frames from 0), with absolute paths; ``upscaler``'s profile is resolved (the driver decided 'auto')."""
 
-    source: str
-    profile: Profile
-    target: tuple[int, int] | None
-    provider: str
-    settings: EncodeSettings
+    job: EncodeJob
+    upscaler: Upscaler
+    settings: EncodeSettings  # video only (``segment_settings``)
     work_dir: str
+
+    @property
+    def source(self) -> str:
+        return str(self.job.input)
 
 
 @dataclass(frozen=True)
@@ -58,10 +61,10 @@ class WorkerStatus:
         return f"worker {self.slot} [{self.node} pid {self.pid} {device}]: {work}"
 
 
-def segment_settings(job: EncodeJob) -> EncodeSettings:
-    """Video-only settings for one segment of ``job``, with a closed GOP."""
-    return EncodeSettings(codec=job.codec, crf=job.crf, ten_bit=job.ten_bit,
-                          extra_args=list(CLOSED_GOP.get(job.codec, [])))
+def segment_settings(settings: EncodeSettings) -> EncodeSettings:
+    """``settings`` for one segment: the video only (the join adds the source's other streams), a closed GOP."""
+    return replace(settings, copy_streams_from=None, source_start=0.0, source_duration=None,
+                   extra_args=[*settings.extra_args, *CLOSED_GOP.get(settings.codec, [])])
 
 
 class ChunkEncoder:
@@ -71,12 +74,13 @@ class ChunkEncoder:
         self._clips: dict[tuple[Any, ...], vs.VideoNode] = {}
 
     def clip(self, spec: ChunkSpec) -> vs.VideoNode:
-        from kizunasr_vs.profiles.upscale import upscale
-
-        key = (spec.source, spec.profile.name, str(spec.profile.path), spec.target, spec.provider)
+        """The whole input upscaled (the same graph as a single-process encode: ``plan_encode``)."""
+        profile = spec.upscaler.profile
+        assert isinstance(profile, Profile), "the driver resolves the profile"
+        key = (spec.source, profile.name, str(profile.path), spec.upscaler.target, spec.upscaler.provider)
         if key not in self._clips:
             self._clips.clear()  # one input at a time: free the previous one's frames and sessions
-            self._clips[key] = upscale(open_video(spec.source), spec.profile, spec.target, spec.provider)
+            self._clips[key] = plan_encode(spec.job, spec.upscaler).build()
         return self._clips[key]
 
     def encode(self, spec: ChunkSpec, chunk: Chunk, report: Callable[[int], None] | None = None) -> str:
@@ -94,8 +98,10 @@ class ChunkEncoder:
                 report(done)
 
         try:
-            clip = self.clip(spec)[chunk.first:chunk.last]
-            encode(clip, segment, spec.settings, progress)
+            whole = self.clip(spec)
+            settings = upscaled_settings(spec.settings, whole)
+            # not checked here: the join checks the whole output
+            encode(whole[chunk.first:chunk.last], segment, settings, progress, overwrite=True, check=False)
         except (vs.Error, EncodeError, ValueError, OSError) as exc:
             raise ChunkFailed(str(exc)) from None
         return str(segment)

@@ -9,7 +9,9 @@ a convolution and the pointwise chain after it (activation, affine, residual add
 in the pass that stores the end of that chain; nearest resize, depth-to-space and concat become
 index arithmetic on the textures they read.
 The last pass hooks MAIN (3-channel models) or LUMA (1-channel models), has the model's output
-size (``//!WIDTH HOOKED.w 2 *``) and replaces the hooked image.
+size (``//!WIDTH HOOKED.w 2 *``) and replaces the hooked image. A final depth-to-space folds into it:
+its threads run at the size before the shuffle and each stores its block of output pixels. A conv
+input texture holding one channel is read as a scalar (``vec4 * x.x``), not through a ``mat4``.
 
 Reads use ``texelFetch`` at integer pixel positions. Convolution taps clamp the position into
 the texture and multiply by a 0/1 mask, which reproduces ONNX zero padding exactly; an edge-padded
@@ -270,8 +272,11 @@ class _PassBuilder:
             return out
         raise AssertionError(f"{v!r} is read by a convolution but not stored")
 
-    def weight_literal(self, conv: Conv, g: int, lanes: tuple[int | None, ...], dy: int, dx: int) -> str:
-        """``mat4(...)`` mapping one input texel (its 4 lanes) to output group ``g``; "" if all zero."""
+    def weight_literal(self, conv: Conv, g: int, lanes: tuple[int | None, ...], dy: int, dx: int
+                       ) -> tuple[str, str]:
+        """The weights mapping one input texel to output group ``g`` as (GLSL constant, lane): a ``vec4`` and the
+        texel's one lane (``".x"``) when the texture holds a single input channel, else a ``mat4`` and ``""``;
+        ("", "") if all zero."""
         k = conv.kernel // 2
         outs = range(4 * g, min(4 * g + 4, conv.output.channels))
         m = np.zeros((4, 4))  # [input lane (matrix column), output channel (row)]
@@ -279,8 +284,12 @@ class _PassBuilder:
             if ci is not None:
                 m[j, : len(outs)] = conv.weight[list(outs), ci, dy + k, dx + k]
         if not np.any(m):
-            return ""
-        return f"mat4({', '.join(self.lit(x, f'{conv.name} weight') for x in m.reshape(-1))})"
+            return "", ""
+        used = [j for j, ci in enumerate(lanes) if ci is not None]
+        if len(used) == 1:
+            j = used[0]
+            return f"vec4({', '.join(self.lit(x, f'{conv.name} weight') for x in m[j])})", f".{LANES[j]}"
+        return f"mat4({', '.join(self.lit(x, f'{conv.name} weight') for x in m.reshape(-1))})", ""
 
     def tap(self, dy: int, dx: int, tex: str) -> tuple[str, str | None]:
         """Clamped position and 0/1 zero-padding mask for a tap offset around ``P``.
@@ -315,14 +324,14 @@ class _PassBuilder:
             for dx in range(-k, k + 1):
                 terms = []
                 for tex, lanes in texs:
-                    w = self.weight_literal(conv, g, lanes, dy, dx)
+                    w, lane = self.weight_literal(conv, g, lanes, dy, dx)
                     if not w:
                         continue
-                    name = self.const_mat4(w)
+                    name = self.const_weight(w)
                     if tiled:
-                        terms.append(f"{name} * {self.tile_read(tex, dy, dx, conv.edge)}")
+                        terms.append(f"{name} * {self.tile_read(tex, dy, dx, conv.edge)}{lane}")
                     else:
-                        terms.append(f"{name} * {self.raw_fetch(tex, self.tap(dy, dx, tex)[0])}")
+                        terms.append(f"{name} * {self.raw_fetch(tex, self.tap(dy, dx, tex)[0])}{lane}")
                 if not terms:
                     continue
                 m = None if tiled or conv.edge else self.tap(dy, dx, texs[0][0])[1]
@@ -343,7 +352,7 @@ class _PassBuilder:
             for dx in range(-k, k + 1):
                 for tex, lanes in texs:
                     weights = [self.weight_literal(conv, g, lanes, dy, dx) for g in range(groups)]
-                    if not any(weights):
+                    if not any(w for w, _ in weights):
                         continue
                     if tiled:
                         x = self.tile_read(tex, dy, dx, conv.edge)
@@ -352,15 +361,15 @@ class _PassBuilder:
                         x = self.raw_fetch(tex, pos)
                         x = x if mask is None or conv.edge else f"{mask} * {x}"
                     xv = self.tmp(f"{self.mp}vec4", x, "x")
-                    for acc, w in zip(accs, weights, strict=True):
+                    for acc, (w, lane) in zip(accs, weights, strict=True):
                         if w:
-                            self.lines.append(f"    {acc} += {self.const_mat4(w)} * {xv};")
+                            self.lines.append(f"    {acc} += {self.const_weight(w)} * {xv}{lane};")
         return accs
 
-    def const_mat4(self, literal: str) -> str:
-        """A new ``const mat4`` holding ``literal``; returns its name."""
+    def const_weight(self, literal: str) -> str:
+        """A new ``const mat4`` or ``const vec4`` holding ``literal``; returns its name."""
         name = f"kz_w{len(self.consts)}"
-        self.consts.append(f"const mat4 {name} = {literal};")
+        self.consts.append(f"const {literal.split('(', 1)[0]} {name} = {literal};")
         return name
 
     def bias(self, conv: Conv, g: int) -> str:
@@ -484,8 +493,8 @@ class Emitter:
 
     def __init__(self, graph: Graph, hook: Hook, precision: Precision, *, compute: bool = True,
                  tile: bool = False, pack: bool = False) -> None:
-        """``compute``: ``//!COMPUTE`` passes (default) rather than fragment passes; NVIDIA H100
-        runs fragment work on only 2 of its 66 TPCs. ``tile``: stage 3x3 conv inputs in shared memory
+        """``compute``: ``//!COMPUTE`` passes (default) rather than fragment passes, which some GPUs (the H100)
+        run on a small part of the chip. ``tile``: stage 3x3 conv inputs in shared memory
         (a little faster on a GPU, much slower to run and compile on lavapipe). Figures for both:
         docs/BENCHMARKS.md, compiled models.
         ``pack`` (compute only): one pass per stored value instead of one per 4 channels; its
@@ -642,10 +651,39 @@ class Emitter:
 
     def render(self) -> str:
         """Emit all passes and return the shader file text."""
-        for i, v in enumerate(self.order):
+        fused = self._scattered_output()
+        order = [v for v in self.order if v is not fused]
+        for i, v in enumerate(order):
             self.emit_value(v, i)
-        self.emit_value(self.graph.output, None)
+        if fused is None or not self.emit_scattered_output(fused):
+            if fused is not None:
+                self.emit_value(fused, len(order))
+            self.emit_value(self.graph.output, None)
         return "\n".join(self._render_pass(p) for p in self.passes)
+
+    def _scattered_output(self) -> Value | None:
+        """The input of a final depth-to-space, when the output pass can compute it at its own size and write each
+        pixel's ``block x block`` output pixels itself (no stored texture, no extra pass at the output size)."""
+        node = self.graph.output.producer
+        if not self.compute or not isinstance(node, DepthToSpace):
+            return None
+        u = node.inputs[0]
+        stored = {id(v) for v in self.order}
+        return u if id(u) in stored and len(u.consumers) == 1 and u is not self.graph.input else None
+
+    def emit_scattered_output(self, u: Value) -> bool:
+        """The output pass at ``u``'s size: each thread computes ``u`` at its pixel and stores the depth-to-space
+        block; False (nothing added) if the pass would need too many textures."""
+        node = self.graph.output.producer
+        assert isinstance(node, DepthToSpace)
+        b, channels = node.block, self.graph.output.channels
+        pb = _PassBuilder(self, u, u.scale, all_groups=True)
+        vals: list[str] = []
+        for dy in range(b):
+            for dx in range(b):
+                texel = [pb.channel(u, node.src_channel(c, dy, dx), "P", u.scale) for c in range(channels)]
+                vals += texel + ["1.0"] * (4 - channels)
+        return self.add_pass(pb, f"kizunasr {self.graph.name}: output", vals, None, grid=(b, b))
 
     def _render_pass(self, p: _Pass) -> str:
         head = [f"//!DESC {p.desc}", f"//!HOOK {self.hook}"]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import errno
 import glob
 import hashlib
 import os
@@ -12,14 +14,46 @@ import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from kizunasr_vs.core.errors import InputError
+
 if sys.platform != "win32":
     import fcntl
 
 
+RENAME_NOREPLACE = 1  # renameat2's flag (Linux 3.15+)
+AT_FDCWD = -100
+
+
+def _renameat2_noreplace(src: Path, dst: Path) -> bool:
+    """Rename ``src`` to ``dst`` with renameat2(RENAME_NOREPLACE); False where the C library, kernel or filesystem
+    lacks it. FileExistsError when ``dst`` exists."""
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (AttributeError, OSError):
+        return False
+    if renameat2(AT_FDCWD, os.fsencode(src), AT_FDCWD, os.fsencode(dst), RENAME_NOREPLACE) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP):
+        return False
+    raise OSError(code, os.strerror(code), str(dst))  # EEXIST makes a FileExistsError
+
+
+def move_no_replace(src: Path, dst: Path) -> None:
+    """Rename ``src`` to ``dst`` unless something is there (FileExistsError, ``dst`` untouched): at once with
+    renameat2(RENAME_NOREPLACE), else by a hard link and the unlink of ``src``."""
+    if _renameat2_noreplace(src, dst):
+        return
+    os.link(src, dst)  # FileExistsError when dst exists
+    os.unlink(src)
+
+
 @contextlib.contextmanager
-def replacing(path: Path, suffix: str = ".tmp") -> Iterator[Path]:
+def replacing(path: Path, suffix: str = ".tmp", overwrite: bool = True) -> Iterator[Path]:
     """A temporary file beside ``path`` (``.NAME.XXXXXXXX<suffix>``) for the block to write, by name if need be
     (ffmpeg); it replaces ``path`` with ``os.replace`` when the block ends, and is removed if the block raises.
+    Without ``overwrite``, a file that appeared at ``path`` meanwhile is kept: FileExistsError, and the temporary
+    file is removed.
 
     The result has the mode a plain ``open`` would give a new file (0o666 less the umask), or the mode of the
     file it replaces. The temporary file stays locked while it is written, so that ``remove_stale`` can tell
@@ -37,9 +71,12 @@ def replacing(path: Path, suffix: str = ".tmp") -> Iterator[Path]:
         if sys.platform != "win32":
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         yield temp
-        with contextlib.suppress(FileNotFoundError):
-            os.chmod(temp, stat.S_IMODE(path.stat().st_mode))
-        os.replace(temp, path)
+        if overwrite:
+            with contextlib.suppress(FileNotFoundError):
+                os.chmod(temp, stat.S_IMODE(path.stat().st_mode))
+            os.replace(temp, path)
+        else:
+            move_no_replace(temp, path)
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
@@ -70,19 +107,21 @@ def remove_stale(folder: Path, name: str, suffix: str) -> list[Path]:
 
 
 def check_output(output: Path, inputs: Iterable[Path] = (), overwrite: bool = False) -> None:
-    """Raise ValueError when writing ``output`` would destroy one of ``inputs`` (the same file through any
-    symbolic or hard link: always refused) or another existing file (refused unless ``overwrite``)."""
+    """Raise InputError when ``output`` is a folder, or writing it would destroy one of ``inputs`` (the same file
+    through any symbolic or hard link: always refused) or another existing file (refused unless ``overwrite``)."""
     try:
         found = output.stat()
     except FileNotFoundError:
         return
+    if stat.S_ISDIR(found.st_mode):
+        raise InputError(f"output '{output}' is a folder; give a file name")
     for source in inputs:
         with contextlib.suppress(OSError):
             if os.path.samestat(found, source.stat()):
-                raise ValueError(f"output '{output}' is the input '{source}'; writing it would destroy the "
+                raise InputError(f"output '{output}' is the input '{source}'; writing it would destroy the "
                                  "source: choose another output file")
     if not overwrite:
-        raise ValueError(f"output '{output}' exists; add --overwrite (or -y) to replace it")
+        raise InputError(f"output '{output}' exists; add --overwrite (or -y) to replace it")
 
 
 def write_atomic(path: Path, data: bytes | str) -> Path:

@@ -17,13 +17,12 @@ Fallbacks (logged once per clip description):
 
 from __future__ import annotations
 
-import functools
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ParamSpec, TypeVar
 
 import vapoursynth as vs
+
+from kizunasr_vs.core.errors import FilterError
 
 log = logging.getLogger("kizunasr")
 
@@ -58,44 +57,21 @@ def is_hd(width: int, height: int) -> bool:
     return width >= 1280 or height >= 720
 
 
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def named_errors(name: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
-    """Make every ``vs.Error`` the filter ``name`` raises start with its name ("onnx: ...", "shader 'x.glsl': ..."),
-    one style for all filters, whichever helper raised it."""
-
-    def wrap(func: Callable[P, R]) -> Callable[P, R]:
-        @functools.wraps(func)
-        def named(*args: P.args, **kwargs: P.kwargs) -> R:
-            try:
-                return func(*args, **kwargs)
-            except vs.Error as exc:
-                if str(exc).startswith(name):
-                    raise
-                raise vs.Error(f"{name}: {exc}") from exc
-
-        return named
-
-    return wrap
-
-
 def check_format(clip: vs.VideoNode, who: str) -> vs.VideoFormat:
     """Return the clip's format or raise ``vs.Error`` naming what is unsupported and the fix."""
     if not isinstance(clip, vs.VideoNode):
-        raise vs.Error(f"{who}: the first argument must be a video clip (vs.VideoNode), not {clip!r}")
+        raise FilterError(f"the first argument must be a video clip (vs.VideoNode), not {clip!r}")
     fmt = clip.format
     if fmt is None or fmt.id == 0 or clip.width == 0 or clip.height == 0:
-        raise vs.Error(
-            f"{who}: clips with a variable format or size are not supported; "
+        raise FilterError(
+            "clips with a variable format or size are not supported; "
             "convert first, e.g. core.resize.Bicubic(clip, width=W, height=H, format=vs.YUV420P16)"
         )
     if fmt.color_family not in _SUPPORTED_FAMILIES:
-        raise vs.Error(f"{who}: unsupported colour family {fmt.name}; use YUV, RGB or GRAY")
+        raise FilterError(f"unsupported colour family {fmt.name}; use YUV, RGB or GRAY")
     if fmt.sample_type == vs.INTEGER and not 8 <= fmt.bits_per_sample <= 16:
-        raise vs.Error(
-            f"{who}: unsupported bit depth {fmt.bits_per_sample} in {fmt.name}; use 8 to 16-bit integer "
+        raise FilterError(
+            f"unsupported bit depth {fmt.bits_per_sample} in {fmt.name}; use 8 to 16-bit integer "
             "or half/single float"
         )
     return fmt
@@ -183,7 +159,7 @@ def to_gray_float(clip: vs.VideoNode, info: ColorInfo) -> vs.VideoNode:
     """The luma plane as GRAYS (full range, 0..1), for 1-channel models."""
     fmt = check_format(clip, "kizunasr")
     if fmt.color_family == vs.RGB:
-        raise vs.Error("a 1-channel (luma) model needs a YUV or GRAY clip; this clip is RGB")
+        raise FilterError("a 1-channel (luma) model needs a YUV or GRAY clip; this clip is RGB")
     luma = clip if fmt.color_family == vs.GRAY else vs.core.std.ShufflePlanes(clip, 0, vs.GRAY)
     return luma.resize.Point(format=vs.GRAYS, range_in=info.range, range=RANGE_FULL)
 
@@ -224,8 +200,8 @@ def restore_format(
     if target.subsampling_w and clip.width % (1 << target.subsampling_w) or (
         target.subsampling_h and clip.height % (1 << target.subsampling_h)
     ):
-        raise vs.Error(
-            f"kizunasr: output size {clip.width}x{clip.height} cannot be stored as {target.name} "
+        raise FilterError(
+            f"output size {clip.width}x{clip.height} cannot be stored as {target.name} "
             "(subsampled chroma needs even sizes); pick an even width/height or a 4:4:4 output_format"
         )
     if src.id == target.id:
@@ -244,7 +220,7 @@ def restore_format(
     if target.color_family == vs.YUV:
         args.update(matrix=info.matrix, chromaloc=info.chroma_location)
         if src.color_family == vs.GRAY:
-            raise vs.Error(f"kizunasr: cannot turn a GRAY result into {target.name}; ask for a GRAY output_format")
+            raise FilterError(f"cannot turn a GRAY result into {target.name}; ask for a GRAY output_format")
     out = clip.resize.Bicubic(format=target.id, **args) if src.id != target.id else clip
     return vs.core.std.SetFrameProps(out, _Transfer=info.transfer, _Primaries=info.primaries)
 

@@ -1,7 +1,9 @@
-"""What this machine offers the backends: Vulkan device, GPUs, onnxruntime providers.
+"""What this machine offers the backends: Vulkan device, GPUs, CUDA, TensorRT, torch, onnxruntime providers.
 
-The one place that asks "is there a GPU, which, how much memory": profiles (``auto``), the backend
-calibration (its machine key), the cluster (local GPU count) and ``kizunasr doctor`` all read ``gpu()``."""
+The one place that asks "is there a GPU, which, how much memory": profiles (``auto``), the cluster (local GPU
+count) and ``kizunasr doctor`` read ``gpu()`` (nvidia-smi). What a measurement or a built engine is valid for is
+``identity()``: the GPU CUDA runs on (device 0 as CUDA numbers them, so after ``CUDA_VISIBLE_DEVICES``), its
+driver and the library versions; the backend calibration and the TensorRT engine cache are keyed by it."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import shutil
 import subprocess
 import sys
 from dataclasses import dataclass, field
+from typing import Any
 
 _PROBE_SCRIPT = """
 import vapoursynth as vs
@@ -106,20 +109,117 @@ def gpu() -> Gpu:
     return Gpu(listed, nvidia_vram_gb() if listed else 0.0)
 
 
-def cuda_device_name(device_id: int = 0) -> str:
-    """The name the CUDA driver API gives device ``device_id`` (as CUDA numbers them, so after
-    ``CUDA_VISIBLE_DEVICES``), or ``"unknown-gpu"`` where it cannot be read."""
+def cuda_driver() -> Any | None:
+    """The CUDA driver library (``libcuda``), or None without an NVIDIA driver."""
     try:
-        lib = ctypes.WinDLL("nvcuda.dll") if sys.platform == "win32" else ctypes.CDLL("libcuda.so.1")  # type: ignore[attr-defined,unused-ignore]
+        return ctypes.WinDLL("nvcuda.dll") if sys.platform == "win32" else ctypes.CDLL("libcuda.so.1")  # type: ignore[attr-defined,unused-ignore]
+    except OSError:
+        return None
+
+
+def cuda_device_name(driver: Any | None, device_id: int = 0) -> str | None:
+    """The name ``driver`` (the CUDA driver API) gives device ``device_id`` as CUDA numbers them, so after
+    ``CUDA_VISIBLE_DEVICES``; None where there is no such device or it cannot be read."""
+    if driver is None:
+        return None
+    try:
         device = ctypes.c_int()
         name = ctypes.create_string_buffer(256)
-        if lib.cuInit(0) or lib.cuDeviceGet(ctypes.byref(device), device_id):
-            return "unknown-gpu"
-        if lib.cuDeviceGetName(name, len(name), device):
-            return "unknown-gpu"
-        return name.value.decode(errors="replace") or "unknown-gpu"
-    except (OSError, AttributeError):
-        return "unknown-gpu"
+        if driver.cuInit(0) or driver.cuDeviceGet(ctypes.byref(device), device_id):
+            return None
+        if driver.cuDeviceGetName(name, len(name), device):
+            return None
+        return name.value.decode(errors="replace") or None
+    except AttributeError:
+        return None
+
+
+def cuda_driver_version(driver: Any | None) -> str | None:
+    """The CUDA version the driver supports ("12.4"), or None."""
+    if driver is None:
+        return None
+    version = ctypes.c_int()
+    try:
+        if driver.cuDriverGetVersion(ctypes.byref(version)):
+            return None
+    except AttributeError:
+        return None
+    return f"{version.value // 1000}.{version.value % 1000 // 10}"
+
+
+@functools.cache
+def tensorrt_version() -> str | None:
+    """TensorRT's version ("10.3.0") when its runtime library loads, else None. onnxruntime-gpu lists the
+    TensorRT provider whether or not TensorRT is installed (a session asking for it then falls back), so
+    ``"auto"`` asks this first."""
+    for name in ("libnvinfer.so.10", "libnvinfer.so.8", "libnvinfer.so"):
+        try:
+            lib = ctypes.CDLL(name)
+        except OSError:
+            continue
+        try:
+            value = int(lib.getInferLibVersion())
+        except AttributeError:
+            return "unknown"
+        major, rest = (value // 10000, value % 10000) if value >= 10000 else (value // 1000, value % 1000)
+        return f"{major}.{rest // 100}.{rest % 100}"
+    return None
+
+
+def torch_version() -> str | None:
+    """The installed PyTorch's version, or None (it is optional)."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    return str(torch.__version__)
+
+
+def torch_cuda_available() -> bool:
+    """True when PyTorch is installed and sees a CUDA device."""
+    try:
+        import torch
+    except ImportError:
+        return False
+    return bool(torch.cuda.is_available())
+
+
+@dataclass(frozen=True)
+class Identity:
+    """What a measured backend choice or a built TensorRT engine is valid for: the GPU CUDA runs on, its driver,
+    and the libraries that ran it ("none" for what is missing)."""
+
+    gpu: str
+    driver: str
+    onnxruntime: str
+    torch: str
+    tensorrt: str
+
+    @property
+    def key(self) -> str:
+        """One line naming all of it (the calibration record's machine key)."""
+        return (f"{self.gpu} | driver {self.driver} | onnxruntime {self.onnxruntime} | torch {self.torch} | "
+                f"tensorrt {self.tensorrt}")
+
+    @property
+    def slug(self) -> str:
+        """The key as a folder name (the TensorRT engine cache's)."""
+        return re.sub(r"[^A-Za-z0-9._-]+", "_", f"{self.gpu}_cuda{self.driver}_ort{self.onnxruntime}_"
+                                                 f"trt{self.tensorrt}")
+
+
+def read_identity(driver: Any | None, onnxruntime: str | None, torch: str | None, tensorrt: str | None,
+                  device_id: int = 0) -> Identity:
+    """The identity from its sources: the CUDA driver library (or None) and the library versions."""
+    return Identity(cuda_device_name(driver, device_id) or "no-gpu", cuda_driver_version(driver) or "none",
+                    onnxruntime or "none", torch or "none", tensorrt or "none")
+
+
+@functools.cache
+def identity(device_id: int = 0) -> Identity:
+    """This process's identity for CUDA device ``device_id`` (asked once: CUDA reads ``CUDA_VISIBLE_DEVICES``
+    once, at its start)."""
+    return read_identity(cuda_driver(), onnxruntime_info()[0], torch_version(), tensorrt_version(), device_id)
 
 
 def onnxruntime_info() -> tuple[str | None, list[str]]:

@@ -11,6 +11,8 @@ import site
 import sys
 from pathlib import Path
 
+from kizunasr_vs.core.errors import NotFound
+
 APP = "kizunasr"
 MODELS_DIR_ENV = "KIZUNASR_MODELS_DIR"
 
@@ -18,12 +20,6 @@ MODELS_DIR_ENV = "KIZUNASR_MODELS_DIR"
 def _env_path(name: str) -> Path | None:
     value = os.environ.get(name)
     return Path(value).expanduser() if value else None
-
-
-def env_flag(name: str, default: bool) -> bool:
-    """An on/off environment setting: "1" is on, anything else off, unset is ``default``."""
-    value = os.environ.get(name)
-    return default if value is None else value == "1"
 
 
 # --- folders ------------------------------------------------------------------------------------
@@ -42,7 +38,7 @@ def data_dir(name: str) -> Path:
     for folder in candidates:
         if folder.is_dir():
             return folder
-    raise FileNotFoundError(f"KizunaSR data folder '{name}' not found (looked in: "
+    raise NotFound(f"KizunaSR data folder '{name}' not found (looked in: "
                             + ", ".join(str(c) for c in candidates) + "); set KIZUNASR_DATA_DIR")
 
 
@@ -74,8 +70,8 @@ def trt_cache_root() -> Path:
 
 
 def torchinductor_cache_dir() -> Path:
-    """Where torch.compile keeps its kernels unless ``$TORCHINDUCTOR_CACHE_DIR`` is set:
-    ``cache_dir()/torchinductor``."""
+    """Where torch.compile keeps its kernels in `kizunasr` commands unless ``$TORCHINDUCTOR_CACHE_DIR`` is set:
+    ``cache_dir()/torchinductor`` (a ``.vpy`` script gets torch's default unless it sets that variable)."""
     return cache_dir() / "torchinductor"
 
 
@@ -108,24 +104,7 @@ def mpv_config_dir() -> Path:
 
 # --- settings -----------------------------------------------------------------------------------
 
-def torch_compile_forced() -> bool:
-    """``KIZUNASR_TORCH_COMPILE=1``: the torch backend compiles its model even for provider='torch'
-    (default off)."""
-    return env_flag("KIZUNASR_TORCH_COMPILE", False)
-
-
-def torch_graphs() -> bool:
-    """``KIZUNASR_TORCH_GRAPHS``: the torch backend replays each frame as a CUDA graph (default on; =0 turns
-    it off, to measure what graphs bring)."""
-    return env_flag("KIZUNASR_TORCH_GRAPHS", True)
-
-
 def worker_log() -> bool:
     """``KIZUNASR_WORKER_LOG`` (any non-empty value): the mpv worker logs at INFO (default WARNING)."""
     return bool(os.environ.get("KIZUNASR_WORKER_LOG"))
 
-
-def direct_profile() -> bool:
-    """``KIZUNASR_DIRECT_PROFILE`` (any non-empty value): the direct shader renderer adds up its per-stage
-    times (default off)."""
-    return bool(os.environ.get("KIZUNASR_DIRECT_PROFILE"))

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from types import FrameType
 
+from kizunasr_vs.core.errors import NotFound
 from kizunasr_vs.core.paths import data_dir
 
 
@@ -64,7 +65,7 @@ def shader_path(name: str | os.PathLike[str]) -> Path:
     found = find_relative(name, searched)
     if found is not None:
         return found
-    raise FileNotFoundError(not_found("shader", name, searched))
+    raise NotFound(not_found("shader", name, searched))
 
 
 def not_found(what: str, name: str | os.PathLike[str], searched: list[str]) -> str:

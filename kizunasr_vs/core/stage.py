@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 import vapoursynth as vs
+
+from kizunasr_vs.core.errors import FilterError
 
 
 @runtime_checkable
@@ -30,29 +32,10 @@ class FunctionStage:
 
 
 @dataclass
-class ConditionalStage:
-    """Runs ``stage`` only when ``when(clip)`` is true (e.g. only for sources below 1080p)."""
-
-    stage: Stage
-    when: Callable[[vs.VideoNode], bool]
-    name: str = ""
-
-    def __post_init__(self) -> None:
-        self.name = self.name or f"{self.stage.name}?"
-
-    def apply(self, clip: vs.VideoNode) -> vs.VideoNode:
-        return self.stage.apply(clip) if self.when(clip) else clip
-
-
-@dataclass
 class Pipeline:
     """An ordered chain of stages built into one VapourSynth node graph."""
 
     stages: list[Stage] = field(default_factory=list)
-
-    @classmethod
-    def of(cls, stages: Iterable[Stage]) -> Pipeline:
-        return cls(list(stages))
 
     def then(self, stage: Stage) -> Pipeline:
         """A new pipeline with ``stage`` appended."""
@@ -68,7 +51,7 @@ class Pipeline:
             try:
                 clip = stage.apply(clip)
             except vs.Error as exc:
-                raise vs.Error(f"stage '{stage.name}': {exc}") from exc
+                raise FilterError(f"stage '{stage.name}': {exc}") from exc
         return clip
 
     __call__ = apply

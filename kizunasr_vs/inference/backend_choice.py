@@ -1,22 +1,22 @@
-"""The measured backend choice behind ``provider="auto"``: onnxruntime or the PyTorch backend, per model.
+"""The measured backend choice behind ``backend="auto"``: onnxruntime or the PyTorch backend, per model.
 
 Which backend is faster depends on the model and the GPU (the compiled torch backend can win by a wide
 margin, eager torch can lose to onnxruntime's CUDA EP; docs/BENCHMARKS.md), so ``auto`` does not guess:
 ``kizunasr bench --calibrate`` times the CUDA EP, "torch" and "torch-compile" through ``kizunasr_vs.onnx``
-on this machine and records the winner here, keyed by model (sha256), frame size, GPU and library
-versions. ``auto`` then uses the torch backend only where a calibration on this exact machine measured it
-faster; a new driver, GPU or library version makes old records invisible (a rerun of the calibration
-replaces them).
+on this machine and records the winner here, keyed by model (sha256), frame size and the machine's
+``hardware.identity()`` (GPU, driver, library versions). ``auto`` then uses the torch backend only where a
+calibration on this exact machine measured it faster; a new driver, GPU or library version makes old records
+invisible (a rerun of the calibration replaces them).
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 from pathlib import Path
 from typing import Any
 
+from kizunasr_vs.core import hardware
 from kizunasr_vs.core.files import write_atomic
 from kizunasr_vs.core.paths import cache_dir
 
@@ -28,21 +28,10 @@ def choices_path() -> Path:
     return cache_dir() / "backend_choice.json"
 
 
-@functools.cache
 def machine_key() -> str:
-    """GPU, onnxruntime and torch versions: what a measured choice is only valid for."""
-    import onnxruntime as ort
-
-    from kizunasr_vs.core import hardware
-
-    try:
-        import torch
-
-        torch_version = str(torch.__version__)
-    except ImportError:
-        torch_version = "none"
-    gpu = hardware.gpu().name or "no-gpu"
-    return f"{gpu} | onnxruntime {ort.__version__} | torch {torch_version}"
+    """What a measured choice is only valid for: ``hardware.identity()`` (the GPU CUDA runs on, after
+    ``CUDA_VISIBLE_DEVICES``, its driver, onnxruntime, torch and TensorRT versions)."""
+    return hardware.identity().key
 
 
 def _entry_key(model_sha256: str, width: int, height: int) -> str:

@@ -4,19 +4,17 @@ Import them as ``kz.OrtCUDA`` or ``from kizunasr_vs.inference.backends import Or
 kizunasr_vs.inference.backends as b``: ``kizunasr_vs.onnx`` is the filter function). Settings are keywords.
 
 ``OrtCPU``, ``OrtCUDA``, ``OrtTensorRT`` (onnxruntime's execution providers) and ``Torch`` (the optional PyTorch
-backend) carry their own settings, so a script says ``backend=OrtCUDA(fp16=True, streams=4)`` instead of three
-loose keyword arguments. ``"auto"`` and the names of ``provider=`` ("cpu", "cuda", "tensorrt", "torch",
-"torch-compile") stay accepted: ``provider=`` is an alias for ``backend=`` with a name. ``resolve`` turns a name
-or ``"auto"`` into one concrete backend, once per call (calibration included).
+backend) carry their own settings, so a script says ``backend=OrtCUDA(fp16=True, streams=4)``. ``"auto"`` and the
+names "cpu", "cuda", "tensorrt", "torch" and "torch-compile" are accepted too. ``resolve`` turns a name or
+``"auto"`` into one concrete backend, once per call (calibration included).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import vapoursynth as vs
-
-from kizunasr_vs.inference.ort_session import CPU, CUDA, TRT, WHO, choose_providers
+from kizunasr_vs.core.errors import FilterError
+from kizunasr_vs.inference.ort_session import CPU, CUDA, TRT, choose_providers
 from kizunasr_vs.inference.torch_backend import TORCH, TORCH_COMPILED, TORCH_PROVIDERS
 
 
@@ -69,12 +67,12 @@ BACKEND_TYPES = (OrtCPU, OrtCUDA, OrtTensorRT, Torch)
 
 
 def from_name(name: str, fp16: bool | None = None, streams: int | None = None) -> Backend | None:
-    """The backend a ``provider=`` name asks for, with the loose ``fp16`` / ``streams`` arguments; None for
+    """The backend a name asks for, with the loose ``fp16`` / ``streams`` settings; None for
     "auto" (decided by :func:`resolve`). Unknown names raise ``vs.Error`` listing the known ones."""
     lowered = name.lower()
     if lowered == "auto":
         return None
-    if lowered in TORCH_PROVIDERS:  # fp16 always (an fp16= given with a torch name is ignored, as before)
+    if lowered in TORCH_PROVIDERS:  # fp16 always: an fp16= given with a torch name is ignored
         return Torch(compile=lowered == TORCH_COMPILED, streams=streams)
     first = choose_providers(lowered)[0]  # raises for unknown or missing providers
     return _ORT_BY_PROVIDER[first](fp16=fp16, streams=streams)
@@ -87,12 +85,12 @@ def resolve(requested: str | Backend, fp16: bool | None = None, streams: int | N
     onnxruntime's best provider here (TensorRT > CUDA > CPU)."""
     if isinstance(requested, BACKEND_TYPES):
         if fp16 is not None or streams is not None:
-            raise vs.Error(f"{WHO}: pass fp16 and streams inside the backend object "
-                           f"({type(requested).__name__}(...)), not next to it")
+            raise FilterError(f"pass fp16 and streams inside the backend object "
+                              f"({type(requested).__name__}(...)), not next to it")
         return requested
     if not isinstance(requested, str):
-        raise vs.Error(f"{WHO}: backend must be 'auto', a provider name or one of "
-                       f"{', '.join(t.__name__ for t in BACKEND_TYPES)}; got {type(requested).__name__}")
+        raise FilterError(f"backend must be 'auto', a provider name or one of "
+                          f"{', '.join(t.__name__ for t in BACKEND_TYPES)}; got {type(requested).__name__}")
     chosen = from_name(requested, fp16, streams)
     if chosen is not None:
         return chosen

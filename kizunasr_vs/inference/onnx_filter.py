@@ -12,18 +12,17 @@ from __future__ import annotations
 import functools
 import logging
 import os
-import sys
 from collections.abc import Callable, Sequence
 
 import numpy as np
 import vapoursynth as vs
 
-from kizunasr_vs.core import paths
+from kizunasr_vs.core import hardware
+from kizunasr_vs.core.errors import FilterError, named_errors
 from kizunasr_vs.core.formats import (
     RANGE_FULL,
     ColorInfo,
     check_format,
-    named_errors,
     resolve_color,
     restore_format,
     to_gray_float,
@@ -57,6 +56,7 @@ from kizunasr_vs.inference.runner_cache import (
     frame_plan,
     tiles_plan,
 )
+from kizunasr_vs.inference.runner_cache import shared as shared_runners
 from kizunasr_vs.inference.tiling import Tile, plan_tiles
 from kizunasr_vs.inference.torch_backend import (
     TORCH,
@@ -64,7 +64,6 @@ from kizunasr_vs.inference.torch_backend import (
     TORCH_PROVIDERS,
     TorchBackendError,
     TorchRunner,
-    torch_cuda_available,
 )
 from kizunasr_vs.inference.yuv_io import PLANES_IN, PLANES_OUT, YuvLayout, plane_dtype, wrap_yuv_io, yuv_layout
 
@@ -98,22 +97,22 @@ def _hw(value: Pair, what: str) -> tuple[int, int]:
     elif isinstance(value, tuple | list) and len(value) == 2 and all(isinstance(v, int) for v in value):
         pair = (int(value[1]), int(value[0]))
     else:
-        raise vs.Error(f"{WHO}: {what} must be an int or a (width, height) pair, not {value!r}")
+        raise FilterError(f"{what} must be an int or a (width, height) pair, not {value!r}")
     if min(pair) < 0 or (what == "tile" and min(pair) < 1):
-        raise vs.Error(f"{WHO}: {what} must be positive, not {value!r}")
+        raise FilterError(f"{what} must be positive, not {value!r}")
     return pair
 
 
 def _check_channels(fmt: vs.VideoFormat, info: ModelInfo, name: str) -> None:
     """Match the model's channel count to the clip's colour family."""
     if info.channels == 3 and fmt.color_family == vs.GRAY:
-        raise vs.Error(
-            f"{WHO}: {name}: this model needs RGB (3 channels); the clip is GRAY ({fmt.name}): "
+        raise FilterError(
+            f"{name}: this model needs RGB (3 channels); the clip is GRAY ({fmt.name}): "
             "convert with core.resize.Bicubic(clip, format=vs.RGBS)"
         )
     if info.channels == 1 and fmt.color_family == vs.RGB:
-        raise vs.Error(
-            f"{WHO}: {name}: this model is 1-channel (luma) and needs a YUV or GRAY clip; the clip is RGB "
+        raise FilterError(
+            f"{name}: this model is 1-channel (luma) and needs a YUV or GRAY clip; the clip is RGB "
             f"({fmt.name}): convert with core.resize.Bicubic(clip, format=vs.YUV444PS, matrix_s='709')"
         )
 
@@ -128,7 +127,7 @@ def _plan(
 ) -> list[Tile]:
     """Plan the tiles for one frame, turning argument conflicts into ``vs.Error``."""
     if pad_multiple is not None and (not isinstance(pad_multiple, int) or pad_multiple < 1):
-        raise vs.Error(f"{WHO}: pad_multiple must be an int >= 1, not {pad_multiple!r}")
+        raise FilterError(f"pad_multiple must be an int >= 1, not {pad_multiple!r}")
     tile_hw = _hw(tile, "tile") if tile is not None else None
     forced = any(f is not None and n > f for f, n in zip(info.fixed, (height, width), strict=True))
     tiling = tile_hw is not None or forced
@@ -138,16 +137,16 @@ def _plan(
     for axis, label in ((0, "height"), (1, "width")):
         fixed = info.fixed[axis]
         if fixed is not None and tile_hw is not None and tile_hw[axis] + 2 * over[axis] > fixed:
-            raise vs.Error(
-                f"{WHO}: the model has a fixed input {label} of {fixed}; tile {label} {tile_hw[axis]} + "
+            raise FilterError(
+                f"the model has a fixed input {label} of {fixed}; tile {label} {tile_hw[axis]} + "
                 f"2 x overlap {over[axis]} = {tile_hw[axis] + 2 * over[axis]} does not fit: use tile=None "
                 "or a smaller tile/overlap"
             )
     try:
         return plan_tiles(height, width, tile_hw, over, pad_multiple or 1, info.fixed)
     except ValueError as e:
-        raise vs.Error(
-            f"{WHO}: cannot tile a {width}x{height} frame for this model: {e}; pass a smaller overlap"
+        raise FilterError(
+            f"cannot tile a {width}x{height} frame for this model: {e}; pass a smaller overlap"
         ) from e
 
 
@@ -157,7 +156,7 @@ def _model_bytes(loaded: LoadedModel, info: ModelInfo, providers: Sequence[str],
         try:
             return convert_float_to_float16(loaded.proto).SerializeToString()
         except ValueError as e:
-            raise vs.Error(f"{WHO}: {loaded.name}: cannot convert to fp16 ({e}); pass fp16=False") from e
+            raise FilterError(f"{loaded.name}: cannot convert to fp16 ({e}); pass fp16=False") from e
     return loaded.proto.SerializeToString()
 
 
@@ -207,32 +206,29 @@ def _build_runner(
     return TiledRunner(info, scale, SessionPool(sessions), tuple(tiles))
 
 
-_RUNNERS = RunnerCache()  # every runner: tiled, direct and torch
-
-
 def _tiled_runner(
-    loaded: LoadedModel, info: ModelInfo, provider: str, fp16: bool | None, streams: int | None,
-    tiles: Sequence[Tile], pad_multiple: int,
+    runners: RunnerCache, loaded: LoadedModel, info: ModelInfo, provider: str, fp16: bool | None,
+    streams: int | None, tiles: Sequence[Tile], pad_multiple: int,
 ) -> TiledRunner:
     """Reuse tiled sessions for the same model and settings; TensorRT engines also depend on the tile shapes
     (their optimisation profile), so those are part of the key. The runner is given this call's tiles."""
     backend = _ort_backend(info, provider, fp16, streams)
     profile = _trt_profile(info, tiles) if backend.providers[0] == TRT else None
     plan = tiles_plan(_probe_shape(info, backend.providers, tiles, pad_multiple), profile)
-    runner = _RUNNERS.get_or_build(RunnerKey(loaded.sha256, backend, plan),
-                                   lambda: _build_runner(loaded, info, backend, tiles, pad_multiple))
+    runner = runners.get_or_build(RunnerKey(loaded.sha256, backend, plan),
+                                  lambda: _build_runner(loaded, info, backend, tiles, pad_multiple))
     return runner.with_tiles(tiles)
 
 
 def _direct_runner(
-    loaded: LoadedModel, info: ModelInfo, provider: str, fp16: bool | None, streams: int | None,
-    layout: YuvLayout | None = None,
+    runners: RunnerCache, loaded: LoadedModel, info: ModelInfo, provider: str, fp16: bool | None,
+    streams: int | None, layout: YuvLayout | None = None,
 ) -> DirectRunner:
     """Reuse sessions for the same model and settings (the mpv worker builds a graph per paused frame:
     the model stays warm instead of being reloaded each time). The per-plane graph accepts any size."""
     backend = _ort_backend(info, provider, fp16, streams, layout)
-    return _RUNNERS.get_or_build(RunnerKey(loaded.sha256, backend, ANY_SIZE),
-                                 lambda: _build_direct_runner(loaded, info, backend))
+    return runners.get_or_build(RunnerKey(loaded.sha256, backend, ANY_SIZE),
+                                lambda: _build_direct_runner(loaded, info, backend))
 
 
 def _build_direct_runner(loaded: LoadedModel, info: ModelInfo, backend: BackendKey) -> DirectRunner:
@@ -244,13 +240,13 @@ def _build_direct_runner(loaded: LoadedModel, info: ModelInfo, backend: BackendK
         try:
             proto = convert_float_to_float16(proto, keep_io_types=False)
         except ValueError as e:
-            raise vs.Error(f"{WHO}: {loaded.name}: cannot convert to fp16 ({e}); pass fp16=False") from e
+            raise FilterError(f"{loaded.name}: cannot convert to fp16 ({e}); pass fp16=False") from e
     io_dtype = np.dtype(np.float16 if use_fp16 or info.dtype == np.float16 else np.float32)
     if layout is not None:
         try:
             graph = wrap_yuv_io(proto, layout)
         except ValueError as e:
-            raise vs.Error(f"{WHO}: {loaded.name}: cannot take YUV planes ({e}); pass yuv_io=False") from e
+            raise FilterError(f"{loaded.name}: cannot take YUV planes ({e}); pass yuv_io=False") from e
         inputs, outputs = list(PLANES_IN), list(PLANES_OUT)
     else:
         graph = split_plane_io(proto, info.channels)
@@ -269,25 +265,25 @@ def _build_direct_runner(loaded: LoadedModel, info: ModelInfo, backend: BackendK
     try:
         out_h, out_w = sessions[0].run(outputs[:1], feeds)[0].shape[2:]
     except Exception as e:  # noqa: BLE001 - onnxruntime raises its own exception types
-        raise vs.Error(f"{WHO}: {loaded.name}: the model failed on a {pw}x{ph} probe: {e}") from e
+        raise FilterError(f"{loaded.name}: the model failed on a {pw}x{ph} probe: {e}") from e
     if out_h % ph or out_w % pw or out_h // ph != out_w // pw or out_h < ph:
-        raise vs.Error(f"{WHO}: {loaded.name}: the scale must be one integer >= 1 for both axes; a "
-                       f"{pw}x{ph} input gave {out_w}x{out_h}")
+        raise FilterError(f"{loaded.name}: the scale must be one integer >= 1 for both axes; a "
+                          f"{pw}x{ph} input gave {out_w}x{out_h}")
     return DirectRunner(info, out_h // ph, SessionPool(sessions), io_dtype, inputs, outputs, layout)
 
 
 def _stream_count(streams: int | None, gpu: bool) -> int:
     count = streams if streams is not None else (2 if gpu else 1)
     if not isinstance(count, int) or count < 1:
-        raise vs.Error(f"{WHO}: streams must be an int >= 1, not {streams!r}")
+        raise FilterError(f"streams must be an int >= 1, not {streams!r}")
     return count
 
 
-def _nonfinite(n: int, name: str) -> vs.Error:
+def _nonfinite(n: int, name: str) -> FilterError:
     """The model's output for frame ``n`` has NaN or Inf values: stop rather than write black frames."""
-    return vs.Error(f"{WHO}: {name}: frame {n}: the model's output has NaN or Inf values, which would be "
-                    "written as black or broken frames; a model run in fp16 can overflow (pass fp16=False), "
-                    "otherwise the model is broken for this input: check or replace it")
+    return FilterError(f"{name}: frame {n}: the model's output has NaN or Inf values, which would be "
+                       "written as black or broken frames; a model run in fp16 can overflow (pass fp16=False), "
+                       "otherwise the model is broken for this input: check or replace it", WHO)  # (frame time)
 
 
 def _new_frame(like: vs.VideoFrame, props_of: vs.VideoFrame) -> vs.VideoFrame:
@@ -308,31 +304,17 @@ def _frame(n: int, f: list[vs.VideoFrame], runner: FrameRunner, name: str) -> vs
     return out
 
 
-def release_runners() -> None:
-    """Drop every cached session and torch runner, giving their GPU memory back (benchmarks call this
-    between measurements: cached runners and sessions of several models can fill the GPU's memory)."""
-    _RUNNERS.clear()
-    import gc
-
-    gc.collect()
-    if "torch" in sys.modules:
-        torch = sys.modules["torch"]
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
+TORCH_STREAMS = 8  # frames in flight per torch runner (docs/BENCHMARKS.md, the torch backend)
 
 
-TORCH_STREAMS = 8  # frames in flight per torch runner (4 against 8: docs/BENCHMARKS.md, the torch backend)
-
-
-def _torch_runner(loaded: LoadedModel, info: ModelInfo, height: int, width: int, streams: int | None,
-                  provider: str, layout: YuvLayout | None = None, cuda_graphs: bool = True) -> TorchRunner:
+def _torch_runner(runners: RunnerCache, loaded: LoadedModel, info: ModelInfo, height: int, width: int,
+                  streams: int | None, provider: str, layout: YuvLayout | None = None,
+                  cuda_graphs: bool = True) -> TorchRunner:
     """A TorchRunner for this model, frame size, stream count, plane layout, provider ("torch" or
     "torch-compile") and CUDA-graph choice, reused across calls (like the sessions)."""
     count = _stream_count(streams if streams is not None else TORCH_STREAMS, True)
-    compiled = provider == TORCH_COMPILED or paths.torch_compile_forced()
-    graphs = cuda_graphs and paths.torch_graphs()  # KIZUNASR_TORCH_GRAPHS=0: none (to measure what they bring)
-    backend = BackendKey((TORCH,), True, count, layout, compiled, graphs)
-    return _RUNNERS.get_or_build(RunnerKey(loaded.sha256, backend, frame_plan(height, width)),
+    backend = BackendKey((TORCH,), True, count, layout, provider == TORCH_COMPILED, cuda_graphs)
+    return runners.get_or_build(RunnerKey(loaded.sha256, backend, frame_plan(height, width)),
                                  lambda: _build_torch_runner(loaded, info, height, width, backend))
 
 
@@ -347,11 +329,11 @@ def _build_torch_runner(loaded: LoadedModel, info: ModelInfo, height: int, width
         return TorchRunner(loaded.proto, info.channels, height, width, streams=count, layout=backend.layout,
                            compile_model=compiled, graphs=backend.graphs)
     except (TorchBackendError, ImportError) as e:
-        raise vs.Error(f"{WHO}: {loaded.name}: the torch backend cannot run it ({e}); use provider='cuda'") from e
+        raise FilterError(f"{loaded.name}: the torch backend cannot run it ({e}); use backend='cuda'") from e
     except RuntimeError as e:  # out of GPU memory, a torch.compile failure ...
-        raise vs.Error(f"{WHO}: {loaded.name}: the torch backend failed to start ({e}); each of the {count} "
-                       "streams keeps a frame's buffers on the GPU: pass a smaller streams=, or use "
-                       "provider='torch' (no compile) or 'cuda'") from e
+        raise FilterError(f"{loaded.name}: the torch backend failed to start ({e}); each of the {count} "
+                          "streams keeps a frame's buffers on the GPU: pass a smaller Torch(streams=), or use "
+                          "backend='torch' (no compile) or 'cuda'") from e
 
 
 def _model_clip(src: vs.VideoNode, runner: FrameRunner, name: str, out_format: int | None = None) -> vs.VideoNode:
@@ -384,48 +366,43 @@ def _join_chroma(clip: vs.VideoNode, luma: vs.VideoNode, color: ColorInfo) -> vs
 def onnx(
     clip: vs.VideoNode,
     model: str | os.PathLike[str] | bytes,
-    provider: str = "auto",
-    fp16: bool | None = None,
+    *,
+    backend: str | Backend = "auto",
     tile: Pair | None = None,
     overlap: Pair | None = None,
-    streams: int | None = None,
-    *,
     output_format: int | None = None,
     pad_multiple: int | None = None,
     yuv_io: bool | None = None,
-    backend: str | Backend | None = None,
+    runners: RunnerCache | None = None,
+    fp16: bool | None = None,
+    streams: int | None = None,
 ) -> vs.VideoNode:
-    """Upscale ``clip`` with an ONNX model (path or bytes) through onnxruntime.
+    """Upscale ``clip`` with an ONNX model (a path or bytes); ``kizunasr_vs.onnx`` resolves registry names first.
 
-    backend (keyword): ``kz.OrtCPU()``, ``kz.OrtCUDA(fp16=, streams=)``, ``kz.OrtTensorRT(fp16=, streams=)``
-        or ``kz.Torch(compile=, cuda_graphs=, streams=)`` (inference/backends.py), or a name as for provider.
-    provider: alias of ``backend`` with a name: "auto" (TensorRT > CUDA > CPU; the torch backend instead of
-        CUDA where `kizunasr bench --calibrate` measured it faster for this model and size), "tensorrt",
-        "cuda", "cpu", "torch"
-        (the optional PyTorch backend on CUDA in fp16; whole frames only; see torch_backend.py)
-        or "torch-compile" (the same through torch.compile: slower to start, the fastest in docs/BENCHMARKS.md).
-    fp16: run in half precision; None = on for GPU providers with fp32 models, off on CPU.
-    tile: owned tile size, int or (width, height); None = whole frame (unless the model's input
-        size is fixed and smaller). overlap: context per side around each tile (default 16).
-    streams: concurrent sessions/branches; None = 1 on CPU, 2 on GPU, 8 with the torch backend.
+    backend: ``"auto"`` (what `kizunasr bench --calibrate` measured fastest for this model and size, else
+        TensorRT > CUDA > CPU), a backend object (``OrtCPU``, ``OrtCUDA``, ``OrtTensorRT``, ``Torch``: see
+        inference/backends.py) or a name: "cpu", "cuda", "tensorrt", "torch", "torch-compile".
+    tile: owned tile size, int or (width, height); None = whole frame (unless the model's input size is fixed
+        and smaller). overlap: context per side around each tile (default 16).
     output_format: a ``vs.PresetVideoFormat`` for the result; None = the input's format.
-    pad_multiple: model needs H and W divisible by this (crops are grown or edge-padded).
-    yuv_io: convert integer YUV to the model's RGB and back inside the session (on the GPU with a
-        GPU provider or the torch backend; see yuv_io.py and torch_yuv.py) instead of with zimg
-        on the CPU; None = on for GPU providers where the clip, the output format and the run allow it.
+    pad_multiple: the model needs H and W divisible by this (crops are grown or edge-padded).
+    yuv_io: convert integer YUV to the model's RGB and back on the GPU (yuv_io.py, torch_yuv.py) instead of with
+        zimg on the CPU; None = on for GPU backends where the clip, the output format and the run allow it.
+    runners: where the built sessions and torch modules are kept for reuse; None = the process's shared cache
+        (``runner_cache.shared()``), so that later calls with the same model and settings start warm.
+    fp16, streams: settings of a backend given by name (a profile step's ``fp16``); a backend object carries
+        its own.
     """
     fmt = check_format(clip, WHO)
+    runners = shared_runners() if runners is None else runners
     loaded = load_model(model)
     info = model_info(loaded)
     _check_channels(fmt, info, loaded.name)
     color = resolve_color(clip)
     tiles = _plan(clip.height, clip.width, info, tile, overlap, pad_multiple)
     whole = _whole_frame(tiles, clip.height, clip.width)
-    if backend is not None and provider != "auto":
-        raise vs.Error(f"{WHO}: pass backend= or provider= (its alias), not both")
-    requested = backend if backend is not None else provider
-    calibrated = _calibrated_torch(loaded, clip.width, clip.height) if requested == "auto" and whole else None
-    chosen = resolve_backend(requested, fp16, streams, calibrated)  # once: every branch below runs this one
+    calibrated = _calibrated_torch(loaded, clip.width, clip.height) if backend == "auto" and whole else None
+    chosen = resolve_backend(backend, fp16, streams, calibrated)  # once: every branch below runs this one
     provider, fp16, streams = chosen.provider, chosen.fp16, chosen.streams
     cuda_graphs = chosen.cuda_graphs if isinstance(chosen, Torch) else True
     torch_backend = provider in TORCH_PROVIDERS
@@ -437,10 +414,10 @@ def onnx(
             try:
                 yuv_runner: FrameRunner
                 if torch_backend:
-                    yuv_runner = _torch_runner(loaded, info, clip.height, clip.width, streams, provider, layout,
-                                               cuda_graphs)
+                    yuv_runner = _torch_runner(runners, loaded, info, clip.height, clip.width, streams, provider,
+                                               layout, cuda_graphs)
                 else:
-                    yuv_runner = _direct_runner(loaded, info, provider, fp16, streams, layout)
+                    yuv_runner = _direct_runner(runners, loaded, info, provider, fp16, streams, layout)
             except vs.Error:
                 if yuv_io:
                     raise
@@ -451,23 +428,24 @@ def onnx(
                                                  _ChromaLocation=color.chroma_location, _Transfer=color.transfer,
                                                  _Primaries=color.primaries)
         elif yuv_io:
-            raise vs.Error(f"{WHO}: yuv_io needs an RGB (3-channel) model, a whole-frame run (tile=None, not "
-                           f"tensorrt), integer YUV 4:4:4/4:2:2/4:2:0 in and out with the same subsampling "
-                           f"(got {fmt.name}), matrix 709/601/2020 and chroma location left or center; pass "
-                           "yuv_io=None to convert with zimg")
+            raise FilterError(f"yuv_io needs an RGB (3-channel) model, a whole-frame run (tile=None, not "
+                              f"tensorrt), integer YUV 4:4:4/4:2:2/4:2:0 in and out with the same subsampling "
+                              f"(got {fmt.name}), matrix 709/601/2020 and chroma location left or center; pass "
+                              "yuv_io=None to convert with zimg")
     src = to_rgbs(clip, color) if info.channels == 3 else to_gray_float(clip, color)
     runner: FrameRunner
     if torch_backend:
         if not whole:
-            raise vs.Error(f"{WHO}: the torch backend runs whole frames only; pass tile=None")
+            raise FilterError("the torch backend runs whole frames only; pass tile=None")
         src = src.resize.Point(format=vs.RGBH if info.channels == 3 else vs.GRAYH)
-        runner = _torch_runner(loaded, info, src.height, src.width, streams, provider, cuda_graphs=cuda_graphs)
+        runner = _torch_runner(runners, loaded, info, src.height, src.width, streams, provider,
+                               cuda_graphs=cuda_graphs)
     elif direct:
-        runner = direct_runner = _direct_runner(loaded, info, provider, fp16, streams)
+        runner = direct_runner = _direct_runner(runners, loaded, info, provider, fp16, streams)
         if direct_runner.io_dtype == np.float16:
             src = src.resize.Point(format=vs.RGBH if info.channels == 3 else vs.GRAYH)
     else:
-        runner = _tiled_runner(loaded, info, provider, fp16, streams, tiles, pad_multiple or 1)
+        runner = _tiled_runner(runners, loaded, info, provider, fp16, streams, tiles, pad_multiple or 1)
     out = _model_clip(src, runner, loaded.name)
     if info.channels == 1 and fmt.color_family == vs.YUV:
         out = _join_chroma(clip, out, color)
@@ -480,17 +458,18 @@ def _calibrated_torch(loaded: LoadedModel, width: int, height: int) -> str | Non
     choice = lookup_backend(loaded.sha256, width, height)
     if choice not in TORCH_PROVIDERS:
         return None
-    if choose_providers("auto")[0] == TRT or not torch_cuda_available():
+    if choose_providers("auto")[0] == TRT or not hardware.torch_cuda_available():
         return None
     log.info("%s: provider %s (measured fastest here by `kizunasr bench --calibrate`)", loaded.name, choice)
     return choice
 
 
-def backend_for(model: str | os.PathLike[str] | bytes, width: int, height: int, provider: str = "auto") -> str:
-    """What ``onnx(provider=provider)`` runs a whole ``width`` x ``height`` frame on: "torch", "torch-compile"
+def backend_for(model: str | os.PathLike[str] | bytes, width: int, height: int,
+                backend: str | Backend = "auto") -> str:
+    """What ``onnx(backend=backend)`` runs a whole ``width`` x ``height`` frame on: "torch", "torch-compile"
     or an onnxruntime execution provider's name (shown by `kizunasr bench`); resolved as ``onnx()`` resolves it."""
-    calibrated = _calibrated_torch(load_model(model), width, height) if provider == "auto" else None
-    chosen = resolve_backend(provider, calibrated=calibrated)
+    calibrated = _calibrated_torch(load_model(model), width, height) if backend == "auto" else None
+    chosen = resolve_backend(backend, calibrated=calibrated)
     return chosen.provider if isinstance(chosen, Torch) else choose_providers(chosen.provider)[0]
 
 

@@ -1,15 +1,13 @@
 """onnxruntime sessions: model loading, provider choice and options, model facts, the session pool.
 
-Provider choice (``provider="auto"``): TensorRT > CUDA > CPU among what the installed
-onnxruntime build offers. TensorRT engines are cached under ``$XDG_CACHE_HOME/kizunasr/trt``
-(default ``~/.cache/kizunasr/trt``) in a folder keyed by onnxruntime version, GPU name, model
-sha256 and precision, so a stale engine is never reused.
+Provider choice (``"auto"``): TensorRT > CUDA > CPU among what the installed onnxruntime build offers.
+TensorRT engines are cached under ``$XDG_CACHE_HOME/kizunasr/trt`` (default ``~/.cache/kizunasr/trt``) in a
+folder keyed by ``hardware.identity()`` (the GPU CUDA runs on, its driver, onnxruntime and TensorRT versions),
+the model's sha256 and the precision, so a stale engine is never reused.
 """
 
 from __future__ import annotations
 
-import ctypes
-import functools
 import hashlib
 import logging
 import os
@@ -24,11 +22,11 @@ from typing import Any
 import numpy as np
 import onnx
 import onnxruntime as ort
-import vapoursynth as vs
 from google.protobuf.message import DecodeError
 from onnx import TensorProto
 
 from kizunasr_vs.core import hardware
+from kizunasr_vs.core.errors import FilterError
 from kizunasr_vs.core.paths import trt_cache_root
 from kizunasr_vs.core.resources import find_relative, not_found
 
@@ -55,19 +53,6 @@ def available_providers() -> list[str]:
     return hardware.onnxruntime_providers()
 
 
-@functools.cache
-def tensorrt_loadable() -> bool:
-    """True when TensorRT's runtime library loads. onnxruntime-gpu lists the TensorRT provider whether or
-    not TensorRT is installed, and a session asking for it then falls back, so "auto" checks first."""
-    for name in ("libnvinfer.so.10", "libnvinfer.so.8", "libnvinfer.so"):
-        try:
-            ctypes.CDLL(name)
-        except OSError:
-            continue
-        return True
-    return False
-
-
 def choose_providers(provider: str) -> list[str]:
     """Providers to use, best first, CPU always last as a fallback.
 
@@ -77,20 +62,20 @@ def choose_providers(provider: str) -> list[str]:
     have = available_providers()
     wanted = provider.lower()
     if wanted == "auto":
-        usable = [p for p in _GPU_PROVIDERS if p in have and (p != TRT or tensorrt_loadable())]
+        usable = [p for p in _GPU_PROVIDERS if p in have and (p != TRT or hardware.tensorrt_version() is not None)]
         first = usable[0] if usable else CPU
     elif wanted in _NAMES:
         first = _NAMES[wanted]
         if first not in have:
-            raise vs.Error(
-                f"{WHO}: provider {provider!r} ({first}) is not available; this onnxruntime "
+            raise FilterError(
+                f"provider {provider!r} ({first}) is not available; this onnxruntime "
                 f"({ort.__version__}) offers {', '.join(have)}. For CUDA install onnxruntime-gpu "
                 "(pip install onnxruntime-gpu, replacing onnxruntime); for TensorRT also install TensorRT "
                 "(pip install tensorrt) and make its libraries loadable"
             )
     else:
-        raise vs.Error(f"{WHO}: provider must be 'auto', 'tensorrt', 'cuda', 'cpu', 'torch' or 'torch-compile', "
-                       f"not {provider!r}")
+        raise FilterError(f"provider must be 'auto', 'tensorrt', 'cuda', 'cpu', 'torch' or 'torch-compile', "
+                          f"not {provider!r}")
     order = [first] + ([CUDA] if first == TRT and CUDA in have else []) + ([CPU] if first != CPU else [])
     return order
 
@@ -100,16 +85,10 @@ def is_gpu(providers: Sequence[str]) -> bool:
     return bool(providers) and providers[0] in _GPU_PROVIDERS
 
 
-def gpu_name(device_id: int = 0) -> str:
-    """The GPU's name from the CUDA driver API, or ``"unknown-gpu"`` where it cannot be read."""
-    return hardware.cuda_device_name(device_id)
-
-
 def trt_cache_dir(model_sha256: str, fp16: bool, device_id: int = 0) -> Path:
-    """The TensorRT engine cache folder for this onnxruntime, GPU, model and precision."""
-    base = trt_cache_root()
-    key = f"ort{ort.__version__}_{gpu_name(device_id)}_{model_sha256[:16]}_{'fp16' if fp16 else 'fp32'}"
-    return base / re.sub(r"[^A-Za-z0-9._-]+", "_", key)
+    """The TensorRT engine cache folder for this machine's identity (GPU, driver, versions), model and
+    precision."""
+    return trt_cache_root() / f"{hardware.identity(device_id).slug}_{model_sha256[:16]}_{'fp16' if fp16 else 'fp32'}"
 
 
 def _supports_prefer_nhwc() -> bool:
@@ -179,12 +158,12 @@ def load_model(model: str | os.PathLike[str] | bytes) -> LoadedModel:
         data, name = bytes(model), "<model bytes>"
     else:
         if not isinstance(model, str | os.PathLike):
-            raise vs.Error(f"{WHO}: model must be a registry name, a file name or path, or bytes, not {model!r}")
+            raise FilterError(f"model must be a registry name, a file name or path, or bytes, not {model!r}")
         searched: list[str] = []
         path = find_relative(model, searched)  # registry names are resolved above this layer (models.api)
         if path is None:
-            raise vs.Error(f"{WHO}: {not_found('model', model, searched)} (`kizunasr models list` shows the known "
-                           "models, `kizunasr models fetch NAME` downloads one)")
+            raise FilterError(f"{not_found('model', model, searched)} (`kizunasr models list` shows the known "
+                              "models, `kizunasr models fetch NAME` downloads one)")
         name = str(path)
         data = path.read_bytes()
     try:
@@ -192,9 +171,9 @@ def load_model(model: str | os.PathLike[str] | bytes) -> LoadedModel:
         if isinstance(model, str | os.PathLike):
             onnx.external_data_helper.load_external_data_for_model(proto, str(Path(name).parent))
     except (DecodeError, ValueError, OSError, RuntimeError) as e:
-        raise vs.Error(f"{WHO}: cannot read model {name}: not valid ONNX: {_ort_message(data, e)}") from e
+        raise FilterError(f"cannot read model {name}: not valid ONNX: {_ort_message(data, e)}") from e
     if not proto.graph.node:
-        raise vs.Error(f"{WHO}: cannot read model {name}: not valid ONNX: {_ort_message(data, 'no nodes')}")
+        raise FilterError(f"cannot read model {name}: not valid ONNX: {_ort_message(data, 'no nodes')}")
     return LoadedModel(proto, name, hashlib.sha256(data).hexdigest())
 
 
@@ -217,23 +196,23 @@ def model_info(model: LoadedModel) -> ModelInfo:
     initializers = {init.name for init in graph.initializer}
     inputs = [v for v in graph.input if v.name not in initializers]
     if len(inputs) != 1 or not graph.output:
-        raise vs.Error(f"{WHO}: {model.name}: expected 1 image input, found {len(inputs)} inputs")
+        raise FilterError(f"{model.name}: expected 1 image input, found {len(inputs)} inputs")
     value = inputs[0]
     elem = value.type.tensor_type.elem_type
     if elem not in _DTYPES:
         found = TensorProto.DataType.Name(elem) if elem in TensorProto.DataType.values() else elem
-        raise vs.Error(f"{WHO}: {model.name}: model input must be float32 or float16, found {found}")
+        raise FilterError(f"{model.name}: model input must be float32 or float16, found {found}")
     dims = list(value.type.tensor_type.shape.dim)
     if len(dims) != 4:
-        raise vs.Error(f"{WHO}: {model.name}: model input must be 4-D [N, C, H, W], found {len(dims)}-D")
+        raise FilterError(f"{model.name}: model input must be 4-D [N, C, H, W], found {len(dims)}-D")
     batch, channels, height, width = (_dim(d) for d in dims)
     if channels not in (1, 3):
-        raise vs.Error(
-            f"{WHO}: {model.name}: model input has {channels if channels else 'unknown'} channels; "
+        raise FilterError(
+            f"{model.name}: model input has {channels if channels else 'unknown'} channels; "
             "KizunaSR needs 1 (luma) or 3 (RGB)"
         )
     if batch is not None and batch != 1:
-        raise vs.Error(f"{WHO}: {model.name}: model has a fixed batch of {batch}; KizunaSR runs batch 1")
+        raise FilterError(f"{model.name}: model has a fixed batch of {batch}; KizunaSR runs batch 1")
     return ModelInfo(value.name, graph.output[0].name, channels, _DTYPES[elem], height, width, batch)
 
 
@@ -253,7 +232,7 @@ def create_session(
         if any("prefer_nhwc" in opts for _, opts in specs):
             retry = [(n, {k: v for k, v in o.items() if k != "prefer_nhwc"}) for n, o in specs]
             return create_session(model_bytes, name, retry, threads)
-        raise vs.Error(f"{WHO}: onnxruntime cannot load {name}: {e}") from e
+        raise FilterError(f"onnxruntime cannot load {name}: {e}") from e
     got = session.get_providers()
     if specs and specs[0][0] not in got:
         log.warning("%s: asked for %s but onnxruntime runs %s on %s", WHO, specs[0][0], got[0], name)
@@ -282,15 +261,15 @@ def detect_scale(session: ort.InferenceSession, info: ModelInfo, name: str, shap
     try:
         out = run_session(session, info, probe)
     except Exception as e:  # noqa: BLE001 - onnxruntime raises its own exception types
-        raise vs.Error(f"{WHO}: {name}: the model failed on a {shape[1]}x{shape[0]} probe: {e}") from e
+        raise FilterError(f"{name}: the model failed on a {shape[1]}x{shape[0]} probe: {e}") from e
     if out.ndim != 4 or out.shape[0] != 1 or out.shape[1] != info.channels:
-        raise vs.Error(
-            f"{WHO}: {name}: expected output [1, {info.channels}, H*s, W*s], found {list(out.shape)}"
+        raise FilterError(
+            f"{name}: expected output [1, {info.channels}, H*s, W*s], found {list(out.shape)}"
         )
     (h, w), (oh, ow) = shape, out.shape[2:]
     if oh % h or ow % w or oh // h != ow // w or oh < h:
-        raise vs.Error(
-            f"{WHO}: {name}: the scale must be one integer >= 1 for both axes; a {w}x{h} input gave {ow}x{oh}"
+        raise FilterError(
+            f"{name}: the scale must be one integer >= 1 for both axes; a {w}x{h} input gave {ow}x{oh}"
         )
     return oh // h
 

@@ -5,7 +5,7 @@ Why: on NVIDIA GPUs the compact SR graphs run faster in PyTorch (fp16, channels_
 by a wide margin (docs/BENCHMARKS.md, "the torch backend", has the figures).
 The graph is interpreted node by node from the ONNX file (weights from its initializers); only
 the feed-forward ops of compact SR networks are supported, anything else raises ``TorchBackendError``
-(``kizunasr_vs.onnx`` turns it into a ``vs.Error`` that suggests provider='cuda'). Graphs that compute
+(``kizunasr_vs.onnx`` turns it into a ``vs.Error`` that suggests backend='cuda'). Graphs that compute
 shapes at run time (SPAN pads to a multiple and unshuffles pixels with Shape/Gather/Mod/Reshape) are
 first folded for the frame size by onnxruntime's constant folding (``fold_shapes``).
 
@@ -17,7 +17,6 @@ the frame, so uploads, inference and downloads of several frames overlap.
 from __future__ import annotations
 
 import operator
-import os
 import queue
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,7 +29,6 @@ from onnx import numpy_helper
 
 from kizunasr_vs.compiler.graph import text_attr
 from kizunasr_vs.core.errors import KizunaError
-from kizunasr_vs.core.paths import torchinductor_cache_dir
 from kizunasr_vs.inference.torch_yuv import YuvConverter, plane_tensor_type
 from kizunasr_vs.inference.yuv_io import YuvLayout
 
@@ -50,15 +48,6 @@ _ARITHMETIC = {"Add": operator.add, "Sub": operator.sub, "Mul": operator.mul, "D
 
 class TorchBackendError(KizunaError, RuntimeError):
     """The model or machine cannot use the PyTorch backend (the message says why)."""
-
-
-def torch_cuda_available() -> bool:
-    """True when PyTorch is installed and sees a CUDA device."""
-    try:
-        import torch
-    except ImportError:
-        return False
-    return bool(torch.cuda.is_available())
 
 
 def _attrs(node: onnx.NodeProto) -> dict[str, Any]:
@@ -293,7 +282,7 @@ class TorchRunner:
                  layout: YuvLayout | None = None, graphs: bool = True) -> None:
         import torch
 
-        if not torch.cuda.is_available():
+        if not torch.cuda.is_available():  # (the runner's own guard: hardware.torch_cuda_available() is the probe)
             raise TorchBackendError("PyTorch sees no CUDA device")
         if layout is not None and channels != 3:
             raise TorchBackendError("YUV planes need an RGB (3-channel) model")
@@ -308,9 +297,8 @@ class TorchRunner:
         self.convert = YuvConverter(layout) if layout is not None else None
         self.forward = self._eager_forward
         if compile_model:
-            # the whole frame, conversions included, so that inductor fuses them into the model's kernels;
-            # its kernels and autotuning results are kept in the user cache across runs
-            os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(torchinductor_cache_dir()))
+            # the whole frame, conversions included, so that inductor fuses them into the model's kernels (its
+            # kernels are cached where $TORCHINDUCTOR_CACHE_DIR says: the CLI points it into the user cache)
             self.forward = torch.compile(self._eager_forward, mode="max-autotune-no-cudagraphs", dynamic=False)
         self.channels, self.streams = channels, streams
         in_shapes, in_type = self._plane_shapes(layout, height, width, 1), torch.half

@@ -1,15 +1,19 @@
-"""Encode a clip with ffmpeg: frames piped as Y4M, streams copied from the source, atomic output.
+"""Encode a clip with ffmpeg: frames piped as Y4M (or, for a variable frame rate, with their times:
+media/timed_frames.py), the source's other streams brought along (media/streams.py), atomic output.
 
-The output appears only when the encode has finished: ffmpeg writes to a hidden temporary file
-beside OUTPUT (``.OUTPUT.XXXXXXXX.partial``), which is renamed at the end. Ctrl-C, SIGTERM or an
-ffmpeg failure remove it; one left by a killed process is removed by the next encode of OUTPUT.
+The output appears only when the encode has finished and its video decodes (media/playable.py): ffmpeg writes to
+a hidden temporary file beside OUTPUT (``.OUTPUT.XXXXXXXX.partial``), which is renamed at the end. Ctrl-C,
+SIGTERM or an ffmpeg failure remove it; one left by a killed process is removed by the next encode of OUTPUT.
+ffmpeg runs in a session of its own, so a signal meant for the terminal's job reaches this process, which stops
+ffmpeg and cleans up, and never ffmpeg alone.
 
-The output is tagged with its colours (matrix, primaries, transfer, range, chroma location); BT.601
-YUV in an HD output is converted to BT.709 YUV first (``output_color`` says why).
+The output is tagged with its colours (media/colours.py).
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import shutil
 import signal
@@ -17,32 +21,32 @@ import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from types import FrameType
 from typing import IO
 
 import vapoursynth as vs
 
-from kizunasr_vs.core.errors import KizunaError
 from kizunasr_vs.core.files import remove_stale, replacing
-from kizunasr_vs.core.formats import (
-    MATRIX_BT601,
-    MATRIX_BT709,
-    RANGE_FULL,
-    RANGE_LIMITED,
-    ColorInfo,
-    is_hd,
-    resolve_color,
-)
+from kizunasr_vs.core.formats import ColorInfo, resolve_color
+from kizunasr_vs.media.colours import as_420, color_tags, output_color
+from kizunasr_vs.media.errors import EncodeError, OutputExistsError
+from kizunasr_vs.media.playable import UnplayableError, check_playable
+from kizunasr_vs.media.streams import StreamArgs, probe_streams, stream_args
+from kizunasr_vs.media.timed_frames import write_timed_frames
+
+log = logging.getLogger("kizunasr")
 
 PARTIAL = ".partial"  # suffix of the temporary output files
 MUXERS = {".mkv": "matroska", ".mp4": "mp4", ".mov": "mov", ".webm": "webm", ".mka": "matroska",
           ".avi": "avi", ".nut": "nut", ".y4m": "yuv4mpegpipe"}
 
-# The CODECS each muxer takes (ffmpeg 5-7); others fail at the first frame, so they are refused before decoding.
+# The CODECS each muxer takes in a file that decodes (ffmpeg 5-7); others fail at the first frame or write what
+# nothing plays (HEVC in AVI), so they are refused before decoding.
 MUXER_CODECS = {"matroska": ("hevc", "h264", "ffv1"), "mp4": ("hevc", "h264"), "mov": ("hevc", "h264", "ffv1"),
-                "webm": (), "avi": ("hevc", "h264", "ffv1"), "nut": ("hevc", "h264", "ffv1"), "yuv4mpegpipe": ()}
+                "webm": (), "avi": ("h264", "ffv1"), "nut": ("hevc", "h264", "ffv1"), "yuv4mpegpipe": ()}
 
 CODECS = {
     "hevc": ["-c:v", "libx265", "-preset", "fast", "-x265-params", "log-level=error"],
@@ -50,12 +54,32 @@ CODECS = {
     "ffv1": ["-c:v", "ffv1", "-level", "3", "-g", "1"],
 }
 
+__all__ = ["CODECS", "MUXERS", "MUXER_CODECS", "EncodeError", "EncodeSettings", "OutputExistsError", "encode"]
 
-BT601_MATRICES = (5, 6)  # BT.470BG and SMPTE 170M: the same BT.601 matrix
-CHROMA_LOCATIONS = ("left", "center", "topleft", "top", "bottomleft", "bottom")  # VapourSynth's order
 
-class EncodeError(KizunaError, RuntimeError):
-    """An encode that could not finish; the message says why and what to do."""
+def appeared_message(output: Path) -> str:
+    return (f"'{output}' appeared while encoding and was kept; the finished encode was removed: encode again "
+            "with --overwrite (or -y) to replace it, or choose another output")
+
+
+@contextmanager
+def finishing(output: Path, overwrite: bool) -> Iterator[Path]:
+    """``replacing(output, PARTIAL)``: a temporary file that becomes ``output`` when the block ends. Without
+    ``overwrite`` an existing output is refused (before the block) and one that appears meanwhile is kept
+    (OutputExistsError); a folder at ``output`` is refused either way."""
+    if output.is_dir():
+        raise OutputExistsError(f"output '{output}' is a folder; give a file name")
+    if not overwrite and os.path.lexists(output):
+        raise OutputExistsError(f"output '{output}' exists; add --overwrite (or -y) to replace it")
+    remove_stale(output.parent, output.name, PARTIAL)  # left by an encode that was killed (SIGKILL)
+    try:
+        with replacing(output, PARTIAL, overwrite) as temp:
+            yield temp
+    except FileExistsError:
+        raise OutputExistsError(appeared_message(output)) from None
+    except IsADirectoryError:
+        raise OutputExistsError(f"a folder appeared at '{output}' while encoding; the finished encode was "
+                                "removed: choose another output") from None
 
 
 @dataclass
@@ -66,9 +90,12 @@ class EncodeSettings:
     crf: int = 18
     ten_bit: bool = True
     copy_streams_from: Path | None = None
-    source_start: float = 0.0  # seconds into the source where the encoded frames begin
-    source_duration: float | None = None  # seconds of the source's other streams to keep
+    source_start: float = 0.0  # where the encoded frames begin on the source's timeline (seconds)
+    source_duration: float | None = None  # how long they are shown; the source's other streams are cut to it
+    cut: tuple[bool, bool] = (False, False)  # the user cut the source's start, its end (--start, --end)
+    frame_times: tuple[float, ...] | None = None  # each frame's time from the first's, and the end (variable rate)
     color: ColorInfo | None = None  # the frames' colours (resolve_color of the source); None: the clip's props
+    display_aspect: Fraction | None = None  # the frames' display aspect ratio; None: square pixels
     extra_args: list[str] = field(default_factory=list)
 
     def video_args(self) -> list[str]:
@@ -81,66 +108,34 @@ class EncodeSettings:
         return args
 
 
-def source_stream_maps(muxer: str) -> list[str]:
-    """ffmpeg arguments copying the second input's (the source's) audio and chapters, and in Matroska its
-    subtitles (ASS) and fonts, which travel only there."""
-    maps = ["-map", "1:a?", "-c:a", "copy", "-map_chapters", "1"]
-    if muxer == "matroska":
-        maps += ["-map", "1:s?", "-c:s", "copy", "-map", "1:t?"]
-    return maps
+def ffmpeg_command(settings: EncodeSettings, temp_output: Path, muxer: str, color: ColorInfo | None = None,
+                   streams: StreamArgs | None = None) -> list[str]:
+    """The ffmpeg command line: the frames from stdin (Y4M, or Matroska with their times), tagged with ``color``,
+    and the source's other streams as ``streams`` (media/streams.py) says."""
+    streams = streams or StreamArgs()
+    timed = settings.frame_times is not None
+    cmd = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-y", *streams.video_input,
+           "-f", "matroska" if timed else "yuv4mpegpipe", "-i", "pipe:0", *streams.inputs, "-map", "0:v:0",
+           *streams.maps, *settings.video_args()]
+    if timed:  # every frame keeps its time
+        cmd += ["-fps_mode", "passthrough", "-enc_time_base", "-1"]
+    if color is not None:
+        cmd += color_tags(color)
+    if settings.display_aspect is not None:  # ffmpeg sets the sample aspect ratio that shows the frames so
+        cmd += ["-aspect", f"{settings.display_aspect.numerator}:{settings.display_aspect.denominator}"]
+    return cmd + streams.span + settings.extra_args + ["-f", muxer, str(temp_output)]
 
 
-def ffmpeg_command(settings: EncodeSettings, temp_output: Path, muxer: str,
-                   color: ColorInfo | None = None) -> list[str]:
-    """The ffmpeg command line: Y4M video from stdin (tagged with ``color``), other streams from the source file."""
-    cmd = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-f", "yuv4mpegpipe", "-i", "pipe:0"]
-    maps = ["-map", "0:v:0"]
-    if settings.copy_streams_from is not None:
-        if settings.source_start:
-            cmd += ["-ss", f"{settings.source_start:.6f}"]
-        if settings.source_duration is not None:
-            cmd += ["-t", f"{settings.source_duration:.6f}"]
-        cmd += ["-i", str(settings.copy_streams_from)]
-        maps += source_stream_maps(muxer)
-    tags = color_tags(color) if color is not None else []
-    return cmd + maps + settings.video_args() + tags + settings.extra_args + ["-f", muxer, str(temp_output)]
-
-
-def color_tags(color: ColorInfo) -> list[str]:
-    """ffmpeg's colour options for ``color``: VapourSynth's matrix, primaries and transfer use ffmpeg's (H.273)
-    numbers; the chroma location is one less than ffmpeg's."""
-    return ["-colorspace", str(color.matrix), "-color_primaries", str(color.primaries),
-            "-color_trc", str(color.transfer), "-color_range", "pc" if color.range == RANGE_FULL else "tv",
-            "-chroma_sample_location", CHROMA_LOCATIONS[color.chroma_location]]
-
-
-def output_color(clip: vs.VideoNode, color: ColorInfo) -> ColorInfo:
-    """The colours the output is written in: ``color`` (the frames'), except that BT.601 YUV becomes BT.709 YUV
-    in an HD output, which players assume to be BT.709 (many ignore the tags: an SD source upscaled to HD would
-    change hue there); RGB becomes limited-range YUV, BT.709 for HD and BT.601 for SD. Primaries, transfer and
-    chroma location stay: only the YCbCr matrix changes, so colours are exactly the source's."""
-    hd = is_hd(clip.width, clip.height)
-    fmt = clip.format
-    if fmt is not None and fmt.color_family == vs.RGB:
-        return replace(color, matrix=MATRIX_BT709 if hd else MATRIX_BT601, range=RANGE_LIMITED)
-    if hd and color.matrix in BT601_MATRICES:
-        return replace(color, matrix=MATRIX_BT709)
-    return color
-
-
-def _y4m_ready(clip: vs.VideoNode, ten_bit: bool, color: ColorInfo, out: ColorInfo) -> vs.VideoNode:
-    """The clip (colours ``color``) as 4:2:0 integer YUV at the output bit depth (what every codec here accepts),
-    in the colours ``out``."""
-    target = vs.YUV420P10 if ten_bit else vs.YUV420P8
-    if clip.format is not None and clip.format.id == target and color == out:
-        return clip
-    if clip.width % 2 or clip.height % 2:
-        raise EncodeError(f"4:2:0 output needs an even size; got {clip.width}x{clip.height}")
-    fmt = clip.format
-    args = {"matrix": out.matrix, "range": out.range, "chromaloc": out.chroma_location}
-    if fmt is not None and fmt.color_family == vs.YUV:
-        args |= {"matrix_in": color.matrix, "range_in": color.range, "chromaloc_in": color.chroma_location}
-    return clip.resize.Bicubic(format=target, dither_type="error_diffusion", **args)
+def other_streams(settings: EncodeSettings, muxer: str, folder: Path) -> StreamArgs | None:
+    """The source's other streams for a ``muxer`` output (files it needs go in ``folder``); each thing the
+    output cannot hold is logged as a warning."""
+    if settings.copy_streams_from is None:
+        return None
+    found = stream_args(settings.copy_streams_from, probe_streams(settings.copy_streams_from), muxer,
+                        settings.source_start, settings.source_duration, settings.cut, folder)
+    for warning in found.warnings:
+        log.warning("%s", warning)
+    return found
 
 
 @contextmanager
@@ -176,40 +171,69 @@ def check_output_path(output: Path, codec: str | None = None) -> str:
 
 
 def encode(clip: vs.VideoNode, output: Path, settings: EncodeSettings,
-           progress: Callable[[int, int], None] | None = None) -> Path:
-    """Encode ``clip`` into ``output`` atomically; returns the output path."""
+           progress: Callable[[int, int], None] | None = None, overwrite: bool = False, check: bool = True) -> Path:
+    """Encode ``clip`` into ``output`` atomically; returns the output path. An existing output, or one that
+    appears while encoding, is replaced only with ``overwrite`` (else OutputExistsError). With ``check`` the
+    written file's video is decoded once before it takes the output's name (``check_playable``)."""
     if shutil.which("ffmpeg") is None:
         raise EncodeError("ffmpeg not found on PATH; install it (Debian: apt-get install ffmpeg)")
     output = Path(output)
     muxer = check_output_path(output, settings.codec)
     color = settings.color or resolve_color(clip)
     tagged = output_color(clip, color)
-    video = _y4m_ready(clip, settings.ten_bit, color, tagged)
-    remove_stale(output.parent, output.name, PARTIAL)  # left by an encode that was killed (SIGKILL)
+    video = as_420(clip, settings.ten_bit, color, tagged)
     # ffmpeg's messages go to a file, not a pipe nobody reads while frames are written (no deadlock).
-    with tempfile.TemporaryFile() as log, replacing(output, PARTIAL) as temp:
-        proc = subprocess.Popen(ffmpeg_command(settings, temp, muxer, tagged), stdin=subprocess.PIPE, stderr=log)
-        try:
-            assert proc.stdin is not None
-            with _sigterm_as_interrupt():
-                try:
-                    video.output(proc.stdin, y4m=True, progress_update=progress)
-                except (BrokenPipeError, OSError) as exc:
-                    proc.kill()
-                    proc.wait()
-                    raise EncodeError(f"ffmpeg stopped early: {_tail(log)}") from exc
-                proc.stdin.close()
-                if proc.wait() != 0:
-                    raise EncodeError(f"ffmpeg failed (exit {proc.returncode}): {_tail(log)}")
-        except BaseException:
-            proc.kill()
-            proc.wait()
-            raise
+    with (tempfile.TemporaryDirectory(prefix="kizunasr-") as folder, tempfile.TemporaryFile() as ffmpeg_log,
+          finishing(output, overwrite) as temp):
+        streams = other_streams(settings, muxer, Path(folder))
+        _run_ffmpeg(video, ffmpeg_command(settings, temp, muxer, tagged, streams), settings.frame_times,
+                    ffmpeg_log, progress)
+        if check:
+            try:
+                check_playable(temp, clip.num_frames)
+            except UnplayableError as exc:
+                raise EncodeError(f"{exc}; nothing was written to '{output}'") from None
     return output
 
 
-def _tail(log: IO[bytes]) -> str:
-    """The last lines ffmpeg wrote to its log."""
-    log.seek(0)
-    text = log.read().decode(errors="replace").strip()
-    return " | ".join(text.splitlines()[-5:]) or "(no message)"
+def _run_ffmpeg(video: vs.VideoNode, command: list[str], frame_times: tuple[float, ...] | None,
+                ffmpeg_log: IO[bytes], progress: Callable[[int, int], None] | None) -> None:
+    """Run ``command`` with ``video``'s frames on its stdin (with ``frame_times``: timed Matroska, else Y4M);
+    EncodeError with ffmpeg's last words when it fails."""
+    proc = subprocess.Popen(command, stdin=subprocess.PIPE, stderr=ffmpeg_log, start_new_session=True)
+    assert proc.stdin is not None
+    try:
+        with _sigterm_as_interrupt():
+            try:
+                if frame_times is not None:
+                    write_timed_frames(video, proc.stdin, frame_times, progress)
+                else:
+                    video.output(proc.stdin, y4m=True, progress_update=progress)
+                proc.stdin.close()
+            except OSError as exc:  # the pipe broke: ffmpeg stopped reading
+                proc.wait()
+                raise EncodeError(f"ffmpeg stopped early{_ended(proc.returncode, ffmpeg_log)}") from exc
+            if proc.wait() != 0:
+                raise EncodeError(f"ffmpeg failed{_ended(proc.returncode, ffmpeg_log)}")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        with contextlib.suppress(OSError):  # frames still buffered for a dead ffmpeg: nobody will read them
+            proc.stdin.close()
+
+
+def _ended(returncode: int, ffmpeg_log: IO[bytes]) -> str:
+    """How ffmpeg ended and its last words: " (killed by SIGKILL)", " (exit 1): No space left on device"."""
+    if returncode < 0:
+        name = signal.Signals(-returncode).name
+        how = f" (killed by {name}{SIGNAL_CAUSES.get(name, '')})"
+    else:
+        how = f" (exit {returncode})"
+    ffmpeg_log.seek(0)
+    text = ffmpeg_log.read().decode(errors="replace").strip()
+    return how + (": " + " | ".join(text.splitlines()[-5:]) if text else "")
+
+
+SIGNAL_CAUSES = {"SIGXFSZ": ": the output reached the file size limit (ulimit -f)",
+                 "SIGKILL": ", perhaps by the out-of-memory killer"}

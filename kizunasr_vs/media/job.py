@@ -9,12 +9,14 @@ from pathlib import Path
 
 import vapoursynth as vs
 
+from kizunasr_vs.core.errors import InputError
 from kizunasr_vs.core.files import check_output
 from kizunasr_vs.core.formats import ColorInfo
 from kizunasr_vs.core.sample import sample_clip
 from kizunasr_vs.media.encoder import EncodeSettings, check_output_path
 from kizunasr_vs.media.source import open_video
 from kizunasr_vs.media.span import check_span, fps_of, frame_range, parse_position
+from kizunasr_vs.media.timing import FrameTimes
 
 
 @dataclass(frozen=True)
@@ -58,24 +60,36 @@ class EncodeJob:
         """The whole source: the input decoded by bestsource, or the built-in sample."""
         return open_video(self.input) if self.input is not None else sample_clip()
 
-    def frames(self, source: vs.VideoNode) -> tuple[int, int]:
-        """The source frames [first, last) to encode; ValueError when that range is empty."""
+    def frames(self, source: vs.VideoNode, times: FrameTimes | None = None) -> tuple[int, int]:
+        """The source frames [first, last) to encode; ValueError when that range is empty. Times ('90.5s') count
+        at the source's frame rate, or, for a variable rate, find the frame shown then in ``times``."""
         fps = fps_of(source)
-        return frame_range(source, parse_position(self.start, fps, 0),
-                           parse_position(self.end, fps, source.num_frames))
+        at = times.frame_at if times is not None and times.variable else None
+        return frame_range(source, parse_position(self.start, fps, 0, at),
+                           parse_position(self.end, fps, source.num_frames, at))
 
-    def trim(self, source: vs.VideoNode) -> tuple[vs.VideoNode, int]:
+    def trim(self, source: vs.VideoNode, times: FrameTimes | None = None) -> tuple[vs.VideoNode, int]:
         """``source`` cut to the job's frames, and the first frame's index."""
-        first, last = self.frames(source)
+        first, last = self.frames(source, times)
         return source[first:last], first
 
-    def settings(self, clip: vs.VideoNode, first: int, color: ColorInfo) -> EncodeSettings:
+    def settings(self, clip: vs.VideoNode, first: int, color: ColorInfo,
+                 times: FrameTimes | None = None) -> EncodeSettings:
         """ffmpeg's settings for encoding ``clip`` (made from the source from frame ``first`` on, in ``color``):
-        the input's other streams are copied for the clip's span."""
-        fps = fps_of(clip)
+        the input's other streams are copied for the clip's span, where ``times`` (the source's frame times)
+        place it, else at the clip's frame rate; a variable rate keeps each frame's time."""
+        last = first + clip.num_frames
+        if times is not None:
+            start, duration = times.span(first, last)
+        else:
+            fps = fps_of(clip)
+            start, duration = first / fps, clip.num_frames / fps
         return EncodeSettings(codec=self.codec, crf=self.crf, ten_bit=self.ten_bit, copy_streams_from=self.input,
-                              source_start=first / fps,
-                              source_duration=clip.num_frames / fps if self.input else None, color=color)
+                              source_start=start if self.input else 0.0,
+                              source_duration=duration if self.input else None,
+                              cut=(self.start is not None, self.end is not None),
+                              frame_times=times.relative(first, last) if times is not None and times.variable
+                              else None, color=color)
 
 
 def check_outputs(jobs: Sequence[EncodeJob]) -> None:
@@ -87,4 +101,4 @@ def check_outputs(jobs: Sequence[EncodeJob]) -> None:
         check_output(job.output, inputs, job.overwrite)
         other = seen.setdefault(job.output.resolve(), job.input)
         if other != job.input:
-            raise ValueError(f"'{other}' and '{job.input}' would both be written to '{job.output}'; encode them apart")
+            raise InputError(f"'{other}' and '{job.input}' would both be written to '{job.output}'; encode them apart")

@@ -4,10 +4,14 @@ has a variable rate), positions written as frames or times, and the checked fram
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import vapoursynth as vs
 
+from kizunasr_vs.core.errors import InputError
+
 FALLBACK_FPS = 24.0  # a variable-rate clip has fps 0/1; its times are then counted at this rate
+LONGEST = 366 * 24 * 3600.0  # seconds: a time past this is past any video (and would overflow a frame number)
 
 
 def fps_of(clip: vs.VideoNode) -> float:
@@ -20,7 +24,7 @@ def frame_range(clip: vs.VideoNode, first: int, last: int | None) -> tuple[int, 
     """[first, last) within the clip (``last`` None or past the end: the end); ValueError when empty."""
     end = min(last if last is not None else clip.num_frames, clip.num_frames)
     if not 0 <= first < end:
-        raise ValueError(f"empty range: start {first}, end {end} of {clip.num_frames} frames")
+        raise InputError(f"empty range: start {first}, end {end} of {clip.num_frames} frames")
     return first, end
 
 
@@ -39,9 +43,12 @@ def read_position(text: str) -> int | float:
         else:
             raise ValueError
     except ValueError:
-        raise ValueError(f"cannot read position '{text}': use a frame number, 90.5s or 1:30") from None
+        raise InputError(f"cannot read position '{text}': use a frame number, 90.5s or 1:30") from None
     if not math.isfinite(seconds) or seconds < 0:
-        raise ValueError(f"position '{text}' must be a finite time >= 0, like 90.5s or 1:30")
+        raise InputError(f"position '{text}' must be a finite time >= 0, like 90.5s or 1:30")
+    if seconds > LONGEST:
+        raise InputError(f"position '{text}' is past the end of any video (more than a year); use a time within "
+                         "the video, like 90.5s or 1:30")
     return seconds
 
 
@@ -52,12 +59,16 @@ def check_span(start: str | None, end: str | None) -> None:
         return
     last = read_position(end)
     if type(first) is type(last) and first >= last:
-        raise ValueError(f"--start {start or 0} is not before --end {end}: nothing to encode")
+        raise InputError(f"--start {start or 0} is not before --end {end}: nothing to encode")
 
 
-def parse_position(text: str | None, fps: float, default: int) -> int:
-    """A frame number from '120', '90.5s' or '1:30' / '0:01:30.5' (``read_position``)."""
+def parse_position(text: str | None, fps: float, default: int,
+                   frame_at: Callable[[float], int] | None = None) -> int:
+    """A frame number from '120', '90.5s' or '1:30' / '0:01:30.5' (``read_position``); a time is counted at
+    ``fps``, or given to ``frame_at`` (a variable-rate source's frame shown at that time)."""
     if text is None:
         return default
     position = read_position(text)
-    return position if isinstance(position, int) else round(position * fps)
+    if isinstance(position, int):
+        return position
+    return frame_at(position) if frame_at is not None else round(position * fps)

@@ -10,6 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from kizunasr_vs.core import paths
+from kizunasr_vs.core.errors import InputError, NotFound
 from kizunasr_vs.core.files import check_output, replacing, sha256_file
 from kizunasr_vs.core.resources import find_relative, not_found
 from kizunasr_vs.models.errors import ChecksumError, InvalidModelError, ModelMissingError, RegistryError
@@ -130,7 +131,7 @@ def find_model(name: str | os.PathLike[str]) -> Path:
     if found is None and registered is not None:  # a registered model's file name: say how to get it
         raise ModelMissingError(missing_message(registered))
     if found is None:
-        raise FileNotFoundError(not_found("model", text, searched) + " (`kizunasr models list` shows the known "
+        raise NotFound(not_found("model", text, searched) + " (`kizunasr models list` shows the known "
                                 "models, `kizunasr models fetch NAME` downloads one)")
     return check_registered(found, registry)
 
@@ -175,7 +176,7 @@ def check_runs(path: Path) -> int:
     import onnx
     import vapoursynth as vs
 
-    from kizunasr_vs.inference.ort_session import CPU, WHO, create_session, detect_scale, load_model, model_info
+    from kizunasr_vs.inference.ort_session import CPU, create_session, detect_scale, load_model, model_info
 
     try:
         loaded = load_model(path)
@@ -184,7 +185,7 @@ def check_runs(path: Path) -> int:
         session = create_session(loaded.proto.SerializeToString(), str(path), [(CPU, {})], 1)
         return detect_scale(session, info, str(path), (info.height or PROBE, info.width or PROBE))
     except (vs.Error, onnx.checker.ValidationError) as exc:
-        reason = str(exc).removeprefix(f"{WHO}: ").removeprefix(f"{path}: ")
+        reason = str(exc).removeprefix(f"{path}: ")  # (the message names the file already)
         raise InvalidModelError(f"{path} is not a usable ONNX model: {reason}; nothing was imported") from None
 
 
@@ -205,9 +206,9 @@ def import_file(path: str | os.PathLike[str], name: str | None = None, overwrite
     """
     src = Path(path).expanduser().resolve()
     if not src.is_file():
-        raise FileNotFoundError(f"{src}: no such file")
+        raise NotFound(f"{src}: no such file")
     if name is not None and not NAME_RE.match(name):
-        raise ValueError(f"model name must be letters, digits, '.', '_' or '-', got {name!r}")
+        raise InputError(f"model name must be letters, digits, '.', '_' or '-', got {name!r}")
     digest = sha256_file(src)
     registry = load_registry()
     if name is None:

@@ -12,18 +12,20 @@ Layout in the config dir (mpv's ``~~``: ``$MPV_HOME``, else ``$XDG_CONFIG_HOME/m
                                              reading; the worker uses the package's own profiles and the
                                              user's ~/.config/kizunasr/profiles)
     input.conf                               our key bindings, between "# >>> kizunasr >>>" / "# <<< kizunasr <<<"
-    kizunasr-install.json                    manifest: every file we wrote, with its sha256
+                                             (input_conf.py: the user's lines are never touched)
+    kizunasr-install.json                    manifest: every file we wrote, with its sha256, our input.conf
+                                             block's hash and the folders the install created
 
 A file that exists with other content is never overwritten (unless ``force``; the old one is kept
 as ``NAME.kizunasr-bak``), except a file of our previous install that the user has not changed
 (its sha256 is still the manifest's), which is updated. Uninstall removes only files whose sha256
-is still the manifest's, and our input.conf block. All writes go through a temporary file and
-``os.replace`` (``write_atomic``): new files follow the umask, replaced ones keep their mode.
+is still the manifest's, our input.conf block, and the folders the install created once they are
+empty. All writes go through a temporary file and ``os.replace`` (``write_atomic``): new files follow
+the umask, replaced ones keep their mode.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -35,16 +37,18 @@ from pathlib import Path
 
 from kizunasr_vs.core.files import write_atomic
 from kizunasr_vs.core.paths import cache_dir, data_dir
+from kizunasr_vs.mpv import input_conf
 from kizunasr_vs.render.source import params_as_defines
 
 MANIFEST = "kizunasr-install.json"
 LUA = "scripts/kizunasr.lua"
 DRY = {"installed": "would install", "updated": "would update", "replaced": "would replace",
        "removed": "would remove"}
-INPUT_CONF = "input.conf"
+INPUT_CONF = input_conf.NAME
 COMPAT_DIR = "shaders/kizunasr/mpv-0.35"
-BEGIN = "# >>> kizunasr >>>"
-END = "# <<< kizunasr <<<"
+BEGIN, END = input_conf.BEGIN, input_conf.END
+# folders an install from before the manifest listed created folders may leave: ours by name, removed when empty
+OUR_FOLDERS = (COMPAT_DIR, "shaders/kizunasr", "script-opts/kizunasr-profiles")
 
 
 @dataclass(frozen=True)
@@ -135,113 +139,28 @@ def items(command: str | None = None) -> list[Item]:
 
 
 def read_manifest(config: Path) -> dict:
-    """The manifest of a previous install ({"files": {}, "input_conf": None} when there is none)."""
+    """The manifest of a previous install ({"files": {}, "input_conf": None} when there is none); "created_dirs"
+    is missing when the install did not record them."""
     path = config / MANIFEST
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return {"files": {}, "input_conf": None}
+        return {"files": {}, "input_conf": None, "created_dirs": []}
+    if not isinstance(data, dict):
+        return {"files": {}, "input_conf": None, "created_dirs": []}
     data.setdefault("files", {})
     data.setdefault("input_conf", None)
     return data
 
 
+def missing_dirs(config: Path, rels: list[str]) -> list[str]:
+    """The folders (relative to ``config``, "." for itself) that writing ``rels`` would create."""
+    wanted = {".", *(str(parent) for rel in rels for parent in Path(rel).parents if str(parent) != ".")}
+    return sorted(d for d in wanted if not (config / d).exists())
+
+
 def write_manifest(config: Path, manifest: dict) -> None:
     write_atomic(config / MANIFEST, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
-
-
-# ----- input.conf --------------------------------------------------------------------------------
-
-
-def normalise_key(key: str) -> str:
-    """A key name for comparison: modifiers upper-case and sorted, named keys upper-case."""
-    parts = key.split("+")
-    if key.endswith("++"):  # the "+" key itself, e.g. "CTRL++"
-        parts = [*key[:-2].split("+"), "+"]
-    *mods, base = parts
-    base = base.upper() if len(base) > 1 else base
-    return "+".join(sorted(m.upper() for m in mods) + [base])
-
-
-def block_span(lines: list[str]) -> tuple[int, int] | None:
-    """Indexes of our BEGIN and END marker lines, or None when there is no complete block."""
-    start = next((i for i, ln in enumerate(lines) if ln.strip() == BEGIN), None)
-    if start is None:
-        return None
-    end = next((i for i in range(start, len(lines)) if lines[i].strip() == END), None)
-    return None if end is None else (start, end)
-
-
-def split_block(text: str) -> tuple[str, list[str] | None, str]:
-    """(the text before our block, the block's lines without line ends or None, the text after it), the user's
-    text exactly as it is (line ends included)."""
-    lines = text.splitlines(keepends=True)
-    span = block_span(lines)
-    if span is None:
-        return text, None, ""
-    start, end = span
-    return "".join(lines[:start]), [ln.rstrip("\r\n") for ln in lines[start:end + 1]], "".join(lines[end + 1:])
-
-
-def user_keys(lines: list[str]) -> set[str]:
-    """Keys bound by non-comment lines."""
-    keys = set()
-    for line in lines:
-        words = line.split()
-        if words and not words[0].startswith("#"):
-            keys.add(normalise_key(words[0]))
-    return keys
-
-
-def build_block(snippet: str, taken: set[str]) -> tuple[list[str], list[str]]:
-    """Our marker block for input.conf, and the keys left to the user's own bindings."""
-    block, conflicts = [BEGIN], []
-    for line in snippet.splitlines():
-        words = line.split()
-        if words and not words[0].startswith("#") and normalise_key(words[0]) in taken:
-            conflicts.append(words[0])
-            block.append(f"# {words[0]} is bound above in this file; kizunasr leaves it to you:")
-            line = "#" + line
-        block.append(line)
-    return block + [END], conflicts
-
-
-def join_lines(lines: list[str]) -> str:
-    return "\n".join(lines) + "\n" if lines else ""
-
-
-def read_text(path: Path) -> str | None:
-    """A file's text, or None when it does not exist; bytes that are not UTF-8 (a Latin-1 comment) are kept as
-    they are through ``encode_text``."""
-    return path.read_bytes().decode("utf-8", "surrogateescape") if path.is_file() else None
-
-
-def encode_text(text: str) -> bytes:
-    return text.encode("utf-8", "surrogateescape")
-
-
-@dataclass(frozen=True)
-class InputConfPlan:
-    """input.conf now (None: missing), with our block, what was added before the block, the keys left to the user."""
-
-    current: str | None
-    new: str
-    added: str  # a line end and a blank line put before our block, removed with it on uninstall
-    conflicts: list[str]
-
-
-def plan_input_conf(config: Path) -> InputConfPlan:
-    """Our block put into input.conf: in place of a previous one, else at the end; the user's bytes are kept."""
-    current = read_text(config / INPUT_CONF)
-    before, old_block, after = split_block(current or "")
-    block, conflicts = build_block((data_dir("mpv_scripts") / INPUT_CONF).read_text(encoding="utf-8"),
-                                   user_keys((before + after).splitlines()))
-    if old_block is not None:  # replace our block where it is
-        return InputConfPlan(current, before + join_lines(block) + after, "", conflicts)
-    added = "" if not before or before.endswith(("\n", "\r")) else "\n"
-    if before.strip():
-        added += "\n"  # a blank line between the user's lines and ours
-    return InputConfPlan(current, before + added + join_lines(block), added, conflicts)
 
 
 # ----- install / uninstall -----------------------------------------------------------------------
@@ -257,7 +176,11 @@ def install(config: Path, dry_run: bool = False, force: bool = False, command: s
     owned: dict[str, str] = dict(manifest["files"])
     done: list[Outcome] = []
     todo = items(command)
-    plan = plan_input_conf(config)
+    previous = manifest["input_conf"] or {}
+    snippet = (data_dir("mpv_scripts") / INPUT_CONF).read_text(encoding="utf-8")
+    plan = input_conf.plan(config, snippet, previous.get("block_sha256"))
+    if plan.skip and force and not input_conf.dangling_link(config):
+        plan = input_conf.forced(config, snippet)
     if all(item.dest != LUA for item in todo):
         done.append(Outcome("missing", LUA, f"no kizunasr.lua in {data_dir('mpv_scripts')}; not installed"))
     writes: list[tuple[Item, str]] = []
@@ -282,25 +205,19 @@ def install(config: Path, dry_run: bool = False, force: bool = False, command: s
         writes.append((item, action))
         done.append(Outcome(DRY[action] if dry_run else action, item.dest,
                             "previous version kept as .kizunasr-bak" if action == "replaced" else ""))
-    previous = manifest["input_conf"] or {}
-    _, block, _ = split_block(plan.new)
-    input_conf = {"block_sha256": sha256(join_lines(block or []).encode()),
-                  "created": previous["created"] if previous else plan.current is None,
-                  "added": previous.get("added", "") if previous else plan.added}
-
-    def save(with_input_conf: bool) -> None:
-        write_manifest(config, {"version": 1, "files": dict(sorted(owned.items())),
-                                "input_conf": input_conf if with_input_conf else manifest["input_conf"]})
-
-    note = "; ".join(f"{k} already bound by you, ours commented out" for k in plan.conflicts)
-    if plan.current == plan.new:
-        done.append(Outcome("up to date", INPUT_CONF, note))
-    else:
-        action = "installed" if plan.current is None else "updated"
-        done.append(Outcome(DRY[action] if dry_run else action, INPUT_CONF,
-                            note or "key bindings between kizunasr markers"))
+    conf_info = {"block_sha256": input_conf.block_digest(plan.block),
+                 "created": previous.get("created", False) if plan.replaced else plan.current is None,
+                 "added": previous.get("added", "") if plan.replaced else plan.added}
+    created_dirs = sorted({*manifest.get("created_dirs", []),
+                           *missing_dirs(config, [item.dest for item, _ in writes] + [MANIFEST])})
+    done.append(_input_conf_outcome(plan, dry_run))
     if dry_run:
         return done
+
+    def save(with_input_conf: bool) -> None:
+        write_manifest(config, {"version": 1, "files": dict(sorted(owned.items())), "created_dirs": created_dirs,
+                                "input_conf": conf_info if with_input_conf else manifest["input_conf"]})
+
     save(False)
     for item, action in writes:
         path = config / item.dest
@@ -310,10 +227,25 @@ def install(config: Path, dry_run: bool = False, force: bool = False, command: s
         write_atomic(path, item.data)
         owned[item.dest] = sha256(item.data)
         save(False)
+    if plan.skip:
+        return done
     save(True)
     if plan.current != plan.new:
-        write_atomic(config / INPUT_CONF, encode_text(plan.new))
+        input_conf.write(config, plan.new)
     return done
+
+
+def _input_conf_outcome(plan: input_conf.Plan, dry_run: bool) -> Outcome:
+    """The one line said about input.conf."""
+    if plan.skip:
+        return Outcome("skipped", INPUT_CONF, plan.note)
+    notes = [f"{k} already bound by you, ours commented out" for k in plan.conflicts]
+    notes += [plan.note] if plan.note else []
+    if plan.current == plan.new:
+        return Outcome("up to date", INPUT_CONF, "; ".join(notes))
+    action = "installed" if plan.current is None else "updated"
+    return Outcome(DRY[action] if dry_run else action, INPUT_CONF,
+                   "; ".join(notes) or "key bindings between kizunasr markers")
 
 
 def uninstall(config: Path, dry_run: bool = False) -> list[Outcome]:
@@ -335,39 +267,43 @@ def uninstall(config: Path, dry_run: bool = False) -> list[Outcome]:
             done.append(Outcome(removed, rel))
     done += _uninstall_input_conf(config, manifest.get("input_conf") or {}, dry_run)
     if not dry_run:
-        for folder in (COMPAT_DIR, "shaders/kizunasr", "script-opts/kizunasr-profiles"):
-            _remove_if_empty(config / folder)
         (config / MANIFEST).unlink()
+        done += _remove_created_dirs(config, manifest.get("created_dirs"))
     return done
 
 
 def _uninstall_input_conf(config: Path, info: dict, dry_run: bool) -> list[Outcome]:
     """Our block cut out, with what install added before it: the user's file as it was, byte for byte."""
-    path = config / INPUT_CONF
-    text = read_text(path)
-    if text is None:
-        return []
-    before, block, after = split_block(text)
-    if block is None:
-        return []
-    if info.get("block_sha256") and sha256(join_lines(block).encode()) != info["block_sha256"]:
-        return [Outcome("kept", INPUT_CONF, "the kizunasr block was edited; remove it by hand")]
-    added = info.get("added", "")
-    if added and before.endswith(added):
-        before = before[:-len(added)]
-    removed = DRY["removed"] if dry_run else "removed"
-    if not (before + after).strip() and info.get("created"):
-        if not dry_run:
-            path.unlink()
-        return [Outcome(removed, INPUT_CONF)]
+    plan = input_conf.removal(config, info.get("block_sha256"), info.get("added", ""), bool(info.get("created")))
+    action = DRY.get(plan.action, plan.action) if dry_run else plan.action
     if not dry_run:
-        write_atomic(path, encode_text(before + after))
-    return [Outcome(removed, INPUT_CONF, "kizunasr key bindings (your lines kept)")]
+        if plan.delete:
+            (config / INPUT_CONF).unlink()
+        elif plan.text is not None:
+            input_conf.write(config, plan.text)
+    return [Outcome(action, INPUT_CONF, plan.note)]
 
 
-def _remove_if_empty(folder: Path) -> None:
-    with contextlib.suppress(OSError):
-        folder.rmdir()
+def _remove_created_dirs(config: Path, created: list[str] | None) -> list[Outcome]:
+    """The folders the install created, deepest first, each only if empty; a folder left is said once."""
+    if created is None:  # an install that did not record them: only the folders named after us
+        candidates = list(OUR_FOLDERS)
+    else:
+        candidates = sorted(created, key=lambda d: (-len(Path(d).parts), d))
+        candidates = [d for d in candidates if d != "."] + (["."] if "." in candidates else [])
+    left = []
+    for rel in candidates:
+        folder = config / rel
+        if not folder.is_dir() or folder.is_symlink():
+            continue
+        try:
+            folder.rmdir()
+        except OSError:
+            left.append(rel)
+    if created is not None and left:
+        return [Outcome("kept", ", ".join(d + "/" if d != "." else str(config) for d in left),
+                        "folders the install created, not empty (files of yours are in them)")]
+    return []
 
 
 def summary(outcomes: list[Outcome]) -> str:

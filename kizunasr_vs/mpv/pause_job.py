@@ -3,7 +3,6 @@
 ``PauseJobs`` is the scheduling: a debounce timer, a generation counter and the job thread.
 ``StillRenderer`` is the work: the profile's ``pause`` chain on the grabbed RGB frame, fitted to the
 video rect, with the VapourSynth graph kept between pauses (the model stays loaded).
-``render_still`` is the one-off form (RGB numpy in, BGRA bytes out), testable without mpv.
 ``load_rgb`` (the grabbed screenshot) and ``write_bgra`` (the overlay file) are the IPC worker's
 ends; ``Timings`` splits the latency into grab (screenshot + decode), inference (chain + fit),
 transfer (hand-over to mpv) and display (the overlay call).
@@ -216,11 +215,6 @@ def to_bgra(planes: list[np.ndarray]) -> bytes:
         out[..., 2 - i] = plane
     out[..., 3] = 255
     return out.tobytes()
-
-
-def render_still(rgb: np.ndarray, steps: list[Step], rect: Rect, provider: str = "auto") -> bytes:
-    """Run ``steps`` on the RGB frame, fit the result to ``rect`` (Spline36), return BGRA bytes."""
-    return to_bgra(StillRenderer(provider).render(rgb, steps, rect))
 
 
 def load_rgb(path: Path) -> np.ndarray:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,6 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
-import vapoursynth as vs
 
 from kizunasr_vs.core.errors import KizunaError
 from kizunasr_vs.core.resources import shader_path
@@ -132,23 +130,22 @@ class Player:
         self.shaders: list[str] = []
         self.height: int | None = None
         self.last_overlay: Shown | None = None
-        self.started = threading.Event()
+        self.started = threading.Event()  # set once the source height is known and the realtime shaders are set
         self.mpv = mpv.MPV(vo="gpu", input_default_bindings=True, input_vo_keyboard=True, osc=True, config=False,
                            **(extra or {}))
         self.old_mpv = old_mpv(str(self.mpv.mpv_version))
-        self.still = StillController(LibmpvPort(self), self._pause_chain, provider, debounce_ms)
+        self.still = StillController(LibmpvPort(self), self._pause_chain, provider, debounce_ms,
+                                     realtime_chain=self._realtime_chain)
         self.mpv.observe_property("video-params", self._on_params)
         self.mpv.observe_property("pause", self._on_pause)
         self.mpv.observe_property("osd-dimensions", self._on_resize)
         self.mpv.register_event_callback(self._on_event)
 
-    @property
-    def overlay_visible(self) -> bool:
-        """Whether the AI still is on screen (the controller's state)."""
-        return self.still.state.overlay
-
     def _pause_chain(self) -> list[Step]:
         return self.profile.for_height(self.height).pause if self.height is not None else []
+
+    def _realtime_chain(self) -> list[Step]:
+        return self.profile.for_height(self.height).realtime if self.height is not None else []
 
     # -- mpv callbacks (python-mpv's event thread) ----------------------------------------------
 
@@ -182,10 +179,6 @@ class Player:
 
     # -- lifetime -------------------------------------------------------------------------------
 
-    def wait_started(self, timeout: float) -> bool:
-        """True once the source height is known and the realtime shaders are set."""
-        return self.started.wait(timeout)
-
     def run(self) -> None:
         """Play the file until mpv quits (the window is closed, q, or :meth:`quit`)."""
         self.still.start()
@@ -201,17 +194,3 @@ class Player:
         self.still.close(timeout=0)
         with contextlib.suppress(Exception):  # already shut down
             self.mpv.quit()
-
-
-def main(file: str, profile: str = "auto") -> int:
-    """Entry point of `kizunasr play`; returns the exit status."""
-    try:
-        player = Player(file, profile)
-    except PlayError as exc:
-        print(f"kizunasr play: {exc}", file=sys.stderr)
-        return 1
-    except (ValueError, vs.Error) as exc:  # bad profile
-        print(f"kizunasr play: {exc}", file=sys.stderr)
-        return 1
-    player.run()
-    return 0

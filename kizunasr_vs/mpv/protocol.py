@@ -4,6 +4,10 @@ One reader thread parses the socket's JSON lines: replies wake the caller waitin
 ``request_id``; everything else (events, property changes, ``client-message``) goes to
 ``events``. When mpv goes away the reader puts ``None`` on ``events`` and pending calls fail.
 Writes are serialised by a lock, so commands from several threads reach mpv in send order.
+
+Any client of the socket can write to it, so the reader takes nothing on trust: a line longer than
+``MAX_LINE`` is dropped (and never held in memory whole), a message nested deeper than ``MAX_DEPTH``
+is dropped, and no line can end the reader; each dropped line is logged.
 """
 
 from __future__ import annotations
@@ -15,14 +19,19 @@ import logging
 import queue
 import socket
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from kizunasr_vs.core import bounded_json
 from kizunasr_vs.core.errors import KizunaError
 
 log = logging.getLogger("kizunasr.mpv")
 
 Event = dict[str, Any]
+
+MAX_LINE = 4 << 20  # bytes; mpv's own messages (events, the properties the worker reads) are far smaller
+MAX_DEPTH = 32  # nesting of JSON arrays and objects; mpv's messages nest a few levels
 
 
 class MpvError(KizunaError, RuntimeError):
@@ -33,6 +42,37 @@ class MpvError(KizunaError, RuntimeError):
 class _Pending:
     done: threading.Event = field(default_factory=threading.Event)
     reply: Event | None = None
+
+
+class LineSplitter:
+    """Bytes in, complete lines out, in time linear in the bytes: each chunk is searched once for line ends and
+    pieces are joined once per line. A line over ``limit`` bytes is dropped as it arrives (logged at its end)."""
+
+    def __init__(self, limit: int = MAX_LINE) -> None:
+        self.limit = limit
+        self.parts: list[bytes] = []
+        self.size = 0  # bytes held in parts
+        self.dropping = 0  # bytes of an over-long line seen so far (0: not dropping)
+
+    def feed(self, chunk: bytes) -> Iterator[bytes]:
+        start = 0
+        while True:
+            end = chunk.find(b"\n", start)
+            piece = chunk[start:] if end < 0 else chunk[start:end]
+            if self.dropping or self.size + len(piece) > self.limit:
+                self.dropping += self.size + len(piece)
+                self.parts, self.size = [], 0
+            elif piece:
+                self.parts.append(piece)
+                self.size += len(piece)
+            if end < 0:
+                return
+            if self.dropping:
+                log.warning("mpv IPC: dropped a line of %d bytes (the limit is %d)", self.dropping, self.limit)
+            elif self.parts:
+                yield b"".join(self.parts)
+            self.parts, self.size, self.dropping = [], 0, 0
+            start = end + 1
 
 
 class MpvIpc:
@@ -52,10 +92,13 @@ class MpvIpc:
         self._reader.start()
 
     def _dispatch_line(self, line: bytes) -> None:
-        """One JSON message; a line that does not parse (e.g. invalid UTF-8 in a file name) or is not an object
-        is logged and skipped."""
+        """One JSON message; a line that does not parse (e.g. invalid UTF-8 in a file name), nests too deep or is
+        not an object is logged and skipped."""
         try:
-            message = json.loads(line.decode("utf-8", errors="surrogateescape"))
+            message = bounded_json.loads(line.decode("utf-8", errors="surrogateescape"), MAX_DEPTH)
+        except bounded_json.TooDeep as exc:
+            log.warning("mpv IPC: skipping a message %s: %r", exc, line[:200])
+            return
         except ValueError:
             log.warning("mpv IPC: skipping a line that is not JSON: %r", line[:200])
             return
@@ -65,17 +108,19 @@ class MpvIpc:
         self._dispatch(message)
 
     def _read_loop(self) -> None:
-        buf = b""
+        lines = LineSplitter()
         try:
             while True:
                 chunk = self.sock.recv(65536)
                 if not chunk:
                     break
-                buf += chunk
-                *lines, buf = buf.split(b"\n")
-                for line in lines:
-                    if line.strip():
+                for line in lines.feed(chunk):
+                    if not line.strip():
+                        continue
+                    try:
                         self._dispatch_line(line)
+                    except Exception:  # noqa: BLE001 - one bad line must not end the reader (and the worker)
+                        log.exception("mpv IPC: a line could not be handled: %r", line[:200])
         except OSError:
             pass
         finally:

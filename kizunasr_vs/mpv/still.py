@@ -22,6 +22,7 @@ import vapoursynth as vs
 from kizunasr_vs.models.errors import ModelError
 from kizunasr_vs.mpv.pause_job import PauseJobs, Rect, StillRenderer, Timings, chain_label
 from kizunasr_vs.profiles.loader import ProfileError, Step
+from kizunasr_vs.profiles.still_rule import no_still_reason
 
 log = logging.getLogger("kizunasr.still")
 
@@ -67,10 +68,13 @@ class StillController:
     """Pause, seek and resume handling, the still job and the overlay's life, for one player."""
 
     def __init__(self, port: PlayerPort, pause_chain: Callable[[], list[Step]], provider: str = "auto",
-                 debounce_ms: int = 250, wanted: Callable[[], bool] = lambda: True) -> None:
-        """``pause_chain()``: the steps for the current source (empty: no still); ``wanted()``: whether stills
-        are on (the AI toggle, a cleared chain)."""
-        self.port, self.pause_chain, self.wanted = port, pause_chain, wanted
+                 debounce_ms: int = 250, wanted: Callable[[], bool] = lambda: True,
+                 realtime_chain: Callable[[], list[Step]] = lambda: []) -> None:
+        """``pause_chain()`` and ``realtime_chain()``: the steps for the current source (a still is made only when
+        the pause chain adds something to the realtime chain); ``wanted()``: whether stills are on (the AI toggle,
+        a cleared chain)."""
+        self.port, self.pause_chain, self.realtime_chain, self.wanted = port, pause_chain, realtime_chain, wanted
+        self.told: str | None = None  # the chains the OSD last said have no still (said once per chain)
         self.state = StillState()
         self.jobs = PauseJobs(debounce_ms / 1000, self._run_job, self._job_failed,
                               lambda gen: port.emit("dropped", gen=gen), self._idle)
@@ -173,14 +177,27 @@ class StillController:
         self.port.osd(f"KizunaSR AI still failed: {short(exc)}", 6)
         self.port.emit("error", gen=gen, message=str(exc))
 
+    def no_still(self) -> str | None:
+        """Why the current chains give no still (None: a still adds something)."""
+        return no_still_reason(self.realtime_chain(), self.pause_chain())
+
     def _run_job(self, gen: int) -> None:
         with self.jobs.cv:
             self.state.warm_up = False  # this job loads the model itself; a warm-up afterwards would be wasted
-        steps = self.pause_chain()
+        steps, realtime = self.pause_chain(), self.realtime_chain()
+        reason = no_still_reason(realtime, steps)
+        if reason is not None:
+            told = repr((realtime, steps))
+            if told != self.told:
+                self.told = told
+                self.port.osd(f"KizunaSR: no AI still with this profile ({reason})", 4)
+            self.port.emit("skipped", gen=gen, reason=f"no AI still: {reason}", height=self.state.height,
+                           chain=chain_label(steps), realtime=chain_label(realtime))
+            return
         rect = Rect.from_osd(self.state.dims)
-        if not steps or rect is None:
-            self.port.emit("skipped", gen=gen, reason="no pause chain" if not steps else "no video rect",
-                           height=self.state.height, dims=self.state.dims)
+        if rect is None:
+            self.port.emit("skipped", gen=gen, reason="no video rect", height=self.state.height,
+                           dims=self.state.dims)
             return
         label = chain_label(steps)
         self.port.emit("job-start", gen=gen, chain=label)

@@ -25,7 +25,8 @@ the worker at the next pause if it died. The rest happens here, over mpv's JSON 
   to stderr; user-facing text through ``show-text``.
 
 The worker never blocks mpv: IPC commands are asynchronous on mpv's side, and the worker exits
-when the socket closes (mpv quit).
+when the socket closes (mpv quit). Nothing a message says can end it: protocol.py drops lines that are
+too long or nested too deep, and an error in a handler is logged and the next event served.
 """
 
 from __future__ import annotations
@@ -154,7 +155,8 @@ class Worker:
         self.tmp = Path(tempfile.mkdtemp(prefix="kizunasr-worker-"))
         self.port = IpcPort(ipc, self.tmp, show_osd)
         self.still = StillController(self.port, lambda: self.chains()[1], provider, debounce_ms,
-                                     wanted=lambda: self.ai and not self.cleared)
+                                     wanted=lambda: self.ai and not self.cleared,
+                                     realtime_chain=lambda: self.chains()[0])
         self.stop = False
 
     def emit(self, kind: str, **data: Any) -> None:
@@ -214,9 +216,9 @@ class Worker:
             self.cleared = False
             self.still.invalidate("profile")
             if self.load_profile():
-                realtime, pause = self.chains()
+                realtime, _ = self.chains()
                 self.osd(f"KizunaSR profile: {self.profile.name if self.profile else '?'}\n"
-                         f"playing: {len(realtime)} shaders, pause: {chain_label(pause)}")
+                         f"playing: {len(realtime)} shaders, pause: {self.pause_text()}")
             self.still.schedule()
         elif name == "kizunasr-toggle-ai":
             self.ai = not self.ai
@@ -231,13 +233,21 @@ class Worker:
             self.osd(self.status_text(), 6)
             self.emit("status", text=self.status_text())
 
+    def pause_text(self) -> str:
+        """The pause chain's name, or why there is no AI still."""
+        _, pause = self.chains()
+        if self.profile is None or self.still.state.height is None or self.cleared:
+            return chain_label(pause)
+        reason = self.still.no_still()
+        return f"no AI still ({reason})" if reason else chain_label(pause)
+
     def status_text(self) -> str:
-        realtime, pause = self.chains()
+        realtime, _ = self.chains()
         last = self.still.state.last
         lines = [f"KizunaSR profile: {self.profile.name if self.profile else self.profile_name}"
                  + (" (cleared)" if self.cleared else ""),
                  f"source height: {self.still.state.height}, realtime shaders: {len(realtime)}",
-                 f"pause: {chain_label(pause)}, AI on pause: {'on' if self.ai else 'off'}"]
+                 f"pause: {self.pause_text()}, AI on pause: {'on' if self.ai else 'off'}"]
         if last:
             lines.append("last still: " + ", ".join(f"{k} {v:.0f} ms" for k, v in last.items()))
         return "\n".join(lines)
@@ -275,7 +285,11 @@ class Worker:
                 try:
                     self.handle(ev)
                 except ValueError as exc:  # one odd message (another client, a buggy script) must not end the worker
-                    log.debug("ignoring a malformed mpv message %.200r: %s", ev, exc)
+                    log.warning("ignoring a malformed mpv message %.200r: %s", ev, exc)
+                except MpvError as exc:
+                    log.warning("mpv refused a command while handling %.200r: %s", ev, exc)
+                except Exception:  # noqa: BLE001 - nor may a bug in a handler: logged, and the next event served
+                    log.exception("error while handling the mpv message %.200r", ev)
         finally:
             self.stop = True
             self.still.close()

@@ -14,10 +14,14 @@ from typing import Any
 
 import jsonschema
 
+from kizunasr_vs.core import bounded_json
 from kizunasr_vs.core.errors import KizunaError
 from kizunasr_vs.core.paths import data_dir, user_profiles_dir
 
 Step = dict[str, Any]
+
+MAX_BYTES = 1 << 20  # a profile is a few kB; anything much larger is not one
+MAX_DEPTH = 16  # the schema nests 7 levels (ranges, fallback chains, steps, params)
 
 
 class ProfileError(KizunaError, ValueError):
@@ -26,12 +30,14 @@ class ProfileError(KizunaError, ValueError):
 
 @dataclass(frozen=True)
 class RangeChains:
-    """The chains for sources up to ``max_height`` lines (None: any height)."""
+    """The chains for sources up to ``max_height`` lines (None: any height); ``fallback``: cheaper realtime
+    chains for the mpv governor, heaviest first (None: not given, see ``profiles.ladder``)."""
 
     max_height: int | None
     realtime: list[Step]
     pause: list[Step]
     encode: list[Step]
+    fallback: list[list[Step]] | None = None
 
 
 @dataclass(frozen=True)
@@ -87,21 +93,45 @@ def _check_ranges(path: Path, ranges: list[dict[str, Any]]) -> None:
             raise ProfileError(f"{path}: at $.ranges[{i}].max_height: {height} is not above the previous "
                                f"range's {previous} (expected ascending heights)")
         previous = height or previous
+        if entry.get("fallback") and not entry["realtime"]:
+            raise ProfileError(f"{path}: at $.ranges[{i}].fallback: the range has no realtime chain to fall back "
+                               "from (expected: no fallback, or a realtime chain)")
+
+
+def _read(path: Path) -> str:
+    """The file's text; ProfileError names the file and the problem (missing, not a file, too large, not UTF-8)."""
+    try:
+        if path.exists() and not path.is_file():
+            raise ProfileError(f"{path}: is not a file (a profile is a .json file)")
+        with path.open("rb") as f:
+            data = f.read(MAX_BYTES + 1)
+    except OSError as exc:
+        raise ProfileError(f"{path}: cannot be read: {exc.strerror or exc}") from exc
+    if len(data) > MAX_BYTES:
+        raise ProfileError(f"{path}: larger than {MAX_BYTES >> 10} KiB; is it a profile?")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise ProfileError(f"{path}: not UTF-8 text (byte 0x{data[exc.start]:02x} at line {line}); "
+                           "save it as UTF-8") from None
 
 
 def load_profile_file(path: Path) -> Profile:
     """Read and validate one profile file."""
+    text = _read(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ProfileError(f"{path}: cannot be read: {exc.strerror}") from exc
+        data = bounded_json.loads(text, MAX_DEPTH)
+    except bounded_json.TooDeep as exc:
+        raise ProfileError(f"{path}: {exc}; a profile nests a few levels (see profiles/schema.json)") from None
     except json.JSONDecodeError as exc:
         raise ProfileError(f"{path}: broken JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from exc
     error = _schema_error(path, data)
     if error:
         raise error
     _check_ranges(path, data["ranges"])
-    ranges = [RangeChains(r["max_height"], r["realtime"], r["pause"], r["encode"]) for r in data["ranges"]]
+    ranges = [RangeChains(r["max_height"], r["realtime"], r["pause"], r["encode"], r.get("fallback"))
+              for r in data["ranges"]]
     return Profile(data["name"], data["description"], data["requires"], ranges, path, data.get("preference"))
 
 

@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass, field
 
 from kizunasr_vs.core import hardware
+from kizunasr_vs.core.errors import InputError
 from kizunasr_vs.profiles.loader import Profile, load_profile
 
 log = logging.getLogger("kizunasr")
@@ -46,7 +47,7 @@ def unmet_requirements(profile: Profile, machine: Machine) -> list[str]:
 def auto_profile(preference: str = "quality", machine: Machine | None = None) -> Profile:
     """The most demanding profile up to ``preference`` that this machine meets; `performance` always fits."""
     if preference not in PREFERENCES:
-        raise ValueError(f"unknown preference '{preference}'; choose one of {', '.join(PREFERENCES)}")
+        raise InputError(f"unknown preference '{preference}'; choose one of {', '.join(PREFERENCES)}")
     machine = machine or detect_machine()
     for name in reversed(PREFERENCES[: PREFERENCES.index(preference) + 1]):
         profile = load_profile(name)

@@ -7,7 +7,7 @@ versions in ``SUPPORTED_API`` (offsets read with ``offsetof`` from the 7.360 hea
 the library's own default-parameter objects checked against them; ``pl_frame`` differs in 7.371, see
 ``Frame``). ``load()`` also checks, at run
 time, that the pointer fields of ``pl_render_default_params`` sit where these layouts say; anything
-else makes ``load()`` return ``None`` and callers fall back to vs-placebo's own filter.
+else makes ``load()`` return ``None`` (``status()`` says why) and callers fall back to vs-placebo's own filter.
 
 Structs that are only passed in are allocated with ``SPARE`` zero bytes after them, so a field a
 newer header appends reads as zero (its default) rather than as whatever memory follows.
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
-import logging
+import importlib.metadata
 import re
 import threading
 from ctypes import POINTER, c_bool, c_char_p, c_float, c_int, c_size_t, c_uint8, c_uint64, c_void_p
@@ -26,9 +26,10 @@ from typing import Any
 
 import vapoursynth as vs
 
-log = logging.getLogger("kizunasr")
-
-SUPPORTED_API = frozenset({371})  # vs-placebo 2.0.4 bundles libplacebo v7.371
+SUPPORTED_API = frozenset({371})  # libplacebo v7.371, which vs-placebo 2.0.4 bundles
+PINNED_VS_PLACEBO = "2.0.4"  # pyproject pins it: the build whose libplacebo these layouts describe
+FIX = ("shaders render through vs-placebo's own filter instead, one frame at a time; for the direct renderer "
+       f"install the pinned build: pip install 'vs-placebo=={PINNED_VS_PLACEBO}'")
 SPARE = 256
 
 PL_LOG_ERR = 2
@@ -160,36 +161,48 @@ def read_size(address: int, offset: int) -> int:
 _lock = threading.Lock()
 
 
-@functools.cache
 def load() -> Lib | None:
-    """vs-placebo's libplacebo, or None (logged) when it is missing or of an API whose layouts we do not know."""
+    """vs-placebo's libplacebo, or None when it is missing or of an API whose layouts we do not know
+    (``status()`` says which and what to do)."""
+    return _load()[0]
+
+
+def status() -> str:
+    """Why the direct renderer can or cannot run here, in one line (with what to do where it cannot)."""
+    return _load()[1]
+
+
+@functools.cache
+def _load() -> tuple[Lib | None, str]:
     with _lock:
         try:
             plugin = Path(vs.core.placebo.plugin_path)  # loading the plugin loads libplacebo and its needs
         except AttributeError:
-            log.info("libplacebo: the vs-placebo plugin is not loaded")
-            return None
+            return None, f"the vs-placebo plugin is not loaded: {FIX}"
         candidates = sorted((plugin.parent.parent.parent / "vs_placebo.libs").glob("libplacebo*.so*"))
         if not candidates:
-            log.info("libplacebo: no libplacebo next to %s", plugin)
-            return None
+            return None, f"no libplacebo next to the vs-placebo plugin {plugin}: {FIX}"
         path = candidates[0]
         match = re.search(r"\.so\.(\d+)", path.name)
         api = int(match.group(1)) if match else -1
         if api not in SUPPORTED_API:
-            log.info("libplacebo: %s has API %d; the direct renderer knows %s", path.name, api, sorted(SUPPORTED_API))
-            return None
+            return None, (f"vs-placebo's {path.name} has libplacebo API {api}; the direct renderer's struct layouts "
+                          f"are those of API {', '.join(map(str, sorted(SUPPORTED_API)))}: {FIX}")
         try:
             lib = Lib(ctypes.CDLL(str(path)), api)
             defaults = lib.symbol("pl_render_default_params")
             misplaced = [name for offset, name in _DEFAULT_POINTERS.items()
                          if read_pointer(defaults, offset) != lib.symbol(name)]
         except (OSError, AttributeError, ValueError) as exc:  # not loadable, or a symbol missing
-            log.warning("libplacebo: %s: %s; using vs-placebo's filter", path.name, exc)
-            return None
+            return None, f"{path.name}: {exc}: {FIX}"
         if misplaced:
-            log.warning("libplacebo: %s does not have the struct layout the direct renderer expects (no pointer "
-                        "to %s where expected in pl_render_default_params); using vs-placebo's filter",
-                        path.name, ", ".join(misplaced))
-            return None
-        return lib
+            return None, (f"{path.name} does not have the struct layout the direct renderer expects (no pointer to "
+                          f"{', '.join(misplaced)} where expected in pl_render_default_params): {FIX}")
+        return lib, f"vs-placebo {_installed()}'s libplacebo (API {api}) has the layouts the direct renderer knows"
+
+
+def _installed() -> str:
+    try:
+        return importlib.metadata.version("vs-placebo")
+    except importlib.metadata.PackageNotFoundError:
+        return "(version unknown)"

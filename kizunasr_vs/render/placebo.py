@@ -10,38 +10,38 @@ Facts about ``placebo.Shader`` (vs-placebo 2.0.4, bundled libplacebo) this modul
 * it renders to ``width``/``height`` (default: the input size) and scales the hooks' result to
   that size, so the size the shader chain produces must be passed to avoid a rescale;
 * intermediate textures are 16-bit float: expect errors of ~3e-4 (of full scale) per shader;
-* a shader that fails to compile does not raise: libplacebo prints the GLSL error to fd 2 and
-  the hook is disabled (frames come back unshaded). Each shader is therefore rendered once on
-  a tiny clip when the filter is created, with fd 2 captured, and errors are raised here.
+* a shader that fails to compile does not raise: libplacebo logs the GLSL error and the hook is
+  disabled (frames come back unshaded). Each shader is therefore rendered once on a tiny frame
+  when the filter is created, libplacebo's messages taken through its log callback (our
+  renderer's; in a child process where only vs-placebo can run), and errors are raised here.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
 import os
 import re
+import subprocess
 import sys
-import tempfile
-import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import vapoursynth as vs
 
+from kizunasr_vs.core.errors import FilterError, named_errors
 from kizunasr_vs.core.formats import (
     RANGE_FULL,
     RANGE_LIMITED,
     ColorInfo,
     check_format,
-    named_errors,
     resolve_color,
     restore_format,
     to_yuv444p16,
 )
 from kizunasr_vs.render import placebo_direct
 from kizunasr_vs.render.libplacebo import PL_COLOR_LEVELS_FULL, PL_COLOR_LEVELS_LIMITED
+from kizunasr_vs.render.libplacebo import status as libplacebo_status
 from kizunasr_vs.render.merge import can_share_render, merged_text
 from kizunasr_vs.render.source import (
     ShaderSource,
@@ -68,7 +68,6 @@ _PL_BT1886 = 1  # mpv's choice for BT.709 / BT.601 / BT.2020 video
 VALIDATE_SIZE = 16
 RENDERERS = ("auto", "direct", "vs-placebo")
 
-_capture_lock = threading.RLock()  # re-entrant: a capture may nest inside another (tests)
 _validated: dict[str, str | None] = {}  # sha256 of the shader text -> None (ok) or the error
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _DUMP_LINE = re.compile(r"^\[\s*(\d+)\]\s?(.*)$")
@@ -89,10 +88,10 @@ class _Render:
         return placebo_direct.Colors(self.matrix, self.trc, levels)
 
 
-# Interleaved vs-placebo instances: 2 gain, more do not, and six live vs-placebo filters in one process crashed
-# vs-placebo 2.0.4 (docs/BENCHMARKS.md, shader filter).
+# Interleaved vs-placebo instances per call, and the vs-placebo filters one call builds (renders x instances): more
+# gain nothing, and too many live vs-placebo filters crash it (docs/BENCHMARKS.md, shader filter).
 MAX_INSTANCES = 2
-MAX_RENDERERS = 4  # vs-placebo filters one shader() call builds (renders x instances): fewer instances beyond
+MAX_RENDERERS = 4
 
 
 @named_errors("shader")
@@ -133,63 +132,100 @@ def shader(
     """
     fmt = check_format(clip, "shader")
     if not hasattr(vs.core, "placebo"):
-        raise vs.Error("shader: the vs-placebo plugin is not loaded; install it (pip install vs-placebo)")
-    _check_size_args(width, height)
-    sources = _prepare(shaders, params or {})
+        raise FilterError("the vs-placebo plugin is not loaded; install it (pip install vs-placebo)")
+    if not isinstance(instances, int) or not 1 <= instances <= MAX_INSTANCES:
+        raise FilterError(f"instances must be an int from 1 to {MAX_INSTANCES}, got {instances!r}")
+    direct = renderer_choice(renderer)[0] == "direct"
+    if not isinstance(streams, int) or not 1 <= streams <= placebo_direct.MAX_STREAMS:
+        raise FilterError(f"streams must be an int from 1 to {placebo_direct.MAX_STREAMS}, got {streams!r}")
     info = resolve_color(clip)
     yuv, vs_matrix = to_yuv444p16(clip, info)
-    render = _Render(_pl_matrix(vs_matrix, fmt), _PL_TRC.get(info.transfer, _PL_BT1886),
-                     RANGE_FULL if fmt.color_family == vs.RGB else info.range)
-    if not isinstance(instances, int) or not 1 <= instances <= MAX_INSTANCES:
-        raise vs.Error(f"shader: instances must be an int from 1 to {MAX_INSTANCES}, got {instances!r} "
-                       "(more gave no speed on NVIDIA GPUs, and six live vs-placebo filters in one process crashed it)")
-    if renderer not in RENDERERS:
-        raise vs.Error(f"shader: renderer must be one of {', '.join(RENDERERS)}, got {renderer!r}")
-    direct = renderer != "vs-placebo" and placebo_direct.available()
-    if renderer == "direct" and not direct:
-        raise vs.Error("shader: renderer='direct' needs the libplacebo that vs-placebo 2.0.4 bundles (see the "
-                       "log); use renderer='vs-placebo'")
-    if not isinstance(streams, int) or not 1 <= streams <= placebo_direct.MAX_STREAMS:
-        raise vs.Error(f"shader: streams must be an int from 1 to {placebo_direct.MAX_STREAMS}, got {streams!r}")
-    yuv = vs.core.std.SetFrameProps(yuv, _Range=render.range)
-    sizes = []
-    w, h = yuv.width, yuv.height
-    check_texture_size(w, h, "shader: the clip")
-    for i, src in enumerate(sources):
-        last = i == len(sources) - 1
-        out_w, out_h = _target_size(src, w, h, (width, height) if last else (None, None), last)
-        check_texture_size(out_w, out_h, f"shader: the output of '{src.name}'")
-        _validate(src, render, out_w / w, out_h / h)
-        sizes.append((out_w, out_h))
-        w, h = out_w, out_h
-    if merge:
-        sources, sizes = _merge_runs(sources, sizes, render, (yuv.width, yuv.height))
-    if direct:
-        out = _render_chain(yuv, sources, sizes, render, streams)
-    else:
-        out = _vs_placebo_branches(yuv, sources, sizes, render, instances)
+    plan = _plan(shaders, width, height, params, merge, (yuv.width, yuv.height),
+                 _Render(_pl_matrix(vs_matrix, fmt), _PL_TRC.get(info.transfer, _PL_BT1886),
+                         RANGE_FULL if fmt.color_family == vs.RGB else info.range))
+    yuv = vs.core.std.SetFrameProps(yuv, _Range=plan.colors.range)
+    out = _render_chain(yuv, plan, streams) if direct else _vs_placebo_branches(yuv, plan, instances)
     out = restore_format(out, fmt, info, output_format)
     return _restore_props(out, clip, info)
 
 
-def _vs_placebo_branches(yuv: vs.VideoNode, sources: Sequence[ShaderSource], sizes: Sequence[tuple[int, int]],
-                         render: _Render, instances: int) -> vs.VideoNode:
+def renderer_choice(renderer: str = "auto") -> tuple[str, str]:
+    """Which renderer ``shader(renderer=renderer)`` uses here ("direct" or "vs-placebo") and why, in one line."""
+    if renderer not in RENDERERS:
+        raise FilterError(f"renderer must be one of {', '.join(RENDERERS)}, got {renderer!r}")
+    if renderer == "vs-placebo":
+        return "vs-placebo", "asked for (renderer='vs-placebo')"
+    if placebo_direct.available():
+        return "direct", libplacebo_status()
+    if renderer == "direct":
+        raise FilterError(f"renderer='direct' cannot run here: {libplacebo_status()}; or pass "
+                          "renderer='vs-placebo'")
+    return "vs-placebo", libplacebo_status()
+
+
+@dataclass(frozen=True)
+class RenderPlan:
+    """The renders ``shader()`` makes, in order: each one's shader text (several shaders merged into one where
+    they share a render) and output size, and the colour arguments every render uses."""
+
+    renders: tuple[ShaderSource, ...]
+    sizes: tuple[tuple[int, int], ...]
+    colors: _Render
+
+
+@named_errors("shader")
+def plan_renders(clip: vs.VideoNode, shaders: ShaderArg | Sequence[ShaderArg], width: int | None = None,
+                 height: int | None = None, params: Mapping[str, float | int] | None = None, *,
+                 merge: bool = True) -> RenderPlan:
+    """The renders ``shader(clip, shaders, width, height, params, merge=merge)`` makes (each shader checked and
+    tried on a tiny frame, as ``shader()`` does), without building the filter."""
+    fmt = check_format(clip, "shader")
+    info = resolve_color(clip)
+    _, vs_matrix = to_yuv444p16(clip, info)  # (a lazy node: only its matrix is used)
+    colors = _Render(_pl_matrix(vs_matrix, fmt), _PL_TRC.get(info.transfer, _PL_BT1886),
+                     RANGE_FULL if fmt.color_family == vs.RGB else info.range)
+    return _plan(shaders, width, height, params, merge, (clip.width, clip.height), colors)
+
+
+def _plan(shaders: ShaderArg | Sequence[ShaderArg], width: int | None, height: int | None,
+          params: Mapping[str, float | int] | None, merge: bool, in_size: tuple[int, int],
+          render: _Render) -> RenderPlan:
+    """Load, check and size the shaders, try each on a tiny frame, and merge runs that can share a render."""
+    _check_size_args(width, height)
+    sources = _prepare(shaders, params or {})
+    sizes = []
+    w, h = in_size
+    check_texture_size(w, h, "the clip")
+    for i, src in enumerate(sources):
+        last = i == len(sources) - 1
+        out_w, out_h = _target_size(src, w, h, (width, height) if last else (None, None), last)
+        check_texture_size(out_w, out_h, f"the output of '{src.name}'")
+        _validate(src, render, out_w / w, out_h / h)
+        sizes.append((out_w, out_h))
+        w, h = out_w, out_h
+    if merge:
+        sources, sizes = _merge_runs(sources, sizes, render, in_size)
+    return RenderPlan(tuple(sources), tuple(sizes), render)
+
+
+def _vs_placebo_branches(yuv: vs.VideoNode, plan: RenderPlan, instances: int) -> vs.VideoNode:
     """The vs-placebo chain on ``instances`` interleaved branches (1 where that would build too many filters)."""
-    if instances > 1 and instances * len(sources) > MAX_RENDERERS:
-        log.warning("shader: %d renders x %d instances would make %d vs-placebo filters (6 crashed vs-placebo on "
-                    "an NVIDIA GPU); using 1 instance", len(sources), instances, instances * len(sources))
+    renders = len(plan.renders)
+    if instances > 1 and instances * renders > MAX_RENDERERS:
+        log.warning("shader: %d renders x %d instances would make %d vs-placebo filters, more than %d (too many "
+                    "crash vs-placebo); using 1 instance", renders, instances, instances * renders, MAX_RENDERERS)
         instances = 1
     branches = min(instances, yuv.num_frames)
-    parts = [_render_chain(yuv.std.SelectEvery(branches, i) if branches > 1 else yuv, sources, sizes, render)
+    parts = [_render_chain(yuv.std.SelectEvery(branches, i) if branches > 1 else yuv, plan)
              for i in range(branches)]
     return vs.core.std.Interleave(parts) if branches > 1 else parts[0]
 
 
-def _render_chain(clip: vs.VideoNode, sources: Sequence[ShaderSource], sizes: Sequence[tuple[int, int]],
-                  render: _Render, streams: int | None = None) -> vs.VideoNode:
-    """One render per source (a shader, or several merged into one file), each at its size: by our renderer
-    with ``streams`` frames in flight, or by vs-placebo's ``placebo.Shader`` where ``streams`` is None."""
-    for src, (out_w, out_h) in zip(sources, sizes, strict=True):
+def _render_chain(clip: vs.VideoNode, plan: RenderPlan, streams: int | None = None) -> vs.VideoNode:
+    """One render per planned source, each at its size: by our renderer with ``streams`` frames in flight, or by
+    vs-placebo's ``placebo.Shader`` where ``streams`` is None."""
+    render = plan.colors
+    for src, (out_w, out_h) in zip(plan.renders, plan.sizes, strict=True):
         if streams is not None:
             clip = placebo_direct.render(clip, src.text, out_w, out_h, render.colors, streams)
         else:
@@ -227,14 +263,14 @@ def _merge_runs(sources: Sequence[ShaderSource], sizes: Sequence[tuple[int, int]
 def _check_size_args(width: int | None, height: int | None) -> None:
     for name, value in (("width", width), ("height", height)):
         if value is not None and (not isinstance(value, int) or value <= 0):
-            raise vs.Error(f"shader: {name} must be a positive integer, got {value!r}")
+            raise FilterError(f"{name} must be a positive integer, got {value!r}")
 
 
 def _prepare(shaders: ShaderArg | Sequence[ShaderArg], params: Mapping[str, float | int]) -> list[ShaderSource]:
     """Load the shaders, check their headers and apply ``params`` to those that declare them."""
     items = [shaders] if isinstance(shaders, str | os.PathLike) or not isinstance(shaders, Sequence) else list(shaders)
     if not items:
-        raise vs.Error("shader: no shaders given")
+        raise FilterError("no shaders given")
     sources = [load_shader(item) for item in items]
     declared: list[set[str]] = []
     for src in sources:
@@ -243,11 +279,11 @@ def _prepare(shaders: ShaderArg | Sequence[ShaderArg], params: Mapping[str, floa
             parse_passes(src.text)
             declared.append({p.name for p in parse_params(src.text)})
         except vs.Error as exc:
-            raise vs.Error(f"shader '{src.name}': {exc}") from exc
+            raise FilterError(f"shader '{src.name}': {exc}") from exc
     unknown = sorted(set(params) - set().union(*declared))
     if unknown:
         known = ", ".join(sorted(set().union(*declared))) or "none"
-        raise vs.Error(f"shader: unknown param(s) {', '.join(unknown)}; the shaders declare: {known}")
+        raise FilterError(f"unknown param(s) {', '.join(unknown)}; the shaders declare: {known}")
     return [_with_params(src, {k: v for k, v in params.items() if k in names})
             for src, names in zip(sources, declared, strict=True)]
 
@@ -256,7 +292,7 @@ def _with_params(src: ShaderSource, params: Mapping[str, float | int]) -> Shader
     try:
         return ShaderSource(src.name, apply_params(src.text, params))
     except vs.Error as exc:
-        raise vs.Error(f"shader '{src.name}': {exc}") from exc
+        raise FilterError(f"shader '{src.name}': {exc}") from exc
 
 
 def _pl_matrix(vs_matrix: int, fmt: vs.VideoFormat) -> int:
@@ -267,8 +303,8 @@ def _pl_matrix(vs_matrix: int, fmt: vs.VideoFormat) -> int:
     if fmt.color_family == vs.GRAY and vs_matrix not in _PL_MATRIX:
         return _PL_BT709
     if vs_matrix not in _PL_MATRIX:
-        raise vs.Error(f"shader: matrix {vs_matrix} is not supported by libplacebo; convert the clip "
-                       "to BT.709 or BT.601 YUV (or RGB) first")
+        raise FilterError(f"matrix {vs_matrix} is not supported by libplacebo; convert the clip "
+                          "to BT.709 or BT.601 YUV (or RGB) first")
     return _PL_MATRIX[vs_matrix]
 
 
@@ -286,8 +322,8 @@ def _target_size(
             return ew, eh
         if last:
             raise
-        raise vs.Error(f"{exc} (width/height apply to the last shader of a chain: put this shader "
-                       "last or give it its own shader() call)") from exc
+        raise FilterError(f"{exc} (width/height apply to the last shader of a chain: put this shader "
+                          "last or give it its own shader() call)") from exc
     return ew or iw, eh or ih
 
 
@@ -308,14 +344,14 @@ def _restore_props(out: vs.VideoNode, clip: vs.VideoNode, info: ColorInfo) -> vs
 
 
 # ---------------------------------------------------------------------------------------------
-# Validation: libplacebo reports compile errors only on stderr
+# Validation: libplacebo reports compile errors only in its log
 
 
 def _validate(src: ShaderSource, render: _Render, scale_w: float, scale_h: float) -> None:
     """Render one tiny frame with ``src`` and raise ``vs.Error`` if libplacebo reported errors."""
     error = _validation_error(src, render, scale_w, scale_h)
     if error is not None:
-        raise vs.Error(f"shader '{src.name}': {error}")
+        raise FilterError(f"shader '{src.name}': {error}")
 
 
 def _validation_error(src: ShaderSource, render: _Render, scale_w: float, scale_h: float) -> str | None:
@@ -329,50 +365,43 @@ def _validation_error(src: ShaderSource, render: _Render, scale_w: float, scale_
 
 def _trial_render(text: str, render: _Render, size: tuple[int, int]) -> str | None:
     """None if a 16x16 render logs no error, else a short description of libplacebo's errors."""
-    blank = vs.core.std.BlankClip(width=VALIDATE_SIZE, height=VALIDATE_SIZE, format=vs.YUV444P16,
-                                  length=1, color=[32768, 32768, 32768], keep=True)
-    blank = vs.core.std.SetFrameProps(blank, _Range=render.range)
-    raised: str | None = None
-    with captured_stderr() as captured:
-        try:
-            node = vs.core.placebo.Shader(blank, shader_s=text, width=size[0], height=size[1],
-                                          matrix=render.matrix, trc=render.trc)
-            node.get_frame(0)
-        except vs.Error as exc:
-            raised = str(exc)
-    log = "".join(captured)
-    summary = _error_summary(log, text, failed=raised is not None)
-    if raised is not None:
-        return f"libplacebo could not parse it: {summary or raised}"
+    if placebo_direct.available():
+        trial = placebo_direct.trial_render(text, (VALIDATE_SIZE, VALIDATE_SIZE), size, render.colors)
+    else:
+        trial = _vs_placebo_trial(text, render, size)
+    summary = _error_summary(trial.log, text, failed=trial.failed)
+    if trial.failed:
+        return f"libplacebo could not parse it: {summary or 'no message'}"
     if summary:
         return f"libplacebo could not compile it: {summary}"
-    _passthrough(log)
     return None
 
 
-@contextlib.contextmanager
-def captured_stderr() -> Iterator[list[str]]:
-    """Redirect fd 2 (where libplacebo logs) into a temp file; the list gets its text at exit."""
-    log: list[str] = []
-    with _capture_lock, tempfile.TemporaryFile() as tmp:
-        sys.stderr.flush()
-        saved = os.dup(2)
-        os.dup2(tmp.fileno(), 2)
-        try:
-            yield log
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-            tmp.seek(0)
-            log.append(tmp.read().decode("utf-8", errors="replace"))
+_TRIAL_SCRIPT = """
+import sys
+import vapoursynth as vs
+width, height, matrix, trc, range_ = (int(v) for v in sys.argv[1:6])
+blank = vs.core.std.BlankClip(width=16, height=16, format=vs.YUV444P16, length=1, color=[32768] * 3, keep=True)
+blank = vs.core.std.SetFrameProps(blank, _Range=range_)
+try:
+    vs.core.placebo.Shader(blank, shader_s=sys.stdin.read(), width=width, height=height, matrix=matrix,
+                           trc=trc).get_frame(0)
+except vs.Error as exc:
+    print(exc, file=sys.stderr)
+    sys.exit(3)
+"""
 
 
-def _passthrough(log: str) -> None:
-    """Give non-error output caught during a capture (e.g. driver warnings) back to stderr."""
-    if log.strip():
-        sys.stderr.write(log)
-        sys.stderr.flush()
+def _vs_placebo_trial(text: str, render: _Render, size: tuple[int, int]) -> placebo_direct.Trial:
+    """The trial render through vs-placebo, where our renderer cannot run: in a child process, whose output is
+    libplacebo's log (vs-placebo writes it to the process's stdout and stderr, which we never redirect here)."""
+    args = [str(v) for v in (*size, render.matrix, render.trc, render.range)]
+    try:
+        child = subprocess.run([sys.executable, "-c", _TRIAL_SCRIPT, *args], input=text, capture_output=True,
+                               text=True, timeout=120)
+    except subprocess.TimeoutExpired:
+        return placebo_direct.Trial(True, "vs-placebo did not answer within 120 s")
+    return placebo_direct.Trial(child.returncode != 0, child.stdout + child.stderr)
 
 
 def _error_summary(log: str, text: str, failed: bool = False) -> str:

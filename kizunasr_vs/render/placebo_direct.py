@@ -33,17 +33,17 @@ from dataclasses import dataclass
 import numpy as np
 import vapoursynth as vs
 
-from kizunasr_vs.core.paths import direct_profile
+from kizunasr_vs.core.errors import FilterError
 from kizunasr_vs.render import libplacebo as pl
 
 log = logging.getLogger("kizunasr")
 
-DEFAULT_STREAMS = 4  # H200, pass-through 1080p -> 2160p: 4 and 8 gave 4.9x vs-placebo alone, 16 4.2x
+DEFAULT_STREAMS = 4  # frames in flight; more gain nothing (docs/BENCHMARKS.md, shader filter)
 MAX_STREAMS = 16
 _POLL_S = 0.002  # sleep between polls of a busy buffer (each poll takes the device lock)
 _TIMEOUT_S = 120.0  # a download that takes longer than this is reported as a hang
 _recent_errors: collections.deque[str] = collections.deque(maxlen=8)
-PROFILE: dict[str, float] | None = {} if direct_profile() else None
+FRAME_TIME = "shader"  # the filter errors raised while frames render (outside the shader() call) name
 
 
 @dataclass(frozen=True)
@@ -56,11 +56,14 @@ class Colors:
 
 
 class _Device:
-    """The process's libplacebo log and Vulkan device (never destroyed: streams of live clips use it)."""
+    """The process's libplacebo log and Vulkan device (never destroyed: streams of live clips use it).
+
+    libplacebo's messages arrive through its log callback: logged as errors, or collected by ``capture()``."""
 
     def __init__(self, lib: pl.Lib) -> None:
         self.lib = lib
-        self._log_cb = pl.LOG_CB(_on_log)  # kept alive as long as the log
+        self._captured: list[str] | None = None
+        self._log_cb = pl.LOG_CB(self._on_log)  # kept alive as long as the log
         params = pl.LogParams(log_cb=ctypes.cast(self._log_cb, c_void_p).value, log_level=pl.PL_LOG_ERR)
         self.log = lib.log_create(lib.api, byref(params))
         vk_params = (ctypes.c_uint8 * (pl.VULKAN_PARAMS_SIZE + pl.SPARE))()
@@ -68,21 +71,36 @@ class _Device:
         ctypes.c_bool.from_buffer(vk_params, pl.VULKAN_ALLOW_SOFTWARE).value = True  # as vs-placebo: lavapipe too
         self.vk = lib.vulkan_create(self.log, ctypes.addressof(vk_params))
         if not self.vk:
-            raise vs.Error("shader: libplacebo could not create a Vulkan device "
-                           f"({'; '.join(_recent_errors) or 'no message'}); check `vulkaninfo --summary`")
+            raise FilterError("libplacebo could not create a Vulkan device "
+                              f"({'; '.join(_recent_errors) or 'no message'}); check `vulkaninfo --summary`")
         self.gpu = pl.read_pointer(self.vk, 0)
-        # libplacebo calls from several threads at once crashed it (pl_render_image on separate renderers, or
+        # libplacebo crashes when called from several threads at once (pl_render_image on separate renderers, or
         # next to pl_buf_poll), though pl_gpu says it is thread-safe: every call on a stream holds this lock.
         self.lock = threading.RLock()  # re-entrant: a Stream collected inside a locked call frees under it
         limits = self.gpu + pl.GPU_LIMITS
         self.pitch_align = max(4, pl.read_size(limits, pl.LIMITS_XFER_PITCH))
         self.offset_align = max(256, pl.read_size(limits, pl.LIMITS_XFER_OFFSET))
 
+    def _on_log(self, _priv: int | None, _level: int, message: bytes | None) -> None:
+        text = (message or b"").decode(errors="replace")
+        captured = self._captured
+        if captured is not None:
+            captured.append(text)
+            return
+        _recent_errors.append(text)
+        log.error("libplacebo: %s", text)
 
-def _on_log(_priv: int | None, _level: int, message: bytes | None) -> None:
-    text = (message or b"").decode(errors="replace")
-    _recent_errors.append(text)
-    log.error("libplacebo: %s", text)
+    @contextlib.contextmanager
+    def capture(self) -> Iterator[list[str]]:
+        """Hold the device and collect every message libplacebo logs meanwhile into the yielded list, instead of
+        logging it (every call on the device holds its lock, so the messages are those of the caller's calls)."""
+        with self.lock:
+            captured: list[str] = []
+            self._captured = captured
+            try:
+                yield captured
+            finally:
+                self._captured = None
 
 
 _device_lock = threading.Lock()
@@ -113,8 +131,9 @@ class GpuTimer:
     lags a few frames behind: render some frames, ``reset()``, then read the sums over many more. Every report
     is checked against the layout (its peak must be the largest of its samples); ``ms()`` raises otherwise."""
 
-    def __init__(self) -> None:
+    def __init__(self, plain_scaling: bool = False) -> None:
         self._lock = threading.Lock()
+        self.plain_scaling = plain_scaling  # renders scale with bilinear and no sigmoid (see gpu_timing)
         self.callback = pl.INFO_CB(self._on_pass)
         self.layout_error = ""
         self.reset()
@@ -150,8 +169,8 @@ class GpuTimer:
         """GPU milliseconds summed over the passes since ``reset()``."""
         with self._lock:
             if self.layout_error:
-                raise vs.Error(f"shader: libplacebo's pass timings do not have the expected layout "
-                               f"({self.layout_error})")
+                raise FilterError(f"libplacebo's pass timings do not have the expected layout "
+                                  f"({self.layout_error})")
             return self.ns / 1e6
 
 
@@ -159,11 +178,14 @@ _active_timer: GpuTimer | None = None
 
 
 @contextlib.contextmanager
-def gpu_timing() -> Iterator[GpuTimer]:
+def gpu_timing(plain_scaling: bool = False) -> Iterator[GpuTimer]:
     """Streams created inside report every pass to the yielded timer (a Python call per pass: for benches; the
-    streams keep reporting to it for their life). Nested, the inner timer applies inside and the outer after."""
+    streams keep reporting to it for their life). Nested, the inner timer applies inside and the outer after.
+    ``plain_scaling``: those streams scale with bilinear and no sigmoid instead of vs-placebo's EWA Lanczos, so
+    that the player's own scaling (a luma doubler's chroma planes go to the output size) stays small and equal
+    for every shader measured."""
     global _active_timer
-    outer, timer = _active_timer, GpuTimer()
+    outer, timer = _active_timer, GpuTimer(plain_scaling)
     _active_timer = timer
     try:
         yield timer
@@ -171,14 +193,57 @@ def gpu_timing() -> Iterator[GpuTimer]:
         _active_timer = outer
 
 
+STAGES = ("stage", "lock_wait", "upload", "draw", "download_wait", "copy_out")
+
+
+class StageTimes:
+    """Host time of each step of a frame (``STAGES``), summed over the frames of the streams created while
+    ``stage_timing()`` was active: where a frame's wall time goes, for benches."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.seconds = dict.fromkeys(STAGES, 0.0)
+        self.frames = 0
+
+    def add(self, times: list[float]) -> None:
+        """One frame's ``perf_counter()`` readings at the start and after each stage."""
+        with self._lock:
+            for key, start, end in zip(STAGES, times, times[1:], strict=False):
+                self.seconds[key] += end - start
+            self.frames += 1
+
+    def ms_per_frame(self) -> dict[str, float]:
+        with self._lock:
+            return {key: 1000 * value / max(1, self.frames) for key, value in self.seconds.items()}
+
+
+_active_stages: StageTimes | None = None
+
+
+@contextlib.contextmanager
+def stage_timing() -> Iterator[StageTimes]:
+    """Streams created inside add their frames' stage times to the yielded ``StageTimes`` (for their life)."""
+    global _active_stages
+    outer, stages = _active_stages, StageTimes()
+    _active_stages = stages
+    try:
+        yield stages
+    finally:
+        _active_stages = outer
+
+
 class _RenderParams:
     """``pl_render_params`` as vs-placebo's Shader fills it: one hook, default sigmoid, ewa_lanczos scalers
-    (a copy with clamp, blur and taper at 0), everything else 0."""
+    (a copy with clamp, blur and taper at 0), everything else 0; under ``gpu_timing(plain_scaling=True)``
+    bilinear scalers and no sigmoid."""
 
     def __init__(self, lib: pl.Lib, hook: int) -> None:
+        self.timer = _active_timer  # kept alive with its callback as long as these params
+        plain = self.timer is not None and self.timer.plain_scaling
         self.kernel = (ctypes.c_uint8 * pl.FILTER_FUNCTION_SIZE)()
         self.filter = (ctypes.c_uint8 * (pl.FILTER_CONFIG_SIZE + pl.SPARE))()
-        ctypes.memmove(self.filter, lib.symbol("pl_filter_ewa_lanczos"), pl.FILTER_CONFIG_SIZE)
+        ctypes.memmove(self.filter, lib.symbol("pl_filter_bilinear" if plain else "pl_filter_ewa_lanczos"),
+                       pl.FILTER_CONFIG_SIZE)
         ctypes.memmove(self.kernel, pl.read_pointer(ctypes.addressof(self.filter), pl.FILTER_KERNEL),
                        pl.FILTER_FUNCTION_SIZE)
         c_void_p.from_buffer(self.filter, pl.FILTER_KERNEL).value = ctypes.addressof(self.kernel)
@@ -188,11 +253,10 @@ class _RenderParams:
         self.raw = (ctypes.c_uint8 * (pl.RENDER_PARAMS_SIZE + pl.SPARE))()
         for offset, value in ((pl.RENDER_UPSCALER, ctypes.addressof(self.filter)),
                               (pl.RENDER_DOWNSCALER, ctypes.addressof(self.filter)),
-                              (pl.RENDER_SIGMOID, lib.symbol("pl_sigmoid_default_params")),
+                              (pl.RENDER_SIGMOID, None if plain else lib.symbol("pl_sigmoid_default_params")),
                               (pl.RENDER_HOOKS, ctypes.addressof(self.hooks))):
             c_void_p.from_buffer(self.raw, offset).value = value
         c_int.from_buffer(self.raw, pl.RENDER_NUM_HOOKS).value = 1
-        self.timer = _active_timer  # kept alive with its callback as long as these params
         if self.timer is not None:
             c_void_p.from_buffer(self.raw, pl.RENDER_INFO_CALLBACK).value = \
                 ctypes.cast(self.timer.callback, c_void_p).value
@@ -205,6 +269,7 @@ class Stream:
                  colors: Colors) -> None:
         self.dev, self.lib = device, device.lib
         self._lock = threading.Lock()
+        self.stage_times = _active_stages
         self.in_w, self.in_h = in_size
         self.out_w, self.out_h = out_size
         self.rr, self.hook, self.tex_out, self.up, self.down = (c_void_p() for _ in range(5))
@@ -224,7 +289,7 @@ class Stream:
         encoded = text.encode()
         self.hook.value = lib.shader_parse(dev.gpu, encoded, len(encoded))
         if not self.rr or not self.hook:
-            raise vs.Error(f"shader: libplacebo could not parse the shader ({'; '.join(_recent_errors) or '?'})")
+            raise FilterError(f"libplacebo could not parse the shader ({'; '.join(_recent_errors) or '?'})")
         self.params = _RenderParams(lib, self.hook.value or 0)
 
         self.in_pitch = _align(self.in_w * 2, dev.pitch_align)
@@ -236,7 +301,7 @@ class Stream:
         packed.component_map[:3] = [0, 1, 2]
         fmt = lib.plane_find_fmt(dev.gpu, None, byref(packed))
         if not fmt:
-            raise vs.Error("shader: the GPU has no 3 x 16-bit texture format to render into")
+            raise FilterError("the GPU has no 3 x 16-bit texture format to render into")
         self.components = ctypes.c_int.from_address(fmt + pl.FMT_NUM_COMPONENTS).value
         self.texel = pl.read_size(fmt, pl.FMT_TEXEL_SIZE)
         self.samples = self.texel // 2  # 16-bit values per output pixel
@@ -246,7 +311,7 @@ class Stream:
         self.out_pitch = _align(self.out_w * self.texel, dev.pitch_align)
         self.down.value = self._buffer(self.out_pitch * self.out_h, writable=False)
         if not self.tex_out or not self.up or not self.down:
-            raise vs.Error(f"shader: could not allocate GPU textures or host buffers for {self.out_w}x{self.out_h}")
+            raise FilterError(f"could not allocate GPU textures or host buffers for {self.out_w}x{self.out_h}")
         up_view = self._view(self.up, (3, self.plane_bytes // 2))
         self.staged = [up_view[p, :self.in_pitch // 2 * self.in_h].reshape(self.in_h, -1) for p in range(3)]
         self.down_view = self._view(self.down, (self.out_h, self.out_pitch // 2))
@@ -264,7 +329,7 @@ class Stream:
 
     def _wait(self, buf: c_void_p, what: str, first_sleep: float = 0.0) -> None:
         """Until the GPU is done with ``buf``: polls without blocking under the device lock (a pl_buf_poll
-        that waited while another thread rendered crashed libplacebo), sleeping in between; the first sleep
+        that waits while another thread renders crashes libplacebo), sleeping in between; the first sleep
         (the expected latency) saves polls, each of which takes the lock and the GIL."""
         start = time.monotonic()
         time.sleep(first_sleep)
@@ -273,7 +338,7 @@ class Stream:
                 if not self.lib.buf_poll(self.dev.gpu, buf, 0):
                     return
             if time.monotonic() - start > _TIMEOUT_S:
-                raise vs.Error(f"shader: the GPU did not finish the {what} within {_TIMEOUT_S:.0f} s")
+                raise FilterError(f"the GPU did not finish the {what} within {_TIMEOUT_S:.0f} s", FRAME_TIME)
             time.sleep(_POLL_S)
 
     def render(self, src: list[np.ndarray], packed: np.ndarray) -> None:
@@ -294,8 +359,8 @@ class Stream:
             self.latency = 0.8 * self.latency + 0.2 * (times[5] - times[4])
             np.copyto(packed, self.down_view[:, :self.out_w * self.samples])
             times.append(time.perf_counter())
-            if PROFILE is not None:
-                _add_profile(times)
+            if self.stage_times is not None:
+                self.stage_times.add(times)
 
     def _stage(self, src: list[np.ndarray]) -> None:
         """Copy the planes into the upload buffer (rows ``in_pitch`` apart, planes ``plane_bytes`` apart)."""
@@ -312,7 +377,7 @@ class Stream:
             data.component_map[0] = p
             fmt = self.lib.plane_find_fmt(self.dev.gpu, None, byref(data))
             if not fmt:
-                raise vs.Error("shader: the GPU has no 16-bit texture format to upload planes to")
+                raise FilterError("the GPU has no 16-bit texture format to upload planes to")
             self.plane_data.append(data)
             self.tex_params.append(pl.TexParams(w=self.in_w, h=self.in_h, format=fmt, sampleable=True,
                                                 host_writable=True))
@@ -324,7 +389,8 @@ class Stream:
             slot = ctypes.pointer(c_void_p.from_buffer(self.tex_in, p * ctypes.sizeof(c_void_p)))
             if not lib.tex_recreate(gpu, slot, byref(self.tex_params[p])) or \
                     not lib.upload_plane(gpu, byref(self.planes[p]), slot, byref(self.plane_data[p])):
-                raise vs.Error(f"shader: uploading plane {p} to the GPU failed ({'; '.join(_recent_errors) or '?'})")
+                raise FilterError(f"uploading plane {p} to the GPU failed ({'; '.join(_recent_errors) or '?'})",
+                                  FRAME_TIME)
 
     def _draw(self) -> None:
         lib = self.lib
@@ -336,10 +402,10 @@ class Stream:
         target.planes[0].components = self.components
         target.planes[0].component_mapping[:] = [0, 1, 2, 3]
         if not lib.render_image(self.rr, byref(image), byref(target), ctypes.addressof(self.params.raw)):
-            raise vs.Error(f"shader: libplacebo failed to render ({'; '.join(_recent_errors) or '?'})")
+            raise FilterError(f"libplacebo failed to render ({'; '.join(_recent_errors) or '?'})", FRAME_TIME)
         transfer = pl.TransferParams(tex=self.tex_out.value, row_pitch=self.out_pitch, buf=self.down.value)
         if not lib.tex_download(self.dev.gpu, byref(transfer)):
-            raise vs.Error("shader: downloading the frame from the GPU failed")
+            raise FilterError("downloading the frame from the GPU failed", FRAME_TIME)
         lib.gpu_flush(self.dev.gpu)
 
     def close(self) -> None:
@@ -369,17 +435,6 @@ class Stream:
             self.close()
 
 
-_PROFILE_STAGES = ("stage", "lock_wait", "upload", "draw", "download_wait", "copy_out")
-
-
-def _add_profile(times: list[float]) -> None:
-    """Add one frame's stage times (``KIZUNASR_DIRECT_PROFILE=1``; read ``PROFILE``)."""
-    assert PROFILE is not None
-    for key, start, end in zip(_PROFILE_STAGES, times, times[1:], strict=False):
-        PROFILE[key] = PROFILE.get(key, 0.0) + end - start
-    PROFILE["frames"] = PROFILE.get("frames", 0) + 1
-
-
 def _render_frame(n: int, f: list[vs.VideoFrame], stream: Stream) -> vs.VideoFrame:
     """ModifyFrame callback: render ``f[1]`` into a copy of the blank packed ``f[0]``."""
     blank, src = f
@@ -400,16 +455,47 @@ def split_packed(packed: vs.VideoNode, samples: int) -> vs.VideoNode:
     return vs.core.std.ShufflePlanes(planes, [0, 0, 0], vs.YUV)
 
 
+@dataclass(frozen=True)
+class Trial:
+    """What libplacebo said while trying a shader: ``failed`` when it refused it outright (no render)."""
+
+    failed: bool
+    log: str
+
+
+def trial_render(text: str, in_size: tuple[int, int], out_size: tuple[int, int], colors: Colors) -> Trial:
+    """Parse ``text`` and render one mid-grey frame of ``in_size`` to ``out_size``, with libplacebo's messages
+    collected through its log callback: a shader that fails to compile does not fail the render (libplacebo
+    disables the hook), so its messages are the only sign. Needs ``available()``."""
+    lib = pl.load()
+    if lib is None:
+        raise FilterError("the direct renderer is not available here; try shaders with renderer='vs-placebo'")
+    device = _get_device(lib)
+    failed = False
+    with device.capture() as messages:
+        try:
+            stream = Stream(device, text, in_size, out_size, colors)
+        except vs.Error:
+            return Trial(True, "\n".join(messages))
+        try:
+            grey = np.full((in_size[1], in_size[0]), 32768, np.uint16)
+            stream.render([grey, grey, grey], np.empty((out_size[1], out_size[0] * stream.samples), np.uint16))
+        except vs.Error:
+            failed = True
+        finally:
+            stream.close()
+    return Trial(failed, "\n".join(messages))
+
+
 def render(clip: vs.VideoNode, text: str, width: int, height: int, colors: Colors,
            streams: int = DEFAULT_STREAMS) -> vs.VideoNode:
     """``text`` (an mpv user shader) rendered on the YUV444P16 ``clip`` to ``width`` x ``height``, as
     ``placebo.Shader(clip, shader_s=text, width=width, height=height, matrix=..., trc=...)`` renders it."""
     lib = pl.load()
     if lib is None:
-        raise vs.Error("shader: the direct renderer needs vs-placebo's libplacebo (API "
-                       f"{sorted(pl.SUPPORTED_API)}); install vs-placebo 2.0.4 or use renderer='vs-placebo'")
+        raise FilterError(f"the direct renderer cannot run here: {pl.status()}")
     if clip.format.id != vs.YUV444P16:
-        raise vs.Error(f"shader: the direct renderer takes YUV444P16, got {clip.format.name}")
+        raise FilterError(f"the direct renderer takes YUV444P16, got {clip.format.name}")
     device = _get_device(lib)
     branches = max(1, min(streams, clip.num_frames))
     streams_ = [Stream(device, text, (clip.width, clip.height), (width, height), colors) for _ in range(branches)]

@@ -22,7 +22,7 @@ from decimal import Decimal
 import numpy as np
 import vapoursynth as vs
 
-from kizunasr_vs.core.errors import KizunaError
+from kizunasr_vs.core.errors import FilterError
 from kizunasr_vs.core.resources import shader_path
 
 Size = tuple[int, int]
@@ -41,7 +41,7 @@ MAX_TEXTURE_SIZE = 16384
 _INT_LIMITS = {"int": (-(2**31), 2**31 - 1), "uint": (0, 2**32 - 1), "DEFINE": (-(2**31), 2**31 - 1)}
 
 
-class TextureTooLarge(KizunaError, vs.Error):
+class TextureTooLarge(FilterError):
     """A texture size beyond MAX_TEXTURE_SIZE: no width=/height= can help, the shader must change."""
 
 
@@ -106,11 +106,11 @@ def load_shader(path_or_text: str | os.PathLike[str]) -> ShaderSource:
     if isinstance(path_or_text, str) and "//!" in path_or_text:
         return ShaderSource(_inline_name(path_or_text), path_or_text)
     if not isinstance(path_or_text, str | os.PathLike):
-        raise vs.Error(f"shader: shaders must be built-in names, paths or shader source text, not {path_or_text!r}")
+        raise FilterError(f"shaders must be built-in names, paths or shader source text, not {path_or_text!r}")
     try:
         path = shader_path(path_or_text)
     except FileNotFoundError as exc:
-        raise vs.Error(f"shader: {exc} (or pass the shader source text itself)") from None
+        raise FilterError(f"{exc} (or pass the shader source text itself)") from None
     return ShaderSource(path.name, path.read_text(encoding="utf-8", errors="replace"))
 
 
@@ -158,7 +158,7 @@ def _split_word(header: str, words: Iterable[str]) -> tuple[str, str]:
     for word in sorted(words, key=len, reverse=True):
         if header.startswith(word):
             return word, header[len(word):].strip()
-    raise vs.Error(f"unrecognised directive '//!{header}'")
+    raise FilterError(f"unrecognised directive '//!{header}'")
 
 
 def _parse_pass(block: _Block) -> ShaderPass:
@@ -192,7 +192,7 @@ def _parse_int(value: str, header: str) -> int:
     try:
         return int(value)
     except ValueError:
-        raise vs.Error(f"'//!{header}': '{value}' is not an integer") from None
+        raise FilterError(f"'//!{header}': '{value}' is not an integer") from None
 
 
 def parse_passes(text: str) -> list[ShaderPass]:
@@ -242,13 +242,13 @@ def _parse_param(text: str, block: _Block) -> ShaderParam:
         elif word == "TYPE":
             ptype, enum = _param_type(arg)
     if not ptype:
-        raise vs.Error(f"//!PARAM {name}: missing //!TYPE")
+        raise FilterError(f"//!PARAM {name}: missing //!TYPE")
     low, high = _INT_LIMITS.get(ptype, (-math.inf, math.inf))
     try:
         minimum = float(bounds.get("MINIMUM", low))
         maximum = float(bounds.get("MAXIMUM", high))
     except ValueError:
-        raise vs.Error(f"//!PARAM {name}: bad //!MINIMUM or //!MAXIMUM {bounds}") from None
+        raise FilterError(f"//!PARAM {name}: bad //!MINIMUM or //!MAXIMUM {bounds}") from None
     default = text[block.body_start:block.body_end].strip()
     return ShaderParam(name, ptype, enum, minimum, maximum, default, (block.body_start, block.body_end))
 
@@ -260,7 +260,7 @@ def _param_type(arg: str) -> tuple[str, bool]:
     words = [w for w in words if w not in ("ENUM", "DYNAMIC", "CONSTANT")]
     ptype = words[0] if words else ""
     if ptype not in ("float", "int", "uint", "DEFINE"):
-        raise vs.Error(f"'//!TYPE {arg}': the type must be float, int, uint or DEFINE")
+        raise FilterError(f"'//!TYPE {arg}': the type must be float, int, uint or DEFINE")
     return ptype, enum
 
 
@@ -288,7 +288,7 @@ def apply_params(text: str, params: Mapping[str, float | int]) -> str:
     unknown = sorted(set(params) - set(declared))
     if unknown:
         known = ", ".join(sorted(declared)) or "none"
-        raise vs.Error(f"unknown shader param(s) {', '.join(unknown)}; this shader declares: {known}")
+        raise FilterError(f"unknown shader param(s) {', '.join(unknown)}; this shader declares: {known}")
     edits = sorted(((declared[k], v) for k, v in params.items()), key=lambda e: e[0].span[0], reverse=True)
     for param, value in edits:
         start, end = param.span
@@ -301,13 +301,13 @@ def apply_params(text: str, params: Mapping[str, float | int]) -> str:
 
 def _format_value(param: ShaderParam, value: float | int) -> str:
     if param.enum:
-        raise vs.Error(f"param '{param.name}' is an ENUM; enum params cannot be overridden")
+        raise FilterError(f"param '{param.name}' is an ENUM; enum params cannot be overridden")
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise vs.Error(f"param '{param.name}': value {value!r} is not a finite number")
+        raise FilterError(f"param '{param.name}': value {value!r} is not a finite number")
     if param.type != "float" and value != int(value):
-        raise vs.Error(f"param '{param.name}' is {param.type}; {value!r} is not an integer")
+        raise FilterError(f"param '{param.name}' is {param.type}; {value!r} is not an integer")
     if not param.minimum <= value <= param.maximum:
-        raise vs.Error(
+        raise FilterError(
             f"param '{param.name}': {value!r} is outside the declared range "
             f"[{_fmt_bound(param.minimum)}, {_fmt_bound(param.maximum)}]"
         )
@@ -341,13 +341,13 @@ def _lookup_size(name: str, sizes: Mapping[str, Size]) -> Size:
     for alias in (name, {"MAIN": "MAINPRESUB", "MAINPRESUB": "MAIN"}.get(name, name)):
         if alias in sizes:
             return sizes[alias]
-    raise vs.Error(f"texture '{name}' is not available here (known: {', '.join(sorted(sizes)) or 'none'})")
+    raise FilterError(f"texture '{name}' is not available here (known: {', '.join(sorted(sizes)) or 'none'})")
 
 
 def _apply_op(op: str, stack: list[np.float32], expr: str) -> None:
     arity = 1 if op == "!" else 2
     if len(stack) < arity:
-        raise vs.Error(f"RPN expression '{expr}': stack underflow at '{op}'")
+        raise FilterError(f"RPN expression '{expr}': stack underflow at '{op}'")
     if op == "!":
         stack.append(np.float32(stack.pop() == 0))
         return
@@ -359,7 +359,7 @@ def _apply_op(op: str, stack: list[np.float32], expr: str) -> None:
             "=": lambda: np.float32(abs(a - b) <= 1e-6 * max(a, b)),
         }[op]()
     if not np.isfinite(res):
-        raise vs.Error(f"RPN expression '{expr}': illegal operation '{op}' on {a} and {b}")
+        raise FilterError(f"RPN expression '{expr}': illegal operation '{op}' on {a} and {b}")
     stack.append(np.float32(res))
 
 
@@ -378,15 +378,16 @@ def eval_rpn(expr: str, sizes: Mapping[str, Size], variables: Mapping[str, float
             _apply_op(token[0], stack, expr)
         elif token[0].isdigit():
             try:
-                stack.append(np.float32(float(token)))
+                with np.errstate(over="ignore"):  # beyond float32 is inf, as for libplacebo; sizes check for it
+                    stack.append(np.float32(float(token)))
             except ValueError:
-                raise vs.Error(f"RPN expression '{expr}': bad number '{token}'") from None
+                raise FilterError(f"RPN expression '{expr}': bad number '{token}'") from None
         elif variables is not None and token in variables:
             stack.append(np.float32(variables[token]))
         else:
-            raise vs.Error(f"RPN expression '{expr}': unknown variable '{token}'")
+            raise FilterError(f"RPN expression '{expr}': unknown variable '{token}'")
     if len(stack) != 1:
-        raise vs.Error(f"RPN expression '{expr}': malformed (leaves {len(stack)} values on the stack)")
+        raise FilterError(f"RPN expression '{expr}': malformed (leaves {len(stack)} values on the stack)")
     return float(stack[0])
 
 
@@ -411,6 +412,7 @@ class _Sim:
         self.sizes: dict[str, Size] = {"NATIVE_CROPPED": (width, height)}
         self.image: Size = (width, height)
         self.planes: dict[str, Size] = {"LUMA": (width, height), "CHROMA": (width, height)}
+        self.runs: list[tuple[int, str, Size]] = []  # (pass index, stage, size it renders) of each pass that runs
 
     def run(self) -> Size:
         for stage in _FIRED:
@@ -422,19 +424,20 @@ class _Sim:
 
     def _run_stage(self, stage: str, current: Size) -> Size:
         self.sizes[stage] = current
-        for p in self.passes:
+        for index, p in enumerate(self.passes):
             if stage not in (h if h != "MAIN" else "MAINPRESUB" for h in p.hooks):
                 continue
             ctx = {**self.sizes, "HOOKED": current}
             if not self._runs(p, ctx):
                 continue
             new = (self._size(p, p.width or "HOOKED.w", ctx), self._size(p, p.height or "HOOKED.h", ctx))
+            self.runs.append((index, stage, new))
             target = p.save or stage
             check_texture_size(*new, f"pass '{p.desc}': its {target} texture")
             self.sizes[target] = new
             if target == stage:
                 if new != current and stage not in _RESIZABLE:
-                    raise vs.Error(
+                    raise FilterError(
                         f"pass '{p.desc}' changes the size of {stage}, which libplacebo does not allow "
                         "(only LUMA, CHROMA, NATIVE and MAIN may be resized)"
                     )
@@ -454,15 +457,19 @@ class _Sim:
         return all(b in bound for b in p.binds)
 
     def _size(self, p: ShaderPass, expr: str, ctx: Mapping[str, Size]) -> int:
-        value = round_size(eval_rpn(self._checked(p, expr), ctx, self.variables))
+        raw = eval_rpn(self._checked(p, expr), ctx, self.variables)
+        if raw > 2**31:  # (+inf too: a float32 overflow such as 1e40); smaller ones get check_texture_size's message
+            raise TextureTooLarge(f"pass '{p.desc}': '{expr}' gives a size of {raw:g}, beyond libplacebo's texture "
+                                  f"limit of {MAX_TEXTURE_SIZE} per side")
+        value = round_size(raw) if math.isfinite(raw) else 0
         if value <= 0:
-            raise vs.Error(f"pass '{p.desc}': '{expr}' gives a size of {value}")
+            raise FilterError(f"pass '{p.desc}': '{expr}' gives a size of {value}")
         return value
 
     @staticmethod
     def _checked(p: ShaderPass, expr: str) -> str:
         if "OUTPUT" in texture_refs(expr):
-            raise vs.Error(f"pass '{p.desc}' depends on the display size ('{expr}' reads OUTPUT)")
+            raise FilterError(f"pass '{p.desc}' depends on the display size ('{expr}' reads OUTPUT)")
         return expr
 
 
@@ -486,17 +493,26 @@ def infer_output_size(
             raise TextureTooLarge(f"shader '{src.name}': {exc}; lower the factor in its //!WIDTH or //!HEIGHT") \
                 from exc
         except vs.Error as exc:
-            raise vs.Error(
+            raise FilterError(
                 f"shader '{src.name}': cannot work out its output size: {exc}; "
                 "pass width= and height= explicitly"
             ) from exc
     return size
 
 
+def pass_runs(text: str, width: int, height: int) -> list[tuple[int, str, Size]]:
+    """(index in ``parse_passes``, stage, size it renders) of every pass that runs when ``text`` renders a 4:4:4
+    frame of ``width`` x ``height``, in order (a pass hooking two stages runs twice). Errors as
+    ``infer_output_size``."""
+    sim = _Sim(text, width, height)
+    sim.run()
+    return sim.runs
+
+
 def check_user_shader(src: ShaderSource) -> None:
     """Raise ``vs.Error`` unless the text has at least one ``//!HOOK`` pass."""
     if not re.search(r"^\s*//!HOOK\b", src.text, flags=re.MULTILINE):
-        raise vs.Error(
+        raise FilterError(
             f"shader '{src.name}': no //!HOOK directive found; this is not an mpv/libplacebo user shader "
             "(see https://libplacebo.org/custom-shaders/)"
         )

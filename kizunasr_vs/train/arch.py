@@ -1,6 +1,7 @@
 """The networks: luma in, luma at 2x out, built only from ops the GLSL compiler handles.
 
-``h = [conv3x3 PReLU] x (1 + body) (x);  y = depth-to-space(conv3x3([h, x] -> 4) + x)``
+``h = [conv3x3 PReLU] x (1 + body) (x);  y = depth-to-space(conv3x3([h, x] -> 4) + x)``; a ``dense`` tier adds
+``conv1x1([h_1 .. h_body] -> 4)`` (every earlier hidden layer) to the tail's output.
 
 All convolutions run at the input resolution. The last one sees the features and the input itself, and predicts
 for each input pixel the four output pixels' offsets from it (adding ``x`` to each of the four is a
@@ -13,28 +14,14 @@ padding would darken or brighten the outermost pixels of every frame.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional
 
+from kizunasr_vs.train.tiers import TIERS, Tier, tier_of
 
-@dataclass(frozen=True)
-class Tier:
-    """A network size: ``features`` channels in every hidden layer, ``body`` hidden F->F convolutions."""
-
-    name: str
-    features: int
-    body: int
-
-
-TIERS = {
-    "s": Tier("s", features=16, body=5),
-    "m": Tier("m", features=20, body=6),
-    "l": Tier("l", features=32, body=6),
-}
+__all__ = ["TIERS", "LumaNet", "Tier", "bicubic_offsets", "build", "tier_of"]
 
 
 class LumaNet(nn.Module):
@@ -47,17 +34,29 @@ class LumaNet(nn.Module):
         self.convs = nn.ModuleList([_conv(1, f)] + [_conv(f, f) for _ in range(tier.body)])
         self.acts = nn.ModuleList([nn.PReLU(f, init=0.1) for _ in self.convs])
         self.tail = _conv(f + 1, 4)
+        # dense: a 1x1 convolution over every earlier hidden layer joins the tail (cheap, and every scale of
+        # context reaches the output)
+        self.mix = nn.Conv2d(f * tier.body, 4, 1) if tier.dense and tier.body else None
         with torch.no_grad():
             self.tail.weight.mul_(0.1)
             self.tail.weight[:, f] = torch.from_numpy(bicubic_offsets())
             if self.tail.bias is not None:
                 self.tail.bias.zero_()
+            if self.mix is not None:  # starts silent: a fresh dense network is the plain one
+                self.mix.weight.zero_()
+                if self.mix.bias is not None:
+                    self.mix.bias.zero_()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = x
+        hidden = []
         for conv, act in zip(self.convs, self.acts, strict=True):
             h = act(conv(h))
-        return functional.pixel_shuffle(self.tail(torch.cat([h, x], 1)) + x, 2)
+            hidden.append(h)
+        y = self.tail(torch.cat([h, x], 1))
+        if self.mix is not None:
+            y = y + self.mix(torch.cat(hidden[:-1], 1))
+        return functional.pixel_shuffle(y + x, 2)
 
 
 def _conv(cin: int, cout: int) -> nn.Conv2d:
@@ -85,9 +84,5 @@ def bicubic_offsets() -> np.ndarray:
 
 
 def build(tier: str | Tier) -> LumaNet:
-    """A fresh network of tier ``tier`` ("s", "m", "l" or a :class:`Tier`)."""
-    if isinstance(tier, str):
-        if tier not in TIERS:
-            raise ValueError(f"unknown tier {tier!r}: choose one of {', '.join(TIERS)}")
-        tier = TIERS[tier]
-    return LumaNet(tier)
+    """A fresh network of tier ``tier`` (a name or shape as ``tier_of`` takes, or a :class:`Tier`)."""
+    return LumaNet(tier_of(tier) if isinstance(tier, str) else tier)

@@ -16,9 +16,12 @@ import numpy as np
 import torch
 
 from kizunasr_vs.compiler.glsl import compile_onnx_to_glsl
+from kizunasr_vs.core.errors import InputError
 from kizunasr_vs.core.files import write_atomic
 from kizunasr_vs.core.metrics import psnr
+from kizunasr_vs.train.arch import LumaNet
 from kizunasr_vs.train.loop import Recipe
+from kizunasr_vs.train.tiers import Tier
 
 MIN_GLSL_PSNR = 45.0
 
@@ -34,6 +37,46 @@ def to_onnx(model: torch.nn.Module, path: Path) -> Path:
                           opset_version=13, dynamo=False,
                           dynamic_axes={"input": {2: "height", 3: "width"}, "output": {2: "height2", 3: "width2"}})
         return write_atomic(path, staged.read_bytes())
+
+
+def network_from_onnx(path: Path) -> LumaNet:
+    """The network an exported ONNX file holds (``to_onnx``'s output), with its weights. The shape is read from
+    the convolutions in graph order (the first reads 1 channel, the tail F + 1, a dense tier's mix is the 1x1
+    one); names are followed through the Identity nodes the exporter puts on shared constants."""
+    import onnx
+    from onnx import numpy_helper
+
+    graph = onnx.load(str(path)).graph
+    values = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+    alias = {n.output[0]: n.input[0] for n in graph.node if n.op_type == "Identity"}
+
+    def value(name: str) -> np.ndarray:
+        while name in alias:
+            name = alias[name]
+        return values[name]
+
+    convs = [(value(n.input[1]), value(n.input[2]) if len(n.input) > 2 else None)
+             for n in graph.node if n.op_type == "Conv"]
+    first = convs[0][0] if convs else None
+    if first is None or first.shape[1] != 1:
+        raise InputError(f"{path} is not a network exported by kizunasr train (no 1-channel first convolution)")
+    features = int(first.shape[0])
+    tail = [c for c in convs if c[0].shape[:2] == (4, features + 1)]
+    mix = [c for c in convs if c[0].shape[2] == 1]
+    hidden = [c for c in convs if c[0].shape[2] == 3 and c[0].shape[:2] != (4, features + 1)]
+    if len(tail) != 1 or len(mix) > 1:
+        raise InputError(f"{path} is not a network exported by kizunasr train (its tail is not one convolution)")
+    net = LumaNet(Tier(path.stem, features, len(hidden) - 1, dense=bool(mix)))
+    slopes = [value(n.input[1]) for n in graph.node if n.op_type == "PRelu"]
+    state: dict[str, torch.Tensor] = {}
+    named = [*((f"convs.{i}", c) for i, c in enumerate(hidden)), ("tail", tail[0]), *(("mix", c) for c in mix)]
+    for name, (weight, bias) in named:
+        state[f"{name}.weight"] = torch.from_numpy(weight.copy())
+        state[f"{name}.bias"] = torch.from_numpy(np.zeros(weight.shape[0], np.float32) if bias is None
+                                                 else bias.copy())
+    state.update({f"acts.{i}.weight": torch.from_numpy(v.reshape(-1).copy()) for i, v in enumerate(slopes)})
+    net.load_state_dict(state)
+    return net.eval()
 
 
 # Like mpv's own scalers, upscale only when the picture is shown at least 1.2x larger (4K on a 4K screen: no work).
@@ -109,15 +152,15 @@ class ExportReport:
 
 def glsl_header(name: str, tier: str, recipe: str) -> str:
     """The comment on top of an exported shader: what it is, for which sources, what it costs, where from."""
-    from kizunasr_vs.train.arch import TIERS
+    from kizunasr_vs.train.tiers import multiply_adds, tier_of
 
-    t = TIERS[tier]
-    macs = 9 * (t.features + t.body * t.features**2 + (t.features + 1) * 4)
+    t = tier_of(tier)
+    macs = multiply_adds(t)
     return (f"KizunaSR {name}: a 2x luma network trained by KizunaSR (MIT), compiled from {name}.onnx.\n"
             "What: learned 2x upscaler of the luma plane (chroma is left to the player's scaler); runs only when "
             "the picture is shown at least 1.2x larger.\n"
             "Sources: anime and other cel-shaded video, 480p-1080p; YUV (mpv hooks LUMA), any range.\n"
-            f"Cost: {t.body + 3} compute passes at the source size, about {macs / 1000:.1f}k multiply-adds per "
+            f"Cost: {t.body + 2} compute passes at the source size, about {macs / 1000:.1f}k multiply-adds per "
             "source pixel.\n"
             f"Recipe: {recipe}")
 

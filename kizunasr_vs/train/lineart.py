@@ -1,7 +1,8 @@
 """Procedurally drawn cel-style pictures: flat colour regions with shadow tones, gradients and dark outlines.
 
 Anime frames are mostly this: flat fills, hard shadow shapes and anti-aliased line art of varying width.
-Pictures are drawn at 4x and reduced with a box filter, so edges carry the anti-aliasing a real render has.
+Pictures are drawn at 4x and reduced with a box filter, so edges carry the anti-aliasing a real render has; the
+``crisp`` kind is drawn at 1x instead: 1-2 pixel dark lines with hard edges over light fills.
 """
 
 from __future__ import annotations
@@ -40,8 +41,11 @@ def _stroke(rng: np.random.Generator, size: int) -> list[tuple[float, float]]:
     return [tuple(p) for p in pts]
 
 
-def draw(size: int, rng: np.random.Generator) -> Image.Image:
-    """One size x size RGB picture."""
+def draw(size: int, rng: np.random.Generator, crisp: bool = False) -> Image.Image:
+    """One size x size RGB picture; ``crisp``: light flat fills with 1-2 pixel dark lines drawn without
+    anti-aliasing (a close-up of clean line art at its native resolution)."""
+    if crisp:
+        return _crisp(size, rng)
     big = size * SUPERSAMPLE
     top, bottom = np.array(_colour(rng)), np.array(_colour(rng))
     ramp = np.linspace(0, 1, big)[:, None, None]
@@ -71,3 +75,20 @@ def draw(size: int, rng: np.random.Generator) -> Image.Image:
         width = max(1, int(rng.uniform(0.4, 2.5) * SUPERSAMPLE))
         pen.line(_stroke(rng, big), fill=line, width=width, joint="curve")
     return img.resize((size, size), Image.Resampling.BOX)
+
+
+def _crisp(size: int, rng: np.random.Generator) -> Image.Image:
+    """Light flat fills and pixel-sharp dark outlines and strokes, drawn at the picture's own resolution."""
+    paper = _shade(_colour(rng), rng.uniform(1.0, 1.4))
+    img = Image.new("RGB", (size, size), paper)
+    pen = ImageDraw.Draw(img)
+    line = _shade(_colour(rng), rng.uniform(0.0, 0.2))
+    for _ in range(int(rng.integers(3, 9))):
+        cx, cy = rng.uniform(0, size, 2)
+        r = rng.uniform(0.1, 0.5) * size
+        fill = _shade(_colour(rng), rng.uniform(1.0, 1.3))
+        width = 1 if rng.random() < 0.7 else 2
+        pen.polygon(_blob(rng, cx, cy, r, int(rng.integers(5, 14))), fill=fill, outline=line, width=width)
+    for _ in range(int(rng.integers(4, 20))):
+        pen.line(_stroke(rng, size), fill=line, width=1 if rng.random() < 0.8 else 2)
+    return img

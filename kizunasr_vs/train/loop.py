@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -21,8 +21,9 @@ from torch.nn import functional
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from kizunasr_vs.core.errors import InputError
 from kizunasr_vs.train.arch import LumaNet, build
-from kizunasr_vs.train.data import PairStream
+from kizunasr_vs.train.data import PairStream, bank_batches, make_bank
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,9 @@ class Recipe:
     blur_prob: float = 0.1  # share of patches blurred before the reduction
     jpeg_prob: float = 0.2  # share of patches JPEG-compressed after it
     soft_prob: float = 0.3  # share of patches whose target is a production-upscaled (soft) picture
+    grain_prob: float = 0.0  # share of patches with film grain and TV scanlines in the picture itself
+    crisp_fraction: float = 0.0  # share of the drawn pictures that are crisp 1-2 pixel line art
+    bank: int = 0  # pairs made once and drawn from in random batches (0: a fresh pair for every sample)
     balance_folders: bool = False  # recorded: the caller passes train() the folder weights (else each image alike)
     workers: int = 4
     seed: int = 0
@@ -61,7 +65,9 @@ def save_checkpoint(path: Path, model: LumaNet, optimiser: torch.optim.Optimizer
     """Write a checkpoint through a temporary file, then rename it over the old one."""
     tmp = path.with_name(path.name + ".tmp")
     torch.save({"model": model.state_dict(), "optimiser": optimiser.state_dict(), "step": step,
-                "tier": model.tier.name, "recipe": asdict(recipe)}, tmp)
+                "tier": model.tier.name, "features": model.tier.features, "body": model.tier.body,
+                "dense": model.tier.dense,
+                "recipe": asdict(recipe)}, tmp)
     os.replace(tmp, path)
 
 
@@ -84,23 +90,38 @@ def _start(folder: Path, tiers: Sequence[str], recipe: Recipe, dev: torch.device
             model.load_state_dict(state["model"])
             optimiser.load_state_dict(state["optimiser"])
         elif init is not None:
-            start_from = load_checkpoint(checkpoint_path(init, tier))
-            if start_from is None:
-                raise ValueError(f"--init: no checkpoint of tier {tier!r} in {init}")
-            model.load_state_dict(start_from["model"])
+            model.load_state_dict(_initial_weights(init, tier, model))
         steps.add(int(state["step"]) if state else 0)
         models.append(model)
         optimisers.append(optimiser)
     if len(steps) > 1:
-        raise ValueError(f"the checkpoints in {folder} are at different steps ({sorted(steps)}): resume the tiers "
+        raise InputError(f"the checkpoints in {folder} are at different steps ({sorted(steps)}): resume the tiers "
                          "separately, or use another --out folder")
     return models, optimisers, steps.pop()
+
+
+def _initial_weights(init: Path, tier: str, model: LumaNet) -> dict[str, Any]:
+    """The weights a new run of ``tier`` starts from: the tier's checkpoint in run folder ``init``, or the network
+    of an exported ONNX file (a shipped shader's, ``kizunasr_vs/train/weights/*.onnx``) of the same shape."""
+    if init.suffix == ".onnx":
+        from kizunasr_vs.train.export import network_from_onnx
+
+        net = network_from_onnx(init)
+        if (net.tier.features, net.tier.body) != (model.tier.features, model.tier.body):
+            raise InputError(f"--init: {init.name} is {net.tier.features}x{net.tier.body} (features x body), tier "
+                             f"{tier!r} is {model.tier.features}x{model.tier.body}")
+        return net.state_dict()
+    start_from = load_checkpoint(checkpoint_path(init, tier))
+    if start_from is None:
+        raise InputError(f"--init: no checkpoint of tier {tier!r} in {init}")
+    return dict(start_from["model"])
 
 
 def train(images: list[Path], folder: Path, tiers: Sequence[str], recipe: Recipe, device: str = "auto",
           progress: bool = True, init: Path | None = None, weights: Sequence[float] | None = None) -> list[LumaNet]:
     """Train (or go on training) networks of ``tiers`` on ``images``, on the same batches; returns them on the
-    CPU, in eval mode. ``init``: a run folder whose networks a new run starts from (fine-tuning); ``weights``:
+    CPU, in eval mode. ``init``: a run folder whose networks a new run starts from, or an exported ONNX file
+    (fine-tuning); ``weights``:
     how often each image is drawn (default: all alike)."""
     folder.mkdir(parents=True, exist_ok=True)
     dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
@@ -108,10 +129,15 @@ def train(images: list[Path], folder: Path, tiers: Sequence[str], recipe: Recipe
     torch.manual_seed(recipe.seed)
     models, optimisers, start = _start(folder, tiers, recipe, dev, init)
     stream = PairStream(images, recipe.patch, recipe.drawn_fraction, recipe.seed + start,
-                        recipe.blur_prob, recipe.jpeg_prob, recipe.soft_prob, weights)
-    loader = DataLoader(stream, batch_size=recipe.batch, num_workers=recipe.workers,
-                        persistent_workers=recipe.workers > 0, pin_memory=dev.type == "cuda")
-    batches = iter(loader)
+                        recipe.blur_prob, recipe.jpeg_prob, recipe.soft_prob, weights, recipe.grain_prob,
+                        recipe.crisp_fraction)
+    batches: Iterator[Sequence[torch.Tensor]]
+    if recipe.bank:
+        lr_bank, hr_bank = make_bank(stream, recipe.bank, recipe.batch, recipe.workers, progress)
+        batches = bank_batches(lr_bank.to(dev), hr_bank.to(dev), recipe.batch, recipe.seed + start)
+    else:
+        batches = iter(DataLoader(stream, batch_size=recipe.batch, num_workers=recipe.workers,
+                                  persistent_workers=recipe.workers > 0, pin_memory=dev.type == "cuda"))
     for model in models:
         model.train()
     bar = tqdm(range(start, recipe.steps), initial=start, total=recipe.steps, disable=not progress,

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from kizunasr_vs.render import placebo_direct
+from kizunasr_vs.render.placebo import renderer_choice
 from tests.conftest import REPO, models_dir, shared_model
 
 KIZUNASR = [sys.executable, "-m", "kizunasr_vs"]
@@ -40,10 +41,11 @@ def test_doctor_reports_the_vulkan_device_and_providers() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert "[ok  ] vulkan" in result.stdout
     assert "CPUExecutionProvider" in result.stdout
-    expected = "direct (our renderer" if placebo_direct.available() else "vs-placebo (its bundled"
-    assert f"shader renderer {expected}" in result.stdout
+    renderer, why = renderer_choice()
+    assert f"shader renderer {renderer}: {why}" in result.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed")
 def test_upscale_with_no_input_uses_the_builtin_sample_and_a_shader(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "KIZUNASR_MODELS_DIR"}
@@ -80,6 +82,7 @@ def test_bench_times_a_shader_chain_next_to_one_placebo_shader_per_shader() -> N
     assert row["what"] == "shader kizuna_edge2x.glsl + kizuna_cas.glsl"
     assert row["provider"] in (f"direct streams={placebo_direct.DEFAULT_STREAMS}", "vs-placebo instances=2")
     assert row["baseline"] == "placebo.Shader per shader"
+    assert row["renderer_why"] == renderer_choice()[1]
     assert row["filter_fps"] > 0 and row["baseline_fps"] > 0
 
 
@@ -90,8 +93,9 @@ def test_bench_gpu_cost_times_every_pass_next_to_a_pass_through() -> None:
                       "--shader", "kizuna_cas", "--repeat", "2", "--json")
     assert result.returncode == 0, result.stderr
     rows = json.loads(result.stdout)["64x48"]
-    assert [r["shader"] for r in rows] == ["pass-through", "kizuna_cnn_x2_s", "kizuna_cas", "pass-through again"]
-    assert rows[1]["passes"] >= 6 and rows[0]["passes"] >= 1
+    assert [r["shader"] for r in rows] == ["pass-through LUMA", "pass-through MAIN", "kizuna_cnn_x2_s", "kizuna_cas",
+                                           "pass-through LUMA again", "pass-through MAIN again"]  # one per hook
+    assert rows[2]["passes"] >= 6 and rows[0]["passes"] >= 1
     assert all(r["rounds"] == 2 and 0 < r["gpu_ms_min"] <= r["gpu_ms"] and r["wall_ms"] > 0 for r in rows)
 
 
@@ -126,6 +130,7 @@ def test_upscale_picks_the_model_for_the_source_height_and_takes_o(tmp_path: Pat
     assert video_stream(tmp_path / "x.mkv")["width"] == 1280
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed")
 def test_upscale_takes_a_registry_name_a_profile_and_a_target(tmp_path: Path) -> None:
     shared_model("2x_AnimeJaNai_HD_V3_SuperUltraCompact-fp32.onnx")

@@ -51,6 +51,7 @@ def with_models_env() -> dict[str, str]:
     return {**os.environ, "KIZUNASR_MODELS_DIR": str(models_dir())}
 
 
+@pytest.mark.slow
 def test_performance_profile_encode_keeps_audio_and_subtitles(tmp_path: Path) -> None:
     clip = make_clip(tmp_path, 160, 120, 10)
     out = tmp_path / "out.mkv"
@@ -63,6 +64,7 @@ def test_performance_profile_encode_keeps_audio_and_subtitles(tmp_path: Path) ->
     assert {s["codec_type"] for s in found} == {"video", "audio", "subtitle"}
 
 
+@pytest.mark.slow
 def test_start_end_and_target(tmp_path: Path) -> None:
     clip = make_clip(tmp_path, 160, 120, 12)
     out = tmp_path / "cut.mkv"
@@ -73,6 +75,7 @@ def test_start_end_and_target(tmp_path: Path) -> None:
     assert (video["width"], video["height"], int(video["nb_read_frames"])) == (400, 300, 4)
 
 
+@pytest.mark.slow
 def test_quality_profile_matches_the_chain_computed_step_by_step(tmp_path: Path) -> None:
     env = with_models_env()
     clip = make_clip(tmp_path, 96, 64, 3)
@@ -151,13 +154,14 @@ def test_model_with_nan_output_fails_with_one_line(tmp_path: Path) -> None:
     out = tmp_path / "out.mkv"
     result = kizunasr("encode", str(clip), str(out), "--profile", str(profile), "--codec", "ffv1",
                       "--provider", "cpu")
-    assert result.returncode == 1
-    errors = [line for line in result.stderr.splitlines() if line.startswith("kizunasr: onnx:")]
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if line.startswith("kizunasr encode: onnx:")]
     assert len(errors) == 1 and "Traceback" not in result.stderr, result.stderr
-    assert errors[0].startswith(f"kizunasr: onnx: {model}: frame 0: the model's output has NaN or Inf")
+    assert errors[0].startswith(f"kizunasr encode: onnx: {model}: frame 0: the model's output has NaN or Inf")
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_output_as_o_and_8_bit_h264(tmp_path: Path) -> None:
     """-o like upscale's, -v after the sub-command, --bit-depth 8 (what hardware H.264 decoders play)."""
     clip = make_clip(tmp_path, 160, 120, 12)

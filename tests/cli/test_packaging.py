@@ -16,6 +16,7 @@ from tests.conftest import REPO
 pytest.importorskip("setuptools", reason="building the wheel needs setuptools (the test extra has it)")
 
 
+@pytest.mark.slow
 def test_wheel_install_finds_its_data(tmp_path: Path) -> None:
     source = tmp_path / "src"  # a copy: building in the checkout would leave build/ there
     shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(".*", "build", "*.egg-info", "__pycache__", "tests"))
@@ -40,6 +41,7 @@ def test_wheel_install_finds_its_data(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stderr
     module, glsl, scripts, balanced = run.stdout.splitlines()
     assert module.startswith(str(prefix))  # the installed copy, not the source tree
+    assert (Path(module).parents[1] / "py.typed").is_file()  # type checkers read the package's hints
     assert Path(glsl) == prefix / "share/kizunasr/glsl" and (Path(glsl) / "kizuna_edge2x.glsl").is_file()
     assert Path(scripts) == prefix / "share/kizunasr/mpv_scripts"
     for name in ("kizunasr.lua", "input.conf", "script-opts/kizunasr.conf"):

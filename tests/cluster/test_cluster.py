@@ -24,7 +24,8 @@ from tests.cli.test_encode_cli import make_clip, streams
 from tests.conftest import REPO
 
 pytest.importorskip("ray", reason="ray is not installed (pip install 'kizunasr[cluster]')")
-pytestmark = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed")
+pytestmark = [pytest.mark.slow,  # each starts Ray workers
+              pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed")]
 
 LOOPBACK = "127.0.0.2"  # the node address of a local instance: a loopback address Ray does not replace
 
@@ -141,7 +142,7 @@ def test_batch_with_a_corrupt_input(media: dict[str, Path], tmp_path: Path) -> N
     result = kizunasr("batch", str(first), str(bad), str(second), "--out-dir", str(outs),
                       "--profile", str(media["profile"]), "--codec", "ffv1", "--cluster", "local:2",
                       "--chunk-frames", "12")
-    assert result.returncode == 1, result.stderr
+    assert result.returncode == 2, result.stderr
     assert sorted(p.name for p in outs.iterdir()) == ["ep1.mkv", "ep2.mkv"]
     assert "2 of 3 inputs encoded" in result.stderr
     assert "FAILED" in result.stderr and "ep3_corrupt.mkv" in result.stderr
@@ -229,7 +230,7 @@ def test_two_node_cluster_refuses_a_driver_without_the_token(two_nodes: tuple[st
     address, _ = two_nodes
     result = kizunasr("encode", str(media["clip"]), str(tmp_path / "x.mkv"), "--profile", str(media["profile"]),
                       "--cluster", address, env={"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": "wrong"})
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert f"cannot start or reach the Ray cluster '{address}'" in result.stderr
     assert not (tmp_path / "x.mkv").exists()
 
@@ -292,7 +293,7 @@ def test_chunk_whose_worker_keeps_dying_fails_the_job(media: dict[str, Path], tm
         for _ in range(3):  # each attempt at chunk 1 halts halfway, and its worker is killed there
             os.kill(held_pid(tmp_path, ".dies.mkv.kizunasr-*/hold-1.pid", driver, again=True), signal.SIGKILL)
         _, stderr = driver.communicate(timeout=300)
-    assert driver.returncode == 1, stderr
+    assert driver.returncode == 2, stderr
     assert stderr.count("died in chunk 1 (") == 2
     assert "chunk 1 (frames 8-15) failed: its worker died 3 times" in stderr
     assert not out.exists()

@@ -9,7 +9,6 @@ difference <= 3/255 and PSNR >= 40 dB (measured: identical, 0/255).
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +16,7 @@ import onnx
 import pytest
 from onnx import helper, numpy_helper
 
-from kizunasr_vs.cli import export_glsl
+from kizunasr_vs.cli.main import main
 from kizunasr_vs.core.metrics import psnr
 from tests.conftest import shared_media, shared_model
 
@@ -27,11 +26,8 @@ MIN_PSNR = 40.0
 
 
 def cli(*argv: str) -> int:
-    """Run the export-glsl sub-command through its own parser (as `kizunasr` would)."""
-    parser = argparse.ArgumentParser(prog="kizunasr")
-    export_glsl.add_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["export-glsl", *argv])
-    return int(args.run(args))
+    """Run the export-glsl sub-command as `kizunasr` does (errors reported by cli/main.py)."""
+    return main(["export-glsl", *argv])
 
 
 @pytest.fixture(scope="module")
@@ -77,14 +73,14 @@ def test_unsupported_op_fails_without_file(tmp_path: Path, capsys: pytest.Captur
     onnx.save(strided_conv_model(), tmp_path / "bad.onnx")
     out_dir = tmp_path / "out"
     out_dir.mkdir()
-    assert cli(str(tmp_path / "bad.onnx"), "-o", str(out_dir / "bad.glsl")) == 1
+    assert cli(str(tmp_path / "bad.onnx"), "-o", str(out_dir / "bad.glsl")) == 2
     err = capsys.readouterr().err
     assert "down_conv" in err and "Conv" in err and "strides" in err
     assert list(out_dir.iterdir()) == []
 
 
 def test_missing_model_fails(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli(str(tmp_path / "nope.onnx"), "-o", str(tmp_path / "x.glsl")) == 1
+    assert cli(str(tmp_path / "nope.onnx"), "-o", str(tmp_path / "x.glsl")) == 2
     assert "not found" in capsys.readouterr().err
     assert not (tmp_path / "x.glsl").exists()
 

@@ -375,6 +375,7 @@ def test_fp16_constants_are_half_values() -> None:
 # ----- real models ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_compiles_all_animejanai_compact_models() -> None:
     """All four V3 fp32 Compact models compile; passes stay within mpv's limits."""
     for name in (SUC, UC, COMPACT, SD_COMPACT):
@@ -388,6 +389,7 @@ def test_compiles_all_animejanai_compact_models() -> None:
         assert "HOOKED_tex" not in glsl and "texture(" not in glsl, name
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("precision, bound", [("fp32", FP32_PSNR), ("fp16", FP16_PSNR)])
 @pytest.mark.parametrize("name", [SUC, UC])
 def test_real_model_matches_onnxruntime(name: str, precision: str, bound: float, tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""Stage and Pipeline: stages chain into one graph, in order, with conditions, and failures name the stage."""
+"""Stage and Pipeline: stages chain into one graph, in order, and failures name the stage."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import vapoursynth as vs
 
-from kizunasr_vs import ConditionalStage, FunctionStage, Pipeline, Stage
+from kizunasr_vs import FunctionStage, Pipeline, Stage
 from tests.vsarrays import clip_from_planes, planes_of
 
 
@@ -21,7 +21,7 @@ def _add_ten(clip: vs.VideoNode) -> vs.VideoNode:
 def test_stages_run_in_order_as_numpy_predicts() -> None:
     gray = np.arange(12, dtype=np.uint8).reshape(3, 4) * 10
     clip = clip_from_planes([gray], vs.GRAY8, MyProp=3)
-    pipeline = Pipeline.of([FunctionStage("double", _double), FunctionStage("add", _add_ten)])
+    pipeline = Pipeline([FunctionStage("double", _double), FunctionStage("add", _add_ten)])
     out = pipeline.apply(clip)
     np.testing.assert_array_equal(planes_of(out)[0], np.repeat(np.repeat(gray, 2, 0), 2, 1) + 10)
     assert out.get_frame(0).props["MyProp"] == 3
@@ -29,20 +29,10 @@ def test_stages_run_in_order_as_numpy_predicts() -> None:
     assert all(isinstance(s, Stage) for s in pipeline.stages)
 
 
-def test_conditional_stage_runs_only_when_asked() -> None:
-    upscale_small = ConditionalStage(FunctionStage("double", _double), when=lambda c: c.height < 720)
-    small = vs.core.std.BlankClip(width=64, height=48, format=vs.GRAY8)
-    large = vs.core.std.BlankClip(width=1280, height=720, format=vs.GRAY8)
-    pipeline = Pipeline().then(upscale_small)
-    assert (pipeline(small).width, pipeline(small).height) == (128, 96)
-    assert pipeline(large).width == 1280
-    assert upscale_small.name == "double?"
-
-
 def test_failing_stage_is_named() -> None:
     def broken(clip: vs.VideoNode) -> vs.VideoNode:
         return vs.core.std.Expr(clip, "x y +")  # one input only: VapourSynth refuses
 
-    pipeline = Pipeline.of([FunctionStage("broken-expr", broken)])
+    pipeline = Pipeline([FunctionStage("broken-expr", broken)])
     with pytest.raises(vs.Error, match="stage 'broken-expr'"):
         pipeline.apply(vs.core.std.BlankClip(format=vs.GRAY8))

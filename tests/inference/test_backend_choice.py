@@ -1,4 +1,4 @@
-"""The measured choice behind provider="auto" (inference/backend_choice.py) and its use by kizunasr_vs.inference."""
+"""The measured choice behind backend="auto" (inference/backend_choice.py) and its use by kizunasr_vs.inference."""
 
 from __future__ import annotations
 
@@ -10,8 +10,11 @@ import numpy as np
 import pytest
 import vapoursynth as vs
 
+from kizunasr_vs.core import hardware
 from kizunasr_vs.inference import backend_choice, onnx_filter
 from kizunasr_vs.inference.ort_session import load_model
+from kizunasr_vs.inference.runner_cache import RunnerCache
+from kizunasr_vs.inference.torch_backend import TorchRunner
 from tests.conftest import REPO
 from tests.inference.test_onnx import _resize_model
 from tests.vsarrays import clip_from_planes
@@ -52,27 +55,30 @@ def test_auto_follows_a_recorded_torch_choice(monkeypatch: pytest.MonkeyPatch) -
     sha, machine = load_model(model).sha256, backend_choice.machine_key()
     backend_choice.record(sha, 24, 16, {"cuda": 1.0, "torch": 2.0}, machine)
     # torch not usable here: auto keeps onnxruntime and runs
-    monkeypatch.setattr(onnx_filter, "torch_cuda_available", lambda: False)
-    assert onnx_filter.onnx(_clip(), model, provider="auto").width == 48
-    # torch "usable": auto takes the torch backend (its build is replaced, so that this holds with or without a GPU)
-    monkeypatch.setattr(onnx_filter, "torch_cuda_available", lambda: True)
-    onnx_filter.release_runners()
-
-    def chosen(*args: object) -> None:
-        raise vs.Error("the torch backend was chosen")
-
-    monkeypatch.setattr(onnx_filter, "_build_torch_runner", chosen)
-    with pytest.raises(vs.Error, match="torch backend was chosen"):
-        onnx_filter.onnx(_clip(), model, provider="auto")
+    monkeypatch.setattr(hardware, "torch_cuda_available", lambda: False)
+    assert onnx_filter.onnx(_clip(), model, backend="auto").width == 48
+    # torch "usable": auto takes the torch backend
+    monkeypatch.setattr(hardware, "torch_cuda_available", lambda: True)
+    _runs_on_torch(model)
     assert onnx_filter.backend_for(model, 24, 16) == "torch"
     # a compiled torch run measured fastest: auto names it
     backend_choice.record(sha, 24, 16, {"cuda": 1.0, "torch": 2.0, "torch-compile": 3.0}, machine)
     assert onnx_filter.backend_for(model, 24, 16) == "torch-compile"
-    with pytest.raises(vs.Error, match="torch backend was chosen"):
-        onnx_filter.onnx(_clip(), model, provider="auto")
     # another size was not calibrated: onnxruntime
-    assert onnx_filter.onnx(_clip(32), model, provider="auto").width == 64
+    assert onnx_filter.onnx(_clip(32), model, backend="auto").width == 64
     assert onnx_filter.backend_for(model, 32, 16) == "CPUExecutionProvider"
+
+
+def _runs_on_torch(model: bytes) -> None:
+    """``backend="auto"`` built a torch runner: on a CUDA machine it runs; elsewhere PyTorch sees no GPU (the
+    probe said yes), so starting it fails with the torch backend's own error."""
+    runners = RunnerCache()
+    try:
+        onnx_filter.onnx(_clip(), model, backend="auto", runners=runners).get_frame(0)
+    except vs.Error as exc:
+        assert "the torch backend cannot run it" in str(exc)
+    else:
+        assert runners.builds == 1 and isinstance(next(iter(runners.runners())), TorchRunner)
 
 
 def test_recorded_choices_are_listed_and_doctor_names_their_models(cache_dir: Path) -> None:

@@ -3,6 +3,8 @@ for mixed or unknown arguments, and a real model run through ``backend=OrtCPU(..
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import onnxruntime as ort
 import pytest
@@ -50,5 +52,25 @@ def test_backend_object_runs_the_real_model_like_onnxruntime() -> None:
     out = kz.onnx(_rgbs(image), str(model), backend=kz.OrtCPU(streams=2))
     assert (out.width, out.height) == (128, 96)
     assert np.abs(_stack(out) - _ort_direct(model, image)).max() <= 1e-5
-    with pytest.raises(vs.Error, match="not both"):
+
+
+def test_the_deprecated_provider_spelling_still_runs_and_warns() -> None:
+    """``provider="cpu", streams=2`` (the 0.1 spelling) gives what ``backend=OrtCPU(streams=2)`` gives."""
+    model = shared_model(SUC)
+    image = _image(16, 24)
+    with pytest.warns(DeprecationWarning, match="backend="):
+        old = kz.onnx(_rgbs(image), str(model), provider="cpu", streams=2)
+    assert np.abs(_stack(old) - _ort_direct(model, image)).max() <= 1e-5
+    with pytest.warns(DeprecationWarning), pytest.raises(vs.Error, match="not both"):
         kz.onnx(_rgbs(image), str(model), provider="cpu", backend=OrtCPU())
+
+
+def test_onnx_has_a_real_signature_with_keyword_settings() -> None:
+    """What editors and ``help(kz.onnx)`` show: the clip and model, then keywords only, backend first."""
+    params = inspect.signature(kz.onnx).parameters
+    assert list(params)[:3] == ["clip", "model", "backend"]
+    assert all(p.kind == p.KEYWORD_ONLY for name, p in params.items() if name not in ("clip", "model"))
+    assert not any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in params.values())
+    assert params["backend"].default == "auto"
+    with pytest.raises(TypeError):
+        kz.onnx(_rgbs(_image(8, 8)), "m.onnx", "cpu")  # type: ignore[misc]

@@ -18,7 +18,9 @@ import pytest
 import vapoursynth as vs
 from onnx import TensorProto, helper, numpy_helper
 
-from kizunasr_vs.inference import onnx_filter, ort_session
+from kizunasr_vs.core import hardware
+from kizunasr_vs.inference import onnx_filter, ort_session, runner_cache
+from kizunasr_vs.inference.backends import OrtCPU
 from kizunasr_vs.inference.fp16 import convert_float_to_float16
 from kizunasr_vs.inference.onnx_filter import onnx as kz_onnx
 from kizunasr_vs.inference.runner_cache import ANY_SIZE, KEPT, ONNXRUNTIME, TORCH, BackendKey, RunnerCache, RunnerKey
@@ -121,46 +123,46 @@ def _resize_model(scales: Sequence[float], channels: int = 3, dtype: int = Tenso
     return _model(nodes, [("s", np.array(scales, np.float32))], ("n", channels, "h", "w"), dtype=dtype)
 
 
+IDENTITY = hardware.Identity("NVIDIA H100 80GB HBM3", "12.4", "1.22.0", "none", "10.3.0")
+
+
 # --- (1, 2) real model vs direct onnxruntime, tiled vs untiled -----------------------------------
 
 def test_real_model_matches_direct_onnxruntime() -> None:
     model = shared_model(SUC)
     image = _image(64, 96)
-    out = kz_onnx(_rgbs(image), str(model), provider="cpu")
+    out = kz_onnx(_rgbs(image), str(model), backend="cpu")
     assert (out.format.id, out.width, out.height) == (vs.RGBS, 192, 128)
     assert np.abs(_stack(out) - _ort_direct(model, image)).max() <= 1e-5
 
 
-def test_tiled_sessions_are_built_once_per_model_and_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_tiled_sessions_are_built_once_per_model_and_settings() -> None:
     """A second graph with the same model and tiling reuses the sessions (the mpv worker builds one per pause)."""
-    built: list[int] = []
-    build = onnx_filter._build_runner
-    monkeypatch.setattr(onnx_filter, "_build_runner", lambda *a, **k: built.append(1) or build(*a, **k))
-    onnx_filter.release_runners()
+    runners = RunnerCache()
     model = _resize_model([1, 1, 2, 2])
     image = _image(40, 56)
-    first = _stack(kz_onnx(_rgbs(image), model, provider="cpu", tile=16, overlap=4))
-    second = _stack(kz_onnx(_rgbs(image), model, provider="cpu", tile=16, overlap=4))
-    assert len(built) == 1
+    first = _stack(kz_onnx(_rgbs(image), model, backend="cpu", tile=16, overlap=4, runners=runners))
+    second = _stack(kz_onnx(_rgbs(image), model, backend="cpu", tile=16, overlap=4, runners=runners))
+    assert runners.builds == 1
     np.testing.assert_array_equal(first, second)
     np.testing.assert_array_equal(first, image.repeat(2, axis=1).repeat(2, axis=2))  # nearest 2x
-    kz_onnx(_rgbs(image), model, provider="cpu", tile=16, overlap=4, streams=2).get_frame(0)
-    assert len(built) == 2  # other settings: other sessions
+    kz_onnx(_rgbs(image), model, backend=OrtCPU(streams=2), tile=16, overlap=4, runners=runners).get_frame(0)
+    assert runners.builds == 2  # other settings: other sessions
 
 
 def test_tiled_equals_untiled() -> None:
     model = shared_model(SUC)
     image = _image(64, 96)
     clip = _rgbs(image)
-    whole = _stack(kz_onnx(clip, model, provider="cpu"))
-    tiled = _stack(kz_onnx(clip, model, provider="cpu", tile=32, overlap=16))
+    whole = _stack(kz_onnx(clip, model, backend="cpu"))
+    tiled = _stack(kz_onnx(clip, model, backend="cpu", tile=32, overlap=16))
     assert np.abs(whole - tiled).max() <= 1e-5
 
 
 def test_model_as_bytes() -> None:
     model = shared_model(SUC)
     image = _image(48, 64)
-    out = kz_onnx(_rgbs(image), model.read_bytes(), provider="cpu")
+    out = kz_onnx(_rgbs(image), model.read_bytes(), backend="cpu")
     assert np.abs(_stack(out) - _ort_direct(model, image)).max() <= 1e-5
 
 
@@ -169,7 +171,7 @@ def test_model_as_bytes() -> None:
 def test_luma_model_on_gray() -> None:
     y = _image(30, 40)[1]
     clip = clip_from_planes([y], vs.GRAYS, _Range=1)
-    out = kz_onnx(clip, _luma_model(), provider="cpu")
+    out = kz_onnx(clip, _luma_model(), backend="cpu")
     assert (out.format.id, out.width, out.height) == (vs.GRAYS, 80, 60)
     assert np.abs(planes_of(out)[0] - _luma_reference(y)).max() <= 1e-5
 
@@ -179,7 +181,7 @@ def test_luma_model_on_yuv420p8() -> None:
     u8, v8 = np.full((15, 20), 100, np.uint8), np.full((15, 20), 150, np.uint8)
     clip = clip_from_planes([y8, u8, v8], vs.YUV420P8, _Matrix=1, _Range=0, _ChromaLocation=0,
                            _Transfer=1, _Primaries=1, Label="keep")
-    out = kz_onnx(clip, _luma_model(), provider="cpu")
+    out = kz_onnx(clip, _luma_model(), backend="cpu")
     assert (out.format.id, out.width, out.height) == (vs.YUV420P8, 80, 60)
     y_out, u_out, v_out = planes_of(out)
     luma = _luma_reference((y8.astype(np.float64) - 16) / 219)
@@ -192,7 +194,7 @@ def test_luma_model_on_yuv420p8() -> None:
 
 def test_4x_model_vs_numpy_repeat() -> None:
     image = _image(24, 32)
-    out = kz_onnx(_rgbs(image), _resize_model([1, 1, 4, 4]), provider="cpu")
+    out = kz_onnx(_rgbs(image), _resize_model([1, 1, 4, 4]), backend="cpu")
     assert (out.width, out.height) == (128, 96)
     assert np.array_equal(_stack(out), image.repeat(4, axis=1).repeat(4, axis=2))
 
@@ -207,7 +209,7 @@ def test_float16_model() -> None:
     info = ort_session.model_info(ort_session.load_model(model))
     assert info.dtype == np.float16
     image = _image(20, 28)
-    out = _stack(kz_onnx(_rgbs(image), model, provider="cpu"))
+    out = _stack(kz_onnx(_rgbs(image), model, backend="cpu"))
     expected = image.repeat(2, axis=1).repeat(2, axis=2) * 0.5 + 0.25
     assert out.dtype == np.float32 and np.abs(out - expected).max() <= 1e-3
 
@@ -225,9 +227,9 @@ def test_pad_multiple_on_50x30() -> None:
     clip = _rgbs(image)
     model = _space_to_depth_model()
     with pytest.raises(vs.Error):  # 50x30 is not divisible by 8 without padding
-        clip_out = kz_onnx(clip, model, provider="cpu")
+        clip_out = kz_onnx(clip, model, backend="cpu")
         clip_out.get_frame(0)
-    out = kz_onnx(clip, model, provider="cpu", pad_multiple=8)
+    out = kz_onnx(clip, model, backend="cpu", pad_multiple=8)
     assert (out.width, out.height) == (100, 60)
     assert np.array_equal(_stack(out), image.repeat(2, axis=1).repeat(2, axis=2))
 
@@ -235,7 +237,7 @@ def test_pad_multiple_on_50x30() -> None:
 def test_fixed_shape_model_on_50x30() -> None:
     y = _image(30, 50)[0]
     clip = clip_from_planes([y], vs.GRAYS, _Range=1)
-    out = kz_onnx(clip, _luma_model((1, 1, 32, 32)), provider="cpu", overlap=4)
+    out = kz_onnx(clip, _luma_model((1, 1, 32, 32)), backend="cpu", overlap=4)
     assert (out.width, out.height) == (100, 60)
     # height 30 < 32: the crop is edge-padded by 2 rows; width 50 > 32: tiles with 4 px of context.
     expected = _luma_reference(np.pad(y, ((0, 2), (0, 0)), mode="edge"))[:60]
@@ -250,7 +252,7 @@ def test_yuv420p8_real_model_matches_reference_pipeline() -> None:
     yuv = core.resize.Bicubic(rgb, format=vs.YUV420P8, matrix=1, range=0, range_in=1)
     props = dict(_Matrix=1, _Range=0, _ChromaLocation=0, _Transfer=1, _Primaries=1, Label="user")
     yuv = core.std.SetFrameProps(yuv, **props)
-    out = kz_onnx(yuv, model, provider="cpu")
+    out = kz_onnx(yuv, model, backend="cpu")
     assert (out.format.id, out.width, out.height) == (vs.YUV420P8, 192, 128)
     frame_props = out.get_frame(0).props
     assert frame_props["_Matrix"] == 1 and frame_props["Label"] == "user"
@@ -264,7 +266,7 @@ def test_yuv420p8_real_model_matches_reference_pipeline() -> None:
     for got, want in zip(planes_of(out), planes_of(ref), strict=True):
         assert np.array_equal(got, want)  # same zimg conversions, same onnxruntime output
 
-    as_rgb = kz_onnx(yuv, model, provider="cpu", output_format=vs.RGBS)
+    as_rgb = kz_onnx(yuv, model, backend="cpu", output_format=vs.RGBS)
     assert as_rgb.format.id == vs.RGBS and as_rgb.get_frame(0).props["_Matrix"] == 0
     assert np.abs(_stack(as_rgb) - up).max() <= 1e-5
 
@@ -325,11 +327,11 @@ def test_error_non_integer_scale() -> None:
 def test_error_providers(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ort_session, "available_providers", lambda: ["CPUExecutionProvider"])
     with pytest.raises(vs.Error, match="onnxruntime-gpu"):
-        kz_onnx(_rgb(), _resize_model([1, 1, 2, 2]), provider="cuda")
+        kz_onnx(_rgb(), _resize_model([1, 1, 2, 2]), backend="cuda")
     with pytest.raises(vs.Error, match="TensorRT"):
-        kz_onnx(_rgb(), _resize_model([1, 1, 2, 2]), provider="tensorrt")
+        kz_onnx(_rgb(), _resize_model([1, 1, 2, 2]), backend="tensorrt")
     with pytest.raises(vs.Error, match="provider must be"):
-        kz_onnx(_rgb(), _resize_model([1, 1, 2, 2]), provider="vulkan")
+        kz_onnx(_rgb(), _resize_model([1, 1, 2, 2]), backend="vulkan")
 
 
 # --- providers and options (no GPU needed) --------------------------------------------------------
@@ -337,7 +339,7 @@ def test_error_providers(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_choose_providers(monkeypatch: pytest.MonkeyPatch) -> None:
     every = [ort_session.TRT, ort_session.CUDA, ort_session.CPU]
     monkeypatch.setattr(ort_session, "available_providers", lambda: every)
-    monkeypatch.setattr(ort_session, "tensorrt_loadable", lambda: True)
+    monkeypatch.setattr(hardware, "tensorrt_version", lambda: "10.3.0")
     assert ort_session.choose_providers("auto") == every
     assert ort_session.choose_providers("cuda") == [ort_session.CUDA, ort_session.CPU]
     assert ort_session.choose_providers("cpu") == [ort_session.CPU]
@@ -347,13 +349,14 @@ def test_choose_providers(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_provider_options(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    monkeypatch.setattr(ort_session, "gpu_name", lambda device_id=0: "NVIDIA H100 80GB HBM3")
+    monkeypatch.setattr(hardware, "identity", lambda device_id=0: IDENTITY)
     sha = "ab" * 32
     (trt_name, trt), (cuda_name, cuda), _ = ort_session.provider_options(
         [ort_session.TRT, ort_session.CUDA, ort_session.CPU], sha, fp16=True)
     cache = Path(trt["trt_engine_cache_path"])
     assert cache.is_dir() and cache.parent == tmp_path / "kizunasr" / "trt"
-    assert ort.__version__ in cache.name and "H100" in cache.name and sha[:16] in cache.name
+    assert cache.name == f"{IDENTITY.slug}_{sha[:16]}_fp16"
+    assert "H100" in cache.name and "cuda12.4" in cache.name and "trt10.3.0" in cache.name
     assert trt["trt_engine_cache_enable"] == "True" and trt["trt_fp16_enable"] == "True"
     assert cuda["cudnn_conv_algo_search"] == "EXHAUSTIVE" and cuda.get("prefer_nhwc") == "1"
     other = ort_session.provider_options([ort_session.TRT], "cd" * 32, fp16=False)[0][1]
@@ -393,7 +396,7 @@ def test_fp16_real_model() -> None:
     converted = convert_float_to_float16(onnx.load(str(model))).SerializeToString()
     want = _ort_direct(model, image)
     assert np.abs(_ort_direct(converted, image) - want).max() <= 1e-2
-    out = _stack(kz_onnx(_rgbs(image), model, provider="cpu", fp16=True))
+    out = _stack(kz_onnx(_rgbs(image), model, backend="cpu", fp16=True))
     assert np.abs(out - want).max() <= 1e-2
 
 
@@ -426,7 +429,7 @@ def test_concurrent_frames_match_reference(two_threads: None, streams: int,
         return result
 
     monkeypatch.setattr(onnx_filter, "_frame", timed_run)
-    out = kz_onnx(clip, model, provider="cpu", streams=streams)
+    out = kz_onnx(clip, model, backend="cpu", streams=streams)
     spans.clear()  # drop the scale probe
     frames = [out.get_frame_async(n) for n in range(len(images))]
     for n, future in enumerate(frames):
@@ -481,26 +484,32 @@ def test_apply_tiled_equals_whole_for_local_filter() -> None:
 
 # --- (8) sessions stay warm, TensorRT only when it loads ---------------------------------------------
 
-def test_sessions_are_reused_across_graphs_and_evicted(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sessions_are_reused_across_graphs_and_evicted() -> None:
     model = shared_model(SUC)
-    monkeypatch.setattr(onnx_filter, "_RUNNERS", type(onnx_filter._RUNNERS)())
-    builds: list[object] = []
-    real_build = onnx_filter._build_direct_runner
-
-    def counting_build(*args: object, **kwargs: object) -> onnx_filter.DirectRunner:
-        builds.append(args)
-        return real_build(*args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(onnx_filter, "_build_direct_runner", counting_build)
+    runners = RunnerCache()
     image = _image(24, 32)
-    first = _stack(kz_onnx(_rgbs(image), str(model), provider="cpu"))
-    second = _stack(kz_onnx(_rgbs(image[:, :16, :20]), str(model), provider="cpu"))  # another size, same sessions
-    assert len(builds) == 1
+    first = _stack(kz_onnx(_rgbs(image), str(model), backend="cpu", runners=runners))
+    # another size, same sessions
+    second = _stack(kz_onnx(_rgbs(image[:, :16, :20]), str(model), backend="cpu", runners=runners))
+    assert runners.builds == 1
     assert first.shape == (3, 48, 64) and second.shape == (3, 32, 40)
     for streams in (2, 3, 4, 5):  # four more settings: the first entry is evicted
-        kz_onnx(_rgbs(image), str(model), provider="cpu", streams=streams)
-    kz_onnx(_rgbs(image), str(model), provider="cpu")
-    assert len(builds) == 6 and len(onnx_filter._RUNNERS) == KEPT[ONNXRUNTIME]
+        kz_onnx(_rgbs(image), str(model), backend=OrtCPU(streams=streams), runners=runners)
+    kz_onnx(_rgbs(image), str(model), backend="cpu", runners=runners)
+    assert runners.builds == 6 and len(runners) == KEPT[ONNXRUNTIME]
+    runners.release()
+    assert len(runners) == 0
+
+
+def test_the_shared_cache_serves_calls_that_pass_none() -> None:
+    """Without ``runners=`` the process's shared cache keeps the sessions (the mpv worker's warm model)."""
+    shared = runner_cache.shared()
+    shared.clear()
+    model = _resize_model([1, 1, 2, 2])
+    kz_onnx(_rgbs(_image(8, 8)), model, backend="cpu").get_frame(0)
+    kz_onnx(_rgbs(_image(8, 8)), model, backend="cpu").get_frame(0)
+    assert len(shared) == 1
+    shared.clear()
 
 
 def test_runner_cache_keeps_each_kind_apart() -> None:
@@ -520,9 +529,9 @@ def test_runner_cache_keeps_each_kind_apart() -> None:
 def test_auto_skips_tensorrt_when_its_library_does_not_load(monkeypatch: pytest.MonkeyPatch) -> None:
     have = [ort_session.TRT, ort_session.CUDA, ort_session.CPU]
     monkeypatch.setattr(ort_session, "available_providers", lambda: have)
-    monkeypatch.setattr(ort_session, "tensorrt_loadable", lambda: False)
+    monkeypatch.setattr(hardware, "tensorrt_version", lambda: None)
     assert ort_session.choose_providers("auto") == [ort_session.CUDA, ort_session.CPU]
-    monkeypatch.setattr(ort_session, "tensorrt_loadable", lambda: True)
+    monkeypatch.setattr(hardware, "tensorrt_version", lambda: "10.3.0")
     assert ort_session.choose_providers("auto")[0] == ort_session.TRT
 
 
@@ -548,10 +557,10 @@ def test_nan_output_fails_naming_frame_and_model(run: str, tmp_path: Path) -> No
         planes = [[np.full((16, 24), v, np.uint8) for v in (126, 128, 128)] for _ in range(3)]
         planes[2][0][5, 7] = 16
         out = kz_onnx(_clip_of_frames(planes, vs.YUV444P8, _Matrix=1, _Range=0, _Transfer=1, _Primaries=1),
-                      model, provider="cpu", yuv_io=True)
+                      model, backend="cpu", yuv_io=True)
         assert out.format.id == vs.YUV444P8
     else:
-        out = kz_onnx(_clip_of_frames(frames, vs.RGBS, _Range=1), model, provider="cpu",
+        out = kz_onnx(_clip_of_frames(frames, vs.RGBS, _Range=1), model, backend="cpu",
                       tile=8 if run == "tiled" else None)
         assert np.abs(_stack(out, 1) - frames[1].repeat(2, axis=1).repeat(2, axis=2)).max() <= 1e-6
     out.get_frame(1)

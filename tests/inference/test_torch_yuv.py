@@ -79,7 +79,7 @@ def test_torch_conversion_matches_the_wrapped_onnx_graph(layout: YuvLayout) -> N
 
 
 def test_torch_backend_on_cuda_matches_onnxruntime_on_yuv_frames(monkeypatch: pytest.MonkeyPatch) -> None:
-    """End to end through ``kizunasr_vs.onnx(provider='torch')``: YUV420P8 in, YUV420P10 out, converted and run
+    """End to end through ``kizunasr_vs.onnx(backend='torch')``: YUV420P8 in, YUV420P10 out, converted and run
     on the GPU in fp16, against onnxruntime's fp32 CPU run of the wrapped graph; with and without CUDA graphs."""
     if not torch.cuda.is_available():
         pytest.skip("needs a CUDA device (runs on the GPU machine)")
@@ -99,7 +99,7 @@ def test_torch_backend_on_cuda_matches_onnxruntime_on_yuv_frames(monkeypatch: py
     runs = []
     for graphs in ("1", "0"):
         monkeypatch.setenv("KIZUNASR_TORCH_GRAPHS", graphs)
-        out = kz_onnx(yuv, str(path), provider="torch", yuv_io=True, output_format=vs.YUV420P10)
+        out = kz_onnx(yuv, str(path), backend="torch", yuv_io=True, output_format=vs.YUV420P10)
         assert (out.format.id, out.width, out.height) == (vs.YUV420P10, 192, 128)
         runs.append(planes_of(out))
         for got, want, name in zip(runs[-1], expected, "YUV", strict=True):

@@ -100,7 +100,7 @@ def test_yuv_io_matches_numpy_reference(fmt: int, out_fmt: int | None, matrix: i
                                         chromaloc: int) -> None:
     model = shared_model(SUC)
     yuv = _yuv_clip(48, 64, fmt, matrix, full, chromaloc, _Transfer=1, _Primaries=1, Label="kept")
-    out = kz_onnx(yuv, model, provider="cpu", fp16=False, yuv_io=True, output_format=out_fmt)
+    out = kz_onnx(yuv, model, backend="cpu", fp16=False, yuv_io=True, output_format=out_fmt)
     target = core.get_video_format(out_fmt or fmt)
     assert (out.format.id, out.width, out.height) == (target.id, 128, 96)
     props = out.get_frame(0).props
@@ -126,8 +126,8 @@ def test_yuv_io_close_to_the_zimg_path(fmt: int, matrix: int, full: bool, chroma
     """zimg (an independent implementation) converts on the other path; only the chroma resampler differs."""
     model = shared_model(SUC)
     yuv = _yuv_clip(64, 96, fmt, matrix, full, chromaloc, _Transfer=1, _Primaries=1)
-    ours = planes_of(kz_onnx(yuv, model, provider="cpu", yuv_io=True))
-    zimg = planes_of(kz_onnx(yuv, model, provider="cpu", yuv_io=False))
+    ours = planes_of(kz_onnx(yuv, model, backend="cpu", yuv_io=True))
+    zimg = planes_of(kz_onnx(yuv, model, backend="cpu", yuv_io=False))
     top = 2.0 ** yuv.format.bits_per_sample - 1
     for got, want, floor in zip(ours, zimg, (floors[0], floors[1], floors[1]), strict=True):
         assert psnr(got, want, peak=top) >= floor
@@ -137,7 +137,7 @@ def test_yuv_io_with_an_fp16_model() -> None:
     """The model's own type (fp16 here) sits between the fp32 colour conversion nodes."""
     model = _resize_model([1, 1, 2, 2], dtype=TensorProto.FLOAT16)
     yuv = _yuv_clip(32, 48)
-    out = kz_onnx(yuv, model, provider="cpu", yuv_io=True)
+    out = kz_onnx(yuv, model, backend="cpu", yuv_io=True)
     want = reference(lambda rgb: rgb.astype(np.float16).repeat(2, axis=1).repeat(2, axis=2), planes_of(yuv), 1,
                      False, (1, 1), True, 8, 8)
     for got, expected in zip(planes_of(out), want, strict=True):
@@ -160,10 +160,10 @@ def _opset10_model() -> bytes:
 def test_default_falls_back_to_zimg_when_the_model_cannot_take_yuv(monkeypatch: pytest.MonkeyPatch) -> None:
     yuv, old = _yuv_clip(16, 16), _opset10_model()
     with pytest.raises(vs.Error, match="cannot take YUV planes.*opset 10"):
-        kz_onnx(yuv, old, provider="cpu", yuv_io=True)
-    zimg = planes_of(kz_onnx(yuv, old, provider="cpu", yuv_io=False))
+        kz_onnx(yuv, old, backend="cpu", yuv_io=True)
+    zimg = planes_of(kz_onnx(yuv, old, backend="cpu", yuv_io=False))
     monkeypatch.setattr(onnx_filter, "is_gpu", lambda providers: True)  # the default then asks for yuv_io
-    fallback = planes_of(kz_onnx(yuv, old, provider="cpu", fp16=False))
+    fallback = planes_of(kz_onnx(yuv, old, backend="cpu", fp16=False))
     for got, want in zip(fallback, zimg, strict=True):
         assert np.array_equal(got, want)
 
@@ -172,9 +172,9 @@ def test_yuv_io_refuses_what_it_cannot_convert() -> None:
     model = shared_model(SUC)
     rgb = _rgbs(_image(16, 16))
     with pytest.raises(vs.Error, match="yuv_io needs .*got RGBS"):
-        kz_onnx(rgb, model, provider="cpu", yuv_io=True)
+        kz_onnx(rgb, model, backend="cpu", yuv_io=True)
     yuv = core.std.SetFrameProps(rgb.resize.Bicubic(format=vs.YUV420P8, matrix=1), _Matrix=1, _ChromaLocation=0)
     with pytest.raises(vs.Error, match="yuv_io needs .*a whole-frame run"):
-        kz_onnx(yuv, model, provider="cpu", yuv_io=True, tile=8)
+        kz_onnx(yuv, model, backend="cpu", yuv_io=True, tile=8)
     with pytest.raises(vs.Error, match="yuv_io needs an RGB"):
-        kz_onnx(yuv, _resize_model([1, 1, 2, 2], channels=1), provider="cpu", yuv_io=True)
+        kz_onnx(yuv, _resize_model([1, 1, 2, 2], channels=1), backend="cpu", yuv_io=True)

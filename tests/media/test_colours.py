@@ -4,6 +4,7 @@ BT.601 for SD, limited range) shows the colours of the source's known RGB patche
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
 import subprocess
 import sys
@@ -22,6 +23,7 @@ PATCHES = np.array([[200, 30, 40], [40, 180, 60], [40, 60, 200], [220, 200, 40],
 MAX_MEAN_ERROR = 2.0  # 8-bit levels per channel, over a patch's interior
 # what a player assumes for a stream without tags, and ffmpeg's scale filter names for the tags
 PLAYER_MATRIX = {"bt709": "bt709", "smpte170m": "smpte170m", "bt470bg": "bt470", "bt2020nc": "bt2020"}
+RESIZE_PROFILE_FILE = str(REPO / "tests" / "media" / "resize_only.json")
 RESIZE_PROFILE = {"name": "resize-only", "description": "a plain 2x resize, so colours are the source's",
                   "requires": {"gpu": False},
                   "ranges": [{"max_height": None, "realtime": [], "pause": [],
@@ -88,6 +90,7 @@ SD_TAGS = ["-colorspace", "smpte170m", "-color_primaries", "smpte170m", "-color_
 HD_TAGS = ["-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709", "-color_range", "tv"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("codec", ["hevc", "ffv1"])
 def test_sd_source_upscaled_to_hd_keeps_its_colours(tmp_path: Path, codec: str) -> None:
     source = make_source(tmp_path, 320, 240, "bt601", SD_TAGS)
@@ -117,3 +120,60 @@ def test_tags_follow_the_source(tmp_path: Path, size: tuple[int, int], matrix: s
     assert (info.get("color_space"), info.get("color_range")) == (space, "tv")
     errors = patch_errors(decode_as_player(out))
     assert max(errors) < MAX_MEAN_ERROR, errors
+
+
+def test_kz_upscale_gives_the_colours_encode_writes() -> None:
+    """A BT.601 SD clip upscaled to HD by kz.upscale is BT.709 YUV, tagged so, with the source's colours."""
+    import vapoursynth as vs
+
+    import kizunasr_vs as kz
+    from tests.vsarrays import clip_from_planes
+
+    rgb = patch_image(320, 240)
+    planes = [rgb[..., c].astype(np.float32) / 255 for c in range(3)]
+    source = clip_from_planes(planes, vs.RGBS).resize.Bicubic(format=vs.YUV420P8, matrix=6, range=0)
+    source = source.std.SetFrameProps(_Matrix=6, _Transfer=6, _Primaries=6, _Range=0, _ChromaLocation=0)
+    out = kz.upscale(source, RESIZE_PROFILE_FILE, target=(1280, 960))
+    props = out.get_frame(0).props
+    assert {k: props[k] for k in ("_Matrix", "_Transfer", "_Primaries", "_Range")} == \
+        {"_Matrix": 1, "_Transfer": 6, "_Primaries": 6, "_Range": 0}
+    shown = out.resize.Bicubic(format=vs.RGB24, matrix_in=props["_Matrix"], range_in=0)  # as its tags say
+    frame = shown.get_frame(0)
+    errors = patch_errors(np.dstack([np.asarray(frame[c]) for c in range(3)]))
+    assert max(errors) < MAX_MEAN_ERROR, errors
+
+
+def readme_recipe() -> str:
+    """The ffmpeg half of the README's vspipe | ffmpeg recipe, as one line."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    block = text[text.index("vspipe -c y4m script.vpy - | ffmpeg"):]
+    return block[:block.index("```")].replace("\\\n", " ").split("|", 1)[1].strip()
+
+
+def test_the_readme_vspipe_recipe_keeps_colours_and_audio(tmp_path: Path) -> None:
+    vspipe = Path(sys.executable).with_name("vspipe")
+    if not vspipe.exists():
+        pytest.skip("vspipe is not installed beside this Python")
+    source = tmp_path / "sd.mkv"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", "320x240", "-r", "24",
+                    "-i", "pipe:0", "-f", "lavfi", "-i", "sine=d=0.125", "-vf",
+                    "scale=out_color_matrix=bt601:out_range=tv,format=yuv420p", *SD_TAGS, "-c:v", "libx264",
+                    "-qp", "0", "-c:a", "aac", "-shortest", str(source)],
+                   input=patch_image(320, 240).tobytes() * 3, check=True)
+    recipe = readme_recipe().replace("episode.mkv", str(source)).replace("out.mkv", str(tmp_path / "out.mkv"))
+    recipe = recipe.replace("-color_primaries bt709 -color_trc bt709", "-color_primaries smpte170m -color_trc "
+                            "smpte170m")  # the README: keep an SD source's primaries and transfer
+    script = [str(vspipe), "-c", "y4m", "-a", f"input={source}", "-a", f"profile={RESIZE_PROFILE_FILE}", "-a",
+              "target=1280x960", str(REPO / "examples" / "upscale.vpy"), "-"]
+    result = subprocess.run(f"{shlex.join(script)} | {recipe}", shell=True, capture_output=True, text=True,
+                            cwd=tmp_path, timeout=600)
+    assert result.returncode == 0, result.stderr
+    out = tmp_path / "out.mkv"
+    info = probe(out)
+    assert (info["width"], info["height"], info.get("color_space"), info.get("color_primaries")) == \
+        (1280, 960, "bt709", "smpte170m")
+    errors = patch_errors(decode_as_player(out))
+    assert max(errors) < MAX_MEAN_ERROR, errors
+    audio = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "a", "-show_entries", "stream=codec_name",
+                            "-of", "csv=p=0", str(out)], capture_output=True, text=True, check=True).stdout
+    assert audio.strip() == "aac"

@@ -61,6 +61,17 @@ def test_ffmpeg_failure_leaves_nothing(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize(("extra", "words"), [
+    (["-bsf:v", "noise=amount=3"], "does not play back"),  # bytes of the packets damaged: decode errors
+    (["-vf", "select='lt(n,3)'"], "decodes 3 frames of h264, 8 were encoded"),  # frames lost
+])
+def test_a_written_file_that_does_not_play_back_is_not_kept(tmp_path: Path, extra: list[str], words: str) -> None:
+    clip = open_video(make_source_with_audio(tmp_path / "src.mkv", frames=8))
+    with pytest.raises(EncodeError, match=words):
+        encode(clip, tmp_path / "out.mkv", EncodeSettings(codec="h264", extra_args=extra))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["src.mkv"]
+
+
 def test_odd_size_for_420_is_a_clear_error(tmp_path: Path) -> None:
     clip = vs.core.std.BlankClip(format=vs.RGB24, width=65, height=48, length=2)
     with pytest.raises(EncodeError, match="even size"):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import os
@@ -17,7 +16,7 @@ from urllib.parse import unquote
 
 import pytest
 
-from kizunasr_vs.cli import models as cli_models
+from kizunasr_vs.cli.main import main
 from kizunasr_vs.models import download, registry, store
 from kizunasr_vs.models.errors import (
     ChecksumError,
@@ -273,7 +272,7 @@ def test_damaged_model_is_refused_on_load(isolated: Path) -> None:
     path.write_text(json.dumps(profile))
     clip = vs.core.std.BlankClip(format=vs.RGBS, width=32, height=32, length=1)
     with pytest.raises(vs.Error, match=f"damaged or changed.*models fetch --force {SUC_NAME}"):
-        upscale(clip, path, provider="cpu")
+        upscale(clip, path, backend="cpu")
 
 
 def flipped(source: Path, dest: Path) -> Path:
@@ -371,7 +370,7 @@ def test_fetch_of_a_host_that_does_not_resolve_fails_at_once(caplog: pytest.LogC
     assert "kizunasr models import FILE" in msg and "$KIZUNASR_MODELS_DIR" in msg
     assert not [r for r in caplog.records if "retry" in r.getMessage()]  # not retried
     write_config({"models": [offline_entry()]})
-    assert cli("fetch", "--no-progress", "offline") == 1
+    assert cli("fetch", "--no-progress", "offline") == 2
     err_text = capsys.readouterr().err
     assert err_text.count("\n") == 1 and "kizunasr models import FILE" in err_text
 
@@ -435,7 +434,7 @@ def test_import_refuses_what_is_not_a_runnable_model(content: bytes, fault: str,
     src.write_bytes(content)
     with pytest.raises(InvalidModelError, match=f"{re.escape(str(src))} is not a usable ONNX model: .*{fault}"):
         store.import_file(src, name="mine")
-    assert cli("import", str(src)) == 1
+    assert cli("import", str(src)) == 2
     err = capsys.readouterr().err
     assert err.startswith("kizunasr models: ") and err.count("\n") == 1 and "nothing was imported" in err
     assert leftovers(isolated) == [] and not registry.user_config_path().exists()
@@ -515,18 +514,15 @@ def test_bad_user_config_names_file_and_fault(content: object, fault: str) -> No
 
 
 def cli(*argv: str) -> int:
-    parser = argparse.ArgumentParser(prog="kizunasr")
-    sub = parser.add_subparsers(dest="command", required=True)
-    cli_models.add_parser(sub)
-    args = parser.parse_args(["models", *argv])
-    return int(args.run(args))
+    """`kizunasr models ...` as the command line runs it (errors reported by cli/main.py: exit status 2)."""
+    return main(["models", *argv])
 
 
 def test_cli_list_and_path(capsys: pytest.CaptureFixture[str], isolated: Path) -> None:
     assert cli("list") == 0
     out = capsys.readouterr().out
     assert SUC_NAME in out and "missing" in out and "CC-BY-NC-SA-4.0" in out and "577-1080p" in out
-    assert cli("path", SUC_NAME) == 1
+    assert cli("path", SUC_NAME) == 2
     assert f"kizunasr models fetch {SUC_NAME}" in capsys.readouterr().err
     assert cli("path", "nope") == 2
     assert "kizunasr models list" in capsys.readouterr().err  # where the known names are
@@ -537,7 +533,7 @@ def test_cli_list_and_path(capsys: pytest.CaptureFixture[str], isolated: Path) -
 @needs_shared
 def test_cli_import_verify_path(capsys: pytest.CaptureFixture[str], isolated: Path, tmp_path: Path) -> None:
     assert cli("verify") == 0  # nothing installed, nothing wrong
-    assert cli("verify", SUC_NAME) == 1
+    assert cli("verify", SUC_NAME) == 2
     assert cli("import", str(SHARED_MODELS / SUC)) == 0
     assert cli("verify") == 0 and cli("verify", SUC_NAME) == 0
     capsys.readouterr()
@@ -547,12 +543,12 @@ def test_cli_import_verify_path(capsys: pytest.CaptureFixture[str], isolated: Pa
     line = next(ln for ln in capsys.readouterr().out.splitlines() if ln.startswith(SUC_NAME))
     assert "missing" not in line and ("✓" in line or " yes " in line)  # the mark depends on the encoding
     (isolated / SUC).write_bytes(b"corrupt")
-    assert cli("verify", SUC_NAME) == 1
+    assert cli("verify", SUC_NAME) == 2
     assert f"kizunasr models fetch --force {SUC_NAME}" in capsys.readouterr().err
     assert cli("import", str(tmp_path / "absent.onnx")) == 2
     bad = tmp_path / "bad.onnx"
     bad.write_bytes(b"x")
-    assert cli("import", str(bad), "--name", SUC_NAME) == 1
+    assert cli("import", str(bad), "--name", SUC_NAME) == 2
     assert cli("import", str(bad), "--name", "bad name") == 2
 
 
@@ -567,11 +563,11 @@ def test_cli_fetch_from_user_entry(server: Server, capsys: pytest.CaptureFixture
     assert sha256(isolated / "suc.onnx") == sha
     assert cli("fetch", "--no-progress", "local-suc") == 0
     assert "already installed" in capsys.readouterr().out
-    assert cli("fetch", "--no-progress", "local-bad") == 1
+    assert cli("fetch", "--no-progress", "local-bad") == 2
     assert "nothing was kept" in capsys.readouterr().err
     assert leftovers(isolated) == ["suc.onnx"]
     write_config("[")
-    assert cli("list") == 1
+    assert cli("list") == 2
     assert "invalid JSON" in capsys.readouterr().err
 
 

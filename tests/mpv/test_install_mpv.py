@@ -7,7 +7,6 @@ yet), so they do not depend on the Lua script's state.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import os
@@ -19,17 +18,15 @@ from pathlib import Path
 
 import pytest
 
-from kizunasr_vs.cli import mpv_cmds
+from kizunasr_vs.cli.main import main
 from kizunasr_vs.core import paths
 from kizunasr_vs.mpv import install
 from tests.conftest import REPO
 
 
 def cli(*argv: str) -> int:
-    parser = argparse.ArgumentParser(prog="kizunasr")
-    mpv_cmds.add_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(list(argv))
-    return int(args.run(args))
+    """Run an mpv sub-command as `kizunasr` does (errors reported by cli/main.py)."""
+    return main(list(argv))
 
 
 @pytest.fixture
@@ -90,7 +87,7 @@ def test_install_copies_everything(data: Path, config: Path, capsys: pytest.Capt
         assert line in opts.splitlines()
     conf = (config / "input.conf").read_text()
     assert install.BEGIN in conf and install.END in conf
-    assert "CTRL+a script-message kizunasr-toggle-ai" in conf.splitlines()
+    assert "CTRL+a script-binding kizunasr/toggle-ai" in conf.splitlines()
     manifest = json.loads((config / install.MANIFEST).read_text())
     assert manifest["files"] == {k: v for k, v in tree(config).items() if k not in (install.MANIFEST, "input.conf")}
     assert "installed scripts/kizunasr.lua" in capsys.readouterr().out
@@ -116,9 +113,9 @@ def test_user_files_are_kept(data: Path, config: Path, capsys: pytest.CaptureFix
     conf = (config / "input.conf").read_text()
     assert conf.startswith(user_conf)
     lines = conf.splitlines()
-    assert "CTRL+a script-message kizunasr-toggle-ai" not in lines
-    assert "#CTRL+a script-message kizunasr-toggle-ai" in lines
-    assert "CTRL+i script-message kizunasr-status" in lines
+    assert "CTRL+a script-binding kizunasr/toggle-ai" not in lines
+    assert "#CTRL+a script-binding kizunasr/toggle-ai" in lines
+    assert "CTRL+i script-binding kizunasr/show-status" in lines
     assert "CTRL+a already bound" in out
     assert "scripts/kizunasr.lua" not in json.loads((config / install.MANIFEST).read_text())["files"]
 
@@ -180,7 +177,7 @@ def test_non_utf8_input_conf_is_kept_byte_for_byte(data: Path, config: Path) -> 
     assert cli("install-mpv", "--config-dir", str(config)) == 0
     conf = (config / "input.conf").read_bytes()
     assert conf.startswith(user) and install.BEGIN.encode() in conf
-    assert b"#CTRL+a script-message kizunasr-toggle-ai" in conf  # the user's ctrl+a was still read
+    assert b"#CTRL+a script-binding kizunasr/toggle-ai" in conf  # the user's ctrl+a was still read
     assert install.install(config)[-1].action == "up to date"
     assert cli("install-mpv", "--config-dir", str(config), "--uninstall") == 0
     assert tree(config) == {"input.conf": hashlib.sha256(user).hexdigest()}
@@ -191,7 +188,7 @@ def test_install_stopped_halfway_can_be_uninstalled(data: Path, config: Path) ->
     (config / "input.conf").write_text("q quit\n")
     (config / "script-opts").mkdir()
     (config / "script-opts/kizunasr-profiles").write_text("a file where a folder goes\n")  # the install fails there
-    assert cli("install-mpv", "--config-dir", str(config)) == 1
+    assert cli("install-mpv", "--config-dir", str(config)) == 2
     written = set(tree(config)) - {"input.conf", "script-opts/kizunasr-profiles", install.MANIFEST}
     assert "scripts/kizunasr.lua" in written and "script-opts/kizunasr.conf" in written
     assert cli("install-mpv", "--config-dir", str(config), "--uninstall") == 0
@@ -260,7 +257,7 @@ def test_play_sets_shaders_and_overlays_on_pause(tmp_path: Path, monkeypatch: py
         worker = threading.Thread(target=player.run, daemon=True)
         worker.start()
         try:
-            assert player.wait_started(30), "playback did not start"
+            assert player.started.wait(30), "playback did not start"
             expected = player.shaders
             assert len(expected) == len(originals)
             for path, original in zip(expected, originals, strict=True):  # mpv < 0.36: the copies without PARAM
@@ -277,13 +274,13 @@ def test_play_sets_shaders_and_overlays_on_pause(tmp_path: Path, monkeypatch: py
             assert shown.size == (320, 240) and shown.pos == (0, 0)  # the whole 2x window
             assert shown.source == (160, 120)
             assert shown.timings["total"] > 0 and shown.timings["inference"] > 0
-            assert player.overlay_visible
+            assert player.still.state.overlay
             assert [str(p) for p in player.mpv.glsl_shaders] == expected  # restored after the grab
             player.mpv.pause = False
             deadline = time.monotonic() + 10
-            while player.overlay_visible and time.monotonic() < deadline:
+            while player.still.state.overlay and time.monotonic() < deadline:
                 time.sleep(0.05)
-            assert not player.overlay_visible
+            assert not player.still.state.overlay
         finally:
             player.quit()
             worker.join(20)
@@ -294,12 +291,12 @@ def test_play_without_libmpv_fails_clearly(tmp_path: Path) -> None:
     import subprocess
 
     code = ("import sys, ctypes.util; ctypes.util.find_library = lambda name: None; "
-            "sys.modules['mpv'] = None; from kizunasr_vs.cli.mpv_cmds import run_play; import argparse; "
-            f"sys.exit(run_play(argparse.Namespace(file={str(tmp_path / 'x.mp4')!r}, profile='auto')))")
+            "sys.modules['mpv'] = None; from kizunasr_vs.cli.main import main; "
+            f"sys.exit(main(['play', {str(tmp_path / 'x.mp4')!r}]))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
                             env=dict(os.environ), cwd=REPO)
-    assert result.returncode == 1, result.stdout + result.stderr
-    assert "libmpv" in result.stderr
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.startswith("kizunasr play: libmpv is not available") and "Traceback" not in result.stderr
 
 
 def test_mpv035_copies_render_like_the_originals() -> None:
@@ -320,3 +317,121 @@ def test_mpv035_copies_render_like_the_originals() -> None:
         a, b = ours.get_frame(0), theirs.get_frame(0)
         for i in range(3):
             np.testing.assert_array_equal(np.asarray(a[i]), np.asarray(b[i]), err_msg=path.name)
+
+
+# ----- input.conf: the user's lines are never lost ----------------------------------------------
+
+STRAY = "a cycle pause\n# >>> kizunasr >>>\nmy line\nb cycle mute\n"  # a start marker with no end marker
+
+
+def a_binding(data: Path) -> str:
+    """A key binding line of the snippet install puts into input.conf."""
+    lines = (data / "mpv_scripts" / "input.conf").read_text().splitlines()
+    return [ln for ln in lines if ln.strip() and not ln.startswith("#")][-1]
+
+
+def ours(conf: str) -> list[str]:
+    """The lines of the last BEGIN..END block, markers included (found independently of install's code)."""
+    lines = conf.splitlines()
+    end = len(lines) - 1 - lines[::-1].index(install.END)
+    start = max(i for i in range(end) if lines[i] == install.BEGIN)
+    return lines[start:end + 1]
+
+
+@pytest.mark.parametrize("user", [
+    STRAY,
+    "# >>> kizunasr >>>\nx quit\n# >>> kizunasr >>>\ny cycle mute\n",  # several start markers, no end
+    "p cycle pause\n# <<< kizunasr <<<\nq quit\n",  # an end marker with no start
+], ids=["start-without-end", "several-starts", "end-without-start"])
+def test_uninstall_keeps_lines_around_stray_markers(data: Path, config: Path, user: str,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    config.mkdir()
+    (config / "input.conf").write_text(user)
+    assert cli("install-mpv", "--config-dir", str(config)) == 0
+    said = capsys.readouterr().out
+    conf = (config / "input.conf").read_text()
+    assert conf.startswith(user)  # ours went after the user's lines, which are untouched
+    assert a_binding(data) in ours(conf)
+    assert cli("install-mpv", "--config-dir", str(config)) == 0  # a second install finds its own block
+    assert (config / "input.conf").read_text() == conf
+    capsys.readouterr()
+    assert cli("install-mpv", "--config-dir", str(config), "--uninstall") == 0
+    assert (config / "input.conf").read_text() == user
+    line = next(ln for ln in capsys.readouterr().out.splitlines() if "input.conf" in ln)
+    assert line.strip().startswith("removed input.conf: kizunasr key bindings (your lines kept;")
+    assert "not written by this install kept as they are" in line
+    assert "kizunasr marker line" in said and "kept as they are" in said
+
+
+def test_uninstall_keeps_an_edited_block(data: Path, config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config.mkdir()
+    (config / "input.conf").write_text("q quit\n")
+    install.install(config)
+    conf = (config / "input.conf").read_text()
+    edited = conf.replace(a_binding(data), a_binding(data) + "\nz my own line")
+    assert edited != conf
+    (config / "input.conf").write_text(edited)
+    assert cli("install-mpv", "--config-dir", str(config), "--uninstall") == 0
+    assert (config / "input.conf").read_text() == edited
+    line = next(ln for ln in capsys.readouterr().out.splitlines() if "input.conf" in ln)
+    assert line.strip().startswith("kept input.conf: the kizunasr block is not the one this install wrote")
+
+
+def test_install_keeps_a_block_it_did_not_write(data: Path, config: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    config.mkdir()
+    user = f"q quit\n{install.BEGIN}\nx my binding\n{install.END}\n"
+    (config / "input.conf").write_text(user)
+    assert cli("install-mpv", "--config-dir", str(config)) == 0
+    assert (config / "input.conf").read_text() == user
+    assert "skipped input.conf: the kizunasr block at lines 2-4 is not the one this install wrote" in \
+        capsys.readouterr().out
+    install.install(config, force=True)  # --force adds ours after it
+    conf = (config / "input.conf").read_text()
+    assert conf.startswith(user) and a_binding(data) in ours(conf)
+    install.uninstall(config)
+    assert (config / "input.conf").read_text() == user
+
+
+def test_symlinked_input_conf_stays_a_link(data: Path, config: Path, tmp_path: Path) -> None:
+    dotfiles = tmp_path / "dotfiles"
+    dotfiles.mkdir()
+    real = dotfiles / "mpv-input.conf"
+    real.write_text("q quit\n")
+    real.chmod(0o640)
+    config.mkdir()
+    (config / "input.conf").symlink_to("../dotfiles/mpv-input.conf")  # a relative link, as dotfile managers make
+    install.install(config)
+    assert (config / "input.conf").is_symlink() and os.readlink(config / "input.conf") == "../dotfiles/mpv-input.conf"
+    assert real.read_text().startswith("q quit\n") and install.BEGIN in real.read_text()
+    assert real.stat().st_mode & 0o777 == 0o640
+    assert sorted(p.name for p in dotfiles.iterdir()) == ["mpv-input.conf"]  # no temporary file left there
+    install.uninstall(config)
+    assert (config / "input.conf").is_symlink() and real.read_text() == "q quit\n"
+    assert real.stat().st_mode & 0o777 == 0o640
+
+
+def test_dangling_input_conf_link_is_left_alone(data: Path, config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config.mkdir()
+    (config / "input.conf").symlink_to(config / "nowhere.conf")
+    assert cli("install-mpv", "--config-dir", str(config)) == 0
+    line = next(ln for ln in capsys.readouterr().out.splitlines() if "input.conf" in ln)
+    assert line.strip().startswith("skipped input.conf:") and "which does not exist" in line
+    assert not (config / "nowhere.conf").exists() and (config / "input.conf").is_symlink()
+
+
+def test_uninstall_removes_only_the_empty_folders_it_created(data: Path, config: Path) -> None:
+    (config / "scripts").mkdir(parents=True)
+    (config / "scripts" / "mine.lua").write_text("-- mine\n")
+    (config / "shaders").mkdir()  # the user's, empty
+    install.install(config)
+    (config / "script-opts" / "other.conf").write_text("x=1\n")  # a file of the user's in a folder we created
+    install.uninstall(config)
+    left = sorted(str(p.relative_to(config)) for p in config.rglob("*"))
+    assert left == ["script-opts", "script-opts/other.conf", "scripts", "scripts/mine.lua", "shaders"]
+
+
+def test_uninstall_removes_a_config_folder_it_created(data: Path, config: Path) -> None:
+    install.install(config)
+    install.uninstall(config)
+    assert not config.exists()

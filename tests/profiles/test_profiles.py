@@ -161,4 +161,55 @@ def test_shader_chains_run_in_list_order_in_mpv_too() -> None:
                     assert steps is not None and steps[0] >= reached, (name, chains.max_height, step)
                     reached = steps[1]
     performance = load_profile("performance")
-    assert all(r.encode == r.realtime == r.pause for r in performance.ranges)
+    assert all(r.encode == r.realtime for r in performance.ranges)
+
+
+def test_deeply_nested_profile_is_a_profile_error(tmp_path: Path) -> None:
+    """Nesting that would exhaust the stack (RecursionError) or that no profile needs is one clear error."""
+    for depth in (100_000, 40):
+        path = tmp_path / f"deep{depth}.json"
+        path.write_text('{"name": ' + "[" * depth + "]" * depth + "}")
+        with pytest.raises(ProfileError) as info:
+            load_profile_file(path)
+        assert str(info.value).startswith(f"{path}: nested deeper than") and "\n" not in str(info.value)
+
+
+def test_profile_that_is_not_utf8_names_the_file(tmp_path: Path) -> None:
+    data = json.loads(load_profile("performance").path.read_text())
+    data["description"] = "réglages de Zoé"
+    path = tmp_path / "latin.json"
+    path.write_bytes(json.dumps(data, ensure_ascii=False).encode("latin-1"))
+    with pytest.raises(ProfileError, match=rf"^{path}: not UTF-8 text \(byte 0xe9 at line 1\); save it as UTF-8$"):
+        load_profile_file(path)
+
+
+def test_profile_that_is_a_folder_or_huge_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ProfileError, match="is not a file"):
+        load_profile_file(tmp_path)
+    huge = tmp_path / "huge.json"
+    huge.write_text(" " * (2 << 20) + "{}")
+    with pytest.raises(ProfileError, match="larger than 1024 KiB"):
+        load_profile_file(huge)
+
+
+@pytest.mark.parametrize("command", ["encode", "upscale", "batch"])
+def test_cli_refuses_a_broken_profile_before_opening_the_source(tmp_path: Path, command: str) -> None:
+    """Exit 2 and one line naming the file; the input is not a video, so an error about the profile (not about
+    the input) shows the profile was checked before the source was opened."""
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000)
+    source = tmp_path / "in.mkv"
+    source.write_text("not a video\n")
+    (tmp_path / "out").mkdir()
+    out = ["--out-dir", str(tmp_path / "out")] if command == "batch" else ["-o", str(tmp_path / "out" / "o.mkv")]
+    result = subprocess.run([sys.executable, "-m", "kizunasr_vs", command, str(source), *out, "--profile", str(deep)],
+                            capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"kizunasr {command}: {deep}: nested deeper than"), result.stderr
+    assert not any((tmp_path / "out").iterdir())

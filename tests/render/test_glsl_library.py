@@ -167,6 +167,7 @@ def test_flat_stays_flat(name: str) -> None:
         assert np.abs(plane - value).max() < TOL16, f"{name}: flat input changed"
 
 
+@pytest.mark.slow
 @needs_placebo
 @pytest.mark.parametrize("name", sorted(LEARNED))
 @pytest.mark.parametrize("luma", [0.1, 0.62, 0.9])
@@ -567,6 +568,7 @@ def test_mpv_error_check_sees_a_broken_shader(display: str, mpv_media: dict[str,
     assert h.mpv_errors(run.log)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", SHADERS)
 def test_compiles_in_mpv(display: str, mpv_media: dict[str, Path], name: str) -> None:
     """Every pass compiles in mpv's vo=gpu (its GLSL source shows up in the debug log, with no
@@ -584,6 +586,7 @@ def test_compiles_in_mpv(display: str, mpv_media: dict[str, Path], name: str) ->
     assert seen == expected, f"passes not compiled by mpv: {expected - seen}"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", SHADERS)
 def test_param_stripped_copy_loads_in_gpu_next(display: str, mpv_media: dict[str, Path], name: str,
                                                tmp_path: Path) -> None:
@@ -645,6 +648,7 @@ def test_mpv_and_vs_placebo_agree(display: str, mpv_media: dict[str, Path], mode
 # Fidelity report
 
 
+@pytest.mark.slow
 @needs_placebo
 @needs_media
 def test_fidelity_report(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -84,27 +84,34 @@ def test_bad_arguments_raise() -> None:
 
 
 def test_unknown_libplacebo_falls_back_to_vs_placebo(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A libplacebo API whose layouts we do not know: 'auto' renders with vs-placebo, 'direct' says what to do."""
+    """A libplacebo API whose layouts we do not know: 'auto' renders with vs-placebo and says why, 'direct' says
+    what to do, and a broken shader is still caught (tried in a child process through vs-placebo)."""
     monkeypatch.setattr(libplacebo, "SUPPORTED_API", frozenset({1}))
-    libplacebo.load.cache_clear()
+    libplacebo._load.cache_clear()
     try:
         assert not placebo_direct.available()
-        used: list[int] = []
-        real = placebo._render_chain
-
-        def spy(clip: vs.VideoNode, sources: list[object], sizes: list[object], render: object,
-                streams: int | None = None) -> vs.VideoNode:
-            used.append(streams or 0)
-            return real(clip, sources, sizes, render, streams)  # type: ignore[arg-type]
-
-        monkeypatch.setattr(placebo, "_render_chain", spy)
+        chosen, why = placebo.renderer_choice()
+        assert chosen == "vs-placebo" and "API 371" in why and "pip install 'vs-placebo==2.0.4'" in why
         clip = _noise_clip(vs.YUV444P8, 0)
         assert np.all(planes_of(shader(clip, WHITE))[0] == 235)
-        assert used == [0]  # vs-placebo (no streams)
         with pytest.raises(vs.Error, match="renderer='vs-placebo'"):
             shader(clip, WHITE, renderer="direct")
+        broken = WHITE.replace("vec4(1.0)", "vec4(nowhere_defined)")
+        with pytest.raises(vs.Error, match="could not compile it.*nowhere_defined"):
+            shader(clip, broken)
     finally:
-        libplacebo.load.cache_clear()
+        libplacebo._load.cache_clear()
+
+
+def test_stage_timing_counts_every_frame() -> None:
+    clip = _noise_clip(vs.YUV444P16, 1)
+    with placebo_direct.stage_timing() as stages:
+        out = shader(clip, WHITE, renderer="direct", streams=2)
+    for _ in out.frames(close=True):
+        pass
+    assert stages.frames == FRAMES
+    assert set(stages.ms_per_frame()) == set(placebo_direct.STAGES)
+    assert all(ms >= 0 for ms in stages.ms_per_frame().values())
 
 
 @pytest.mark.parametrize("samples", [3, 4])

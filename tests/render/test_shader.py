@@ -258,21 +258,16 @@ def test_luma_shader_after_main_shader_keeps_list_order() -> None:
     assert np.abs(out - inverted * 0.5).max() <= 1  # invert first, then halve (LUMA hooks see the plane's codes)
 
 
-def test_longest_runs_share_a_render(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_longest_runs_share_a_render() -> None:
     """MAIN, MAIN | LUMA, MAIN, MAIN: two renders, the list's order kept (the inversions cancel)."""
-    from kizunasr_vs.render import placebo
+    from kizunasr_vs.render.placebo import plan_renders
 
-    renders: list[list[int]] = []  # hooks per render of each chain built
-    real = placebo._render_chain
-
-    def spy(clip: vs.VideoNode, sources: list[ss.ShaderSource], *args: object) -> vs.VideoNode:
-        renders.append([src.text.count("//!HOOK") for src in sources])
-        return real(clip, sources, *args)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(placebo, "_render_chain", spy)
+    chain = [INVERT, INVERT, HALVE_LUMA, INVERT, INVERT]
     y, clip = _grey_yuv(12)
-    out = planes_of(shader(clip, [INVERT, INVERT, HALVE_LUMA, INVERT, INVERT]))[0]
-    assert renders == [[2, 3]]  # one chain of two renders: 2 hooks, then 3
+    plan = plan_renders(clip, chain)
+    assert [src.text.count("//!HOOK") for src in plan.renders] == [2, 3]  # two renders: 2 hooks, then 3
+    assert len(plan_renders(clip, chain, merge=False).renders) == 5
+    out = planes_of(shader(clip, chain))[0]
     assert np.abs(out - y * 0.5).max() <= 1
 
 
@@ -436,6 +431,46 @@ def test_glsl_compile_error_is_raised(tmp_path: Path) -> None:
     assert "\x1b[" not in str(info.value)
 
 
+def test_the_direct_renderer_runs_on_the_pinned_vs_placebo() -> None:
+    """The build pyproject pins is one whose libplacebo the direct renderer knows: 'auto' picks it."""
+    import importlib.metadata
+    import re
+
+    from kizunasr_vs.render import libplacebo, placebo
+    from tests.conftest import REPO
+
+    pinned = re.search(r'"vs-placebo==([^"]+)"', (REPO / "pyproject.toml").read_text())
+    assert pinned and pinned.group(1) == libplacebo.PINNED_VS_PLACEBO
+    if importlib.metadata.version("vs-placebo") == libplacebo.PINNED_VS_PLACEBO:
+        assert placebo.renderer_choice() == ("direct", libplacebo.status()), libplacebo.status()
+
+
+def test_validation_leaves_stderr_alone() -> None:
+    """In a child process: another thread writes to fd 2 while broken shaders are validated; every line arrives
+    (validation takes libplacebo's messages from its log callback and never redirects the process's fd 2)."""
+    import subprocess
+    import sys
+
+    code = ("import os, threading, time\nimport vapoursynth as vs\nfrom kizunasr_vs.render.placebo import shader\n"
+            "clip = vs.core.std.BlankClip(width=16, height=12, format=vs.YUV444P8, length=1)\n"
+            "done, written = threading.Event(), []\n"
+            "def write():\n"
+            "    while not done.is_set():\n"
+            "        os.write(2, b'line %d\\n' % len(written)); written.append(1); time.sleep(0.001)\n"
+            "writer = threading.Thread(target=write); writer.start()\n"
+            "for n in range(3):\n"
+            f"    try:\n        shader(clip, {BROKEN!r}.replace('foo', 'foo{{}}'.format(n)))\n"
+            "    except vs.Error as e:\n        print(str(e)[:60])\n"
+            "done.set(); writer.join(); print(len(written))\n")
+    child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                           cwd=Path(__file__).resolve().parents[2])
+    assert child.returncode == 0, child.stderr[-2000:]
+    *errors, count = child.stdout.splitlines()
+    assert len(errors) == 3 and all("could not compile" in e for e in errors)
+    lines = [line for line in child.stderr.splitlines() if line.startswith("line ")]
+    assert lines == [f"line {n}" for n in range(int(count))]
+
+
 def test_text_without_hook_is_rejected() -> None:
     clip = vs.core.std.BlankClip(format=vs.RGB24, width=W, height=H, length=1)
     with pytest.raises(vs.Error, match=r"no //!HOOK.*not an mpv"):
@@ -579,6 +614,22 @@ HUGE = """//!HOOK {hook}
 //!DESC huge
 vec4 hook() {{ return HOOKED_tex(HOOKED_pos); }}
 """
+
+
+@pytest.mark.parametrize(("header", "message"), [
+    ("//!WIDTH 1e40", r"pass 'absurd': '1e40' gives a size of inf, beyond libplacebo's texture limit"),
+    ("//!WIDTH 3e38", r"pass 'absurd': '3e38' gives a size of 3e\+38, beyond libplacebo's texture limit"),
+    ("//!HEIGHT HOOKED.h 1e40 *", r"illegal operation '\*' on 12.0 and inf|Error while parsing HEIGHT"),
+])
+@pytest.mark.parametrize("size", [{}, {"width": 32, "height": 24}])
+def test_absurd_sizes_in_directives_are_one_clear_error(header: str, message: str, size: dict[str, int]) -> None:
+    """Sizes beyond float32 or the texture limit give one vs.Error naming the shader (not OverflowError), with or
+    without an explicit output size."""
+    text = f"//!HOOK MAIN\n//!BIND HOOKED\n{header}\n//!DESC absurd\nvec4 hook() {{ return HOOKED_tex(HOOKED_pos); }}\n"
+    clip = vs.core.std.BlankClip(width=16, height=12, format=vs.YUV444P8, length=1)
+    with pytest.raises(vs.Error, match=rf"^shader '<inline: absurd>': .*({message})") as info:
+        shader(clip, text, **size)
+    assert "\n" not in str(info.value)
 
 
 @pytest.mark.parametrize(("factor", "save", "renderer", "size"), [

@@ -26,6 +26,7 @@ def glsl(tier: str) -> Path:
     return data_dir("glsl") / f"kizuna_cnn_x2_{tier}.glsl"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("tier", TIERS)
 def test_shader_equals_its_onnx(tier: str) -> None:
     """libplacebo's run of the shader vs onnxruntime's run of the ONNX, on the luma of a real frame."""
@@ -56,6 +57,7 @@ def test_shader_equals_its_onnx(tier: str) -> None:
     assert psnr(np.clip(got, 0, 1), ref, border=4) >= MIN_GLSL_PSNR
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("tier", TIERS)
 def test_shader_beats_lanczos_on_a_real_picture(tier: str) -> None:
     """A real anime drawing (not in the training data) reduced 2x: the shader's luma is closer to the original

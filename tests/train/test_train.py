@@ -209,6 +209,7 @@ def test_tiny_run_resumes_and_exports_matching_glsl(tmp_path: Path, capsys: pyte
     assert glsl_vs_onnx_psnr(run / "kizuna_cnn_x2_s.onnx", run / "kizuna_cnn_x2_s.glsl", y) >= MIN_GLSL_PSNR
 
 
+@pytest.mark.slow
 def test_tiers_train_together_and_resume_only_in_step(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Two tiers share the batches and their checkpoints; a run whose tiers stand at different steps is refused."""
     from kizunasr_vs.train.loop import train
@@ -221,6 +222,7 @@ def test_tiers_train_together_and_resume_only_in_step(tmp_path: Path, capsys: py
     assert "different steps" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_init_starts_a_new_run_from_another_runs_networks(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """--init: weights from another run, step count and optimiser fresh (fine-tuning on one's own frames)."""
     from kizunasr_vs.train.loop import train
@@ -264,3 +266,139 @@ def test_balance_folders_is_kept_in_the_recipe(tmp_path: Path, monkeypatch: pyte
     assert by_folder == pytest.approx({"show_a": 0.5, "show_b": 0.25})
     assert main(["train", "-o", str(tmp_path / "drawn"), "--balance-folders", *common]) == 2
     assert "--balance-folders needs a FRAMES_DIR" in capsys.readouterr().err
+
+
+def test_grain_adds_noise_of_the_drawn_strength_and_horizontal_scanlines() -> None:
+    """On a flat grey picture: the added grain is zero-mean with sigma 1.5-6 code values (x1.8 after softening),
+    and where scanlines were drawn, alternate rows are 3-12% darker than their neighbours."""
+    flat = Image.new("RGB", (128, 128), (128, 128, 128))
+    sigmas, ratios = [], []
+    for seed in range(40):
+        y = np.asarray(degrade.add_grain(flat, np.random.default_rng(seed)), np.float64)[..., 0]
+        assert np.all(y == np.asarray(degrade.add_grain(flat, np.random.default_rng(seed)))[..., 0])  # seeded
+        rows = y.mean(axis=1)
+        even, odd = rows[0::2].mean(), rows[1::2].mean()
+        ratios.append(min(even, odd) / max(even, odd))
+        sigmas.append((y - rows[:, None]).std())
+    assert all(0.9 < s < 8.0 for s in sigmas)
+    dark = [r for r in ratios if r < 0.985]
+    assert 8 <= len(dark) <= 32 and all(0.86 < r < 0.975 for r in dark)  # about half the draws, 3-12% darker
+    assert all(abs(m - 128) < 14 for m in (np.asarray(degrade.add_grain(flat, np.random.default_rng(s))).mean()
+                                           for s in range(5)))
+
+
+def test_crisp_drawings_have_hard_one_or_two_pixel_dark_lines() -> None:
+    """Drawn at 1x without anti-aliasing: only a few colours (fills and one line colour), the line colour dark,
+    and most line pixels in runs of one or two across."""
+    img = np.asarray(lineart.draw(160, np.random.default_rng(11), crisp=True))
+    colours, counts = np.unique(img.reshape(-1, 3), axis=0, return_counts=True)
+    assert len(colours) <= 12  # no anti-aliased blends
+    grey = colours.mean(axis=1)
+    line = colours[np.argmin(grey)]
+    assert grey.min() < 0.25 * 255 and counts[np.argmin(grey)] > 100
+    is_line = np.all(img == line, axis=2)
+    runs = []
+    for row in is_line:
+        edges = np.flatnonzero(np.diff(np.concatenate(([0], row.astype(np.int8), [0]))))
+        runs += list(edges[1::2] - edges[0::2])
+    assert np.mean(np.array(runs) <= 2) > 0.6
+
+
+def test_pairs_get_grain_and_crisp_drawings_only_when_asked() -> None:
+    """grain_prob=0 and crisp_fraction=0 leave the random stream as it was; with them the pairs differ."""
+    plain = PairStream([], 16, 1.0, seed=5)
+    same = PairStream([], 16, 1.0, seed=5, grain_prob=0.0, crisp_fraction=0.0)
+    grainy = PairStream([], 16, 1.0, seed=5, grain_prob=1.0)
+    a, b, c = (next(iter(s))[1].numpy() for s in (plain, same, grainy))
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+
+
+@pytest.mark.parametrize(("spec", "shape"), [("s", (16, 5)), ("8x3", (8, 3)), ("4x0", (4, 0))])
+def test_tiers_by_name_or_shape(spec: str, shape: tuple[int, int]) -> None:
+    from kizunasr_vs.train.tiers import multiply_adds, tier_of
+
+    tier = tier_of(spec)
+    assert (tier.features, tier.body) == shape
+    f, b = shape
+    assert multiply_adds(tier) == 9 * f + b * 9 * f * f + 9 * (f + 1) * 4  # first, hidden, tail convolutions
+    with pytest.raises(ValueError, match="shape FxB"):
+        tier_of("8by3")
+
+
+def test_network_from_onnx_equals_onnxruntime_and_inits_a_run(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """A shipped shader's ONNX loads back into the network (onnxruntime's output, 1e-5) and --init takes it;
+    a file of another shape is refused with both shapes named."""
+    import onnxruntime as ort
+
+    from kizunasr_vs.train.export import network_from_onnx
+
+    path = Path(__file__).resolve().parents[2] / "kizunasr_vs/train/weights/kizuna_cnn_x2_s.onnx"
+    x = np.random.default_rng(0).random((1, 1, 24, 40), np.float32)
+    want = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"input": x})[0]
+    net = network_from_onnx(path)
+    with torch.no_grad():
+        got = net(torch.from_numpy(x)).numpy()
+    assert (net.tier.features, net.tier.body) == (16, 5)
+    np.testing.assert_allclose(got, want, atol=1e-5)
+    common = ["--steps", "1", "--batch", "2", "--patch", "8", "--workers", "0", "--lr", "1e-12", "--device", "cpu"]
+    assert main(["train", "--tier", "s", "-o", str(tmp_path / "tuned"), "--init", str(path), *common]) == 0
+    tuned = load_checkpoint(checkpoint_path(tmp_path / "tuned", "s"))
+    assert tuned is not None and (tuned["features"], tuned["body"]) == (16, 5)
+    torch.testing.assert_close(tuned["model"]["tail.weight"], net.state_dict()["tail.weight"], atol=1e-6, rtol=0)
+    assert main(["train", "--tier", "8x3", "-o", str(tmp_path / "other"), "--init", str(path), *common]) == 2
+    assert "16x5 (features x body), tier '8x3' is 8x3" in capsys.readouterr().err
+
+
+def test_a_bank_holds_the_streams_pairs_and_serves_them_turned(tmp_path: Path) -> None:
+    """make_bank keeps the stream's first pairs (float16 of the same values); every batch bank_batches serves
+    is one of the 8 flips/quarter turns of bank entries, the same turn for LR and HR."""
+    from kizunasr_vs.train.data import bank_batches, make_bank
+
+    stream = PairStream([], 8, 1.0, seed=3)
+    want = [pair for pair, _ in zip(iter(stream), range(6), strict=False)]
+    lr, hr = make_bank(PairStream([], 8, 1.0, seed=3), 6, batch=4, workers=0)
+    assert lr.shape == (6, 1, 8, 8) and hr.shape == (6, 1, 16, 16) and lr.dtype == torch.float16
+    for i, (w_lr, w_hr) in enumerate(want):
+        torch.testing.assert_close(lr[i].float(), w_lr, atol=1e-3, rtol=0)
+        torch.testing.assert_close(hr[i].float(), w_hr, atol=1e-3, rtol=0)
+
+    def turns(t: torch.Tensor) -> list[torch.Tensor]:
+        out = []
+        for k in range(4):
+            r = torch.rot90(t, k, (1, 2))
+            out += [r, r.flip(2)]
+        return out
+
+    seen = set()
+    for b_lr, b_hr, _ in zip(*zip(*(next(g) for g in [bank_batches(lr, hr, 5, seed=1)] * 8), strict=True),
+                             range(8), strict=False):
+        for x_lr, x_hr in zip(b_lr, b_hr, strict=True):
+            matches = [(i, j) for i in range(6) for j, (t_lr, t_hr) in enumerate(zip(turns(lr[i].float()),
+                                                                                       turns(hr[i].float()),
+                                                                                       strict=True))
+                       if torch.equal(t_lr, x_lr) and torch.equal(t_hr, x_hr)]
+            assert matches, "a served pair is not a turned bank pair"
+            seen.add(matches[0][1])
+    assert len(seen) > 1  # not always the same turn
+
+
+def test_a_dense_tier_starts_as_the_plain_one_and_compiles_exactly(tmp_path: Path) -> None:
+    """FxBd: the tail's 1x1 mix of every earlier layer starts silent (the plain network's output), and with
+    weights it compiles to a shader that equals its ONNX on a real picture (onnxruntime against vs-placebo)."""
+    from kizunasr_vs.train.export import check_luma, glsl_vs_onnx_psnr, network_from_onnx, to_glsl, to_onnx
+    from kizunasr_vs.train.tiers import multiply_adds, tier_of
+
+    torch.manual_seed(0)
+    dense, plain = arch.build("4x2d"), arch.build("4x2")
+    plain.load_state_dict({k: v for k, v in dense.state_dict().items() if not k.startswith("mix.")})
+    x = torch.rand(1, 1, 12, 20)
+    with torch.no_grad():
+        torch.testing.assert_close(dense(x), plain(x))
+        assert dense.mix is not None
+        dense.mix.weight.normal_(0, 0.2)
+    assert multiply_adds(tier_of("4x2d")) == multiply_adds(tier_of("4x2")) + 4 * 2 * 4
+    onnx_path = to_onnx(dense, tmp_path / "d.onnx")
+    assert network_from_onnx(onnx_path).tier.dense
+    glsl = to_glsl(onnx_path, tmp_path / "d.glsl")
+    assert glsl_vs_onnx_psnr(onnx_path, glsl, check_luma(shared_media("realesrgan_0014.jpg"))) >= 45
