@@ -1,9 +1,10 @@
-"""`python -m tests.cluster_faults [--fail=I,J] [--hold=K] ARGS...`: the `kizunasr` command line with faults
-injected into its cluster workers, for tests/cluster/test_cluster.py (production code has no test hooks).
+"""`python -m tests.cluster_faults [--fail=I,J] [--hold=K] [--meet=I,J] ARGS...`: the `kizunasr` command line with
+faults injected into its cluster workers, for tests/cluster/test_cluster.py (production code has no test hooks).
 
 ``--fail``: chunks that fail for good. ``--hold``: chunks whose first attempt halts halfway (after writing
 hold-INDEX.pid into the work directory) until the test kills that worker; a test that removes the marker makes
-the next attempt halt too.
+the next attempt halt too. ``--meet``: chunks that each wait, before encoding, until all of them have started
+(meet-INDEX markers in the work directory): so many workers get a chunk however fast one of them is.
 
 The real driver, Ray and worker processes run; only ``ChunkEncoder`` is replaced by a subclass before the actor
 class is built. The actor class is defined inside ``actor_classes()``, so Ray pickles it by value together with
@@ -31,10 +32,15 @@ class FaultyEncoder(ChunkEncoder):
 
     fail: frozenset[int] = frozenset()
     hold: frozenset[int] = frozenset()
+    meet: frozenset[int] = frozenset()
 
     def encode(self, spec: ChunkSpec, chunk: Chunk, report: Callable[[int], None] | None = None) -> str:
         if chunk.index in self.fail and not (Path(spec.work_dir) / chunk.segment_name).is_file():
             raise ChunkFailed("injected failure")
+        if chunk.index in self.meet:
+            (Path(spec.work_dir) / f"meet-{chunk.index}").touch()
+            while not all((Path(spec.work_dir) / f"meet-{i}").exists() for i in self.meet):
+                time.sleep(0.1)
         self.chunk = chunk
         return super().encode(spec, chunk, report)
 
@@ -63,7 +69,7 @@ def indices(text: str) -> frozenset[int]:
 
 
 def main(argv: list[str]) -> int:
-    while argv and argv[0].startswith(("--fail=", "--hold=")):
+    while argv and argv[0].startswith(("--fail=", "--hold=", "--meet=")):
         name, _, value = argv.pop(0)[2:].partition("=")
         setattr(FaultyEncoder, name, indices(value))
     worker.ChunkEncoder = FaultyEncoder  # type: ignore[misc]

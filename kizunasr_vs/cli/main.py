@@ -24,7 +24,8 @@ EXIT_STATUS = """exit status:
   1    doctor: something required is missing
   2    an error, in one line: bad arguments or input, or a failure that stopped the command; batch and
        models fetch/verify go on to the next item and exit 2 at the end if any failed
-  130  interrupted (Ctrl-C)"""
+  130  interrupted (Ctrl-C)
+  143  a cluster encode stopped by SIGTERM (finished chunks kept)"""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -72,9 +73,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(paths.torchinductor_cache_dir()))
     try:
         return int(args.run(args))
-    except KeyboardInterrupt:
-        print("kizunasr: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM where a command stops on it (cluster: Terminated)
+        print(f"kizunasr: {str(exc) or 'interrupted'}", file=sys.stderr)
+        return int(getattr(exc, "exit_status", 130))
     except (KizunaError, vs.Error, OSError) as exc:  # reported by the package, VapourSynth or the system: one line
         print(f"kizunasr {args.command}: {error_line(exc)}", file=sys.stderr)
         return 2

@@ -7,7 +7,7 @@ import sys
 
 from kizunasr_vs.core.errors import InputError
 from kizunasr_vs.models import download, store
-from kizunasr_vs.models.errors import ModelError
+from kizunasr_vs.models.errors import ModelError, unknown_message
 from kizunasr_vs.models.registry import ModelEntry, load_registry
 
 OK, FAILED = 0, 2  # FAILED: some of the models named failed (the others were done); see cli/main.py
@@ -56,7 +56,7 @@ def _check_mark() -> str:
 def _entries(registry: dict[str, ModelEntry], names: list[str]) -> list[ModelEntry]:
     unknown = [n for n in names if n not in registry]
     if unknown:
-        raise InputError(f"unknown model(s): {', '.join(unknown)}; known models: {', '.join(sorted(registry))}")
+        raise InputError(unknown_message(unknown, list(registry)))
     return [registry[n] for n in dict.fromkeys(names)]
 
 

@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import signal
+import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from kizunasr_vs.cluster.ray_guard import Guard, descendants, kill
 from kizunasr_vs.core.errors import KizunaError
 
-# Ray takes the loopback address as the node IP (and binds its servers there) only when this is off.
-_LOOPBACK_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+log = logging.getLogger(__name__)
+
+# The address of a local instance's node. Where Ray supports clusters (Linux) it replaces 127.0.0.1 by the
+# machine's outward address; any other loopback address is kept as given (Linux routes all of 127.0.0.0/8 to the
+# loopback device). Elsewhere Ray keeps 127.0.0.1 itself.
+LOOPBACK = "127.0.0.2" if sys.platform == "linux" else "127.0.0.1"
+# Tries to start a local instance: Ray gives a new node fixed times to come up (30 s to register with its GCS),
+# which a machine busy with other work can miss.
+LOCAL_STARTS = 3
 
 
 class ClusterError(KizunaError, RuntimeError):
@@ -63,16 +75,30 @@ def _local_gpus() -> int:
         return 0
 
 
-def _start_local(ray: Any, workers: int | None) -> None:
-    """A Ray instance on this machine, reachable on 127.0.0.1 only, token authentication left on."""
-    os.environ[_LOOPBACK_ENV] = "0"
-    from ray._private import ray_constants
+def _start_local(ray: Any, workers: int | None) -> Guard:
+    """A new Ray instance on this machine (never one that `ray start` left running, nor $RAY_ADDRESS) on a loopback
+    address, token authentication left on; returns the guard that stops its processes when this one ends, however
+    it ends (see ``ray_guard``).
 
-    ray_constants.ENABLE_RAY_CLUSTER = False  # in case ray was imported before the variable was set
+    A start that fails (Ray's startup timeouts, on a busy machine) is cleaned up and tried again, up to
+    ``LOCAL_STARTS`` times."""
     gpus = _local_gpus()
     cpus = os.cpu_count() or 1
-    ray.init(num_cpus=max(workers or cpus, cpus), num_gpus=gpus, include_dashboard=False,
-             _node_ip_address="127.0.0.1", log_to_driver=True, logging_level="warning")
+    before = descendants(os.getpid())
+    for attempt in range(1, LOCAL_STARTS + 1):
+        try:
+            ray.init(address="local", num_cpus=max(workers or cpus, cpus), num_gpus=gpus, include_dashboard=False,
+                     _node_ip_address=LOOPBACK, log_to_driver=True, logging_level="warning")
+            break
+        except Exception as exc:  # noqa: BLE001 - ray raises many kinds
+            ray.shutdown()
+            kill(descendants(os.getpid()) - before)
+            if attempt == LOCAL_STARTS:
+                raise
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
+            log.warning("the local Ray instance did not start (%s); starting it again (%d/%d)", reason, attempt + 1,
+                        LOCAL_STARTS)
+    return Guard(descendants(os.getpid()) - before)
 
 
 def plan_slots(gpus: float, cpus: float, workers: int | None = None,
@@ -106,9 +132,45 @@ def worker_slots(workers: int | None = None, gpus_per_worker: float | None = Non
     return plan_slots(float(resources.get("GPU", 0)), float(resources.get("CPU", 1)), workers, gpus_per_worker)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM to a cluster driver: it stops as on Ctrl-C (running chunks are dropped, finished segments kept for a
+    rerun). ``exit_status`` is the shell's code for a SIGTERM death."""
+
+    exit_status = 128 + signal.SIGTERM
+
+
+@contextmanager
+def stop_on_sigterm() -> Iterator[None]:
+    """In the block, SIGTERM stops the main thread as Ctrl-C does, raising Terminated (a second SIGTERM ends the
+    process at once), instead of Ray's handler, which prints a C++ stack dump and leaves the job's state to chance.
+
+    Ray turns an exception raised by a signal handler while it waits (``ray.get``, ``ray.wait``) into a plain
+    KeyboardInterrupt: one that leaves the block after a SIGTERM becomes Terminated again, its message kept."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+
+    def stop(signum: int, frame: object) -> None:
+        received.append(signum)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        raise Terminated("stopped by SIGTERM")
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    except KeyboardInterrupt as exc:
+        if received and not isinstance(exc, Terminated):
+            raise Terminated(str(exc) or "stopped by SIGTERM") from None
+        raise
+    finally:
+        signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+
+
 @contextmanager
 def connect(address: ClusterAddress) -> Iterator[None]:
-    """Connected to the cluster for the block; a local instance is started and stopped around it.
+    """Connected to the cluster for the block, SIGTERM stopping it like Ctrl-C (``stop_on_sigterm``); a local
+    instance is started and stopped around it, and its processes stopped even if this one is killed.
 
     If Ray is already initialised in this process (an embedding application, tests), that
     connection is used as it is and left running.
@@ -117,20 +179,18 @@ def connect(address: ClusterAddress) -> Iterator[None]:
     if ray.is_initialized():
         yield
         return
-    previous = os.environ.get(_LOOPBACK_ENV)
+    guard = None
     try:
         if address.local:
-            _start_local(ray, address.workers)
+            guard = _start_local(ray, address.workers)
         else:
             ray.init(address=address.address, log_to_driver=True, logging_level="warning")
     except Exception as exc:  # noqa: BLE001 - ray raises many kinds
         raise ClusterError(f"cannot start or reach the Ray cluster '{address.address or 'local'}': {exc}") from exc
     try:
-        yield
+        with stop_on_sigterm():
+            yield
     finally:
         ray.shutdown()
-        if address.local:
-            if previous is None:
-                os.environ.pop(_LOOPBACK_ENV, None)
-            else:
-                os.environ[_LOOPBACK_ENV] = previous
+        if guard is not None:
+            guard.close()

@@ -15,6 +15,7 @@ from typing import Any
 import vapoursynth as vs
 
 from kizunasr_vs.cluster.address import ClusterError, import_ray, worker_slots
+from kizunasr_vs.cluster.lock import holding, remove_stale
 from kizunasr_vs.cluster.plan import (
     Chunk,
     chunk_size,
@@ -202,6 +203,8 @@ def run_job(job: ClusterJob, progress: Progress | None = None,
     Raises ClusterError naming the input (and the chunk's frame range when a chunk failed);
     the output is then not written, and the finished segments stay for a rerun. Work folders that
     interrupted runs for the same output with other settings left are named, and removed on success.
+    The work folder is locked while the job runs: WorkFolderBusy (a ClusterError) when another job for the same
+    output runs. Ctrl-C or SIGTERM stop it, keeping the finished segments.
     """
     began = time.monotonic()
     path, output = job.input, job.encode.output
@@ -210,8 +213,15 @@ def run_job(job: ClusterJob, progress: Progress | None = None,
     except (vs.Error, ValueError, EncodeError, OSError) as exc:
         raise ClusterError(f"{path}: {exc}") from exc
     directory = Path(spec.work_dir)
-    directory.mkdir(exist_ok=True)
     stale = other_work_dirs(output, directory)
+    with holding(directory, output, stale):  # for the job's life; WorkFolderBusy if another job runs for output
+        return _encode_locked(job, spec, chunks, join_settings, stale, progress, began)
+
+
+def _encode_locked(job: ClusterJob, spec: ChunkSpec, chunks: list[Chunk], join_settings: EncodeSettings,
+                   stale: list[Path], progress: Progress | None, began: float) -> JobResult:
+    """``run_job`` once it holds the work folder: encode what is missing, join, remove the work folders."""
+    path, output, directory = job.input, job.encode.output, Path(spec.work_dir)
     if stale:
         log.warning("%s: work folders of interrupted runs with other settings (removed when this job has written "
                     "%s): %s", path.name, output, ", ".join(str(p) for p in stale))
@@ -223,7 +233,12 @@ def run_job(job: ClusterJob, progress: Progress | None = None,
     if progress is not None:
         progress(done_frames, total, [])
     if todo:
-        _dispatch(job, spec, todo, done_frames, total, progress)
+        try:
+            _dispatch(job, spec, todo, done_frames, total, progress)
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (address.Terminated): say what is kept
+            kept = len(finished_segments(directory, chunks))
+            raise type(exc)(f"{path.name}: stopped; {kept} of {len(chunks)} segments are finished and kept in "
+                            f"{directory}: the same command goes on from there") from None
     missing = [c for c in chunks if not (directory / c.segment_name).is_file()]
     if missing:
         raise ClusterError(f"{path}: segments missing after encoding: {missing[0].describe()}")
@@ -232,6 +247,7 @@ def run_job(job: ClusterJob, progress: Progress | None = None,
                       job.encode.overwrite, total)
     except (EncodeError, OSError) as exc:
         raise ClusterError(f"{path}: {exc}") from exc
-    for folder in (directory, *stale):
-        shutil.rmtree(folder, ignore_errors=True)
+    shutil.rmtree(directory, ignore_errors=True)
+    for folder in stale:
+        remove_stale(folder)
     return JobResult(output, len(chunks), len(todo), len(done), total, time.monotonic() - began)

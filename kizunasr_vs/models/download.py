@@ -6,11 +6,13 @@ import hashlib
 import http.client
 import logging
 import os
+import socket
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from tqdm import tqdm
 
@@ -24,7 +26,8 @@ from kizunasr_vs.models.store import store_path
 log = logging.getLogger(__name__)
 
 CHUNK = 1 << 16
-# Errors worth another try: refused/reset/cut connections, truncated bodies, timeouts, DNS hiccups.
+# Errors worth another try: refused/reset/cut connections, truncated bodies, timeouts. A host name that does not
+# resolve is not one of them (see ``_unresolved``).
 RETRYABLE = (urllib.error.URLError, ConnectionError, http.client.HTTPException, TimeoutError)
 
 
@@ -59,6 +62,18 @@ def _resumes_at(resp: Any, offset: int) -> bool:
     if not offset or getattr(resp, "status", None) != 206:
         return False
     return str(resp.headers.get("Content-Range", "")).startswith(f"bytes {offset}-")
+
+
+def _unresolved(exc: BaseException, entry: ModelEntry, url: str) -> DownloadError | None:
+    """A DownloadError saying how to install the model without a network when ``exc`` is a host name that does
+    not resolve (offline, no DNS): retrying cannot help. None for other errors."""
+    reason = exc.reason if isinstance(exc, urllib.error.URLError) else None
+    if not isinstance(reason, socket.gaierror):
+        return None
+    host = urlsplit(url).hostname or url
+    return DownloadError(f"cannot download {entry.name!r}: the host {host} does not resolve ({reason.strerror}; "
+                         f"offline?). Without a network, copy {entry.file} here and install it with: kizunasr "
+                         f"models import FILE, or set $KIZUNASR_MODELS_DIR to a folder that has it")
 
 
 def _fail_checksum(entry: ModelEntry, part: Path, found: str, url: str) -> ChecksumError:
@@ -119,8 +134,9 @@ def fetch(entry: ModelEntry, progress: bool = True, retries: int = 3, *, dest: P
     The file is written to `<dest>.part`, resumed with `Range` when the server answers 206
     (restarted otherwise), checked against the registry sha256 and moved into place with
     `os.replace`. Connection errors are retried `retries` times with exponential backoff; the
-    `.part` file is then kept so that the next fetch resumes. A wrong sha256 deletes the partial
-    file and raises ChecksumError. An installed file with the right hash is kept unless `force`.
+    `.part` file is then kept so that the next fetch resumes. A host name that does not resolve fails at once
+    (DownloadError naming `kizunasr models import`). A wrong sha256 deletes the partial file and raises
+    ChecksumError. An installed file with the right hash is kept unless `force`.
     """
     dest = dest or store_path(entry)
     if not force and dest.is_file() and sha256_file(dest) == entry.sha256:
@@ -140,6 +156,9 @@ def fetch(entry: ModelEntry, progress: bool = True, retries: int = 3, *, dest: P
             try:
                 found, resumed = _attempt(entry, url, part, timeout, bar)
             except RETRYABLE as exc:
+                offline = _unresolved(exc, entry, url)
+                if offline is not None:
+                    raise offline from None
                 last = exc
                 continue
             if found == entry.sha256:

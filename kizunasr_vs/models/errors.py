@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+
 from kizunasr_vs.core.errors import KizunaError
 
 
@@ -13,13 +15,22 @@ class RegistryError(ModelError, ValueError):
     """A registry file (built-in or the user's models.json) is malformed; the message names file and fault."""
 
 
+def unknown_message(names: list[str], known: list[str]) -> str:
+    """Which names are unknown, the known names closest to each (a typo), and where the whole list is; the known
+    list itself is not repeated (it is `kizunasr models list`, and may hold many models of the user's)."""
+    close = [m for n in names for m in difflib.get_close_matches(n, known, n=3, cutoff=0.6)]
+    hint = f"; did you mean {' or '.join(repr(m) for m in dict.fromkeys(close))}?" if close else ""
+    label = "model" if len(names) == 1 else "models"
+    return f"unknown {label} {', '.join(repr(n) for n in names)}{hint} (`kizunasr models list` shows the known models)"
+
+
 class UnknownModelError(ModelError, LookupError):
     """No registry entry has this name."""
 
     def __init__(self, name: str, known: list[str]) -> None:
         self.name = name
         self.known = known
-        super().__init__(f"unknown model {name!r}; known models: {', '.join(known) or '(none)'}")
+        super().__init__(unknown_message([name], known))
 
 
 class ModelMissingError(ModelError, FileNotFoundError):

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import enum
 import hashlib
-import json
-import logging
 import os
 import re
 from dataclasses import replace
@@ -13,7 +11,7 @@ from pathlib import Path
 
 from kizunasr_vs.core import paths
 from kizunasr_vs.core.errors import InputError, NotFound
-from kizunasr_vs.core.files import check_output, replacing, sha256_file, write_atomic
+from kizunasr_vs.core.files import check_output, replacing, sha256_file
 from kizunasr_vs.core.resources import find_relative, not_found
 from kizunasr_vs.models.errors import ChecksumError, InvalidModelError, ModelMissingError, RegistryError
 from kizunasr_vs.models.registry import (
@@ -23,10 +21,6 @@ from kizunasr_vs.models.registry import (
     get_entry,
     load_registry,
 )
-
-log = logging.getLogger(__name__)
-
-VERIFIED_FILE = ".verified.json"  # in the models directory: {path: [size, mtime_ns, sha256]}
 
 
 class State(enum.StrEnum):
@@ -66,44 +60,6 @@ def missing_message(entry: ModelEntry) -> str:
     return msg
 
 
-_hashes: dict[tuple[str, int, int], str] = {}  # (path, size, mtime_ns) -> sha256, for this process
-
-
-def _stamp(path: Path) -> tuple[str, int, int]:
-    st = path.stat()
-    return str(path.resolve()), st.st_size, st.st_mtime_ns
-
-
-def _read_verified(record: Path) -> dict[str, list[object]]:
-    try:
-        data = json.loads(record.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def cached_sha256(path: Path) -> str:
-    """sha256 of ``path``, hashed once per (path, size, mtime_ns): remembered in memory and in
-    ``.verified.json`` in the models directory (best effort: a read-only directory only loses the record)."""
-    stamp = _stamp(path)
-    if stamp in _hashes:
-        return _hashes[stamp]
-    record = models_dir() / VERIFIED_FILE
-    known = _read_verified(record)
-    row = known.get(stamp[0])
-    if isinstance(row, list) and len(row) == 3 and row[:2] == list(stamp[1:]) and isinstance(row[2], str):
-        digest = row[2]
-    else:
-        digest = sha256_file(path)
-        known[stamp[0]] = [stamp[1], stamp[2], digest]
-        try:
-            write_atomic(record, json.dumps(known, indent=1) + "\n")
-        except OSError as exc:
-            log.debug("cannot record verified hashes in %s: %s", record, exc)
-    _hashes[stamp] = digest
-    return digest
-
-
 def corrupt_message(entry: ModelEntry, path: Path, found: str) -> str:
     """The installed file is not the registered model: say so and how to replace it."""
     fix = (f"kizunasr models fetch --force {entry.name}" if entry.url or not entry.path
@@ -112,35 +68,63 @@ def corrupt_message(entry: ModelEntry, path: Path, found: str) -> str:
             f"replace it with: {fix}")
 
 
+def copy_message(entry: ModelEntry, path: Path, found: str) -> str:
+    """A file outside the models folder named like a registered model is not that model: say what to use."""
+    return (f"{path} has the file name of model {entry.name!r} but is damaged or changed: sha256 {found}, "
+            f"expected {entry.sha256}; use the installed model instead (--model {entry.name}, installed with "
+            f"kizunasr models fetch {entry.name}), or give a model of your own another file name")
+
+
 def model_path(name: str) -> Path:
     """Path of an installed, intact model; raises ModelMissingError (with the fetch command),
     ChecksumError (with the command that replaces it) or UnknownModelError.
 
-    The sha256 is checked once per file version (see ``cached_sha256``), not per call or per run."""
+    The file is hashed on every call: these models hash in milliseconds, less than building their session
+    (docs/BENCHMARKS.md), and no record of an earlier hash can miss a change or be written anywhere."""
     entry = get_entry(name)
     path = installed_path(entry)
     if path is None:
         raise ModelMissingError(missing_message(entry))
-    found = cached_sha256(path)
+    found = sha256_file(path)
     if found != entry.sha256:
         raise ChecksumError(corrupt_message(entry, path, found))
+    return path
+
+
+def registered_as(path: Path, registry: dict[str, ModelEntry]) -> ModelEntry | None:
+    """The entry ``path`` is a copy of, going by its file name: a built-in model's file name anywhere (they are
+    distinctive), or any entry's file name in the models folder; None for other files."""
+    in_store = path.resolve().parent == models_dir().resolve()
+    return next((e for e in registry.values() if path.name == e.file and (in_store or e.source == "builtin")), None)
+
+
+def check_registered(path: Path, registry: dict[str, ModelEntry] | None = None) -> Path:
+    """``path``, after checking its sha256 when it is a registered model's file (``registered_as``); raises
+    ChecksumError saying what to use instead."""
+    entry = registered_as(path, load_registry() if registry is None else registry)
+    if entry is not None:
+        found = sha256_file(path)
+        if found != entry.sha256:
+            in_store = path.resolve().parent == models_dir().resolve()
+            raise ChecksumError(corrupt_message(entry, path, found) if in_store else copy_message(entry, path, found))
     return path
 
 
 def find_model(name: str | os.PathLike[str]) -> Path:
     """A model file by registry name (ModelMissingError says how to fetch it), by file name in the models folder
     (``.onnx`` optional), else as a path: absolute, or relative to the running ``.vpy`` script's folder, then the
-    current folder. FileNotFoundError names the places searched."""
+    current folder. FileNotFoundError names the places searched. A registered model is checked against its sha256
+    however it is named (ChecksumError)."""
     text = os.fspath(name)
     searched: list[str] = []
     registered = None
+    registry = load_registry()
     if text and Path(text).name == text:  # a bare name
-        registry = load_registry()
         if text in registry:
             return model_path(text)
         for candidate in (models_dir() / text, models_dir() / f"{text}.onnx"):
             if candidate.is_file():
-                return candidate
+                return check_registered(candidate, registry)
         registered = next((e for e in registry.values() if text in (e.file, e.file.removesuffix(".onnx"))), None)
         searched += ["the model registry (kizunasr models list)", f"the models folder ({models_dir()})"]
     found = find_relative(text, searched)
@@ -149,7 +133,7 @@ def find_model(name: str | os.PathLike[str]) -> Path:
     if found is None:
         raise NotFound(not_found("model", text, searched) + " (`kizunasr models list` shows the known "
                                 "models, `kizunasr models fetch NAME` downloads one)")
-    return found
+    return check_registered(found, registry)
 
 
 def check(entry: ModelEntry) -> State:

@@ -27,16 +27,19 @@ pytest.importorskip("ray", reason="ray is not installed (pip install 'kizunasr[c
 pytestmark = [pytest.mark.slow,  # each starts Ray workers
               pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed")]
 
+LOOPBACK = "127.0.0.2"  # the node address of a local instance: a loopback address Ray does not replace
+
 
 def kizunasr(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """`python -m kizunasr_vs ARGS` with ``env`` added to this process's environment."""
     return run_cli(*args, env={**os.environ, **(env or {})})
 
 
-def faulty(*args: str, fail: str = "", hold: str = "") -> list[str]:
-    """The command line of `kizunasr ARGS` whose cluster workers fail the chunks ``fail`` and halt the first attempt
-    at the chunks ``hold`` (comma-separated indices; see tests/cluster_faults.py)."""
-    return [sys.executable, "-m", "tests.cluster_faults", f"--fail={fail}", f"--hold={hold}", *args]
+def faulty(*args: str, fail: str = "", hold: str = "", meet: str = "") -> list[str]:
+    """The command line of `kizunasr ARGS` whose cluster workers fail the chunks ``fail``, halt the first attempt
+    at the chunks ``hold`` and start the chunks ``meet`` together (comma-separated indices; see
+    tests/cluster_faults.py)."""
+    return [sys.executable, "-m", "tests.cluster_faults", f"--fail={fail}", f"--hold={hold}", f"--meet={meet}", *args]
 
 
 def kizunasr_failing(*args: str, fail: str) -> subprocess.CompletedProcess:
@@ -73,9 +76,11 @@ def leftovers(folder: Path) -> list[str]:
 
 def test_local_cluster_ffv1_equals_single_process(media: dict[str, Path], tmp_path: Path) -> None:
     out = tmp_path / "dist.mkv"
-    # 24 frames in chunks of 7: 7 + 7 + 7 + 3, every frame exactly once
-    result = kizunasr("encode", str(media["clip"]), str(out), "--profile", str(media["profile"]), "--codec", "ffv1",
-                      "--cluster", "local:2", "--chunk-frames", "7")
+    # 24 frames in chunks of 7: 7 + 7 + 7 + 3, every frame exactly once; chunks 0 and 1 start together, so that
+    # both workers encode one however fast the first one to start is
+    args = faulty("encode", str(media["clip"]), str(out), "--profile", str(media["profile"]), "--codec", "ffv1",
+                  "--cluster", "local:2", "--chunk-frames", "7", meet="0,1")
+    result = subprocess.run(args, capture_output=True, text=True, cwd=REPO, timeout=900)
     assert result.returncode == 0, result.stderr
     assert "4 chunks, 4 encoded, 0 reused" in result.stderr
     expected = frame_hashes(media["reference"])
@@ -86,7 +91,7 @@ def test_local_cluster_ffv1_equals_single_process(media: dict[str, Path], tmp_pa
     video = [s for s in found if s["codec_type"] == "video"][0]
     assert (video["codec_name"], video["width"], video["height"]) == ("ffv1", 192, 128)
     assert leftovers(tmp_path) == []  # work directory removed, no temporary file
-    assert "worker 0 [127.0.0.1 pid" in result.stderr and "worker 1 [127.0.0.1 pid" in result.stderr
+    assert f"worker 0 [{LOOPBACK} pid" in result.stderr and f"worker 1 [{LOOPBACK} pid" in result.stderr
 
 
 def test_failed_chunk_then_resume_encodes_only_missing(media: dict[str, Path], tmp_path: Path) -> None:
@@ -209,8 +214,9 @@ def test_two_node_cluster_equals_single_process(media: dict[str, Path], two_node
                                                 tmp_path: Path) -> None:
     address, env = two_nodes
     out = tmp_path / "two_nodes.mkv"
-    result = kizunasr("encode", str(media["clip"]), str(out), "--profile", str(media["profile"]), "--codec", "ffv1",
-                      "--cluster", address, "--chunk-frames", "5", env=env)
+    args = faulty("encode", str(media["clip"]), str(out), "--profile", str(media["profile"]), "--codec", "ffv1",
+                  "--cluster", address, "--chunk-frames", "5", meet="0,1")  # a chunk on each node's worker
+    result = subprocess.run(args, capture_output=True, text=True, cwd=REPO, env={**os.environ, **env}, timeout=900)
     assert result.returncode == 0, result.stderr
     assert "5 chunks, 5 encoded, 0 reused" in result.stderr  # 5+5+5+5+4
     assert frame_hashes(out) == frame_hashes(media["reference"])
@@ -312,3 +318,125 @@ def test_node_lost_mid_chunk_its_chunk_moves(media: dict[str, Path], tmp_path: P
     assert "3 chunks, 3 encoded, 0 reused" in stderr
     assert frame_hashes(out) == frame_hashes(media["reference"])
     assert leftovers(tmp_path) == []
+
+
+def descendants(pid: int) -> set[int]:
+    """The processes below ``pid`` now (children, their children...), from /proc."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, IndexError):
+                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        parent = todo.pop()
+        for child, its_parent in parents.items():
+            if its_parent == parent and child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+def running(pids: set[int]) -> dict[int, str]:
+    """Those of ``pids`` that still run (not ended, not a zombie), with their command lines."""
+    alive = {}
+    for pid in pids:
+        with contextlib.suppress(OSError, IndexError):
+            if (Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]) != "Z":
+                alive[pid] = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()[:100]
+    return alive
+
+
+def wait_ended(pids: set[int], limit: float = 45.0) -> dict[int, str]:
+    """Wait until none of ``pids`` runs, up to ``limit`` seconds (Ray's agents of a killed driver, left alone,
+    run on for more than that); returns those still running."""
+    deadline = time.monotonic() + limit
+    while running(pids) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return running(pids)
+
+
+def test_a_second_job_for_the_same_output_is_refused_while_the_first_runs(media: dict[str, Path],
+                                                                         tmp_path: Path) -> None:
+    out = tmp_path / "busy.mkv"
+    args = ("encode", str(media["clip"]), str(out), "--profile", str(media["profile"]), "--codec", "ffv1",
+            "--cluster", "local:2", "--chunk-frames", "8")
+    with subprocess.Popen(faulty(*args, hold="1"), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True) as first:
+        worker = held_pid(tmp_path, ".busy.mkv.kizunasr-*/hold-1.pid", first)  # the first job is mid-chunk 1
+        (work,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+        for other in ((), ("--end", "20")):  # the same settings (the same work folder), then other settings
+            second = kizunasr(*args, *other)
+            assert second.returncode == 2, second.stderr
+            last = second.stderr.strip().splitlines()[-1]
+            assert last == (f"kizunasr encode: another job is encoding {out} right now (its work folder {work} is "
+                            "in use); wait for it to finish, or write to another output")
+            assert work.is_dir() and (work / "hold-1.pid").is_file() and not out.exists()
+        os.kill(worker, signal.SIGKILL)  # chunk 1 goes back in the queue: the first job finishes its encode
+        _, stderr = first.communicate(timeout=300)
+    assert first.returncode == 0, stderr
+    assert "3 chunks, 3 encoded, 0 reused" in stderr
+    assert frame_hashes(out) == frame_hashes(media["reference"])
+    assert leftovers(tmp_path) == []  # its work folder, and the one the refused job made, are gone
+
+
+def test_sigterm_stops_the_driver_like_ctrl_c_and_its_ray_processes(media: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "term.mkv"
+    args = ("encode", str(media["clip"]), str(out), "--profile", str(media["profile"]), "--codec", "ffv1",
+            "--cluster", "local:2", "--chunk-frames", "8")
+    with subprocess.Popen(faulty(*args, hold="1"), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True) as driver:
+        held_pid(tmp_path, ".term.mkv.kizunasr-*/hold-1.pid", driver)
+        (work,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+        while not list(work.glob("seg_*.mkv")):  # chunk 0 or 2, on the other worker
+            assert driver.poll() is None
+            time.sleep(0.2)
+        started = descendants(driver.pid)  # Ray's GCS, raylet, agents, workers...
+        assert any("DashboardAgent" in line for line in running(started).values())
+        driver.send_signal(signal.SIGTERM)
+        _, stderr = driver.communicate(timeout=300)
+    assert driver.returncode == 143, stderr
+    assert "SIGTERM received" not in stderr and "logging.cc" not in stderr  # no C++ stack dump
+    last = stderr.strip().splitlines()[-1]
+    assert last.startswith(f"kizunasr: {media['clip'].name}: stopped; ") and f"kept in {work}:" in last
+    assert wait_ended(started) == {}
+    kept = sorted(p.name for p in work.glob("seg_*.mkv"))
+    assert kept and not out.exists()
+    result = kizunasr(*args)  # the same command goes on from the kept segments
+    assert result.returncode == 0, result.stderr
+    assert f"3 chunks, {3 - len(kept)} encoded, {len(kept)} reused" in result.stderr
+    assert frame_hashes(out) == frame_hashes(media["reference"])
+
+
+def test_a_killed_driver_leaves_no_ray_process(media: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "killed.mkv"
+    args = faulty("encode", str(media["clip"]), str(out), "--profile", str(media["profile"]), "--codec", "ffv1",
+                  "--cluster", "local:2", "--chunk-frames", "8", hold="1")
+    with subprocess.Popen(args, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as driver:
+        held_pid(tmp_path, ".killed.mkv.kizunasr-*/hold-1.pid", driver)
+        started = descendants(driver.pid)
+        assert any("RuntimeEnvAgent" in line for line in running(started).values())
+        driver.kill()
+        driver.communicate(timeout=60)
+    assert wait_ended(started) == {}
+
+
+def test_a_local_instance_is_on_loopback_without_changing_the_environment() -> None:
+    """The local instance's node has a loopback address, set through ray.init's arguments: neither os.environ's
+    RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER nor Ray's module constants are changed for it."""
+    import ipaddress
+
+    import ray
+    from ray._private import ray_constants
+
+    from kizunasr_vs.cluster import ClusterAddress, connect
+
+    flag = ray_constants.ENABLE_RAY_CLUSTER
+    with connect(ClusterAddress(None, 1)):
+        assert "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER" not in os.environ
+        assert ray_constants.ENABLE_RAY_CLUSTER is flag
+        addresses = {node["NodeManagerAddress"] for node in ray.nodes() if node["Alive"]}
+        assert len(addresses) == 1 and ipaddress.ip_address(addresses.pop()).is_loopback
+        assert ipaddress.ip_address(ray.get(ray.remote(ray.util.get_node_ip_address).remote())).is_loopback
+    assert not ray.is_initialized() and ray_constants.ENABLE_RAY_CLUSTER is flag
