@@ -38,8 +38,8 @@ def load_networks(runs: list[Path]) -> dict[str, LumaNet]:
             state = load_checkpoint(path)
             assert state is not None
             tier = state["tier"]
-            shape = (Tier(tier, state["features"], state["body"], state.get("dense", False)) if "features" in state
-                     else tier_of(tier))
+            shape = (Tier(tier, state["features"], state["body"], state.get("dense", False), state.get("crelu", False))
+                     if "crelu" in state else tier_of(tier))
             net = build(shape)
             net.load_state_dict(state["model"])
             nets[f"{run.name}:{tier}"] = net.eval()

@@ -304,6 +304,8 @@ class _PassBuilder:
                 x = f"max({x}, vec4(0.0)) + {per_lane(n.a, f'{n.name} slope')} * min({x}, vec4(0.0))"
             elif n.kind == "clip":
                 x = f"clamp({x}, {per_lane(n.a, f'{n.name} min')}, {per_lane(n.b, f'{n.name} max')})"
+            elif not np.any(n.b) and np.all(n.a == -1.0):  # a negation (CReLU's second half): no multiply
+                x = f"-{x}"
             else:  # affine
                 x = f"{x} * {per_lane(n.a, f'{n.name} factor')} + {per_lane(n.b, f'{n.name} offset')}"
             x = self.tmp(f"{self.mp}vec4", x, "x")

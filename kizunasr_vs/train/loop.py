@@ -66,7 +66,7 @@ def save_checkpoint(path: Path, model: LumaNet, optimiser: torch.optim.Optimizer
     tmp = path.with_name(path.name + ".tmp")
     torch.save({"model": model.state_dict(), "optimiser": optimiser.state_dict(), "step": step,
                 "tier": model.tier.name, "features": model.tier.features, "body": model.tier.body,
-                "dense": model.tier.dense,
+                "dense": model.tier.dense, "crelu": model.tier.crelu,
                 "recipe": asdict(recipe)}, tmp)
     os.replace(tmp, path)
 

@@ -24,10 +24,14 @@ class Tier:
     crelu: bool = False  # activations are CReLU: [relu(x), relu(-x)], so each convolution reads 2F channels
 
 
+# The shipped ladder (glsl/kizuna_cnn_x2_<name>.glsl), each matched to a peer's cost on lavapipe: s to Anime4K
+# x2 S, m to Anime4K x2 M, l to CuNNy fast, vl to Anime4K x2 VL, ul to ArtCNN C4F16 (docs/BENCHMARKS.md).
 TIERS: dict[str, Tier] = {
-    "s": Tier("s", features=16, body=5),
-    "m": Tier("m", features=20, body=6),
-    "l": Tier("l", features=32, body=6),
+    "s": Tier("s", features=8, body=2, dense=True, crelu=True),
+    "m": Tier("m", features=8, body=4, dense=True, crelu=True),
+    "l": Tier("l", features=12, body=4, dense=True, crelu=True),
+    "vl": Tier("vl", features=20, body=6),
+    "ul": Tier("ul", features=32, body=6),
 }
 
 

@@ -20,7 +20,8 @@ from kizunasr_vs.core.errors import FilterError, InputError, NotFound
 from tests.conftest import REPO
 
 OPTIONAL = {"torch", "ray", "mpv"}  # extras: a module that needs a missing one is skipped
-SIGNALS = {"kizunasr_vs.mpv.pause_job.StaleJob"}  # control flow, not errors: no KizunaError handler may catch them
+# control flow, not errors: no KizunaError handler may catch them
+SIGNALS = {"kizunasr_vs.mpv.pause_job.StaleJob", "kizunasr_vs.cluster.address.Terminated"}
 
 
 def error_classes() -> dict[str, type[BaseException]]:

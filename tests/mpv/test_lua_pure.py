@@ -103,10 +103,12 @@ def test_lua_and_python_choose_the_same_ladder_for_every_height(tmp_path: Path, 
 
 def test_builtin_ladders_step_down_to_mpvs_own_scaler() -> None:
     """The shipped fallbacks, heaviest first, end with no shader; 4K sources have nothing to step through."""
-    s, m, lg = "kizuna_cnn_x2_s.glsl", "kizuna_cnn_x2_m.glsl", "kizuna_cnn_x2_l.glsl"
+    s, m, lg, vl, ul = (f"kizuna_cnn_x2_{t}.glsl" for t in ("s", "m", "l", "vl", "ul"))
     ladder = [names(chain) for chain in realtime_ladder(load_profile("quality"), 480)]
-    assert ladder == [[lg, m], [m, s], [s, s], [s], []]
-    assert [names(chain) for chain in realtime_ladder(load_profile("quality"), 1080)] == [[lg], [m], [s], []]
+    assert ladder == [[ul, vl], [vl, s], [lg, s], [m, s], [s, s], [s], []]
+    assert [names(chain) for chain in realtime_ladder(load_profile("quality"), 1080)] == [[ul], [vl], [lg], [m],
+                                                                                         [s], []]
+    assert [names(chain) for chain in realtime_ladder(load_profile("balanced"), 1080)] == [[vl], [lg], [m], [s], []]
     assert [names(chain) for chain in realtime_ladder(load_profile("performance"), 1080)] == [[s], []]
     assert realtime_ladder(load_profile("balanced"), 2160) == [[]]
 

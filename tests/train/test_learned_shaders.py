@@ -1,4 +1,4 @@
-"""The shipped learned shaders (glsl/kizuna_cnn_x2_{s,m,l}.glsl): each equals the ONNX model it was compiled from
+"""The shipped learned shaders (glsl/kizuna_cnn_x2_{s,m,l,vl,ul}.glsl): each equals the ONNX model it was compiled from
 (onnxruntime, >= 45 dB on a real frame), beats lanczos on a real picture it was not trained on, and loads in
 Debian's mpv 0.35 (vo=gpu and vo=gpu-next) with every pass compiled and no shader error."""
 
@@ -17,7 +17,7 @@ from kizunasr_vs.core.paths import data_dir
 from kizunasr_vs.render.placebo import shader
 from tests.conftest import REPO, shared_media
 
-TIERS = ("s", "m", "l")
+TIERS = ("s", "m", "l", "vl", "ul")
 WEIGHTS = REPO / "kizunasr_vs" / "train" / "weights"
 MIN_GLSL_PSNR = 45.0
 
@@ -87,22 +87,24 @@ def test_mpv_loads_every_pass(vo: str, tmp_path: Path) -> None:
     uv = np.full((18, 24), 128, np.uint8)
     media = tmp_path / "in.y4m"
     h.write_y4m(media, [y, uv, uv], chroma="420mpeg2", full_range=False)
-    shaders = [glsl(t) for t in TIERS]
-    # each shader runs only while the picture is still enlarged 1.2x or more: 48 -> 96 -> 192 -> 384 < 400 wide
+    # each shader runs only while the picture is still enlarged 1.2x or more: 48 -> 96 -> 192 -> 384 < 400 wide,
+    # so at most three in one window
     extra = ["--geometry=400x300", "--no-osc", "--osd-level=0", "--no-border"]
-    with h.xvfb() as display:
-        run = h.run_mpv(display, media, shaders, tmp_path, vo=vo, timeout=180, mode="window", extra=extra)
-    assert run.returncode == 0, run.log[-3000:]
-    if vo == "gpu-next" and "Registering hook pass" not in run.log:
-        pytest.skip("vo=gpu-next not available in this mpv build")
-    assert not h.mpv_errors(run.log, allow_param_notice=False), h.mpv_errors(run.log)[:5]
-    compiled = h.mpv_compiled_source(run.log)
-    for path in shaders:
-        passes = h.pass_bodies(path.read_text())
-        for desc, body in passes:
-            first = next(line for line in body if line.startswith("const") or "texelFetch" in line)
-            assert first in compiled, f"{path.name}: pass {desc!r} was not compiled by mpv"
-    assert run.screenshot is not None
+    for group in (TIERS[:3], TIERS[3:]):
+        shaders = [glsl(t) for t in group]
+        with h.xvfb() as display:
+            run = h.run_mpv(display, media, shaders, tmp_path, vo=vo, timeout=180, mode="window", extra=extra)
+        assert run.returncode == 0, run.log[-3000:]
+        if vo == "gpu-next" and "Registering hook pass" not in run.log:
+            pytest.skip("vo=gpu-next not available in this mpv build")
+        assert not h.mpv_errors(run.log, allow_param_notice=False), h.mpv_errors(run.log)[:5]
+        compiled = h.mpv_compiled_source(run.log)
+        for path in shaders:
+            passes = h.pass_bodies(path.read_text())
+            for desc, body in passes:
+                first = next(line for line in body if line.startswith("const") or "texelFetch" in line)
+                assert first in compiled, f"{path.name}: pass {desc!r} was not compiled by mpv"
+        assert run.screenshot is not None
 
 
 @pytest.mark.slow

@@ -30,7 +30,7 @@ from kizunasr_vs.train.data import (  # noqa: E402
 )
 from kizunasr_vs.train.loop import Recipe, checkpoint_path, learning_rate, load_checkpoint  # noqa: E402
 
-COMPILER_OPS = {"Conv", "PRelu", "Relu", "Add", "DepthToSpace", "Resize", "Concat", "Identity", "Pad"}
+COMPILER_OPS = {"Conv", "PRelu", "Relu", "Neg", "Add", "DepthToSpace", "Resize", "Concat", "Identity", "Pad"}
 
 
 def image_ops(model: onnx.ModelProto) -> set[str]:
@@ -313,7 +313,7 @@ def test_pairs_get_grain_and_crisp_drawings_only_when_asked() -> None:
     assert np.array_equal(a, b) and not np.array_equal(a, c)
 
 
-@pytest.mark.parametrize(("spec", "shape"), [("s", (16, 5)), ("8x3", (8, 3)), ("4x0", (4, 0))])
+@pytest.mark.parametrize(("spec", "shape"), [("vl", (20, 6)), ("8x3", (8, 3)), ("4x0", (4, 0))])
 def test_tiers_by_name_or_shape(spec: str, shape: tuple[int, int]) -> None:
     from kizunasr_vs.train.tiers import multiply_adds, tier_of
 
@@ -333,21 +333,21 @@ def test_network_from_onnx_equals_onnxruntime_and_inits_a_run(tmp_path: Path,
 
     from kizunasr_vs.train.export import network_from_onnx
 
-    path = Path(__file__).resolve().parents[2] / "kizunasr_vs/train/weights/kizuna_cnn_x2_s.onnx"
+    path = Path(__file__).resolve().parents[2] / "kizunasr_vs/train/weights/kizuna_cnn_x2_vl.onnx"
     x = np.random.default_rng(0).random((1, 1, 24, 40), np.float32)
     want = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"input": x})[0]
     net = network_from_onnx(path)
     with torch.no_grad():
         got = net(torch.from_numpy(x)).numpy()
-    assert (net.tier.features, net.tier.body) == (16, 5)
+    assert (net.tier.features, net.tier.body) == (20, 6)
     np.testing.assert_allclose(got, want, atol=1e-5)
     common = ["--steps", "1", "--batch", "2", "--patch", "8", "--workers", "0", "--lr", "1e-12", "--device", "cpu"]
-    assert main(["train", "--tier", "s", "-o", str(tmp_path / "tuned"), "--init", str(path), *common]) == 0
-    tuned = load_checkpoint(checkpoint_path(tmp_path / "tuned", "s"))
-    assert tuned is not None and (tuned["features"], tuned["body"]) == (16, 5)
+    assert main(["train", "--tier", "vl", "-o", str(tmp_path / "tuned"), "--init", str(path), *common]) == 0
+    tuned = load_checkpoint(checkpoint_path(tmp_path / "tuned", "vl"))
+    assert tuned is not None and (tuned["features"], tuned["body"]) == (20, 6)
     torch.testing.assert_close(tuned["model"]["tail.weight"], net.state_dict()["tail.weight"], atol=1e-6, rtol=0)
     assert main(["train", "--tier", "8x3", "-o", str(tmp_path / "other"), "--init", str(path), *common]) == 2
-    assert "16x5 (features x body), tier '8x3' is 8x3" in capsys.readouterr().err
+    assert "20x6 (features x body), tier '8x3' is 8x3" in capsys.readouterr().err
 
 
 def test_a_bank_holds_the_streams_pairs_and_serves_them_turned(tmp_path: Path) -> None:
