@@ -1,8 +1,9 @@
 """`kizunasr bench`: fps of the shader and onnx filters next to their raw backends, in the same run.
 
 Every figure comes with its baseline measured in the same process on the same frames:
-the onnx filter against a bare onnxruntime session (IO binding on GPU), the shader filter
+the onnx filter against a bare onnxruntime session (IO binding), the shader filter
 against ``core.placebo.Shader`` called directly, once per shader. Ratios are what to compare across machines.
+``--calibrate`` times each backend through the filter next to that backend's model alone (bench_calibrate).
 """
 
 from __future__ import annotations
@@ -10,16 +11,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
-from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
-import numpy as np
 import vapoursynth as vs
 
 from kizunasr_vs.cli import options
+from kizunasr_vs.cli.bench_calibrate import run_calibrate
 from kizunasr_vs.cli.bench_clips import PASSTHROUGH_2X, noise_clip
+from kizunasr_vs.cli.bench_timing import WARM_FRAMES, time_calls, time_clip, time_onnx_filter
 from kizunasr_vs.core.errors import InputError
 from kizunasr_vs.core.resources import shader_path
 from kizunasr_vs.profiles.encode_graph import default_model
@@ -47,8 +47,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="also time YUV420P8 -> YUV420P10 (an encode), colour conversion on the GPU vs zimg")
     p.add_argument("--skip", choices=["onnx", "shader"], action="append", default=[], help="skip a part")
     p.add_argument("--calibrate", action="store_true",
-                   help="time onnxruntime CUDA, torch and torch-compile for --model at each --size (YUV420P8 -> "
-                        "P10, converted on the GPU) and record the fastest for backend='auto' on this machine")
+                   help="time onnxruntime CUDA, torch and torch-compile for --model at each --size through the "
+                        "filter (YUV420P8 -> P10, converted on the GPU) next to the model alone on the GPU, and "
+                        "record the fastest filter for backend='auto' on this machine; without CUDA: onnxruntime's "
+                        "CPU provider, nothing recorded")
     p.add_argument("--fidelity", type=Path, metavar="DIR",
                    help="instead of speed: luma PSNR/SSIM of lanczos, each --shader (comma-separated files make "
                         "one chain) and each --profile's realtime chain on the images in DIR, reduced 2x, clean "
@@ -68,64 +70,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
-WARM_FRAMES = 24  # untimed first frames: every branch runs a few times (cuDNN algorithm search, lazy init) first
-
-
-def time_clip(clip: vs.VideoNode, rounds: int = 1) -> float:
-    """fps of pulling the frames of ``clip`` after the first WARM_FRAMES, with VapourSynth's parallel requests;
-    the best of ``rounds`` passes (later passes find every lazy initialisation done)."""
-    for _ in clip[:WARM_FRAMES].frames(close=True):
-        pass
-    best = 0.0
-    for _ in range(rounds):
-        start = time.perf_counter()
-        count = sum(1 for _ in clip[WARM_FRAMES:].frames(close=True))
-        best = max(best, count / (time.perf_counter() - start))
-    return best
-
-
-def time_calls(call: Callable[[], object], frames: int) -> float:
-    call()
-    start = time.perf_counter()
-    for _ in range(frames):
-        call()
-    return frames / (time.perf_counter() - start)
-
-
-def raw_onnxruntime(model: Path, provider: str, width: int, height: int) -> Callable[[], object]:
-    """A bare onnxruntime session on one frame: IO binding on device buffers for GPU providers.
-
-    On GPU it runs the same fp16 conversion the filter uses by default (fp32 in and out).
-    """
-    import onnx
-    import onnxruntime as ort
-
-    from kizunasr_vs.inference.fp16 import convert_float_to_float16, is_float16
-    from kizunasr_vs.inference.ort_session import choose_providers, is_gpu
-
-    providers = choose_providers(provider)
-    proto = onnx.load(str(model))
-    if is_gpu(providers) and not is_float16(proto):
-        proto = convert_float_to_float16(proto)
-    session = ort.InferenceSession(proto.SerializeToString(), providers=providers)
-    meta = session.get_inputs()[0]
-    dtype = np.float16 if "float16" in meta.type else np.float32
-    frame = np.random.default_rng(0).random((1, 3, height, width), dtype=np.float32).astype(dtype)
-    if not is_gpu(providers):
-        return lambda: session.run(None, {meta.name: frame})
-    binding = session.io_binding()
-    binding.bind_ortvalue_input(meta.name, ort.OrtValue.ortvalue_from_numpy(frame, "cuda", 0))
-    binding.bind_output(session.get_outputs()[0].name, "cuda")
-    return lambda: session.run_with_iobinding(binding)
-
-
 def bench_onnx(model: Path, provider: str, width: int, height: int, frames: int, streams: int | None = None,
                yuv_io: bool | None = None, rounds: int = 1, cuda_graphs: bool = True) -> dict[str, object]:
     """The onnx filter on RGBS frames, or with ``yuv_io`` set on YUV420P8 in, YUV420P10 out (an encode's
-    formats) with the colour conversion in the session (True) or by zimg on the CPU (False)."""
+    formats) with the colour conversion in the session (True) or by zimg on the CPU (False), against a bare
+    onnxruntime session of the model (inference/model_alone.py; CUDA for the torch backend)."""
     from kizunasr_vs.inference.backends import Backend, Torch
-    from kizunasr_vs.inference.onnx_filter import onnx
-    from kizunasr_vs.inference.runner_cache import RunnerCache
+    from kizunasr_vs.inference.model_alone import onnxruntime_alone
+    from kizunasr_vs.inference.onnx_filter import backend_for
+    from kizunasr_vs.inference.ort_session import choose_providers, is_gpu, load_model
+    from kizunasr_vs.inference.runner_cache import free_memory
     from kizunasr_vs.inference.torch_backend import TORCH_COMPILED, TORCH_PROVIDERS
 
     label = f"onnx {model.name}" + (f" streams={streams}" if streams else "")
@@ -133,27 +87,20 @@ def bench_onnx(model: Path, provider: str, width: int, height: int, frames: int,
     if provider in TORCH_PROVIDERS and not cuda_graphs:
         backend, streams = Torch(compile=provider == TORCH_COMPILED, cuda_graphs=False, streams=streams), None
         label += " no-cuda-graphs"
-    length = frames + WARM_FRAMES
-    runners = RunnerCache()  # this measurement's own: released before the baseline's session comes
-    if yuv_io is None:
-        clip = onnx(noise_clip(width, height, length, vs.RGBS), str(model), backend=backend, streams=streams,
-                    yuv_io=False, runners=runners)
-    else:
-        clip = onnx(noise_clip(width, height, length, vs.YUV420P8), str(model), backend=backend, streams=streams,
-                    yuv_io=yuv_io, output_format=vs.YUV420P10, runners=runners)
-    filter_fps = time_clip(clip, rounds)
-    del clip
-    runners.release()
+    timing = time_onnx_filter(model, backend, width, height, frames, yuv=yuv_io is not None, yuv_io=yuv_io,
+                              streams=streams, rounds=rounds)
     raw_provider = "cuda" if provider.startswith("torch") else provider
-    raw_fps = time_calls(raw_onnxruntime(model, raw_provider, width, height), frames)
-    from kizunasr_vs.inference.onnx_filter import backend_for
-
+    raw = onnxruntime_alone(load_model(str(model)), raw_provider, width, height,
+                            fp16=is_gpu(choose_providers(raw_provider)))
+    raw_fps = time_calls(raw.run, frames)
+    del raw
+    free_memory()
     if yuv_io is not None:
         label += " yuv420p8->p10 " + ("in-graph" if yuv_io else "zimg")
     chosen = backend_for(str(model), width, height, provider)
     return {"what": label, "size": f"{width}x{height}", "provider": provider, "chosen": chosen,
-            "filter_fps": filter_fps, "baseline": "raw onnxruntime session", "baseline_fps": raw_fps,
-            "ratio": filter_fps / raw_fps}
+            "precision": timing.precision, "filter_fps": timing.fps, "baseline": "raw onnxruntime session",
+            "baseline_fps": raw_fps, "ratio": timing.fps / raw_fps}
 
 
 def placebo_alone(clip: vs.VideoNode, texts: list[str]) -> vs.VideoNode:
@@ -187,38 +134,6 @@ def bench_shader(shaders: list[str] | None, width: int, height: int, frames: int
     return {"what": f"shader {name}", "size": f"{width}x{height}",
             "provider": runs_on, "renderer_why": why, "filter_fps": ours_fps, "baseline": "placebo.Shader per shader",
             "baseline_fps": direct_fps, "ratio": ours_fps / direct_fps}
-
-
-def _calibration_run(model: Path, backend: str, width: int, height: int, frames: int) -> dict[str, object]:
-    """An encode's formats with the conversion on the GPU; RGB frames for models that cannot take YUV planes
-    (1-channel models, old opsets)."""
-    try:
-        return bench_onnx(model, backend, width, height, frames, yuv_io=True, rounds=3)
-    except vs.Error:
-        return bench_onnx(model, backend, width, height, frames, rounds=3)
-
-
-def calibrate(model: Path, sizes: list[tuple[int, int]], frames: int) -> list[dict[str, object]]:
-    """Time the CUDA EP and the torch backend through the filter on an encode's formats (YUV420P8 in, P10 out,
-    converted on the GPU); record the faster per size (backend_choice)."""
-    from kizunasr_vs.core.hardware import torch_cuda_available
-    from kizunasr_vs.inference.backend_choice import choices_path, record
-    from kizunasr_vs.inference.ort_session import CUDA, choose_providers, load_model
-    from kizunasr_vs.inference.torch_backend import TORCH_PROVIDERS
-
-    if choose_providers("auto")[0] != CUDA or not torch_cuda_available():
-        raise InputError("--calibrate compares onnxruntime's CUDA provider with the torch backend; it needs both "
-                         "(onnxruntime-gpu without TensorRT, and pip install 'kizunasr[torch]')")
-    sha = load_model(str(model)).sha256
-    results = []
-    for width, height in sizes:
-        measured = [_calibration_run(model, backend, width, height, frames) for backend in ("cuda", *TORCH_PROVIDERS)]
-        best = record(sha, width, height, {str(r["provider"]): float(r["filter_fps"]) for r in measured})  # type: ignore[arg-type]
-        for r in measured:
-            r["recorded"] = r["provider"] == best
-        results += measured
-        print(f"{model.name} {width}x{height}: auto will use {best} ({choices_path()})", file=sys.stderr)
-    return results
 
 
 def run_fidelity(args: argparse.Namespace) -> int:
@@ -293,10 +208,7 @@ def run(args: argparse.Namespace) -> int:
     if args.calibrate:
         if model is None:
             raise InputError("--calibrate needs --model")
-        results = calibrate(model, sizes, args.frames)
-        print(json.dumps({"results": results}, indent=2) if args.json else
-              "\n".join(f"{r['provider']:<6} {r['size']:>10} {r['filter_fps']:8.2f} fps" for r in results))
-        return 0
+        return run_calibrate(model, sizes, args.frames, args.json)
     results = []
     for width, height in sizes:
         if "onnx" not in args.skip:
@@ -316,8 +228,9 @@ def run(args: argparse.Namespace) -> int:
         return 0
     for why in dict.fromkeys(str(r["renderer_why"]) for r in results if "renderer_why" in r):
         print(f"shader renderer: {why}")
-    print(f"{'what':<72} {'size':>10} {'runs on':>22} {'fps':>8} {'baseline fps':>13} {'ratio':>6}  baseline")
+    print(f"{'what':<72} {'size':>10} {'runs on':>27} {'fps':>8} {'baseline fps':>13} {'ratio':>6}  baseline")
     for r in results:
-        print(f"{r['what']:<72} {r['size']:>10} {r.get('chosen', r['provider']):>22} {r['filter_fps']:>8.2f} "
+        runs_on = f"{r['chosen']} {r['precision']}" if "chosen" in r else r["provider"]
+        print(f"{r['what']:<72} {r['size']:>10} {runs_on:>27} {r['filter_fps']:>8.2f} "
               f"{r['baseline_fps']:>13.2f} {r['ratio']:>6.2f}  {r['baseline']}")
     return 0

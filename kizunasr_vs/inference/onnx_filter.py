@@ -39,6 +39,7 @@ from kizunasr_vs.inference.ort_session import (
     ModelInfo,
     SessionPool,
     choose_providers,
+    cpu_count,
     create_session,
     detect_scale,
     is_gpu,
@@ -81,13 +82,6 @@ def _whole_frame(tiles: Sequence[Tile], height: int, width: int) -> bool:
         return False
     r, c = tiles[0].rows, tiles[0].cols
     return (r.crop_start, r.crop_end, r.pad, c.crop_start, c.crop_end, c.pad) == (0, height, 0, 0, width, 0)
-
-
-def _cpu_count() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 def _hw(value: Pair, what: str) -> tuple[int, int]:
@@ -200,10 +194,11 @@ def _build_runner(
     profile = _trt_profile(info, tiles) if providers[0] == TRT else None
     specs = provider_options(providers, loaded.sha256, use_fp16, trt_profile=profile)
     data = _model_bytes(loaded, info, providers, use_fp16)
-    threads = max(1, _cpu_count() // count)
+    threads = max(1, cpu_count() // count)
     sessions = [create_session(data, loaded.name, specs, threads) for _ in range(count)]
     scale = detect_scale(sessions[0], info, loaded.name, _probe_shape(info, providers, tiles, pad_multiple))
-    return TiledRunner(info, scale, SessionPool(sessions), tuple(tiles))
+    precision = "fp16" if use_fp16 or info.dtype == np.float16 else "fp32"  # (TensorRT: its fp16 mode)
+    return TiledRunner(info, scale, SessionPool(sessions), tuple(tiles), precision)
 
 
 def _tiled_runner(
@@ -254,7 +249,7 @@ def _build_direct_runner(loaded: LoadedModel, info: ModelInfo, backend: BackendK
         outputs = [plane_name(info.output_name, c) for c in range(info.channels)]
     add_finite_probe(graph, info.output_name)
     specs = provider_options(providers, loaded.sha256, use_fp16)
-    threads = max(1, _cpu_count() // count)
+    threads = max(1, cpu_count() // count)
     sessions = [create_session(graph.SerializeToString(), loaded.name, specs, threads) for _ in range(count)]
     ph, pw = info.height or PROBE_SIZE, info.width or PROBE_SIZE
     if layout is not None:

@@ -218,6 +218,14 @@ def model_info(model: LoadedModel) -> ModelInfo:
 
 # --- sessions -----------------------------------------------------------------------------------
 
+def cpu_count() -> int:
+    """CPU cores this process may run on (what the sessions' threads are divided from)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def create_session(
     model_bytes: bytes, name: str, specs: Sequence[ProviderSpec], threads: int
 ) -> ort.InferenceSession:

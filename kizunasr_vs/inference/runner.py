@@ -17,14 +17,21 @@ import vapoursynth as vs
 
 from kizunasr_vs.inference.ort_session import ModelInfo, SessionPool, run_session
 from kizunasr_vs.inference.plane_io import bound_planes
+from kizunasr_vs.inference.precision import precision_name
 from kizunasr_vs.inference.tiling import Tile, apply_tiled
 from kizunasr_vs.inference.yuv_io import YuvLayout
 
 
 class FrameRunner(Protocol):
-    """A model ready to run frames: its integer ``scale`` and how many frames may run at once."""
+    """A model ready to run frames: its integer ``scale``, the precision the network runs in ("fp32", "fp16",
+    "bf16") and how many frames may run at once."""
 
     scale: int
+
+    @property
+    def precision(self) -> str:
+        """The float precision of the network's weights and activations."""
+        ...
 
     @property
     def branches(self) -> int:
@@ -38,12 +45,14 @@ class FrameRunner(Protocol):
 
 @dataclass
 class TiledRunner:
-    """A model run tile by tile on stacked float planes: its facts, integer scale, session pool and tiles."""
+    """A model run tile by tile on stacked float planes: its facts, integer scale, session pool, tiles and the
+    precision its sessions run in."""
 
     info: ModelInfo
     scale: int
     pool: SessionPool
     tiles: tuple[Tile, ...] = ()
+    precision: str = "fp32"
 
     @property
     def branches(self) -> int:
@@ -84,6 +93,11 @@ class DirectRunner:
     @property
     def branches(self) -> int:
         return self.pool.size
+
+    @property
+    def precision(self) -> str:
+        """The session graph's precision: its planes' type (fp16 where the model is or was converted)."""
+        return precision_name(self.io_dtype)
 
     def run_frame(self, src: vs.VideoFrame, out: vs.VideoFrame) -> bool:
         """The model reads ``src``'s planes and writes ``out``'s; the finite check is one scalar of the graph."""

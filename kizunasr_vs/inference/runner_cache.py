@@ -107,9 +107,14 @@ class RunnerCache:
         """``clear()``, then give the memory back now: collect the dropped runners and, where torch is loaded,
         return its cached GPU memory to the driver (so that the next measurement has the GPU to itself)."""
         self.clear()
-        gc.collect()
-        if "torch" in sys.modules and hardware.torch_cuda_available():  # (never the one to import torch)
-            sys.modules["torch"].cuda.empty_cache()
+        free_memory()
+
+
+def free_memory() -> None:
+    """Collect what was dropped and, where torch is loaded, return its cached GPU memory to the driver."""
+    gc.collect()
+    if "torch" in sys.modules and hardware.torch_cuda_available():  # (never the one to import torch)
+        sys.modules["torch"].cuda.empty_cache()
 
 
 _SHARED = RunnerCache()

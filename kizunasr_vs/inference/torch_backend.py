@@ -41,6 +41,9 @@ SUPPORTED_OPS = {"Conv", "PRelu", "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Add",
 _PAD_MODES = {"constant": "constant", "reflect": "reflect", "edge": "replicate"}
 
 
+MODEL_PRECISION = "fp16"  # what prepared_module runs the network in (.half())
+COMPILE_MODE = "max-autotune-no-cudagraphs"  # torch.compile's mode here: the CUDA graphs are recorded by hand
+
 TORCH, TORCH_COMPILED = "torch", "torch-compile"
 TORCH_PROVIDERS = (TORCH, TORCH_COMPILED)  # the provider names that select this backend in kizunasr_vs.onnx
 _ARITHMETIC = {"Add": operator.add, "Sub": operator.sub, "Mul": operator.mul, "Div": operator.truediv}
@@ -246,6 +249,18 @@ def build_module(model: onnx.ModelProto) -> Any:
     return OnnxModule()
 
 
+def prepared_module(model: onnx.ModelProto, channels: int, height: int, width: int, device: Any) -> Any:
+    """The network as this backend runs it on ``device``: shapes folded for ``width`` x ``height`` frames, in
+    MODEL_PRECISION (fp16), channels_last, in eval mode; cuDNN picks its algorithms per shape (benchmark)."""
+    import torch
+
+    torch.backends.cudnn.benchmark = True
+    if needs_folding(model):
+        model = fold_shapes(model, channels, height, width)
+    module = build_module(model).to(device).half().eval()
+    return module.to(memory_format=torch.channels_last)
+
+
 def _depth_to_space(x: Any, block: int, mode: str, torch: Any) -> Any:
     if mode == "CRD":
         return torch.nn.functional.pixel_shuffle(x, block)
@@ -268,7 +283,7 @@ class _Worker:
 
 
 class TorchRunner:
-    """A model on one CUDA device in fp16, with ``streams`` workers that each keep a frame in flight.
+    """A model on one CUDA device in fp16 (``precision``), with ``streams`` workers that each keep a frame in flight.
 
     Planes in, planes out: fp16 planes of the model's channels, or with ``layout`` the clip's integer
     Y/U/V planes, converted on the GPU (torch_yuv). With ``graphs`` each worker records its frame's
@@ -286,20 +301,16 @@ class TorchRunner:
             raise TorchBackendError("PyTorch sees no CUDA device")
         if layout is not None and channels != 3:
             raise TorchBackendError("YUV planes need an RGB (3-channel) model")
-        torch.backends.cudnn.benchmark = True
         self.torch = torch
         self.device = torch.device("cuda", device)
-        if needs_folding(model):
-            model = fold_shapes(model, channels, height, width)
-        module = build_module(model).to(self.device).half().eval()
-        module = module.to(memory_format=torch.channels_last)
-        self.module = module
+        self.module = prepared_module(model, channels, height, width, self.device)
+        self.precision = MODEL_PRECISION
         self.convert = YuvConverter(layout) if layout is not None else None
         self.forward = self._eager_forward
         if compile_model:
             # the whole frame, conversions included, so that inductor fuses them into the model's kernels (its
             # kernels are cached where $TORCHINDUCTOR_CACHE_DIR says: the CLI points it into the user cache)
-            self.forward = torch.compile(self._eager_forward, mode="max-autotune-no-cudagraphs", dynamic=False)
+            self.forward = torch.compile(self._eager_forward, mode=COMPILE_MODE, dynamic=False)
         self.channels, self.streams = channels, streams
         in_shapes, in_type = self._plane_shapes(layout, height, width, 1), torch.half
         if layout is not None:

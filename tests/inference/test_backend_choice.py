@@ -98,10 +98,29 @@ def test_recorded_choices_are_listed_and_doctor_names_their_models(cache_dir: Pa
     assert "eeeeeeeeeeee" not in line  # another machine's record
 
 
-def test_calibrate_explains_what_it_needs(tmp_path: Path) -> None:
-    model = tmp_path / "m.onnx"
-    model.write_bytes(_resize_model([1, 1, 2, 2]))
-    result = subprocess.run([sys.executable, "-m", "kizunasr_vs", "bench", "--calibrate", "--model", str(model)],
-                            capture_output=True, text=True, cwd=REPO, timeout=300)
-    assert result.returncode == 2
-    assert "--calibrate compares onnxruntime's CUDA provider with the torch backend" in result.stderr
+@pytest.mark.parametrize(("providers", "trt", "torch_cuda", "timed", "missing"), [
+    (["CUDAExecutionProvider", "CPUExecutionProvider"], None, True, ["cuda", "torch", "torch-compile"], None),
+    (["CUDAExecutionProvider", "CPUExecutionProvider"], None, False, ["cuda"], "PyTorch sees no CUDA device"),
+    (["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"], "10.3.0", True,
+     ["cuda", "torch", "torch-compile"], "auto choice here is TensorRT"),
+    (["CPUExecutionProvider"], None, True, ["torch", "torch-compile"], "no CUDA provider"),
+    (["CPUExecutionProvider"], None, False, ["cpu"], "no CUDA provider"),
+])
+def test_calibrate_records_only_where_auto_compares_cuda_with_torch(
+        monkeypatch: pytest.MonkeyPatch, providers: list[str], trt: str | None, torch_cuda: bool, timed: list[str],
+        missing: str | None) -> None:
+    """What `auto` reads is written as before: only where onnxruntime's auto choice is CUDA and PyTorch has a GPU;
+    elsewhere what is here is timed (the CPU provider where nothing else is) and one line says why nothing is
+    recorded."""
+    from kizunasr_vs.cli.bench_calibrate import calibration_backends
+
+    monkeypatch.setattr(hardware, "onnxruntime_providers", lambda: providers)
+    monkeypatch.setattr(hardware, "tensorrt_version", lambda: trt)
+    monkeypatch.setattr(hardware, "torch_cuda_available", lambda: torch_cuda)
+    backends, note = calibration_backends()
+    assert backends == timed
+    if missing is None:
+        assert note is None
+    else:
+        assert note is not None and missing in note and "nothing recorded for backend='auto'" in note
+        assert "\n" not in note
