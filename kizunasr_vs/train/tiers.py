@@ -27,8 +27,8 @@ class Tier:
 # The shipped ladder (glsl/kizuna_cnn_x2_<name>.glsl), each matched to a peer's cost on lavapipe: s to Anime4K
 # x2 S, m to Anime4K x2 M, l to CuNNy fast, vl to Anime4K x2 VL, ul to ArtCNN C4F16 (docs/BENCHMARKS.md).
 TIERS: dict[str, Tier] = {
-    "s": Tier("s", features=8, body=2, dense=True, crelu=True),
-    "m": Tier("m", features=8, body=4, dense=True, crelu=True),
+    "s": Tier("s", features=4, body=3, dense=True, crelu=True),
+    "m": Tier("m", features=8, body=3, dense=True, crelu=True),
     "l": Tier("l", features=12, body=4, dense=True, crelu=True),
     "vl": Tier("vl", features=20, body=6),
     "ul": Tier("ul", features=32, body=6),
