@@ -29,7 +29,7 @@ class Tier:
 TIERS: dict[str, Tier] = {
     "s": Tier("s", features=4, body=3, dense=True, crelu=True),
     "m": Tier("m", features=8, body=3, dense=True, crelu=True),
-    "l": Tier("l", features=12, body=4, dense=True, crelu=True),
+    "l": Tier("l", features=12, body=3, dense=True, crelu=True),
     "vl": Tier("vl", features=20, body=6),
     "ul": Tier("ul", features=32, body=6),
 }
