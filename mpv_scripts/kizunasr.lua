@@ -512,7 +512,7 @@ local function tick()
     local budget = M.budget_ms(fps, speed, mp.get_property_number("display-fps"))
     if not budget then return end
     local window = state.window
-    window[#window + 1] = {t = mp.get_time(), ms = ms, pos = mp.get_property_number("time-pos"),
+    window[#window + 1] = {t = mp.get_time(), ms = fresh and ms or nil, pos = mp.get_property_number("time-pos"),
                            drops = (mp.get_property_number("frame-drop-count") or 0)
                                + (mp.get_property_number("vo-delayed-frame-count") or 0)}
     while #window > 1 and window[#window].t - window[1].t > WINDOW_S do table.remove(window, 1) end

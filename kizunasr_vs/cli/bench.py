@@ -49,8 +49,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--calibrate", action="store_true",
                    help="time onnxruntime CUDA, torch and torch-compile for --model at each --size through the "
                         "filter (YUV420P8 -> P10, converted on the GPU) next to the model alone on the GPU, and "
-                        "record the fastest filter for backend='auto' on this machine; without CUDA: onnxruntime's "
-                        "CPU provider, nothing recorded")
+                        "record the fastest filter for backend='auto' on this machine (where onnxruntime's own "
+                        "choice is CUDA and PyTorch sees a GPU); otherwise it times what there is (without CUDA: "
+                        "onnxruntime's CPU provider) and records nothing")
     p.add_argument("--fidelity", type=Path, metavar="DIR",
                    help="instead of speed: luma PSNR/SSIM of lanczos, each --shader (comma-separated files make "
                         "one chain) and each --profile's realtime chain on the images in DIR, reduced 2x, clean "

@@ -1,4 +1,4 @@
-"""`kizunasr train [FRAMES_DIR] --tier s|m|l -o DIR`: train small 2x luma networks, export ONNX and GLSL.
+"""`kizunasr train [FRAMES_DIR] --tier s|m|l|vl|ul|FxB[c][d] -o DIR`: train small 2x luma networks, export them.
 
 Training pairs are made on the fly from the images in FRAMES_DIR (your own frames: PNG/JPEG screenshots of what you
 watch) and from drawn cel pictures (``--drawn``; with no FRAMES_DIR, drawn pictures only). Several ``--tier``s
@@ -22,8 +22,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("frames", nargs="?", type=Path, help="folder of training images (default: drawn pictures only)")
     p.add_argument("--tier", type=_tier, action="append",
-                   help="network size: a built-in tier's name or a shape FxB (F features, B hidden convolutions, "
-                        "e.g. 8x3); default m; repeat to train several together on the same batches")
+                   help="network size: a built-in tier's name (s, m, l, vl, ul) or a shape FxB (F features, B hidden "
+                        "convolutions, e.g. 8x3; then c: CReLU, d: a dense tail, e.g. 8x3cd); default m; repeat to "
+                        "train several together on the same batches")
     p.add_argument("-o", "--out", type=Path, required=True, help="run folder: checkpoint, ONNX and GLSL")
     p.add_argument("--steps", type=int, default=30000, help="training steps (default 30000)")
     p.add_argument("--batch", type=int, default=64, help="patches per step (default 64)")

@@ -4,7 +4,8 @@ Ray ties its GCS and raylet to the driver, but its agents (``ray::DashboardAgent
 outlive a killed driver: they wait on the dead GCS and ignore SIGTERM. The guard is a small process in a session of
 its own (Ctrl-C and a closed terminal do not reach it), run as ``python ray_guard.py`` with a pipe from the driver
 as its input: the driver writes the processes Ray started (``PID START_TIME`` lines) and keeps the pipe open. At
-the end of its input (the driver closed the pipe, or died) the guard kills (SIGKILL) those still running.
+the end of its input (the driver closed the pipe, or died) the guard kills (SIGKILL) those still running and the
+processes they started since (Ray's workers under its raylet).
 
 Linux only (processes are found in /proc); elsewhere ``Guard`` does nothing. Standard library only: the guard
 runs as a script (isolated: ``-I``), without importing the package.
@@ -99,7 +100,9 @@ def main() -> int:
     for line in sys.stdin:
         pid, start = line.split()
         watched.append((int(pid), int(start)))
-    kill(watched)
+    alive = [(pid, start) for pid, start in watched if (info := _parent_and_start(pid)) and info[1] == start]
+    later = set().union(*(descendants(pid) for pid, _ in alive))  # what those started after the list was sent
+    kill([*watched, *later])
     return 0
 
 

@@ -62,7 +62,7 @@ from kizunasr_vs.compiler.errors import CompileError
 from kizunasr_vs.compiler.graph import ModelLike, normalise
 from kizunasr_vs.core.files import write_atomic
 
-COMPILER_VERSION = "6"  # part of compiled-model cache keys: bump whenever the generated GLSL changes
+COMPILER_VERSION = "7"  # part of compiled-model cache keys: bump whenever the generated GLSL changes
 
 __all__ = ["COMPILER_VERSION", "CompileError", "Hook", "Precision", "compile_onnx_to_glsl", "export_glsl"]
 

@@ -41,10 +41,19 @@ def _renameat2_noreplace(src: Path, dst: Path) -> bool:
 
 def move_no_replace(src: Path, dst: Path) -> None:
     """Rename ``src`` to ``dst`` unless something is there (FileExistsError, ``dst`` untouched): at once with
-    renameat2(RENAME_NOREPLACE), else by a hard link and the unlink of ``src``."""
+    renameat2(RENAME_NOREPLACE), else by a hard link and the unlink of ``src``; on a filesystem without hard links
+    (SMB, some FUSE mounts) by a check and a rename, which leaves a moment between the two."""
     if _renameat2_noreplace(src, dst):
         return
-    os.link(src, dst)  # FileExistsError when dst exists
+    try:
+        os.link(src, dst)  # FileExistsError when dst exists
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS, errno.EMLINK):
+            raise
+        if os.path.lexists(dst):
+            raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(dst)) from None
+        os.rename(src, dst)
+        return
     os.unlink(src)
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import onnxruntime as ort
 
+from kizunasr_vs.core import hardware
 from kizunasr_vs.inference.fp16 import convert_float_to_float16
 from kizunasr_vs.inference.ort_session import (
     TRT,
@@ -90,7 +91,7 @@ def torch_alone(loaded: LoadedModel, width: int, height: int, compile_model: boo
     its precision, channels_last, replayed as a CUDA graph like the filter's frames; each run waits for the GPU."""
     import torch
 
-    if not torch.cuda.is_available():
+    if not hardware.torch_cuda_available():
         raise TorchBackendError("PyTorch sees no CUDA device")
     info = model_info(loaded)
     gpu = torch.device("cuda", device)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -60,12 +61,16 @@ def _compiled_model_stage(step: Step) -> Stage:
 
 
 def _model_stage(step: Step, backend: str | Backend) -> Stage:
+    from kizunasr_vs.inference.backends import Torch
     from kizunasr_vs.inference.onnx_filter import onnx
 
     model = resolve_model(step["model"])
     kwargs: dict[str, Any] = {"backend": backend}
     if "fp16" in step:
-        kwargs["fp16"] = step["fp16"]
+        if isinstance(backend, str):
+            kwargs["fp16"] = step["fp16"]
+        elif hasattr(backend, "fp16") and not isinstance(backend, Torch):  # an object carries its own settings
+            kwargs["backend"] = dataclasses.replace(backend, fp16=step["fp16"])
     if "tile" in step:
         kwargs["tile"] = step["tile"]
     return FunctionStage(f"model {model.stem}", lambda c: onnx(c, str(model), **kwargs))

@@ -1,11 +1,11 @@
 """Memory an encode chain needs on the CPU, estimated before any frame is made, so that a large source (8K) runs
 its models in tiles, or is refused with how much it needs, rather than meeting the kernel's out-of-memory killer.
 
-The estimate counts, for the frames in flight, every step's frames as the filters hold them (float RGB around a
-model, 16-bit 4:4:4 around a shader, the 10-bit 4:2:0 output), and for a model run on the CPU its activations:
-``LIVE_TENSORS`` float32 tensors of its widest convolution over the pixels it is run on (the frame, or a tile and
-its overlap). Measured peaks of the AnimeJaNai Compact, SuperUltraCompact and SPAN models on onnxruntime's CPU
-provider lie below it.
+The estimate counts, for the frames in flight (one per VapourSynth thread, at least two), every step's frames as
+the filters hold them (float RGB around a model, 16-bit 4:4:4 around a shader, the 10-bit 4:2:0 output), and for a
+model run on the CPU its activations: ``LIVE_TENSORS`` float32 tensors of its widest convolution over the pixels
+it is run on (the frame, or a tile and its overlap). Measured peaks of the AnimeJaNai Compact, SuperUltraCompact
+and SPAN models on onnxruntime's CPU provider lie below it.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from kizunasr_vs.profiles.chain import Size, model_scale, resolve_model, step_si
 from kizunasr_vs.profiles.loader import Step
 
 LIVE_TENSORS = 4  # activations alive at once: a convolution's input and output, a skip connection, slack
-FRAMES_IN_FLIGHT = 2  # the frame a model works on and the one ffmpeg is given
+FRAMES_IN_FLIGHT = 2  # at least: the frame a model works on and the one ffmpeg is given
 OVERLAP = 16  # the onnx filter's default context around a tile (inference/onnx_filter.py)
 TILES = (1024, 768, 512, 384, 256, 192, 128)  # tile sizes tried, largest first
 GIB = 1 << 30
@@ -62,13 +62,15 @@ def estimate(steps: Sequence[Step], size: Size, cpu: bool, tile: int | None = No
     activations = 0
     width, height = size
     for step in steps:
+        step_tile = step.get("tile", tile)
         after = step_size(step, (width, height))
         if after is None:  # an unregistered model: counted as 2x
             after = (width * 2, height * 2)
         if "model" in step:
             frames += 12 * (width * height + after[0] * after[1])  # float RGB in and out
             if cpu:
-                run = min(width, (tile or width) + 2 * OVERLAP) * min(height, (tile or height) + 2 * OVERLAP)
+                run = (min(width, (step_tile or width) + 2 * OVERLAP)
+                       * min(height, (step_tile or height) + 2 * OVERLAP))
                 channels = widest_convolution(resolve_model(step["model"]))
                 activations = max(activations, run * (LIVE_TENSORS * channels * 4 + 12 * (model_scale(
                     step["model"]) or 2) ** 2))
@@ -76,12 +78,20 @@ def estimate(steps: Sequence[Step], size: Size, cpu: bool, tile: int | None = No
             frames += 6 * (width * height + after[0] * after[1])  # 16-bit 4:4:4 around a shader or a resize
         width, height = after
     frames += 3 * width * height  # the 10-bit 4:2:0 frame ffmpeg gets
-    return FRAMES_IN_FLIGHT * frames + activations
+    return frames_in_flight() * frames + activations
+
+
+def frames_in_flight() -> int:
+    """Frames the encode keeps in flight: VapourSynth's output prefetches one per worker thread."""
+    import vapoursynth as vs
+
+    return max(FRAMES_IN_FLIGHT, vs.core.num_threads)
 
 
 def fit(steps: list[Step], size: Size, cpu: bool, available: int) -> Fitted:
-    """``steps`` as they fit in ``available`` bytes: unchanged when they fit, else with every model step in the
-    largest tile of TILES that fits; ``Fitted.tile`` None and ``needed`` > ``available`` when nothing fits."""
+    """``steps`` as they fit in ``available`` bytes: unchanged when they fit, else with every model step that has no
+    tile of its own in the largest tile of TILES that fits; ``Fitted.tile`` None and ``needed`` > ``available``
+    when nothing fits."""
     needed = estimate(steps, size, cpu)
     if needed <= available or not cpu or not any("model" in s and "tile" not in s for s in steps):
         return Fitted(steps, needed, None)

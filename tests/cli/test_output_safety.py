@@ -111,6 +111,27 @@ def test_replacing_without_overwrite_keeps_a_file_that_appeared(tmp_path: Path) 
     assert (tmp_path / "new.mkv").read_bytes() == b"new"
 
 
+def test_moving_without_replace_works_where_hard_links_do_not(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On SMB or some FUSE mounts link() fails with EPERM (simulated here: no such filesystem can be mounted in a
+    test) and renameat2 is missing: the finished file still arrives, and an existing one is still kept."""
+    import errno
+
+    from kizunasr_vs.core import files
+
+    def no_links(src: object, dst: object) -> None:
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(files, "_renameat2_noreplace", lambda src, dst: False)
+    monkeypatch.setattr(files.os, "link", no_links)
+    (tmp_path / "a").write_bytes(b"finished")
+    files.move_no_replace(tmp_path / "a", tmp_path / "out.mkv")
+    assert (tmp_path / "out.mkv").read_bytes() == b"finished" and not (tmp_path / "a").exists()
+    (tmp_path / "b").write_bytes(b"second")
+    with pytest.raises(FileExistsError):
+        files.move_no_replace(tmp_path / "b", tmp_path / "out.mkv")
+    assert (tmp_path / "out.mkv").read_bytes() == b"finished" and (tmp_path / "b").exists()
+
+
 def long_clip(folder: Path, seconds: int = 60) -> Path:
     """A 64x48 clip of ``seconds`` at 24 fps (no audio): long enough to be caught encoding."""
     path = folder / "long.mkv"

@@ -20,6 +20,7 @@ class FakeCudaDriver:
 
     def __init__(self, gpus: list[str], version: int = 12040) -> None:
         self.gpus, self.version = gpus, version
+        self.ordinals: list[int] = []  # the devices asked for
 
     def _visible(self) -> list[str]:
         chosen = os.environ.get("CUDA_VISIBLE_DEVICES")
@@ -29,6 +30,7 @@ class FakeCudaDriver:
         return 0
 
     def cuDeviceGet(self, device: object, ordinal: int) -> int:  # noqa: N802
+        self.ordinals.append(ordinal)
         if ordinal >= len(self._visible()):
             return 101  # CUDA_ERROR_INVALID_DEVICE
         ctypes.cast(device, ctypes.POINTER(ctypes.c_int)).contents.value = ordinal
@@ -57,6 +59,8 @@ def test_the_identity_is_the_gpu_cuda_runs_on_after_cuda_visible_devices(monkeyp
                          "tensorrt 10.3.0")
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")  # no GPU visible
     assert hardware.read_identity(driver, "1.22.0", None, None).gpu == "no-gpu"
+    # what the code itself must do: ask CUDA for its device 0 (the GPU work runs on), never by nvidia-smi's index
+    assert set(driver.ordinals) == {0}
 
 
 def test_without_a_driver_the_identity_says_so() -> None:

@@ -1,4 +1,4 @@
-"""The torch backend's YUV conversion (onnx/torch_yuv.py) against onnxruntime running yuv_io's wrapped graph
+"""The torch backend's YUV conversion (inference/torch_yuv.py) against onnxruntime running yuv_io's wrapped graph
 of the same model on the same planes (CPU, fp32).
 
 PyTorch is not a dependency and is absent in CI; these tests then skip. They ran on the GPU machine and on a

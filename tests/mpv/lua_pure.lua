@@ -36,7 +36,7 @@ local function run()
             if call.fn == "governor_run" then return governor_run(M, call) end
             local args = call.args
             if call.env then args[#args + 1] = function(name) return call.env[name] end end
-            return M[call.fn](table.unpack(args))
+            return M[call.fn]((table.unpack or unpack)(args))
         end)
         if not ok then
             results[i] = {error = "lua error: " .. tostring(value)}

@@ -23,7 +23,7 @@ def test_a_2x_shader_makes_the_next_step_run_on_four_times_the_pixels() -> None:
     ([S, S], [S, S], "its pause chain is the chain already playing"),
     ([S], [], "this profile has no pause chain for this source"),
     ([L], [S], "its pause chain is no heavier than the chain already playing"),
-    ([S, S], [L], "its pause chain is no heavier than the chain already playing"),  # s twice: the 2nd on 4x pixels
+    ([S, S], [M], "its pause chain is no heavier than the chain already playing"),  # s twice: the 2nd on 4x pixels
     ([S], [CAS, CAS], "its pause chain is no heavier than the chain already playing"),
     ([S], [L], None),
     ([S, S], [L, S], None),

@@ -313,14 +313,17 @@ def test_pairs_get_grain_and_crisp_drawings_only_when_asked() -> None:
     assert np.array_equal(a, b) and not np.array_equal(a, c)
 
 
-@pytest.mark.parametrize(("spec", "shape"), [("vl", (20, 6)), ("8x3", (8, 3)), ("4x0", (4, 0))])
+@pytest.mark.parametrize(("spec", "shape"), [("vl", (20, 6)), ("8x3", (8, 3)), ("4x0", (4, 0)), ("s", (4, 3)),
+                                             ("12x3cd", (12, 3))])
 def test_tiers_by_name_or_shape(spec: str, shape: tuple[int, int]) -> None:
+    """A name or a shape gives the network, and its multiply-adds are those of the network's own convolutions
+    (weights counted, per output pixel of each 3x3 or 1x1 convolution at the source size)."""
     from kizunasr_vs.train.tiers import multiply_adds, tier_of
 
     tier = tier_of(spec)
     assert (tier.features, tier.body) == shape
-    f, b = shape
-    assert multiply_adds(tier) == 9 * f + b * 9 * f * f + 9 * (f + 1) * 4  # first, hidden, tail convolutions
+    net = arch.build(spec)
+    assert multiply_adds(tier) == sum(m.weight.numel() for m in net.modules() if isinstance(m, torch.nn.Conv2d))
     with pytest.raises(ValueError, match="shape FxB"):
         tier_of("8by3")
 
