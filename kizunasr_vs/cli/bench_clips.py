@@ -5,13 +5,14 @@ from __future__ import annotations
 import numpy as np
 import vapoursynth as vs
 
-PASSTHROUGH_2X = """//!HOOK MAIN
-//!BIND HOOKED
-//!WIDTH HOOKED.w 2 *
-//!HEIGHT HOOKED.h 2 *
-//!DESC kizunasr bench pass-through 2x
-vec4 hook() { return HOOKED_tex(HOOKED_pos); }
-"""
+
+def passthrough(hook: str) -> str:
+    """A pass-through 2x shader hooking ``hook``: the baseline of the shaders that hook it."""
+    return (f"//!HOOK {hook}\n//!BIND HOOKED\n//!WIDTH HOOKED.w 2 *\n//!HEIGHT HOOKED.h 2 *\n"
+            f"//!DESC kizunasr bench pass-through 2x ({hook})\nvec4 hook() {{ return HOOKED_tex(HOOKED_pos); }}\n")
+
+
+PASSTHROUGH_2X = passthrough("MAIN")
 
 
 def noise_clip(width: int, height: int, frames: int, fmt: int) -> vs.VideoNode:

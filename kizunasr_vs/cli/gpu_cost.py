@@ -35,7 +35,7 @@ from pathlib import Path
 
 import vapoursynth as vs
 
-from kizunasr_vs.cli.bench_clips import noise_clip
+from kizunasr_vs.cli.bench_clips import noise_clip, passthrough
 from kizunasr_vs.core.errors import InputError
 from kizunasr_vs.core.hardware import VulkanDevice
 from kizunasr_vs.core.resources import shader_path
@@ -43,12 +43,6 @@ from kizunasr_vs.render import macs, shaderc
 
 WARM_FRAMES = 12  # untimed: pipelines compile on each stream's first frame, and timer results arrive late
 _HOOK = re.compile(r"^//!HOOK\s+(\S+)", re.MULTILINE)
-
-
-def passthrough(hook: str) -> str:
-    """A pass-through 2x shader hooking ``hook``: the baseline of the shaders that hook it."""
-    return (f"//!HOOK {hook}\n//!BIND HOOKED\n//!WIDTH HOOKED.w 2 *\n//!HEIGHT HOOKED.h 2 *\n"
-            f"//!DESC kizunasr bench pass-through 2x ({hook})\nvec4 hook() {{ return HOOKED_tex(HOOKED_pos); }}\n")
 
 
 def hook_of(text: str) -> str:

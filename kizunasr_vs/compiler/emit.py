@@ -279,14 +279,6 @@ class _PassBuilder:
             return [(tex, lanes, (*how, (v.producer, lanes))) for tex, lanes, how in inner]
         raise AssertionError(f"{v!r} is read by a convolution but not stored")
 
-    def texel(self, tex: str, pos: str) -> str:
-        """A vec4 variable holding ``tex`` at ``pos``, read once per pass (every group and every pointwise
-        transform of it, such as a CReLU's two halves, share the read)."""
-        key = ("texel", tex, pos)
-        if key not in self.memo:
-            self.memo[key] = self.tmp(f"{self.mp}vec4", self.raw_fetch(tex, pos), "x")
-        return self.memo[key]
-
     def transformed(self, x: str, how: tuple[tuple[Pointwise, Lanes], ...]) -> str:
         """The vec4 texel ``x`` through the pointwise nodes ``how``, lane by lane (once per pass)."""
         key = ("transformed", x, tuple((id(n), lanes) for n, lanes in how))
@@ -304,10 +296,14 @@ class _PassBuilder:
                 x = f"max({x}, vec4(0.0)) + {per_lane(n.a, f'{n.name} slope')} * min({x}, vec4(0.0))"
             elif n.kind == "clip":
                 x = f"clamp({x}, {per_lane(n.a, f'{n.name} min')}, {per_lane(n.b, f'{n.name} max')})"
-            elif not np.any(n.b) and np.all(n.a == -1.0):  # a negation (CReLU's second half): no multiply
-                x = f"-{x}"
-            else:  # affine
-                x = f"{x} * {per_lane(n.a, f'{n.name} factor')} + {per_lane(n.b, f'{n.name} offset')}"
+            else:  # affine, as pointwise() writes it: no multiply by 1 (a negation for -1), no zero offset
+                used = [n.a[c] for c in lanes if c is not None]
+                if all(a == -1.0 for a in used):  # a CReLU's second half
+                    x = f"-{x}"
+                elif not all(a == 1.0 for a in used):
+                    x = f"{x} * {per_lane(n.a, f'{n.name} factor')}"
+                if any(n.b[c] != 0.0 for c in lanes if c is not None):
+                    x = f"{x} + {per_lane(n.b, f'{n.name} offset')}"
             x = self.tmp(f"{self.mp}vec4", x, "x")
         self.memo[key] = x
         return x
@@ -368,7 +364,8 @@ class _PassBuilder:
                     if not w:
                         continue
                     name = self.const_weight(w)
-                    x = self.tile_read(tex, dy, dx, conv.edge) if tiled else self.texel(tex, self.tap(dy, dx, tex)[0])
+                    x = (self.tile_read(tex, dy, dx, conv.edge) if tiled
+                         else self.fetch(tex, self.tap(dy, dx, tex)[0], self.scale))
                     terms.append(f"{name} * {self.transformed(x, how) if how else x}{lane}")
                 if not terms:
                     continue
@@ -397,7 +394,7 @@ class _PassBuilder:
                         x = self.tile_read(tex, dy, dx, conv.edge)
                     else:
                         pos, mask = self.tap(dy, dx, tex)
-                        x = self.texel(tex, pos)
+                        x = self.fetch(tex, pos, self.scale)  # read once for every group and transform of it
                     x = self.transformed(x, how) if how else x
                     xv = x if mask is None or conv.edge else self.tmp(f"{self.mp}vec4", f"{mask} * {x}", "x")
                     for acc, (w, lane) in zip(accs, weights, strict=True):

@@ -172,7 +172,8 @@ def _onnx_reference(path: Path) -> dict[str, int]:
     """From the graph alone: the convolutions' multiply-adds per source pixel, and what the compiled shader adds
     to them by construction. It reads channels in groups of 4 (a vec4 texel), so a concatenated part of c
     channels is read as ceil(c / 4) * 4 with zero weights for the rest; it scales every texel of the source by
-    HOOKED_mul (4 multiplies a read: 9 per 3x3 convolution reading it, 1 per Add); PReLU is one multiply per
+    HOOKED_mul (4 multiplies a read: 9 per 3x3 convolution reading it, 1 per Add unless the Add's convolution
+    reads the source as well, as a dense tail does); PReLU is one multiply per
     channel."""
     graph = onnx.load(str(path)).graph
     weights = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
@@ -199,6 +200,17 @@ def _onnx_reference(path: Path) -> dict[str, int]:
             return sum(channels(p) for p in parts(tensor))
         return channels(node.input[0])  # PRelu, Pad: as many channels as they take
 
+    def feeds_on_source(add: onnx.NodeProto) -> bool:
+        """Whether the convolution behind the Add's other input reads the source too: the output pass then
+        shares its centre read with the Add (one scaled read, not two)."""
+        for tensor in add.input:
+            node = producer.get(tensor)
+            while node is not None and node.op_type not in ("Conv", "Concat"):
+                node = producer.get(node.input[0])
+            if node is not None and node.op_type == "Conv" and source in parts(node.input[0]):
+                return True
+        return False
+
     out = {"convolutions": 0, "zero weights": 0, "prelu": 0, "source scaling": 0}
     for node in graph.node:
         if node.op_type == "Conv":
@@ -212,7 +224,7 @@ def _onnx_reference(path: Path) -> dict[str, int]:
             out["source scaling"] += 4 * kh * kw * sum(p == source for p in parts(node.input[0]))
         elif node.op_type == "PRelu":
             out["prelu"] += channels(node.input[0])
-        elif node.op_type == "Add":
+        elif node.op_type == "Add" and not feeds_on_source(node):
             out["source scaling"] += 4 * sum(source in parts(t) for t in node.input)
     return out
 
