@@ -553,7 +553,7 @@ local function ipc_path()
 end
 
 local function start_worker()
-    if state.running or state.quitting then return end
+    if state.running or state.quitting or opts.worker_command == "" then return end  -- "": no worker (kizunasr play)
     local args = command_args()
     if not args[1] or not find_program(args[1]) then
         warn(string.format(MISSING, args[1] or ""), 8)

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kizunasr_vs.core.files import write_atomic
-from kizunasr_vs.core.paths import cache_dir, data_dir
+from kizunasr_vs.core.paths import data_dir
 from kizunasr_vs.mpv import input_conf
 from kizunasr_vs.render.source import params_as_defines
 
@@ -91,19 +91,6 @@ def old_mpv(version: str) -> bool:
     """True for an mpv older than 0.36 ("mpv 0.35.1"), which does not know ``//!PARAM``."""
     match = re.search(r"(\d+)\.(\d+)", version)
     return match is not None and (int(match[1]), int(match[2])) < (0, 36)
-
-
-def mpv035_copy(shader: Path) -> Path:
-    """``shader`` itself, or for one with ``//!PARAM`` blocks its copy for mpv < 0.36 (``params_as_defines``) in the
-    user cache, named by its content, written when missing."""
-    text = shader.read_text(encoding="utf-8")
-    compat = params_as_defines(text)
-    if compat == text:
-        return shader
-    dest = cache_dir() / "mpv-0.35" / f"{sha256(compat.encode())[:12]}-{shader.name}"
-    if not dest.is_file():
-        write_atomic(dest, compat)
-    return dest
 
 
 def sha256(data: bytes) -> str:

@@ -1,15 +1,19 @@
 """`kizunasr play FILE`: mpv through libmpv (python-mpv) with KizunaSR in-process.
 
-While playing, ``glsl-shaders`` is the profile's realtime chain for the source height (set once
-``video-params`` is known). The AI still on pause is the IPC worker's ``StillController`` (still.py)
-through ``LibmpvPort``: the frame comes from ``screenshot-raw video`` and the still goes up as an image
-overlay fitted to the video rectangle of ``osd-dimensions``. ``Player.last_overlay`` records the last
-overlay shown, with timings.
+The realtime chain and its governor are the mpv script's (mpv_scripts/kizunasr.lua), loaded from a private mpv
+config folder in the user cache that `play_config` fills as `kizunasr install-mpv` fills mpv's own: the script
+picks the profile's chain for the source height once ``video-params`` is known, and steps down its ladder when
+frames do not keep up (and back up). Its ``kizunasr-event`` messages tell this side the chain it set. The script
+runs with no worker: the AI still on pause is made here, by the IPC worker's ``StillController`` (still.py)
+through ``LibmpvPort``: the frame comes from ``screenshot-raw video`` and the still goes up as an image overlay
+fitted to the video rectangle of ``osd-dimensions``. ``Player.last_overlay`` records the last overlay shown,
+with timings.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import threading
 from dataclasses import dataclass
@@ -20,8 +24,8 @@ from typing import Any
 import numpy as np
 
 from kizunasr_vs.core.errors import KizunaError
-from kizunasr_vs.core.resources import shader_path
-from kizunasr_vs.mpv.install import mpv035_copy, old_mpv
+from kizunasr_vs.core.paths import cache_dir, data_dir
+from kizunasr_vs.mpv.install import install, old_mpv
 from kizunasr_vs.mpv.pause_job import Rect
 from kizunasr_vs.mpv.still import StillController
 from kizunasr_vs.profiles.loader import Profile, Step
@@ -43,10 +47,25 @@ def load_mpv() -> ModuleType | None:
     return mpv
 
 
-def shader_file(name: str, old_mpv: bool = False) -> Path:
-    """Absolute path of a profile step's shader; for mpv < 0.36 its copy without ``//!PARAM`` blocks."""
-    path = shader_path(name).resolve()
-    return mpv035_copy(path) if old_mpv else path
+def play_config() -> Path:
+    """`kizunasr play`'s own mpv config folder (in the user cache), brought up to date: what `kizunasr install-mpv`
+    puts into mpv's (the script, our shaders and their copies for mpv < 0.36, the profiles, key bindings), with
+    no worker command. mpv's own config (mpv.conf, your scripts) is not read."""
+    config = cache_dir() / "play-mpv"
+    install(config, force=True, command="")
+    return config
+
+
+def script_opts(options: dict[str, str]) -> str:
+    """A ``script-opts`` value for the kizunasr script; every value quoted as ``%bytes%text`` (paths may hold
+    commas)."""
+    return ",".join(f"kizunasr-{key}=%{len(value.encode())}%{value}" for key, value in options.items())
+
+
+def script_profile(profile: Profile) -> str:
+    """What the script's ``profile`` option takes for ``profile``: a built-in's name, else its JSON file."""
+    builtin = data_dir("profiles") / f"{profile.name}.json"
+    return profile.name if builtin.is_file() and builtin.resolve() == profile.path.resolve() else str(profile.path)
 
 
 @dataclass(frozen=True)
@@ -127,12 +146,14 @@ class Player:
 
         self.file = str(file)
         self.profile = resolve_profile(profile)
-        self.shaders: list[str] = []
+        self.shaders: list[str] = []  # the realtime chain the script set, and its tier on the profile's ladder
+        self.tier = 0
         self.height: int | None = None
         self.last_overlay: Shown | None = None
-        self.started = threading.Event()  # set once the source height is known and the realtime shaders are set
-        self.mpv = mpv.MPV(vo="gpu", input_default_bindings=True, input_vo_keyboard=True, osc=True, config=False,
-                           **(extra or {}))
+        self.started = threading.Event()  # set once the script has set the realtime chain for the source
+        opts = {"profile": script_profile(self.profile), "ai_on_pause": "no", "worker_command": ""}
+        self.mpv = mpv.MPV(vo="gpu", input_default_bindings=True, input_vo_keyboard=True, osc=True, config=True,
+                           config_dir=str(play_config()), script_opts=script_opts(opts), **(extra or {}))
         self.old_mpv = old_mpv(str(self.mpv.mpv_version))
         self.still = StillController(LibmpvPort(self), self._pause_chain, provider, debounce_ms,
                                      realtime_chain=self._realtime_chain)
@@ -140,6 +161,7 @@ class Player:
         self.mpv.observe_property("pause", self._on_pause)
         self.mpv.observe_property("osd-dimensions", self._on_resize)
         self.mpv.register_event_callback(self._on_event)
+        self.mpv.register_message_handler("kizunasr-event", self._on_script_event)
 
     def _pause_chain(self) -> list[Step]:
         return self.profile.for_height(self.height).pause if self.height is not None else []
@@ -154,13 +176,20 @@ class Player:
         if not height or height == self.height:
             return
         self.height = int(height)
-        steps = self.profile.for_height(self.height).realtime
-        self.shaders = [str(shader_file(s["shader"], self.old_mpv)) for s in steps if "shader" in s]
-        self.mpv.glsl_shaders = self.shaders
-        log.info("profile %s, source height %d: %d realtime shaders", self.profile.name, self.height,
-                 len(self.shaders))
         self.still.video_size(int((params or {}).get("w") or 0) or None, self.height)
-        self.started.set()
+
+    def _on_script_event(self, text: bytes | str, *_: Any) -> None:
+        """The script's status messages: the chain it set (its governor's tier), logged."""
+        try:
+            data = json.loads(text)
+        except ValueError:
+            return
+        if isinstance(data, dict) and data.get("event") == "shaders":
+            self.shaders, self.tier = [str(s) for s in data.get("shaders") or []], int(data.get("tier") or 0)
+            log.info("profile %s, source height %s: tier %d of %s, %d realtime shaders%s", data.get("profile"),
+                     data.get("height"), self.tier, data.get("tiers"), len(self.shaders),
+                     f" (governor: {data['governor']})" if data.get("governor") else "")
+            self.started.set()
 
     def _on_pause(self, _name: str, paused: bool | None) -> None:
         self.still.paused(bool(paused))

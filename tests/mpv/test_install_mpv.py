@@ -253,17 +253,18 @@ def test_play_sets_shaders_and_overlays_on_pause(tmp_path: Path, monkeypatch: py
         monkeypatch.setenv("LIBGL_ALWAYS_SOFTWARE", "1")
         monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
         player = play.Player(media, "performance", extra={"gpu_sw": True, "ao": "null", "loop_file": "inf",
-                                                          "geometry": "320x240"})
+                                                          "geometry": "320x240", "log_file": str(tmp_path / "mpv.log")})
         worker = threading.Thread(target=player.run, daemon=True)
         worker.start()
         try:
             assert player.started.wait(30), "playback did not start"
-            expected = player.shaders
-            assert len(expected) == len(originals)
+            expected = player.shaders  # set by the mpv script (its governor's first tier), from play's own config
+            assert player.tier == 1 and len(expected) == len(originals)
             for path, original in zip(expected, originals, strict=True):  # mpv < 0.36: the copies without PARAM
                 copied = player.old_mpv and "//!PARAM" in original.read_text()  # shaders with no PARAM need none
                 want = params_as_defines(original.read_text()) if copied else original.read_text()
-                assert Path(path).read_text() == want and (path == str(original)) != copied
+                assert Path(path).read_text() == want
+                assert Path(path).is_relative_to(tmp_path / "cache" / "play-mpv" / "shaders" / "kizunasr")
             assert [str(p) for p in player.mpv.glsl_shaders] == expected
             player.mpv.pause = True
             deadline = time.monotonic() + 90
@@ -285,6 +286,8 @@ def test_play_sets_shaders_and_overlays_on_pause(tmp_path: Path, monkeypatch: py
             player.quit()
             worker.join(20)
         assert not worker.is_alive(), "player did not quit"
+        log = (tmp_path / "mpv.log").read_text()
+        assert "[kizunasr]" in log and "starting worker" not in log and "worker '' not found" not in log  # still: play's
 
 
 def test_play_without_libmpv_fails_clearly(tmp_path: Path) -> None:
