@@ -5,8 +5,10 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -33,6 +35,19 @@ def skip_reason() -> str | None:
         if shutil.which(tool) is None:
             return f"{tool} not installed"
     return None
+
+
+@functools.cache
+def lavapipe_vulkan() -> tuple[str, ...] | None:
+    """mpv options for ``vo=gpu`` on Vulkan lavapipe, or None when mpv lists no llvmpipe Vulkan device (Debian:
+    mesa-vulkan-drivers). mpv 0.35's libplacebo passes over a software device unless it is named."""
+    try:
+        listed = subprocess.run(["mpv", "--no-config", "--vo=gpu", "--gpu-api=vulkan", "--vulkan-device=help"],
+                                capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    device = re.search(r"'(llvmpipe[^']*)'", listed)
+    return ("--gpu-api=vulkan", "--gpu-context=x11vk", f"--vulkan-device={device[1]}") if device else None
 
 
 def make_clip(path: Path, width: int, height: int, seconds: float = 10, fps: int = 5) -> Path:
