@@ -287,7 +287,7 @@ def test_play_sets_shaders_and_overlays_on_pause(tmp_path: Path, monkeypatch: py
             worker.join(20)
         assert not worker.is_alive(), "player did not quit"
         log = (tmp_path / "mpv.log").read_text()
-        assert "[kizunasr]" in log and "starting worker" not in log and "worker '' not found" not in log  # still: play's
+        assert "[kizunasr]" in log and "starting worker" not in log and "worker '' not found" not in log  # no worker
 
 
 def test_play_without_libmpv_fails_clearly(tmp_path: Path) -> None:
