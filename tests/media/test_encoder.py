@@ -79,7 +79,10 @@ def test_odd_size_for_420_is_a_clear_error(tmp_path: Path) -> None:
 
 
 SLOW_ENCODE = """
-import sys, time, vapoursynth as vs
+import signal, sys, time, vapoursynth as vs
+# Ctrl-C as in a terminal: a background job of a non-interactive shell (a CI script's `cmd &`) inherits SIGINT
+# ignored, and Python then installs no KeyboardInterrupt handler
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from pathlib import Path
 from kizunasr_vs.media.encoder import EncodeSettings, encode
 clip = vs.core.std.BlankClip(format=vs.YUV420P8, width=320, height=240, length=100000)
