@@ -34,6 +34,7 @@ from kizunasr_vs.inference.torch_backend import (
     TORCH_PROVIDERS,
     TorchBackendError,
     prepared_module,
+    record_graph,
 )
 
 
@@ -98,17 +99,10 @@ def torch_alone(loaded: LoadedModel, width: int, height: int, compile_model: boo
     module = prepared_module(loaded.proto, info.channels, height, width, gpu)
     forward = torch.compile(module, mode=COMPILE_MODE, dynamic=False) if compile_model else module
     stream = torch.cuda.Stream(gpu)
-    graph = torch.cuda.CUDAGraph()
     with torch.inference_mode():  # (every tensor the compiled code sees, as in TorchRunner)
         x = torch.rand((1, info.channels, height, width), device=gpu).half()
         x = x.contiguous(memory_format=torch.channels_last)
-        stream.wait_stream(torch.cuda.current_stream(gpu))
-        with torch.cuda.stream(stream):
-            for _ in range(2):  # cuDNN's algorithm search and the compile happen outside the graph
-                forward(x)
-        stream.synchronize()
-        with torch.cuda.graph(graph, stream=stream, capture_error_mode="thread_local"):
-            y = forward(x)
+        graph, y = record_graph(forward, x, stream)
 
     def run() -> object:
         with torch.cuda.stream(stream):

@@ -261,6 +261,23 @@ def prepared_module(model: onnx.ModelProto, channels: int, height: int, width: i
     return module.to(memory_format=torch.channels_last)
 
 
+def record_graph(forward: Any, x: Any, stream: Any) -> tuple[Any, Any]:
+    """``forward`` on ``x`` recorded as a CUDA graph on ``stream``, after two warm-up calls there (cuDNN's
+    algorithm search and a compile happen outside the graph). Returns the graph and its output tensor, which every
+    replay writes again. Call it in inference mode."""
+    import torch
+
+    stream.wait_stream(torch.cuda.current_stream(stream.device))
+    with torch.cuda.stream(stream):
+        for _ in range(2):
+            forward(x)
+    stream.synchronize()
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph, stream=stream, capture_error_mode="thread_local"):
+        out = forward(x)
+    return graph, out
+
+
 def _depth_to_space(x: Any, block: int, mode: str, torch: Any) -> Any:
     if mode == "CRD":
         return torch.nn.functional.pixel_shuffle(x, block)
@@ -357,17 +374,8 @@ class TorchRunner:
 
     def _record(self, worker: _Worker) -> None:
         """Warm up on the worker's stream (cuDNN picks its algorithms), then record one frame as a CUDA graph."""
-        torch = self.torch
-        with torch.inference_mode():  # (the caller's, repeated so that this method stands alone)
-            worker.stream.wait_stream(torch.cuda.current_stream(self.device))
-            with torch.cuda.stream(worker.stream):
-                for _ in range(2):
-                    self.forward(worker.device_in)
-            worker.stream.synchronize()
-            graph = torch.cuda.CUDAGraph()
-            with torch.cuda.graph(graph, stream=worker.stream, capture_error_mode="thread_local"):
-                worker.device_out = self.forward(worker.device_in)
-            worker.graph = graph
+        with self.torch.inference_mode():  # (the caller's, repeated so that this method stands alone)
+            worker.graph, worker.device_out = record_graph(self.forward, worker.device_in, worker.stream)
 
     @contextmanager
     def _worker(self) -> Iterator[_Worker]:
