@@ -9,10 +9,11 @@ starting planned too many steps once), fixes its step count to end by the deadli
 count up front), and writes ``checkpoint_<tier>.pt`` every 5000 steps and at the end, in the format ``kizunasr
 train`` resumes and ``bench/checkpoint_fidelity.py`` scores.
 
-Jobs of one ``soft`` share (the share of production-softened targets) share a bank; INIT is an exported network
-(``.onnx``) or a checkpoint (``.pt``) of the same shape.
+Jobs of one ``soft`` share (the share of production-softened targets) and one set of reductions share a bank;
+INIT is an exported network (``.onnx``) or a checkpoint (``.pt``) of the same shape (empty: a fresh start);
+FILTERS the comma-separated reductions of the inputs (default all: ``degrade.DOWNSCALE_FILTERS``).
 
-Usage: python bench/device_train_jobs.py FRAMES OUT_DIR --seconds S --job NAME:TIER:LR:SOFT[:INIT] [...]
+Usage: python bench/device_train_jobs.py FRAMES OUT_DIR --seconds S --job NAME:TIER:LR:SOFT[:INIT[:FILTERS]] [...]
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from torch.nn import functional
 
 from kizunasr_vs.train.arch import LumaNet, build
 from kizunasr_vs.train.data import PairStream, bank_batches, find_images, folder_weights, make_bank
+from kizunasr_vs.train.degrade import ALL_FILTERS
 from kizunasr_vs.train.export import network_from_onnx
 from kizunasr_vs.train.loop import Recipe, checkpoint_path, learning_rate, load_checkpoint, save_checkpoint
 
@@ -109,7 +111,7 @@ def main() -> None:
     parser.add_argument("frames", type=Path)
     parser.add_argument("out", type=Path)
     parser.add_argument("--seconds", type=float, required=True, help="wall time for everything, bank included")
-    parser.add_argument("--job", action="append", required=True, help="NAME:TIER:LR:SOFT[:INIT]")
+    parser.add_argument("--job", action="append", required=True, help="NAME:TIER:LR:SOFT[:INIT[:FILTERS]]")
     parser.add_argument("--bank", type=int, default=200000)
     parser.add_argument("--batch", type=int, default=512)
     parser.add_argument("--l2-from", type=float, default=Recipe.l2_from, help="share of steps before L2")
@@ -121,22 +123,28 @@ def main() -> None:
                     grain_prob=0.1, jpeg_prob=0.35, blur_prob=0.05, bank=args.bank, balance_folders=True,
                     workers=args.workers)  # soft_prob: each job's own
     images = find_images(args.frames)
-    specs = [spec.split(":") for spec in args.job]
-    banks = {}
-    for soft in sorted({float(spec[3]) for spec in specs}):
+    jobs_by_bank: dict[tuple[float, tuple[str, ...]], list[tuple[str, str, float, str]]] = {}
+    for spec in args.job:
+        name, tier, lr, soft, init, filters = (spec.split(":") + ["", ""])[:6]
+        key = (float(soft), tuple(filters.split(",")) if filters else ALL_FILTERS)
+        jobs_by_bank.setdefault(key, []).append((name, tier, float(lr), init))
+    banks: dict[tuple[float, tuple[str, ...]], tuple[torch.Tensor, torch.Tensor]] = {}
+    for soft, filters in jobs_by_bank:
         stream = PairStream(images, recipe.patch, recipe.drawn_fraction, recipe.seed, recipe.blur_prob,
                             recipe.jpeg_prob, soft, folder_weights(images, args.frames), recipe.grain_prob,
-                            recipe.crisp_fraction)
+                            recipe.crisp_fraction, filters)
         t0 = time.time()
-        banks[soft] = make_bank(stream, recipe.bank, 256, recipe.workers)
-        print(f"bank of {recipe.bank} pairs (soft {soft}) in {time.time() - t0:.0f} s", file=sys.stderr, flush=True)
+        banks[soft, filters] = make_bank(stream, recipe.bank, 256, recipe.workers)
+        print(f"bank of {recipe.bank} pairs (soft {soft}, {'+'.join(filters)}) in {time.time() - t0:.0f} s",
+              file=sys.stderr, flush=True)
     fork = multiprocessing.get_context("fork")  # CUDA is first touched in the children
     jobs = []
-    together = fork.Barrier(len(specs))
-    for name, tier, lr, soft, *init in specs:
-        jobs.append(fork.Process(target=run_job, args=(
-            name, tier, float(lr), init[0] if init else "", banks[float(soft)],
-            replace(recipe, soft_prob=float(soft)), args.out, deadline - 15, together)))
+    together = fork.Barrier(len(args.job))
+    for (soft, filters), specs in jobs_by_bank.items():
+        for name, tier, lr, init in specs:
+            jobs.append(fork.Process(target=run_job, args=(
+                name, tier, lr, init, banks[soft, filters], replace(recipe, soft_prob=soft, filters=filters),
+                args.out, deadline - 15, together)))
     for job in jobs:
         job.start()
     for job in jobs:

@@ -41,6 +41,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="share of patches given film grain and TV scanlines (default 0)")
     p.add_argument("--crisp", type=float, default=0.0,
                    help="share of drawn pictures that are crisp 1-2 pixel line art (default 0)")
+    p.add_argument("--filters", default="box,bilinear,bicubic,lanczos,hamming",
+                   help="comma-separated reductions the inputs are made with, one drawn per patch (PIL, antialiased; "
+                        "default: all of box, bilinear, bicubic, lanczos, hamming)")
     p.add_argument("--bank", type=int, default=0, metavar="N",
                    help="make N pairs once (all --workers) and draw every batch from them, turned at random: far "
                         "faster for tiny networks, whose steps outpace the making of pairs (default 0: fresh pairs)")
@@ -61,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
     except ImportError:
         raise InputError("PyTorch is not installed; install it with: pip install 'kizunasr[torch]'") from None
     from kizunasr_vs.train.data import find_images, folder_weights
+    from kizunasr_vs.train.degrade import ALL_FILTERS
     from kizunasr_vs.train.export import export_all
     from kizunasr_vs.train.loop import Recipe, train
 
@@ -69,6 +73,11 @@ def run(args: argparse.Namespace) -> int:
             or args.workers < 0 or args.bank < 0):
         raise InputError("--steps and --batch must be >= 1, --patch >= 8, --drawn/--jpeg/--blur/--soft/--grain/--crisp "
                          "in [0, 1], --workers and --bank >= 0")
+    filters = tuple(name.strip() for name in args.filters.split(",") if name.strip())
+    unknown = sorted(set(filters) - set(ALL_FILTERS))
+    if not filters or unknown:
+        raise InputError(f"--filters: unknown reduction(s) {', '.join(unknown) or '(none given)'}; choose from "
+                         f"{', '.join(ALL_FILTERS)}")
     if args.balance_folders and not args.frames:
         raise InputError("--balance-folders needs a FRAMES_DIR with subfolders to balance")
     images = find_images(args.frames) if args.frames else []
@@ -76,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     recipe = Recipe(steps=args.steps, batch=args.batch, patch=args.patch, lr=args.lr, workers=args.workers,
                     drawn_fraction=1.0 if not images else args.drawn, blur_prob=args.blur, jpeg_prob=args.jpeg,
                     soft_prob=args.soft, grain_prob=args.grain, crisp_fraction=args.crisp, bank=args.bank,
-                    balance_folders=args.balance_folders)
+                    balance_folders=args.balance_folders, filters=filters)
     weights = folder_weights(images, args.frames) if args.balance_folders else None
     models = train(images, args.out, tiers, recipe, args.device, progress=sys.stderr.isatty(), init=args.init,
                    weights=weights)

@@ -23,7 +23,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from kizunasr_vs.core.errors import InputError, NotFound
 from kizunasr_vs.train import lineart
-from kizunasr_vs.train.degrade import add_grain, luma_pair
+from kizunasr_vs.train.degrade import ALL_FILTERS, DOWNSCALE_FILTERS, add_grain, luma_pair
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 LIMITED_SCALE, LIMITED_OFFSET = 219 / 255, 16 / 255
@@ -54,8 +54,14 @@ class PairStream(IterableDataset):
 
     def __init__(self, images: Sequence[Path], patch: int, drawn_fraction: float, seed: int,
                  blur_prob: float = 0.1, jpeg_prob: float = 0.2, soft_prob: float = 0.3,
-                 weights: Sequence[float] | None = None, grain_prob: float = 0.0, crisp_fraction: float = 0.0) -> None:
+                 weights: Sequence[float] | None = None, grain_prob: float = 0.0, crisp_fraction: float = 0.0,
+                 filters: Sequence[str] = ALL_FILTERS) -> None:
         super().__init__()
+        unknown = sorted(set(filters) - set(DOWNSCALE_FILTERS))
+        if not filters or unknown:
+            raise InputError(f"PairStream: unknown downscale filter(s) {unknown or 'none given'}: choose from "
+                             f"{', '.join(DOWNSCALE_FILTERS)}")
+        self.filters = tuple(filters)
         self.blur_prob, self.jpeg_prob, self.soft_prob = blur_prob, jpeg_prob, soft_prob
         self.grain_prob, self.crisp_fraction = grain_prob, crisp_fraction
         self.images = list(images)
@@ -117,7 +123,7 @@ class PairStream(IterableDataset):
             hr = hr.transpose(Image.Transpose.ROTATE_90)
         if self.grain_prob and rng.random() < self.grain_prob:  # after the turn: scanlines stay horizontal
             hr = add_grain(hr, rng)
-        lr_y, hr_y = luma_pair(hr, rng, self.blur_prob, self.jpeg_prob)
+        lr_y, hr_y = luma_pair(hr, rng, self.blur_prob, self.jpeg_prob, self.filters)
         if rng.random() < 0.5:
             lr_y, hr_y = lr_y * LIMITED_SCALE + LIMITED_OFFSET, hr_y * LIMITED_SCALE + LIMITED_OFFSET
         return lr_y.astype(np.float32), hr_y.astype(np.float32)

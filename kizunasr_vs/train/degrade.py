@@ -7,15 +7,18 @@ on. Everything is PIL and numpy: no torch, so data-loader workers stay light.
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageFilter
 
 LUMA_709 = np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
-# PIL resampling filters a source may have been downscaled with (all antialiased in PIL).
-DOWNSCALE_FILTERS = (Image.Resampling.BOX, Image.Resampling.BILINEAR, Image.Resampling.BICUBIC,
-                     Image.Resampling.LANCZOS, Image.Resampling.HAMMING)
+# PIL resampling filters a source may have been downscaled with (all antialiased in PIL), by name.
+DOWNSCALE_FILTERS = {"box": Image.Resampling.BOX, "bilinear": Image.Resampling.BILINEAR,
+                     "bicubic": Image.Resampling.BICUBIC, "lanczos": Image.Resampling.LANCZOS,
+                     "hamming": Image.Resampling.HAMMING}
+ALL_FILTERS = tuple(DOWNSCALE_FILTERS)
 
 
 def luma(rgb: np.ndarray) -> np.ndarray:
@@ -33,12 +36,14 @@ class Degradation:
     jpeg_quality: int | None
 
 
-def draw_degradation(rng: np.random.Generator, p_blur: float = 0.1, p_jpeg: float = 0.2) -> Degradation:
-    """A random degradation: any downscale filter; mild blur with ``p_blur``; JPEG 4:2:0 q 50-95 with ``p_jpeg``.
+def draw_degradation(rng: np.random.Generator, p_blur: float = 0.1, p_jpeg: float = 0.2,
+                     filters: Sequence[str] = ALL_FILTERS) -> Degradation:
+    """A random degradation: one of ``filters`` (names of DOWNSCALE_FILTERS) for the reduction; mild blur with
+    ``p_blur``; JPEG 4:2:0 q 50-95 with ``p_jpeg``.
 
     Mostly clean: a network shown many blurred or blocky inputs learns to sharpen or smooth every input, and loses
     to lanczos on clean ones (docs/BENCHMARKS.md, learned shaders, has the measurement)."""
-    resample = DOWNSCALE_FILTERS[int(rng.integers(len(DOWNSCALE_FILTERS)))]
+    resample = DOWNSCALE_FILTERS[filters[int(rng.integers(len(filters)))]]
     blur = float(rng.uniform(0.2, 0.5)) if rng.random() < p_blur else 0.0
     quality = int(rng.integers(50, 96)) if rng.random() < p_jpeg else None
     return Degradation(resample, blur, quality)
@@ -56,10 +61,10 @@ def degrade(hr: Image.Image, d: Degradation) -> Image.Image:
     return lr
 
 
-def luma_pair(hr: Image.Image, rng: np.random.Generator, p_blur: float = 0.1,
-              p_jpeg: float = 0.2) -> tuple[np.ndarray, np.ndarray]:
+def luma_pair(hr: Image.Image, rng: np.random.Generator, p_blur: float = 0.1, p_jpeg: float = 0.2,
+              filters: Sequence[str] = ALL_FILTERS) -> tuple[np.ndarray, np.ndarray]:
     """(LR luma, HR luma) float32 arrays in [0, 1] for one random degradation of ``hr``."""
-    lr = degrade(hr, draw_degradation(rng, p_blur, p_jpeg))
+    lr = degrade(hr, draw_degradation(rng, p_blur, p_jpeg, filters))
     return luma(np.asarray(lr)), luma(np.asarray(hr))
 
 

@@ -24,6 +24,7 @@ from tqdm import tqdm
 from kizunasr_vs.core.errors import InputError
 from kizunasr_vs.train.arch import LumaNet, build
 from kizunasr_vs.train.data import PairStream, bank_batches, make_bank
+from kizunasr_vs.train.degrade import ALL_FILTERS
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ class Recipe:
     soft_prob: float = 0.3  # share of patches whose target is a production-upscaled (soft) picture
     grain_prob: float = 0.0  # share of patches with film grain and TV scanlines in the picture itself
     crisp_fraction: float = 0.0  # share of the drawn pictures that are crisp 1-2 pixel line art
+    filters: tuple[str, ...] = ALL_FILTERS  # the reductions drawn from (names of degrade.DOWNSCALE_FILTERS)
     bank: int = 0  # pairs made once and drawn from in random batches (0: a fresh pair for every sample)
     balance_folders: bool = False  # recorded: the caller passes train() the folder weights (else each image alike)
     workers: int = 4
@@ -130,7 +132,7 @@ def train(images: list[Path], folder: Path, tiers: Sequence[str], recipe: Recipe
     models, optimisers, start = _start(folder, tiers, recipe, dev, init)
     stream = PairStream(images, recipe.patch, recipe.drawn_fraction, recipe.seed + start,
                         recipe.blur_prob, recipe.jpeg_prob, recipe.soft_prob, weights, recipe.grain_prob,
-                        recipe.crisp_fraction)
+                        recipe.crisp_fraction, recipe.filters)
     batches: Iterator[Sequence[torch.Tensor]]
     if recipe.bank:
         lr_bank, hr_bank = make_bank(stream, recipe.bank, recipe.batch, recipe.workers, progress)

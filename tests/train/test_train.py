@@ -20,6 +20,7 @@ torch = pytest.importorskip("torch", reason="PyTorch (the torch extra) is not in
 # process, as when earlier tests have rendered, it segfaults. Import it now, at collection, before any render.
 pytest.importorskip("torch._dynamo")
 
+from kizunasr_vs.core.errors import InputError  # noqa: E402
 from kizunasr_vs.train import arch, degrade, lineart  # noqa: E402
 from kizunasr_vs.train.data import (  # noqa: E402
     LIMITED_OFFSET,
@@ -88,6 +89,35 @@ def test_pairs_are_aligned_patches_in_range() -> None:
         assert lr.shape == (16, 16) and hr.shape == (32, 32)
         assert abs(float(lr.mean()) - float(hr.mean())) < 0.05
         assert lr.min() >= 0 and hr.max() <= 1
+
+
+def test_pairs_are_reduced_with_the_chosen_filters_only() -> None:
+    """With ``filters=("box",)`` every clean LR patch is its HR patch's 2x2 mean (numpy, within 8-bit rounding);
+    with Lanczos alone the same stream's pairs are not; an unknown filter name is refused, naming the choices."""
+    def worst_box_error(filters: tuple[str, ...]) -> float:
+        stream = PairStream([shared_media("realesrgan_0014.jpg")], patch=16, drawn_fraction=0.3, seed=4,
+                            blur_prob=0.0, jpeg_prob=0.0, filters=filters)
+        rng, cache, drawn = np.random.default_rng(4), {}, []  # type: ignore[var-annotated]
+        worst = 0.0
+        for _ in range(30):
+            lr, hr = stream.sample(rng, cache, drawn)
+            mean = hr.astype(np.float64).reshape(16, 2, 16, 2).mean(axis=(1, 3))
+            worst = max(worst, float(np.abs(lr - mean).max()))
+        return worst
+
+    assert worst_box_error(("box",)) <= 1.5 / 255
+    assert worst_box_error(("lanczos",)) > 10 / 255
+    with pytest.raises(InputError, match="unknown downscale filter.*'bicubik'.*choose from box, bilinear"):
+        PairStream([], 16, 1.0, seed=0, filters=("box", "bicubik"))
+
+
+def test_train_cli_refuses_unknown_filters_and_records_the_chosen_ones(tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    common = ["--steps", "1", "--batch", "2", "--patch", "8", "--workers", "0", "--device", "cpu", "--tier", "s"]
+    assert main(["train", "-o", str(tmp_path / "bad"), "--filters", "box,nearest", *common]) == 2
+    assert "--filters: unknown reduction(s) nearest; choose from box, bilinear" in capsys.readouterr().err
+    assert main(["train", "-o", str(tmp_path / "run"), "--filters", "box, lanczos", *common]) == 0
+    assert json.loads((tmp_path / "run" / "kizuna_cnn_x2_s.json").read_text())["filters"] == ["box", "lanczos"]
 
 
 def _grey_images(folder: Path, value: int, count: int) -> list[Path]:
