@@ -57,6 +57,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "one chain) and each --profile's realtime chain on the images in DIR, reduced 2x, clean "
                         "and H.264-compressed")
     p.add_argument("--profile", action="append", default=[], help="with --fidelity: a profile to score")
+    p.add_argument("--reduction", default="catmull-rom", metavar="FILTER",
+                   help="with --fidelity: how the images are reduced 2x: catmull-rom (default, zimg), or PIL's "
+                        "box, bilinear, bicubic, lanczos or hamming (antialiased; what kizunasr train --filters "
+                        "draws from)")
     p.add_argument("--gpu-cost", action="store_true",
                    help="instead of fps: GPU ms per frame of each --shader at each --size from libplacebo's GPU "
                         "timers, next to a pass-through (run it on the GPU in question)")
@@ -140,7 +144,7 @@ def bench_shader(shaders: list[str] | None, width: int, height: int, frames: int
 def run_fidelity(args: argparse.Namespace) -> int:
     from kizunasr_vs.cli.fidelity import run_fidelity
 
-    scores, text = run_fidelity(args.fidelity, args.shader or [], args.profile)
+    scores, text = run_fidelity(args.fidelity, args.shader or [], args.profile, args.reduction)
     print(json.dumps({"fidelity": [asdict(s) for s in scores]}, indent=2) if args.json else text)
     return 0
 

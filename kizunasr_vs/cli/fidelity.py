@@ -1,7 +1,9 @@
 """`kizunasr bench --fidelity DIR`: how close 2x upscalers get to the original, on frames you choose.
 
-Each image in DIR is the ground truth (HR). It is reduced 2x (zimg Bicubic b=0 c=0.5, Catmull-Rom, the kernel of
-MATLAB's imresize; 8-bit RGB) and handed to every method as a BT.709 limited-range video frame in two states:
+Each image in DIR is the ground truth (HR). It is reduced 2x (by default zimg Bicubic b=0 c=0.5, Catmull-Rom, the
+kernel of MATLAB's imresize; ``--reduction`` picks one of PIL's antialiased filters instead, the reductions
+``kizunasr train --filters`` draws from, to see how a method copes with a source made another way; 8-bit RGB) and
+handed to every method as a BT.709 limited-range video frame in two states:
 
 * ``clean``: the reduced frame as it is (4:4:4);
 * ``compressed``: the reduced frame after H.264 (x264 at its default CRF 23, 4:2:0, one intra frame), as a stream
@@ -29,6 +31,9 @@ from kizunasr_vs.core.metrics import psnr, ssim
 from kizunasr_vs.core.resources import shader_path
 
 DEGRADATIONS = ("clean", "compressed")
+CATMULL_ROM = "catmull-rom"
+PIL_REDUCTIONS = ("box", "bilinear", "bicubic", "lanczos", "hamming")  # PIL's antialiased filters, by name
+REDUCTIONS = (CATMULL_ROM, *PIL_REDUCTIONS)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 LUMA_709 = np.array([0.2126, 0.7152, 0.0722])
 BORDER = 4
@@ -81,9 +86,15 @@ def _rgb_clip(rgb: np.ndarray) -> vs.VideoNode:
     return vs.core.std.SetFrameProps(clip, _Matrix=0, _Range=RANGE_FULL, _Primaries=1, _Transfer=1)
 
 
-def reduce_2x(rgb: np.ndarray) -> np.ndarray:
-    """``rgb`` reduced 2x with Catmull-Rom bicubic, back to 8-bit RGB."""
+def reduce_2x(rgb: np.ndarray, reduction: str = CATMULL_ROM) -> np.ndarray:
+    """``rgb`` reduced 2x (``reduction``: one of REDUCTIONS), back to 8-bit RGB."""
     h, w, _ = rgb.shape
+    if reduction in PIL_REDUCTIONS:
+        from PIL import Image
+
+        return np.asarray(Image.fromarray(rgb).resize((w // 2, h // 2), getattr(Image.Resampling, reduction.upper())))
+    if reduction != CATMULL_ROM:
+        raise FidelityError(f"unknown reduction {reduction!r}: choose one of {', '.join(REDUCTIONS)}")
     small = vs.core.resize.Bicubic(_rgb_clip(rgb), w // 2, h // 2, filter_param_a=0, filter_param_b=0.5)
     frame = small.get_frame(0)
     return np.stack([np.asarray(frame[i]) for i in range(3)], axis=-1).copy()
@@ -157,20 +168,22 @@ def profile_method(name: str, lr_height: int) -> Method:
     return shader_method([step["shader"] for step in steps])
 
 
-def degraded_inputs(frames: Sequence[tuple[str, np.ndarray]]) -> Iterator[tuple[np.ndarray, str, vs.VideoNode]]:
+def degraded_inputs(frames: Sequence[tuple[str, np.ndarray]], reduction: str = CATMULL_ROM
+                    ) -> Iterator[tuple[np.ndarray, str, vs.VideoNode]]:
     """For every HR frame and every degradation: (the frame's luma in [0, 1], the degradation's name, the reduced
     frame in that state as a clip), the inputs every method is scored on."""
     for _, hr in frames:
         hr_y = (hr.astype(np.float64) / 255.0) @ LUMA_709
-        lr = reduce_2x(hr)
+        lr = reduce_2x(hr, reduction)
         for degradation, make in zip(DEGRADATIONS, (clean_clip, compressed_clip), strict=True):
             yield hr_y, degradation, make(lr)
 
 
-def evaluate(frames: Sequence[tuple[str, np.ndarray]], methods: dict[str, Method]) -> list[Score]:
+def evaluate(frames: Sequence[tuple[str, np.ndarray]], methods: dict[str, Method],
+             reduction: str = CATMULL_ROM) -> list[Score]:
     """Mean luma PSNR / SSIM of every method under every degradation."""
     sums: dict[tuple[str, str], list[tuple[float, float]]] = {}
-    for hr_y, degradation, clip in degraded_inputs(frames):
+    for hr_y, degradation, clip in degraded_inputs(frames, reduction):
         for name, method in methods.items():
             out = luma_of(method(clip))
             sums.setdefault((name, degradation), []).append(
@@ -179,11 +192,12 @@ def evaluate(frames: Sequence[tuple[str, np.ndarray]], methods: dict[str, Method
             for (name, deg), v in sums.items()]
 
 
-def table(scores: Sequence[Score], images: int) -> str:
+def table(scores: Sequence[Score], images: int, reduction: str = CATMULL_ROM) -> str:
     """The scores as a Markdown table, one row per method, with the gain over lanczos."""
     by = {(s.method, s.degradation): s for s in scores}
     methods = list(dict.fromkeys(s.method for s in scores))
-    lines = [f"luma PSNR (dB) / SSIM, 2x, mean of {images} image(s); gain over lanczos in brackets",
+    how = "" if reduction == CATMULL_ROM else f" (reduced with {reduction})"
+    lines = [f"luma PSNR (dB) / SSIM, 2x{how}, mean of {images} image(s); gain over lanczos in brackets",
              "", "| method | clean | compressed |", "|---|---|---|"]
     for m in methods:
         cells = []
@@ -195,8 +209,12 @@ def table(scores: Sequence[Score], images: int) -> str:
     return "\n".join(lines)
 
 
-def run_fidelity(folder: Path, shaders: Sequence[str], profiles: Sequence[str]) -> tuple[list[Score], str]:
-    """Evaluate lanczos, each shader (one chain per ``--shader`` value, comma-separated files) and each profile."""
+def run_fidelity(folder: Path, shaders: Sequence[str], profiles: Sequence[str],
+                 reduction: str = CATMULL_ROM) -> tuple[list[Score], str]:
+    """Evaluate lanczos, each shader (one chain per ``--shader`` value, comma-separated files) and each profile,
+    on the images of ``folder`` reduced with ``reduction``."""
+    if reduction not in REDUCTIONS:
+        raise FidelityError(f"--reduction {reduction!r}: choose one of {', '.join(REDUCTIONS)}")
     frames = load_frames(folder)
     lr_height = frames[0][1].shape[0] // 2
     methods: dict[str, Method] = {"lanczos": lanczos}
@@ -205,5 +223,5 @@ def run_fidelity(folder: Path, shaders: Sequence[str], profiles: Sequence[str]) 
         methods[spec if name in methods else name] = shader_method(spec.split(","))  # same stem: the path
     for name in profiles:
         methods[f"profile {name}"] = profile_method(name, lr_height)
-    scores = evaluate(frames, methods)
-    return scores, table(scores, len(frames))
+    scores = evaluate(frames, methods, reduction)
+    return scores, table(scores, len(frames), reduction)

@@ -4,6 +4,7 @@ Debian's mpv 0.35 (vo=gpu and vo=gpu-next) with every pass compiled and no shade
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -166,6 +167,22 @@ def test_bench_fidelity_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     empty.mkdir()
     assert main(["bench", "--fidelity", str(empty)]) == 2
     assert "no images" in capsys.readouterr().err
+
+
+def test_bench_fidelity_reduction_choices(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--reduction box`` reduces each image to its 2x2 means (numpy, within PIL's 8-bit fixed-point rounding) and says so in the
+    table; Lanczos gives a different reduction; an unknown name is refused with the choices."""
+    from kizunasr_vs.cli.main import main
+
+    rgb = np.random.default_rng(3).integers(0, 256, (24, 40, 3), dtype=np.uint8)
+    means = rgb.astype(np.float64).reshape(12, 2, 20, 2, 3).mean(axis=(1, 3))
+    assert np.abs(fidelity.reduce_2x(rgb, "box").astype(np.float64) - means).max() <= 1.0  # (PIL: fixed point)
+    assert np.abs(fidelity.reduce_2x(rgb, "lanczos").astype(np.float64) - means).max() > 8
+    shutil.copy(shared_media("realesrgan_0030.jpg"), tmp_path)
+    assert main(["bench", "--fidelity", str(tmp_path), "--reduction", "box"]) == 0
+    assert "2x (reduced with box), mean of 1 image(s)" in capsys.readouterr().out
+    assert main(["bench", "--fidelity", str(tmp_path), "--reduction", "nearest"]) == 2
+    assert "--reduction 'nearest': choose one of catmull-rom, box, bilinear" in capsys.readouterr().err
 
 
 def test_bench_fidelity_keeps_shaders_of_the_same_name_apart(tmp_path: Path) -> None:
