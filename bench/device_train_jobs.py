@@ -11,9 +11,10 @@ train`` resumes and ``bench/checkpoint_fidelity.py`` scores.
 
 Jobs of one ``soft`` share (the share of production-softened targets) and one set of reductions share a bank;
 INIT is an exported network (``.onnx``) or a checkpoint (``.pt``) of the same shape (empty: a fresh start);
-FILTERS the comma-separated reductions of the inputs (default all: ``degrade.DOWNSCALE_FILTERS``).
+FILTERS the comma-separated reductions of the inputs (default all: ``degrade.DOWNSCALE_FILTERS``; a name given
+twice is drawn twice as often); JPEG the share of JPEG-compressed inputs (default ``--jpeg``).
 
-Usage: python bench/device_train_jobs.py FRAMES OUT_DIR --seconds S --job NAME:TIER:LR:SOFT[:INIT[:FILTERS]] [...]
+Usage: python bench/device_train_jobs.py FRAMES OUT_DIR --seconds S --job NAME:TIER:LR:SOFT[:INIT[:FILTERS[:JPEG]]]
 """
 
 from __future__ import annotations
@@ -111,7 +112,8 @@ def main() -> None:
     parser.add_argument("frames", type=Path)
     parser.add_argument("out", type=Path)
     parser.add_argument("--seconds", type=float, required=True, help="wall time for everything, bank included")
-    parser.add_argument("--job", action="append", required=True, help="NAME:TIER:LR:SOFT[:INIT[:FILTERS]]")
+    parser.add_argument("--job", action="append", required=True, help="NAME:TIER:LR:SOFT[:INIT[:FILTERS[:JPEG]]]")
+    parser.add_argument("--jpeg", type=float, default=0.35, help="share of JPEG-compressed inputs (default 0.35)")
     parser.add_argument("--bank", type=int, default=200000)
     parser.add_argument("--batch", type=int, default=512)
     parser.add_argument("--l2-from", type=float, default=Recipe.l2_from, help="share of steps before L2")
@@ -120,30 +122,33 @@ def main() -> None:
     deadline = time.time() + args.seconds
     torch.set_num_threads(1)  # no OpenMP pool in the parent: forked children would hang on it
     recipe = Recipe(batch=args.batch, l2_from=args.l2_from, drawn_fraction=0.25, crisp_fraction=0.3,
-                    grain_prob=0.1, jpeg_prob=0.35, blur_prob=0.05, bank=args.bank, balance_folders=True,
+                    grain_prob=0.1, jpeg_prob=args.jpeg, blur_prob=0.05, bank=args.bank, balance_folders=True,
                     workers=args.workers)  # soft_prob: each job's own
     images = find_images(args.frames)
-    jobs_by_bank: dict[tuple[float, tuple[str, ...]], list[tuple[str, str, float, str]]] = {}
+    BankKey = tuple[float, tuple[str, ...], float]  # soft share, reductions, JPEG share
+    jobs_by_bank: dict[BankKey, list[tuple[str, str, float, str]]] = {}
     for spec in args.job:
-        name, tier, lr, soft, init, filters = (spec.split(":") + ["", ""])[:6]
-        key = (float(soft), tuple(filters.split(",")) if filters else ALL_FILTERS)
+        name, tier, lr, soft, init, filters, jpeg = (spec.split(":") + ["", "", ""])[:7]
+        key = (float(soft), tuple(filters.split(",")) if filters else ALL_FILTERS,
+               float(jpeg) if jpeg else recipe.jpeg_prob)
         jobs_by_bank.setdefault(key, []).append((name, tier, float(lr), init))
-    banks: dict[tuple[float, tuple[str, ...]], tuple[torch.Tensor, torch.Tensor]] = {}
-    for soft, filters in jobs_by_bank:
+    banks: dict[BankKey, tuple[torch.Tensor, torch.Tensor]] = {}
+    for soft, filters, jpeg in jobs_by_bank:
         stream = PairStream(images, recipe.patch, recipe.drawn_fraction, recipe.seed, recipe.blur_prob,
-                            recipe.jpeg_prob, soft, folder_weights(images, args.frames), recipe.grain_prob,
+                            jpeg, soft, folder_weights(images, args.frames), recipe.grain_prob,
                             recipe.crisp_fraction, filters)
         t0 = time.time()
-        banks[soft, filters] = make_bank(stream, recipe.bank, 256, recipe.workers)
-        print(f"bank of {recipe.bank} pairs (soft {soft}, {'+'.join(filters)}) in {time.time() - t0:.0f} s",
-              file=sys.stderr, flush=True)
+        banks[soft, filters, jpeg] = make_bank(stream, recipe.bank, 256, recipe.workers)
+        print(f"bank of {recipe.bank} pairs (soft {soft}, {'+'.join(filters)}, JPEG {jpeg}) in "
+              f"{time.time() - t0:.0f} s", file=sys.stderr, flush=True)
     fork = multiprocessing.get_context("fork")  # CUDA is first touched in the children
     jobs = []
     together = fork.Barrier(len(args.job))
-    for (soft, filters), specs in jobs_by_bank.items():
+    for (soft, filters, jpeg), specs in jobs_by_bank.items():
         for name, tier, lr, init in specs:
             jobs.append(fork.Process(target=run_job, args=(
-                name, tier, lr, init, banks[soft, filters], replace(recipe, soft_prob=soft, filters=filters),
+                name, tier, lr, init, banks[soft, filters, jpeg],
+                replace(recipe, soft_prob=soft, filters=filters, jpeg_prob=jpeg),
                 args.out, deadline - 15, together)))
     for job in jobs:
         job.start()
