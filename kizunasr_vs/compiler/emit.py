@@ -19,6 +19,8 @@ convolution (``Conv.edge``) keeps the clamped position alone, which repeats the 
 
 libplacebo and mpv allow 16 ``//!BIND`` per pass; a convolution that would need more is split
 into partial-sum passes.
+
+This module plans the passes and renders their headers; ``pass_writer`` writes each pass's GLSL body.
 """
 
 from __future__ import annotations

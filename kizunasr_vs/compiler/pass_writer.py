@@ -101,7 +101,6 @@ class Plan:
     spilled: dict[tuple[int, int], str] = field(default_factory=dict)  # (id(Conv), group) -> tex
 
 
-
 class Planner(Protocol):
     """What a :class:`PassWriter` asks of the pass planner (:class:`~.emit.Emitter`)."""
 
