@@ -199,6 +199,8 @@ def run_gpu_cost(args: argparse.Namespace, sizes: list[tuple[int, int]], shaders
 def run(args: argparse.Namespace) -> int:
     if args.repeat != 1 and not args.gpu_cost:
         raise InputError("--repeat goes with --gpu-cost")
+    if args.reduction != "catmull-rom" and args.fidelity is None:
+        raise InputError("--reduction goes with --fidelity DIR")
     if args.macs is not None:
         if args.gpu_cost or args.fidelity is not None or args.calibrate:
             raise InputError("--macs counts instead of timing; --gpu-cost shows the count next to its timings")

@@ -170,8 +170,9 @@ def test_bench_fidelity_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]
 
 
 def test_bench_fidelity_reduction_choices(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """``--reduction box`` reduces each image to its 2x2 means (numpy, within PIL's 8-bit fixed-point rounding) and says so in the
-    table; Lanczos gives a different reduction; an unknown name is refused with the choices."""
+    """``--reduction box`` reduces each image to its 2x2 means (numpy, within PIL's 8-bit fixed-point rounding) and
+    says so in the table; Lanczos gives a different reduction; an unknown name, or --reduction without --fidelity,
+    is refused, saying why."""
     from kizunasr_vs.cli.main import main
 
     rgb = np.random.default_rng(3).integers(0, 256, (24, 40, 3), dtype=np.uint8)
@@ -183,6 +184,8 @@ def test_bench_fidelity_reduction_choices(tmp_path: Path, capsys: pytest.Capture
     assert "2x (reduced with box), mean of 1 image(s)" in capsys.readouterr().out
     assert main(["bench", "--fidelity", str(tmp_path), "--reduction", "nearest"]) == 2
     assert "--reduction 'nearest': choose one of catmull-rom, box, bilinear" in capsys.readouterr().err
+    assert main(["bench", "--reduction", "box"]) == 2
+    assert "--reduction goes with --fidelity DIR" in capsys.readouterr().err
 
 
 def test_bench_fidelity_keeps_shaders_of_the_same_name_apart(tmp_path: Path) -> None:
