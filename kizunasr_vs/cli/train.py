@@ -41,7 +41,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="share of patches given film grain and TV scanlines (default 0)")
     p.add_argument("--crisp", type=float, default=0.0,
                    help="share of drawn pictures that are crisp 1-2 pixel line art (default 0)")
-    p.add_argument("--filters", default="box,bilinear,bicubic,lanczos,hamming",
+    p.add_argument("--filters",
                    help="comma-separated reductions the inputs are made with, one drawn per patch (PIL, antialiased; "
                         "default: all of box, bilinear, bicubic, lanczos, hamming)")
     p.add_argument("--bank", type=int, default=0, metavar="N",
@@ -73,7 +73,8 @@ def run(args: argparse.Namespace) -> int:
             or args.workers < 0 or args.bank < 0):
         raise InputError("--steps and --batch must be >= 1, --patch >= 8, --drawn/--jpeg/--blur/--soft/--grain/--crisp "
                          "in [0, 1], --workers and --bank >= 0")
-    filters = tuple(name.strip() for name in args.filters.split(",") if name.strip())
+    filters = (ALL_FILTERS if args.filters is None
+               else tuple(name.strip() for name in args.filters.split(",") if name.strip()))
     unknown = sorted(set(filters) - set(ALL_FILTERS))
     if not filters or unknown:
         raise InputError(f"--filters: unknown reduction(s) {', '.join(unknown) or '(none given)'}; choose from "
