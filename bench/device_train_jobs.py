@@ -12,9 +12,11 @@ train`` resumes and ``bench/checkpoint_fidelity.py`` scores.
 Jobs of one ``soft`` share (the share of production-softened targets) and one set of reductions share a bank;
 INIT is an exported network (``.onnx``) or a checkpoint (``.pt``) of the same shape (empty: a fresh start);
 FILTERS the comma-separated reductions of the inputs (default all: ``degrade.DOWNSCALE_FILTERS``; a name given
-twice is drawn twice as often); JPEG the share of JPEG-compressed inputs (default ``--jpeg``).
+twice is drawn twice as often); JPEG the share of JPEG-compressed inputs (default ``--jpeg``); SEED the seed of the
+job's weights and batch order (default 0: jobs that differ only in SEED are ingredients of a weight average).
 
-Usage: python bench/device_train_jobs.py FRAMES OUT_DIR --seconds S --job NAME:TIER:LR:SOFT[:INIT[:FILTERS[:JPEG]]]
+Usage: python bench/device_train_jobs.py FRAMES OUT_DIR --seconds S
+    --job NAME:TIER:LR:SOFT[:INIT[:FILTERS[:JPEG[:SEED]]]]
 """
 
 from __future__ import annotations
@@ -112,7 +114,8 @@ def main() -> None:
     parser.add_argument("frames", type=Path)
     parser.add_argument("out", type=Path)
     parser.add_argument("--seconds", type=float, required=True, help="wall time for everything, bank included")
-    parser.add_argument("--job", action="append", required=True, help="NAME:TIER:LR:SOFT[:INIT[:FILTERS[:JPEG]]]")
+    parser.add_argument("--job", action="append", required=True,
+                        help="NAME:TIER:LR:SOFT[:INIT[:FILTERS[:JPEG[:SEED]]]]")
     parser.add_argument("--jpeg", type=float, default=0.35, help="share of JPEG-compressed inputs (default 0.35)")
     parser.add_argument("--bank", type=int, default=200000)
     parser.add_argument("--batch", type=int, default=512)
@@ -126,12 +129,12 @@ def main() -> None:
                     workers=args.workers)  # soft_prob: each job's own
     images = find_images(args.frames)
     BankKey = tuple[float, tuple[str, ...], float]  # soft share, reductions, JPEG share
-    jobs_by_bank: dict[BankKey, list[tuple[str, str, float, str]]] = {}
+    jobs_by_bank: dict[BankKey, list[tuple[str, str, float, str, int]]] = {}
     for spec in args.job:
-        name, tier, lr, soft, init, filters, jpeg = (spec.split(":") + ["", "", ""])[:7]
+        name, tier, lr, soft, init, filters, jpeg, seed = (spec.split(":") + ["", "", "", ""])[:8]
         key = (float(soft), tuple(filters.split(",")) if filters else ALL_FILTERS,
                float(jpeg) if jpeg else recipe.jpeg_prob)
-        jobs_by_bank.setdefault(key, []).append((name, tier, float(lr), init))
+        jobs_by_bank.setdefault(key, []).append((name, tier, float(lr), init, int(seed or 0)))
     banks: dict[BankKey, tuple[torch.Tensor, torch.Tensor]] = {}
     for soft, filters, jpeg in jobs_by_bank:
         stream = PairStream(images, recipe.patch, recipe.drawn_fraction, recipe.seed, recipe.blur_prob,
@@ -145,10 +148,10 @@ def main() -> None:
     jobs = []
     together = fork.Barrier(len(args.job))
     for (soft, filters, jpeg), specs in jobs_by_bank.items():
-        for name, tier, lr, init in specs:
+        for name, tier, lr, init, seed in specs:
             jobs.append(fork.Process(target=run_job, args=(
                 name, tier, lr, init, banks[soft, filters, jpeg],
-                replace(recipe, soft_prob=soft, filters=filters, jpeg_prob=jpeg),
+                replace(recipe, soft_prob=soft, filters=filters, jpeg_prob=jpeg, seed=seed),
                 args.out, deadline - 15, together)))
     for job in jobs:
         job.start()

@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     except ImportError:
         raise InputError("PyTorch is not installed; install it with: pip install 'kizunasr[torch]'") from None
     from kizunasr_vs.train.data import find_images, folder_weights
-    from kizunasr_vs.train.degrade import ALL_FILTERS
+    from kizunasr_vs.train.degrade import ALL_FILTERS, checked_filters
     from kizunasr_vs.train.export import export_all
     from kizunasr_vs.train.loop import Recipe, train
 
@@ -75,10 +75,7 @@ def run(args: argparse.Namespace) -> int:
                          "in [0, 1], --workers and --bank >= 0")
     filters = (ALL_FILTERS if args.filters is None
                else tuple(name.strip() for name in args.filters.split(",") if name.strip()))
-    unknown = sorted(set(filters) - set(ALL_FILTERS))
-    if not filters or unknown:
-        raise InputError(f"--filters: unknown reduction(s) {', '.join(unknown) or '(none given)'}; choose from "
-                         f"{', '.join(ALL_FILTERS)}")
+    checked_filters(filters, "--filters")
     if args.balance_folders and not args.frames:
         raise InputError("--balance-folders needs a FRAMES_DIR with subfolders to balance")
     images = find_images(args.frames) if args.frames else []

@@ -23,7 +23,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from kizunasr_vs.core.errors import InputError, NotFound
 from kizunasr_vs.train import lineart
-from kizunasr_vs.train.degrade import ALL_FILTERS, DOWNSCALE_FILTERS, add_grain, luma_pair
+from kizunasr_vs.train.degrade import ALL_FILTERS, add_grain, checked_filters, luma_pair
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 LIMITED_SCALE, LIMITED_OFFSET = 219 / 255, 16 / 255
@@ -57,11 +57,7 @@ class PairStream(IterableDataset):
                  weights: Sequence[float] | None = None, grain_prob: float = 0.0, crisp_fraction: float = 0.0,
                  filters: Sequence[str] = ALL_FILTERS) -> None:
         super().__init__()
-        unknown = sorted(set(filters) - set(DOWNSCALE_FILTERS))
-        if not filters or unknown:
-            raise InputError(f"PairStream: unknown downscale filter(s) {unknown or 'none given'}: choose from "
-                             f"{', '.join(DOWNSCALE_FILTERS)}")
-        self.filters = tuple(filters)
+        self.filters = checked_filters(filters, "PairStream")
         self.blur_prob, self.jpeg_prob, self.soft_prob = blur_prob, jpeg_prob, soft_prob
         self.grain_prob, self.crisp_fraction = grain_prob, crisp_fraction
         self.images = list(images)

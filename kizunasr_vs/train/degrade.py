@@ -13,12 +13,23 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageFilter
 
+from kizunasr_vs.core.errors import InputError
+
 LUMA_709 = np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
 # PIL resampling filters a source may have been downscaled with (all antialiased in PIL), by name.
 DOWNSCALE_FILTERS = {"box": Image.Resampling.BOX, "bilinear": Image.Resampling.BILINEAR,
                      "bicubic": Image.Resampling.BICUBIC, "lanczos": Image.Resampling.LANCZOS,
                      "hamming": Image.Resampling.HAMMING}
 ALL_FILTERS = tuple(DOWNSCALE_FILTERS)
+
+
+def checked_filters(filters: Sequence[str], what: str) -> tuple[str, ...]:
+    """``filters`` as a tuple, or an InputError naming ``what`` asked for them, the unknown names and the choices."""
+    unknown = sorted(set(filters) - set(DOWNSCALE_FILTERS))
+    if not filters or unknown:
+        raise InputError(f"{what}: unknown reduction(s) {', '.join(unknown) or '(none given)'}; choose from "
+                         f"{', '.join(ALL_FILTERS)}")
+    return tuple(filters)
 
 
 def luma(rgb: np.ndarray) -> np.ndarray:

@@ -107,7 +107,7 @@ def test_pairs_are_reduced_with_the_chosen_filters_only() -> None:
 
     assert worst_box_error(("box",)) <= 1.5 / 255
     assert worst_box_error(("lanczos",)) > 10 / 255
-    with pytest.raises(InputError, match="unknown downscale filter.*'bicubik'.*choose from box, bilinear"):
+    with pytest.raises(InputError, match="PairStream: unknown reduction\\(s\\) bicubik; choose from box, bilinear"):
         PairStream([], 16, 1.0, seed=0, filters=("box", "bicubik"))
 
 
