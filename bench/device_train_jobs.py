@@ -34,6 +34,7 @@ import torch
 from torch.nn import functional
 
 from kizunasr_vs.train.arch import LumaNet, build
+from kizunasr_vs.train.codec import compress_share
 from kizunasr_vs.train.data import PairStream, bank_batches, find_images, folder_weights, make_bank
 from kizunasr_vs.train.degrade import ALL_FILTERS
 from kizunasr_vs.train.export import network_from_onnx
@@ -117,6 +118,8 @@ def main() -> None:
     parser.add_argument("--job", action="append", required=True,
                         help="NAME:TIER:LR:SOFT[:INIT[:FILTERS[:JPEG[:SEED]]]]")
     parser.add_argument("--jpeg", type=float, default=0.35, help="share of JPEG-compressed inputs (default 0.35)")
+    parser.add_argument("--h264", type=float, default=0.0,
+                        help="share of every bank's inputs coded by x264 (train.codec; needs ffmpeg; default 0)")
     parser.add_argument("--bank", type=int, default=200000)
     parser.add_argument("--batch", type=int, default=512)
     parser.add_argument("--l2-from", type=float, default=Recipe.l2_from, help="share of steps before L2")
@@ -124,9 +127,9 @@ def main() -> None:
     args = parser.parse_args()
     deadline = time.time() + args.seconds
     torch.set_num_threads(1)  # no OpenMP pool in the parent: forked children would hang on it
-    recipe = Recipe(batch=args.batch, l2_from=args.l2_from, drawn_fraction=0.25, crisp_fraction=0.3,
-                    grain_prob=0.1, jpeg_prob=args.jpeg, blur_prob=0.05, bank=args.bank, balance_folders=True,
-                    workers=args.workers)  # soft_prob: each job's own
+    recipe = Recipe(batch=args.batch, l2_from=args.l2_from, h264_prob=args.h264, drawn_fraction=0.25,
+                    crisp_fraction=0.3, grain_prob=0.1, jpeg_prob=args.jpeg, blur_prob=0.05, bank=args.bank,
+                    balance_folders=True, workers=args.workers)  # soft_prob: each job's own
     images = find_images(args.frames)
     BankKey = tuple[float, tuple[str, ...], float]  # soft share, reductions, JPEG share
     jobs_by_bank: dict[BankKey, list[tuple[str, str, float, str, int]]] = {}
@@ -141,8 +144,12 @@ def main() -> None:
                             jpeg, soft, folder_weights(images, args.frames), recipe.grain_prob,
                             recipe.crisp_fraction, filters)
         t0 = time.time()
-        banks[soft, filters, jpeg] = make_bank(stream, recipe.bank, 256, recipe.workers)
-        print(f"bank of {recipe.bank} pairs (soft {soft}, {'+'.join(filters)}, JPEG {jpeg}) in "
+        lr_bank, hr_bank = make_bank(stream, recipe.bank, 256, recipe.workers)
+        if args.h264:
+            lr_bank = compress_share(lr_bank, args.h264, recipe.seed)
+        banks[soft, filters, jpeg] = lr_bank, hr_bank
+        print(f"bank of {recipe.bank} pairs (soft {soft}, {'+'.join(filters)}, JPEG {jpeg}, H.264 {args.h264}) "
+              f"in "
               f"{time.time() - t0:.0f} s", file=sys.stderr, flush=True)
     fork = multiprocessing.get_context("fork")  # CUDA is first touched in the children
     jobs = []

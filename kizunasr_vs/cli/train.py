@@ -34,6 +34,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "kizunasr_vs/train/weights/*.onnx): fine-tuning, e.g. on your own frames")
     p.add_argument("--patch", type=int, default=48, help="low-resolution patch side (default 48)")
     p.add_argument("--jpeg", type=float, default=0.2, help="share of inputs JPEG-compressed (default 0.2)")
+    p.add_argument("--h264", type=float, default=0.0,
+                   help="share of inputs coded by x264 as intra frames at CRF 18-30, after any JPEG: the artefacts of "
+                        "video sources (default 0; needs ffmpeg with libx264)")
     p.add_argument("--blur", type=float, default=0.1, help="share of inputs blurred before reduction (default 0.1)")
     p.add_argument("--soft", type=float, default=0.3,
                    help="share of targets made soft like upscaled productions (default 0.3)")
@@ -68,11 +71,11 @@ def run(args: argparse.Namespace) -> int:
     from kizunasr_vs.train.export import export_all
     from kizunasr_vs.train.loop import Recipe, train
 
-    shares = (args.drawn, args.jpeg, args.blur, args.soft, args.grain, args.crisp)
+    shares = (args.drawn, args.jpeg, args.h264, args.blur, args.soft, args.grain, args.crisp)
     if (args.steps < 1 or args.batch < 1 or args.patch < 8 or not all(0 <= v <= 1 for v in shares)
             or args.workers < 0 or args.bank < 0):
-        raise InputError("--steps and --batch must be >= 1, --patch >= 8, --drawn/--jpeg/--blur/--soft/--grain/--crisp "
-                         "in [0, 1], --workers and --bank >= 0")
+        raise InputError("--steps and --batch must be >= 1, --patch >= 8, --drawn/--jpeg/--h264/--blur/--soft/--grain/"
+                         "--crisp in [0, 1], --workers and --bank >= 0")
     filters = (ALL_FILTERS if args.filters is None
                else tuple(name.strip() for name in args.filters.split(",") if name.strip()))
     checked_filters(filters, "--filters")
@@ -82,8 +85,8 @@ def run(args: argparse.Namespace) -> int:
     tiers = list(dict.fromkeys(args.tier or ["m"]))
     recipe = Recipe(steps=args.steps, batch=args.batch, patch=args.patch, lr=args.lr, workers=args.workers,
                     drawn_fraction=1.0 if not images else args.drawn, blur_prob=args.blur, jpeg_prob=args.jpeg,
-                    soft_prob=args.soft, grain_prob=args.grain, crisp_fraction=args.crisp, bank=args.bank,
-                    balance_folders=args.balance_folders, filters=filters)
+                    h264_prob=args.h264, soft_prob=args.soft, grain_prob=args.grain, crisp_fraction=args.crisp,
+                    bank=args.bank, balance_folders=args.balance_folders, filters=filters)
     weights = folder_weights(images, args.frames) if args.balance_folders else None
     models = train(images, args.out, tiers, recipe, args.device, progress=sys.stderr.isatty(), init=args.init,
                    weights=weights)

@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 from kizunasr_vs.core.errors import InputError
 from kizunasr_vs.train.arch import LumaNet, build
+from kizunasr_vs.train.codec import compress_share
 from kizunasr_vs.train.data import PairStream, bank_batches, make_bank
 from kizunasr_vs.train.degrade import ALL_FILTERS
 
@@ -39,6 +40,7 @@ class Recipe:
     drawn_fraction: float = 0.3  # share of patches from drawn cel pictures
     blur_prob: float = 0.1  # share of patches blurred before the reduction
     jpeg_prob: float = 0.2  # share of patches JPEG-compressed after it
+    h264_prob: float = 0.0  # share of patches coded by x264 as intra frames (train.codec), after that
     soft_prob: float = 0.3  # share of patches whose target is a production-upscaled (soft) picture
     grain_prob: float = 0.0  # share of patches with film grain and TV scanlines in the picture itself
     crisp_fraction: float = 0.0  # share of the drawn pictures that are crisp 1-2 pixel line art
@@ -48,6 +50,13 @@ class Recipe:
     workers: int = 4
     seed: int = 0
     checkpoint_every: int = 1000
+
+
+def _with_h264(batches: Iterator[Sequence[torch.Tensor]], share: float, seed: int
+               ) -> Iterator[Sequence[torch.Tensor]]:
+    """``batches`` with ``share`` of each batch's inputs coded by x264 (a new draw of patches and CRFs each time)."""
+    for i, (lr, hr) in enumerate(batches):
+        yield compress_share(lr, share, seed * 1_000_003 + i), hr
 
 
 def learning_rate(recipe: Recipe, step: int) -> float:
@@ -136,10 +145,14 @@ def train(images: list[Path], folder: Path, tiers: Sequence[str], recipe: Recipe
     batches: Iterator[Sequence[torch.Tensor]]
     if recipe.bank:
         lr_bank, hr_bank = make_bank(stream, recipe.bank, recipe.batch, recipe.workers, progress)
+        if recipe.h264_prob:
+            lr_bank = compress_share(lr_bank, recipe.h264_prob, recipe.seed + start)
         batches = bank_batches(lr_bank.to(dev), hr_bank.to(dev), recipe.batch, recipe.seed + start)
     else:
         batches = iter(DataLoader(stream, batch_size=recipe.batch, num_workers=recipe.workers,
                                   persistent_workers=recipe.workers > 0, pin_memory=dev.type == "cuda"))
+        if recipe.h264_prob:
+            batches = _with_h264(batches, recipe.h264_prob, recipe.seed + start)
     for model in models:
         model.train()
     bar = tqdm(range(start, recipe.steps), initial=start, total=recipe.steps, disable=not progress,

@@ -120,6 +120,16 @@ def test_train_cli_refuses_unknown_filters_and_records_the_chosen_ones(tmp_path:
     assert json.loads((tmp_path / "run" / "kizuna_cnn_x2_s.json").read_text())["filters"] == ["box", "lanczos"]
 
 
+def test_train_cli_h264_share_is_checked_and_recorded(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--h264 outside [0, 1] is refused; a run with every input coded by x264 (fresh pairs, no bank) trains and
+    records the share."""
+    common = ["--steps", "2", "--batch", "2", "--patch", "8", "--workers", "0", "--device", "cpu", "--tier", "s"]
+    assert main(["train", "-o", str(tmp_path / "bad"), "--h264", "1.5", *common]) == 2
+    assert "--h264" in capsys.readouterr().err
+    assert main(["train", "-o", str(tmp_path / "run"), "--h264", "1", *common]) == 0
+    assert json.loads((tmp_path / "run" / "kizuna_cnn_x2_s.json").read_text())["h264_prob"] == 1.0
+
+
 def _grey_images(folder: Path, value: int, count: int) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     paths = [folder / f"{value}_{i}.png" for i in range(count)]
