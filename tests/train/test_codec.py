@@ -28,7 +28,7 @@ def test_lossy_coding_keeps_each_patch_level_and_loses_detail() -> None:
     assert error > 8, error
 
 
-def test_compress_share_replaces_about_the_share_and_rounds_the_rest_nowhere() -> None:
+def test_compress_share_codes_about_its_share_of_the_patches() -> None:
     rng = np.random.default_rng(2)
     lr = torch.from_numpy(rng.integers(0, 256, (400, 1, 32, 32)).astype(np.float32) / 255).half()
     assert torch.equal(compress_share(lr, 0.0, seed=0), lr)
