@@ -34,7 +34,6 @@ import torch
 from torch.nn import functional
 
 from kizunasr_vs.train.arch import LumaNet, build
-from kizunasr_vs.train.codec import compress_share
 from kizunasr_vs.train.data import PairStream, bank_batches, find_images, folder_weights, make_bank
 from kizunasr_vs.train.degrade import ALL_FILTERS
 from kizunasr_vs.train.export import network_from_onnx
@@ -144,13 +143,10 @@ def main() -> None:
                             jpeg, soft, folder_weights(images, args.frames), recipe.grain_prob,
                             recipe.crisp_fraction, filters)
         t0 = time.time()
-        lr_bank, hr_bank = make_bank(stream, recipe.bank, 256, recipe.workers)
-        if args.h264:
-            lr_bank = compress_share(lr_bank, args.h264, recipe.seed)
-        banks[soft, filters, jpeg] = lr_bank, hr_bank
+        banks[soft, filters, jpeg] = make_bank(stream, recipe.bank, 256, recipe.workers, h264_share=args.h264,
+                                               seed=recipe.seed)
         print(f"bank of {recipe.bank} pairs (soft {soft}, {'+'.join(filters)}, JPEG {jpeg}, H.264 {args.h264}) "
-              f"in "
-              f"{time.time() - t0:.0f} s", file=sys.stderr, flush=True)
+              f"in {time.time() - t0:.0f} s", file=sys.stderr, flush=True)
     fork = multiprocessing.get_context("fork")  # CUDA is first touched in the children
     jobs = []
     together = fork.Barrier(len(args.job))

@@ -16,7 +16,8 @@ import torch
 from kizunasr_vs.core.errors import InputError
 
 MACROBLOCK = 16
-TILES_PER_SIDE = 8  # a frame of 8 x 8 patches: a CRF per 64 patches
+TILES_PER_SIDE = 8
+PATCHES_PER_FRAME = TILES_PER_SIDE ** 2  # a CRF per frame of 8 x 8 patches
 CRF_RANGE = (18, 30)  # from a careful encode to a streaming one
 
 
@@ -41,28 +42,26 @@ def x264_luma(y: np.ndarray, crf: int) -> np.ndarray:
     return np.frombuffer(out, np.uint8, h * w).reshape(h, w)
 
 
-def _tile(patches: np.ndarray, cell: int) -> np.ndarray:
-    """N x P x P patches (N <= TILES_PER_SIDE ** 2) in a frame of cell x cell tiles, each edge-padded to ``cell``."""
-    n, p, _ = patches.shape
-    frame = np.zeros((TILES_PER_SIDE * cell, TILES_PER_SIDE * cell), np.uint8)
-    for i in range(n):
-        r, c = divmod(i, TILES_PER_SIDE)
-        frame[r * cell:(r + 1) * cell, c * cell:(c + 1) * cell] = np.pad(patches[i], (0, cell - p), mode="edge")
-    return frame
+def _cell(i: int, cell: int) -> tuple[slice, slice]:
+    """Rows and columns of tile ``i`` (row by row) in a frame of ``cell`` x ``cell`` tiles."""
+    r, c = divmod(i, TILES_PER_SIDE)
+    return slice(r * cell, (r + 1) * cell), slice(c * cell, (c + 1) * cell)
 
 
 def h264_patches(patches: np.ndarray, crf: int) -> np.ndarray:
-    """uint8 N x P x P patches, each as it comes back from x264 at ``crf`` (in frames of up to 64 patches)."""
+    """uint8 N x P x P patches, each as it comes back from x264 at ``crf`` (in frames of up to 64 patches, each
+    patch edge-padded to whole macroblocks)."""
     n, p, _ = patches.shape
     cell = -(-p // MACROBLOCK) * MACROBLOCK
     out = np.empty_like(patches)
-    per_frame = TILES_PER_SIDE ** 2
-    for start in range(0, n, per_frame):
-        group = patches[start:start + per_frame]
-        coded = x264_luma(_tile(group, cell), crf)
+    for start in range(0, n, PATCHES_PER_FRAME):
+        group = patches[start:start + PATCHES_PER_FRAME]
+        frame = np.zeros((TILES_PER_SIDE * cell, TILES_PER_SIDE * cell), np.uint8)
+        for i, patch in enumerate(group):
+            frame[_cell(i, cell)] = np.pad(patch, (0, cell - p), mode="edge")
+        coded = x264_luma(frame, crf)
         for i in range(len(group)):
-            r, c = divmod(i, TILES_PER_SIDE)
-            out[start + i] = coded[r * cell:r * cell + p, c * cell:c * cell + p]
+            out[start + i] = coded[_cell(i, cell)][:p, :p]
     return out
 
 
@@ -75,9 +74,8 @@ def compress_share(lr: torch.Tensor, share: float, seed: int,
     rng = np.random.default_rng(seed)
     chosen = np.flatnonzero(rng.random(len(lr)) < share)
     out = lr.clone()
-    per_frame = TILES_PER_SIDE ** 2
-    for start in range(0, len(chosen), per_frame):
-        idx = torch.from_numpy(chosen[start:start + per_frame])
+    for start in range(0, len(chosen), PATCHES_PER_FRAME):
+        idx = torch.from_numpy(chosen[start:start + PATCHES_PER_FRAME])
         codes = (lr[idx, 0].float().clamp(0, 1) * 255).round().to(torch.uint8).numpy()
         crf = int(rng.integers(crf_range[0], crf_range[1] + 1))
         out[idx, 0] = torch.from_numpy(h264_patches(codes, crf)).to(lr.dtype) / 255

@@ -23,6 +23,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from kizunasr_vs.core.errors import InputError, NotFound
 from kizunasr_vs.train import lineart
+from kizunasr_vs.train.codec import compress_share
 from kizunasr_vs.train.degrade import ALL_FILTERS, add_grain, checked_filters, luma_pair
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
@@ -125,10 +126,11 @@ class PairStream(IterableDataset):
         return lr_y.astype(np.float32), hr_y.astype(np.float32)
 
 
-def make_bank(stream: PairStream, size: int, batch: int, workers: int, progress: bool = False
-              ) -> tuple[torch.Tensor, torch.Tensor]:
+def make_bank(stream: PairStream, size: int, batch: int, workers: int, progress: bool = False,
+              h264_share: float = 0.0, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """``size`` pairs drawn from ``stream`` once, by ``workers`` processes, as float16 tensors (N x 1 x P x P and
-    N x 1 x 2P x 2P): tiny networks train faster than pairs can be made, so a run draws its batches from a bank."""
+    N x 1 x 2P x 2P): tiny networks train faster than pairs can be made, so a run draws its batches from a bank.
+    ``h264_share`` of the inputs are then coded by x264 (``codec.compress_share``, drawn with ``seed``)."""
     from tqdm import tqdm
 
     loader = DataLoader(stream, batch_size=batch, num_workers=workers)
@@ -141,7 +143,10 @@ def make_bank(stream: PairStream, size: int, batch: int, workers: int, progress:
             bar.update(len(lr))
             if sum(len(x) for x in lrs) >= size:
                 break
-    return torch.cat(lrs)[:size], torch.cat(hrs)[:size]
+    lr_bank = torch.cat(lrs)[:size]
+    if h264_share:
+        lr_bank = compress_share(lr_bank, h264_share, seed)
+    return lr_bank, torch.cat(hrs)[:size]
 
 
 def bank_batches(lr: torch.Tensor, hr: torch.Tensor, batch: int, seed: int) -> Iterator[tuple[torch.Tensor, ...]]:

@@ -144,9 +144,8 @@ def train(images: list[Path], folder: Path, tiers: Sequence[str], recipe: Recipe
                         recipe.crisp_fraction, recipe.filters)
     batches: Iterator[Sequence[torch.Tensor]]
     if recipe.bank:
-        lr_bank, hr_bank = make_bank(stream, recipe.bank, recipe.batch, recipe.workers, progress)
-        if recipe.h264_prob:
-            lr_bank = compress_share(lr_bank, recipe.h264_prob, recipe.seed + start)
+        lr_bank, hr_bank = make_bank(stream, recipe.bank, recipe.batch, recipe.workers, progress,
+                                     recipe.h264_prob, recipe.seed + start)
         batches = bank_batches(lr_bank.to(dev), hr_bank.to(dev), recipe.batch, recipe.seed + start)
     else:
         batches = iter(DataLoader(stream, batch_size=recipe.batch, num_workers=recipe.workers,

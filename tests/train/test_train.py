@@ -393,6 +393,19 @@ def test_network_from_onnx_equals_onnxruntime_and_inits_a_run(tmp_path: Path,
     assert "20x6 (features x body), tier '8x3' is 8x3" in capsys.readouterr().err
 
 
+def test_a_bank_with_an_h264_share_codes_its_inputs_only() -> None:
+    """make_bank's h264_share: the targets stay the stream's, every input (share 1) is what train.codec's
+    compress_share makes of the plain bank with the same seed."""
+    from kizunasr_vs.train.codec import compress_share
+    from kizunasr_vs.train.data import make_bank
+
+    plain_lr, plain_hr = make_bank(PairStream([], 16, 1.0, seed=5), 8, batch=4, workers=0)
+    lr, hr = make_bank(PairStream([], 16, 1.0, seed=5), 8, batch=4, workers=0, h264_share=1.0, seed=9)
+    assert torch.equal(hr, plain_hr)
+    assert torch.equal(lr, compress_share(plain_lr, 1.0, seed=9))
+    assert not torch.equal(lr, plain_lr)
+
+
 def test_a_bank_holds_the_streams_pairs_and_serves_them_turned(tmp_path: Path) -> None:
     """make_bank keeps the stream's first pairs (float16 of the same values); every batch bank_batches serves
     is one of the 8 flips/quarter turns of bank entries, the same turn for LR and HR."""
